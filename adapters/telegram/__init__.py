@@ -1,0 +1,1 @@
+"""Telegram: the customer channel (private chats) and the operator desk (forum group)."""

@@ -1,0 +1,109 @@
+"""The Telegram customer channel: private chats with the bot.
+
+`TelegramChannel` implements the core's ChannelPort (answers going out); `customer_router`
+turns customers' updates into intake calls (messages coming in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import CommandStart
+from aiogram.types import ChatMemberUpdated, Message
+
+from adapters.telegram import errors
+from adapters.telegram.convert import aware, content_of, edited_at, profile_of
+from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
+from core.intake import IntakeService
+from core.model import InboundCustomerMessage, InboundEdit, Outgoing
+from core.model import Message as CoreMessage
+from core.ports import RateKey
+
+CHANNEL = "telegram"
+
+
+class TelegramChannel:
+    name = CHANNEL
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot, chat_limit: RateKey, bot_limit: RateKey) -> None:
+        self._bot = bot
+        self._sender = TelegramSender(bot)
+        self._chat_limit = chat_limit
+        self._bot_limit = bot_limit
+
+    def rate_keys(self, chat_id: str) -> Sequence[RateKey]:
+        return (
+            RateKey(errors.chat_bucket(chat_id), self._chat_limit.count, self._chat_limit.window),
+            self._bot_limit,
+        )
+
+    def max_batch(self) -> int:
+        return 100
+
+    def can_batch(self, first: Outgoing, nxt: Outgoing) -> bool:
+        return can_batch(first, nxt)
+
+    async def send(self, chat_id: str, items: Sequence[Outgoing]) -> list[str]:
+        return await errors.call(chat_id, lambda: self._sender.send(int(chat_id), None, items))
+
+    async def send_text(self, chat_id: str, text: str) -> str:
+        return await errors.call(chat_id, lambda: self._sender.send_html(int(chat_id), None, text))
+
+    async def edit(self, chat_id: str, platform_message_id: str, message: CoreMessage,
+                   reply_to: str | None) -> str | None:
+        return await errors.call(chat_id, lambda: self._sender.edit(
+            int(chat_id), None, platform_message_id, message, reply_to))
+
+
+def _inbound(message: Message) -> InboundCustomerMessage:
+    user = message.from_user
+    assert user is not None
+    reply = message.reply_to_message
+    return InboundCustomerMessage(
+        channel=CHANNEL, user_id=str(user.id), chat_id=str(message.chat.id),
+        message_id=str(message.message_id), profile=profile_of(user),
+        content=content_of(message), sent_at=aware(message.date),
+        reply_to_message_id=str(reply.message_id) if reply else None,
+    )
+
+
+def customer_router() -> Router:
+    router = Router(name="customers")
+    private = F.chat.type == ChatType.PRIVATE
+    router.message.filter(private)
+    router.edited_message.filter(private)
+    router.my_chat_member.filter(private)
+
+    @router.message(CommandStart(deep_link=False))
+    async def on_start(message: Message, intake: IntakeService) -> None:
+        # /start alone is not a question: greet, and make a topic only for a real message.
+        if message.text and message.text.strip() != "/start":
+            await intake.relay_customer_to_desk(_inbound(message))
+            return
+        await intake.greet(CHANNEL, str(message.chat.id))
+
+    @router.message()
+    async def on_customer_message(message: Message, intake: IntakeService) -> None:
+        if message.from_user is None or message.from_user.is_bot:
+            return
+        await intake.relay_customer_to_desk(_inbound(message))
+
+    @router.edited_message()
+    async def on_customer_edit(message: Message, intake: IntakeService) -> None:
+        await intake.apply_edit(InboundEdit(
+            platform=PLATFORM, chat_id=str(message.chat.id), message_id=str(message.message_id),
+            content=content_of(message), edited_at=edited_at(message),
+        ))
+
+    @router.my_chat_member()
+    async def on_block_change(event: ChatMemberUpdated, intake: IntakeService) -> None:
+        status = str(event.new_chat_member.status)
+        if status in ("kicked", "left"):
+            await intake.set_reachable(CHANNEL, str(event.from_user.id), False)
+        elif status == "member":
+            await intake.set_reachable(CHANNEL, str(event.from_user.id), True)
+
+    return router

@@ -1,0 +1,152 @@
+"""The operator desk on Telegram: one forum supergroup, one topic per conversation.
+
+`TelegramDesk` implements the core's DeskPort (the outbox side); `desk_router` turns what
+operators write in topics into intake calls (the update side).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from aiogram import Bot, F, Router
+from aiogram.types import Message
+
+from adapters.telegram import errors
+from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at
+from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
+from core.errors import NotModified, TopicClosed, TopicMissing
+from core.intake import IntakeService
+from core.model import InboundEdit, InboundOperatorMessage, Outgoing
+from core.model import Message as CoreMessage
+from core.ports import RateKey
+
+logger = logging.getLogger(__name__)
+
+# Bot API topic icon colours; one is picked per customer so neighbours differ.
+ICON_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
+
+
+class TelegramDesk:
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot, chat_id: int, group_limit: RateKey, bot_limit: RateKey) -> None:
+        self._bot = bot
+        self._chat = chat_id
+        self.chat_id = str(chat_id)
+        self._sender = TelegramSender(bot)
+        self._keys = (group_limit, bot_limit)
+        self._topics_made = 0
+
+    def rate_keys(self) -> Sequence[RateKey]:
+        return self._keys
+
+    def max_batch(self) -> int:
+        return 100
+
+    def can_batch(self, first: Outgoing, nxt: Outgoing) -> bool:
+        return can_batch(first, nxt)
+
+    async def create_topic(self, title: str) -> int:
+        self._topics_made += 1
+        color = ICON_COLORS[self._topics_made % len(ICON_COLORS)]
+        topic = await errors.call(self._chat, lambda: self._bot.create_forum_topic(
+            chat_id=self._chat, name=title, icon_color=color), desk=True)
+        return topic.message_thread_id
+
+    async def reopen_topic(self, topic_id: int) -> None:
+        with contextlib.suppress(NotModified):
+            await errors.call(self._chat, lambda: self._bot.reopen_forum_topic(
+                chat_id=self._chat, message_thread_id=topic_id), desk=True)
+
+    async def close_topic(self, topic_id: int) -> None:
+        # Already closed or gone: closing is done either way.
+        with contextlib.suppress(NotModified, TopicMissing, TopicClosed):
+            await errors.call(self._chat, lambda: self._bot.close_forum_topic(
+                chat_id=self._chat, message_thread_id=topic_id), desk=True)
+
+    async def post(self, topic_id: int | None, items: Sequence[Outgoing]) -> list[str]:
+        return await errors.call(
+            self._chat, lambda: self._sender.send(self._chat, topic_id, items), desk=True
+        )
+
+    async def post_html(self, topic_id: int | None, html: str) -> str:
+        return await errors.call(
+            self._chat, lambda: self._sender.send_html(self._chat, topic_id, html), desk=True
+        )
+
+    async def edit(self, topic_id: int | None, platform_message_id: str, message: CoreMessage,
+                   reply_to: str | None) -> str | None:
+        return await errors.call(self._chat, lambda: self._sender.edit(
+            self._chat, topic_id, platform_message_id, message, reply_to), desk=True)
+
+
+def _operator(message: Message) -> tuple[str, str] | None:
+    """Who acts as an operator here, or None for anything that must never reach a customer."""
+    if message.sender_chat is not None:
+        # Anonymous group admins post as the group itself; other chats (linked channels) no.
+        if message.sender_chat.id == message.chat.id:
+            return str(message.chat.id), "Anonymous admin"
+        return None
+    user = message.from_user
+    if user is None or user.is_bot:
+        return None
+    return str(user.id), user.full_name
+
+
+def _inbound(message: Message, operator: tuple[str, str], text: str | None = None
+             ) -> InboundOperatorMessage:
+    content = content_of(message)
+    if text is not None:
+        content = type(content)(content_type="text", text=text, data={"entities": []})
+    reply = message.reply_to_message
+    reply_id = None
+    # In a forum every message "replies" to the topic's creation message; only a reply to a
+    # real message in the topic threads the answer.
+    if reply is not None and reply.message_id != message.message_thread_id:
+        reply_id = str(reply.message_id)
+    return InboundOperatorMessage(
+        platform=PLATFORM, chat_id=str(message.chat.id),
+        thread_id=int(message.message_thread_id or 0), message_id=str(message.message_id),
+        operator_id=operator[0], operator_name=operator[1], content=content,
+        sent_at=aware(message.date), reply_to_message_id=reply_id,
+    )
+
+
+def desk_router(chat_id: int) -> Router:
+    router = Router(name="desk")
+    in_desk = F.chat.id == chat_id
+    router.message.filter(in_desk)
+    router.edited_message.filter(in_desk)
+
+    @router.message()
+    async def on_topic_message(message: Message, intake: IntakeService) -> None:
+        if not message.is_topic_message or not message.message_thread_id:
+            return  # the General topic is for people, never relayed
+        if str(message.content_type) in SERVICE_TYPES:
+            return
+        operator = _operator(message)
+        if operator is None:
+            return
+        text = message.text or ""
+        command, _, rest = text.partition(" ")
+        command = command.split("@", 1)[0].lower()
+        if command == "/note":
+            await intake.add_note(_inbound(message, operator, rest.strip()))
+        elif command == "/close":
+            await intake.close_conversation(message.message_thread_id, *operator)
+        else:
+            result = await intake.relay_operator_to_customer(_inbound(message, operator))
+            logger.debug("operator message %s: %s", message.message_id, result.outcome)
+
+    @router.edited_message()
+    async def on_operator_edit(message: Message, intake: IntakeService) -> None:
+        if not message.is_topic_message or _operator(message) is None:
+            return
+        await intake.apply_edit(InboundEdit(
+            platform=PLATFORM, chat_id=str(message.chat.id), message_id=str(message.message_id),
+            content=content_of(message), edited_at=edited_at(message),
+        ))
+
+    return router

@@ -1,0 +1,123 @@
+"""Durable long polling: an update is confirmed to Telegram (the offset moves past it) only
+after its handler has committed it.
+
+aiogram's own `start_polling` with `handle_as_tasks=True` confirms a batch before its
+handlers finish, so a crash there loses messages. Here a batch is fetched, its updates are
+handled — one chat after another in order, different chats concurrently — and only then is
+the next `getUpdates` asked with the new offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import defaultdict
+
+from aiogram import Bot, Dispatcher
+from aiogram.methods import GetUpdates
+from aiogram.types import Update
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member", "callback_query"]
+POISON_LIMIT = 5  # after this many failures an update is logged in full and skipped
+
+
+def _chat_key(update: Update) -> int | str:
+    event = update.message or update.edited_message or update.my_chat_member
+    if event is not None:
+        return event.chat.id
+    if update.callback_query is not None:
+        return f"user:{update.callback_query.from_user.id}"
+    return update.update_id
+
+
+class DurablePoller:
+    def __init__(self, bot: Bot, dispatcher: Dispatcher, *, timeout: int = 25,
+                 backoff_max: float = 30.0) -> None:
+        self._bot = bot
+        self._dp = dispatcher
+        self._timeout = timeout
+        self._backoff_max = backoff_max
+        self._offset: int | None = None
+        self._failures: dict[int, int] = {}
+        self._stopping = asyncio.Event()
+        self._fetch: asyncio.Task[list[Update]] | None = None
+        self.handled = 0
+
+    async def run(self) -> None:
+        delay = 0.5
+        while not self._stopping.is_set():
+            try:
+                updates = await self._get_updates()
+            except asyncio.CancelledError:
+                if self._stopping.is_set():
+                    return
+                raise
+            except Exception as exc:  # network, 5xx, 409: back off and try again
+                logger.warning("getUpdates failed (%s: %s); retrying in %.1fs",
+                               type(exc).__name__, exc, delay)
+                await self._sleep(delay)
+                delay = min(delay * 2, self._backoff_max) * random.uniform(0.8, 1.2)  # noqa: S311
+                continue
+            delay = 0.5
+            if updates:
+                await self._handle_batch(updates)
+
+    async def _get_updates(self) -> list[Update]:
+        method = GetUpdates(offset=self._offset, timeout=self._timeout,
+                            allowed_updates=ALLOWED_UPDATES)
+        self._fetch = asyncio.create_task(
+            self._bot(method, request_timeout=self._timeout + 10)  # type: ignore[arg-type]
+        )
+        try:
+            return await self._fetch
+        finally:
+            self._fetch = None
+
+    async def _handle_batch(self, updates: list[Update]) -> None:
+        by_chat: dict[int | str, list[Update]] = defaultdict(list)
+        for update in updates:
+            by_chat[_chat_key(update)].append(update)
+        results = await asyncio.gather(*(self._handle_chat(u) for u in by_chat.values()))
+        failed = [uid for chat_failed in results for uid in chat_failed]
+        if failed:
+            # Everything before the first failure is committed; later ones that did commit
+            # are de-duplicated when Telegram sends them again.
+            self._offset = min(failed)
+            await self._sleep(0.5)
+        else:
+            self._offset = updates[-1].update_id + 1
+
+    async def _handle_chat(self, updates: list[Update]) -> list[int]:
+        for index, update in enumerate(updates):
+            try:
+                await self._dp.feed_update(self._bot, update)
+                self.handled += 1
+                self._failures.pop(update.update_id, None)
+            except Exception:
+                count = self._failures.get(update.update_id, 0) + 1
+                self._failures[update.update_id] = count
+                if count >= POISON_LIMIT:
+                    logger.exception("update %s failed %d times; skipping it: %s",
+                                     update.update_id, count,
+                                     update.model_dump_json(exclude_none=True))
+                    self._failures.pop(update.update_id, None)
+                    continue
+                logger.exception("update %s failed (attempt %d); it will be fetched again",
+                                 update.update_id, count)
+                # Keep this chat's order: nothing after a failed update is handled now.
+                return [u.update_id for u in updates[index:index + 1]]
+        return []
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def stop(self) -> None:
+        """Stop fetching; a batch being handled finishes first (its commits are awaited)."""
+        self._stopping.set()
+        if self._fetch is not None:
+            self._fetch.cancel()

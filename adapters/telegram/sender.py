@@ -1,0 +1,160 @@
+"""Putting core messages on Telegram: copy what Telegram can copy (formatting and media
+survive), render the rest (placeholders, notices, other channels' messages) as HTML."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from aiogram import Bot
+from aiogram.types import MessageEntity, ReplyParameters
+
+from core import texts
+from core.model import Message, MessageKind, Outgoing
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+PLATFORM = "telegram"
+
+
+def split_text(text: str, limit: int = 3900) -> list[str]:
+    """Cut a long text at line or word boundaries into parts Telegram accepts."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ") if cut < len(rest) else ""
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+def is_copy(item: Outgoing) -> bool:
+    msg = item.message
+    return (
+        msg.source is not None and msg.source.platform == PLATFORM
+        and msg.kind in (MessageKind.CUSTOMER, MessageKind.OPERATOR) and msg.content.copyable
+    )
+
+
+def can_batch(first: Outgoing, nxt: Outgoing) -> bool:
+    """copyMessages takes ids of one chat, has no reply parameter and keeps albums whole."""
+    return (
+        is_copy(first) and is_copy(nxt) and first.reply_to is None and nxt.reply_to is None
+        and first.message.source is not None and nxt.message.source is not None
+        and first.message.source.chat_id == nxt.message.source.chat_id
+        and int(first.message.source.message_id) < int(nxt.message.source.message_id)
+    )
+
+
+def render_html(message: Message) -> list[str]:
+    """The HTML parts that stand for a message that can't be copied."""
+    content = message.content
+    if message.kind is MessageKind.SYSTEM or content.data.get("html"):
+        return [content.text]
+    name = message.author_name or "Customer"
+    if not content.copyable and content.summary:
+        icon, what, detail = (content.summary.split("|", 2) + ["", ""])[:3]
+        return [texts.render("placeholder", icon=icon, name=name, what=what, detail=detail)]
+    # Text from another platform: escape every part separately after splitting the plain text.
+    return [html.escape(part, quote=False) for part in split_text(content.text)]
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(
+        self, chat_id: int, thread_id: int | None, items: Sequence[Outgoing]
+    ) -> list[str]:
+        if len(items) > 1:
+            source = items[0].message.source
+            assert source is not None
+            ids = await self.bot.copy_messages(
+                chat_id=chat_id, from_chat_id=int(source.chat_id),
+                message_ids=[int(i.message.source.message_id) for i in items  # type: ignore[union-attr]
+                             ],
+                message_thread_id=thread_id,
+            )
+            return [str(i.message_id) for i in ids]
+        item = items[0]
+        reply = (
+            ReplyParameters(message_id=int(item.reply_to), allow_sending_without_reply=True)
+            if item.reply_to else None
+        )
+        if is_copy(item):
+            source = item.message.source
+            assert source is not None
+            result = await self.bot.copy_message(
+                chat_id=chat_id, from_chat_id=int(source.chat_id),
+                message_id=int(source.message_id), message_thread_id=thread_id,
+                reply_parameters=reply,
+            )
+            return [str(result.message_id)]
+        first_id: str | None = None
+        for part in render_html(item.message):
+            sent = await self.bot.send_message(
+                chat_id=chat_id, text=part, message_thread_id=thread_id, parse_mode="HTML",
+                reply_parameters=reply if first_id is None else None,
+            )
+            first_id = first_id or str(sent.message_id)
+        return [first_id or ""]
+
+    async def send_html(self, chat_id: int, thread_id: int | None, text: str) -> str:
+        first_id: str | None = None
+        for part in _split_html(text):
+            sent = await self.bot.send_message(
+                chat_id=chat_id, text=part, message_thread_id=thread_id, parse_mode="HTML"
+            )
+            first_id = first_id or str(sent.message_id)
+        return first_id or ""
+
+    async def edit(
+        self, chat_id: int, thread_id: int | None, copy_id: str, message: Message,
+        reply_to: str | None,
+    ) -> str | None:
+        """Edit the copy in place; where Telegram can't, post a marked "edited" copy."""
+        content = message.content
+        entities = [MessageEntity.model_validate(e) for e in content.data.get("entities", [])]
+        if not content.copyable:
+            return None
+        if not content.data.get("has_caption"):
+            if len(content.text) <= TEXT_LIMIT:
+                await self.bot.edit_message_text(
+                    chat_id=chat_id, message_id=int(copy_id), text=content.text,
+                    entities=entities or None, parse_mode=None,
+                )
+                return None
+        elif len(content.text) <= CAPTION_LIMIT:
+            await self.bot.edit_message_caption(
+                chat_id=chat_id, message_id=int(copy_id), caption=content.text,
+                caption_entities=entities or None, parse_mode=None,
+            )
+            return None
+        notice = texts.render("edited", name=message.author_name or "Customer", text="")
+        await self.bot.send_message(
+            chat_id=chat_id, text=notice, message_thread_id=thread_id, parse_mode="HTML",
+            reply_parameters=ReplyParameters(message_id=int(copy_id),
+                                             allow_sending_without_reply=True),
+        )
+        ids = await self.send(chat_id, thread_id, [Outgoing(message, reply_to)])
+        return ids[0]
+
+
+def _split_html(text: str) -> list[str]:
+    # Our own notices are short; a long one is split only at line breaks so no tag is cut.
+    if len(text) <= TEXT_LIMIT:
+        return [text]
+    parts, current = [], ""
+    for line in text.split("\n"):
+        if current and len(current) + len(line) + 1 > TEXT_LIMIT:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    parts.append(current)
+    return [p[:TEXT_LIMIT] for p in parts]

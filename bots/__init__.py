@@ -1,0 +1,1 @@
+"""relaydesk entry points and wiring: the CLI, config loading, building the app."""

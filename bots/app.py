@@ -1,0 +1,152 @@
+"""The composition root: config → database → adapters → outbox → polling; stop in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+
+from adapters.telegram.customer import TelegramChannel, customer_router
+from adapters.telegram.desk import TelegramDesk, desk_router
+from adapters.telegram.polling import DurablePoller
+from adapters.telegram.startup import check_desk
+from bots.config import Config
+from core.clock import Clock, SystemClock
+from core.intake import IntakeService
+from core.outbox import Outbox, OutboxSettings
+from core.ports import RateKey
+from core.ratelimit import SlidingWindowLimiter
+from core.relay import Relayer
+from storage.database import close_database, open_database, pending_migrations
+from storage.store import TortoiseStore
+
+logger = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """relaydesk can't start with this configuration; the message names the fix."""
+
+
+@dataclass
+class Services:
+    """What a running App is made of (tests and the demo look inside)."""
+
+    bot: Bot
+    store: TortoiseStore
+    intake: IntakeService
+    outbox: Outbox
+    poller: DurablePoller
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def _limit(key: str, limit: object) -> RateKey:
+    count = getattr(limit, "count")  # noqa: B009 - RateLimit models, kept loosely coupled
+    per = getattr(limit, "per")  # noqa: B009
+    return RateKey(key, int(count), per.total_seconds())
+
+
+class App:
+    def __init__(self, config: Config, clock: Clock | None = None, *,
+                 migrate: bool | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        # SQLite is the embedded default: migrate by itself. PostgreSQL is shared
+        # infrastructure: migrations are an explicit `relaydesk migrate` step.
+        self._migrate = config.storage.kind == "sqlite" if migrate is None else migrate
+        self.services: Services | None = None
+        self._db_open = False
+
+    async def start(self) -> Services:
+        cfg = self.config
+        url = cfg.storage.tortoise_url
+        if not self._migrate:
+            pending = await pending_migrations(url)
+            if pending:
+                raise StartupError(
+                    f"storage.url: the database needs migrations {', '.join(pending)}; run "
+                    "`relaydesk migrate -c CONFIG` first."
+                )
+        await open_database(url, apply_migrations=self._migrate)
+        self._db_open = True
+        tg = cfg.telegram
+        session = AiohttpSession(
+            api=TelegramAPIServer.from_base(tg.api_server),
+            timeout=tg.request_timeout.total_seconds(),
+        )
+        bot = Bot(tg.token.get_secret_value(), session=session)
+        try:
+            username = await check_desk(bot, cfg.operators.chat_id)
+        except Exception:
+            await bot.session.close()
+            raise
+        store = TortoiseStore()
+        bot_limit = _limit("tg:bot", tg.limits.bot)
+        desk = TelegramDesk(bot, cfg.operators.chat_id,
+                            _limit(f"tg:chat:{cfg.operators.chat_id}", tg.limits.group), bot_limit)
+        channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
+        relayer = Relayer(store, self.clock, desk, {channel.name: channel},
+                          SlidingWindowLimiter())
+        ob = cfg.outbox
+        outbox = Outbox(
+            store, self.clock, relayer, ["desk", channel.name],
+            OutboxSettings(
+                max_attempts=ob.max_attempts, workers=ob.workers,
+                backoff_base=ob.backoff_base.total_seconds(),
+                backoff_max=ob.backoff_max.total_seconds(),
+                exclusive=cfg.storage.kind == "sqlite",
+            ),
+            desk.chat_id,
+        )
+        intake = IntakeService(
+            store, self.clock, desk_platform=desk.platform, desk_chat_id=desk.chat_id,
+            album_wait=ob.album_wait, wake=outbox.wake,
+        )
+        dp = Dispatcher()
+        dp["intake"] = intake
+        dp.include_router(desk_router(cfg.operators.chat_id))
+        dp.include_router(customer_router())
+        poller = DurablePoller(bot, dp, timeout=int(tg.poll_timeout.total_seconds()))
+        services = Services(bot, store, intake, outbox, poller)
+        services.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
+        services.tasks.append(asyncio.create_task(poller.run(), name="polling"))
+        self.services = services
+        logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
+                    cfg.operators.chat_id, cfg.storage.kind)
+        return services
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set or a background task dies."""
+        services = self.services or await self.start()
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *services.tasks],
+                                     return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                logger.error("%s stopped unexpectedly", task.get_name(),
+                             exc_info=task.exception())
+
+    async def stop(self) -> None:
+        """Stop taking updates, let in-flight deliveries finish or stay queued, close all."""
+        services, self.services = self.services, None
+        if services is not None:
+            services.poller.stop()
+            polling = next(t for t in services.tasks if t.get_name() == "polling")
+            # A batch being handled finishes (its updates commit) before anything else stops.
+            await asyncio.wait([polling], timeout=15)
+            await services.outbox.stop()
+            for task in services.tasks:
+                if not task.done():
+                    task.cancel()
+            for task in services.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await services.bot.session.close()
+        if self._db_open:
+            self._db_open = False
+            await close_database()

@@ -1,0 +1,93 @@
+"""The `relaydesk` command line: run, check, migrate, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from bots.config import ConfigError, check_config_file, load_config
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+logger = logging.getLogger("relaydesk")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relaydesk",
+        description="Customer support inside messengers: customers write to a Telegram bot, "
+        "operators answer in a Telegram forum group.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("-c", "--config", default="config.yaml", help="config file")
+    check = sub.add_parser("check", help="validate a config file (exit 0 valid, 2 not)")
+    check.add_argument("-c", "--config", default="config.yaml")
+    mig = sub.add_parser("migrate", help="apply pending database migrations")
+    mig.add_argument("-c", "--config", default="config.yaml")
+    sandbox = sub.add_parser(
+        "sandbox", help="run relaydesk against the local Telegram emulator (no token needed)"
+    )
+    sandbox.add_argument("--demo", action="store_true",
+                         help="play a short scripted conversation, print it and exit")
+    sandbox.add_argument("--port", type=int, default=8081, help="emulator port (not --demo)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        code, output = check_config_file(args.config)
+        print(output, file=sys.stdout if code == 0 else sys.stderr)
+        return code
+    if args.command == "sandbox":
+        from bots.demo import run_demo, run_sandbox
+
+        if args.demo:
+            return asyncio.run(run_demo())
+        return asyncio.run(run_sandbox(args.port))
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    from bots.logs import setup_logging
+
+    setup_logging(config.logging.level, config.logging.format)
+    if args.command == "migrate":
+        from storage.database import migrate
+
+        asyncio.run(migrate(config.storage.tortoise_url))
+        print("migrations applied")
+        return EXIT_OK
+    return asyncio.run(_run(config))
+
+
+async def _run(config: object) -> int:
+    from adapters.telegram.startup import DeskSetupError
+    from bots.app import App, StartupError
+
+    app = App(config)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start()
+        await app.run_until(stop)
+    except (StartupError, DeskSetupError) as exc:
+        print(f"relaydesk: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"relaydesk: can't reach a service: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        logger.info("stopping")
+        await app.stop()
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""The domain of relaydesk: model, ports and services. Pure: no I/O framework imports."""

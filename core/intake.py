@@ -1,0 +1,318 @@
+"""Intake: platform updates → canonical messages and outbox rows, in one transaction each.
+
+An adapter may acknowledge an update to its platform only after these methods return: then the
+message and every delivery it needs are committed, and a re-delivered update is a no-op
+(deduplicated on the MessageLink key).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import TypeVar
+
+from core import texts
+from core.clock import Clock
+from core.model import (
+    DESK,
+    Action,
+    Content,
+    Conversation,
+    ConversationStatus,
+    InboundCustomerMessage,
+    InboundEdit,
+    InboundOperatorMessage,
+    MessageKind,
+    SourceRef,
+    channel_lane,
+    desk_lane,
+)
+from core.notices import enqueue_notice
+from core.ports import DuplicateError, StorePort
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    outcome: Outcome
+    message_id: int | None = None
+    conversation_id: int | None = None
+
+
+class IntakeService:
+    """Turns normalized inbound values into stored messages and queued deliveries."""
+
+    def __init__(
+        self,
+        store: StorePort,
+        clock: Clock,
+        *,
+        desk_platform: str,
+        desk_chat_id: str,
+        album_wait: timedelta,
+        wake: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._desk_platform = desk_platform
+        self._desk_chat = desk_chat_id
+        self._album_wait = album_wait
+        self._wake = wake
+
+    async def _atomic(self, work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+        """Run `work` in one transaction; retry when a concurrent writer won a unique key."""
+        for attempt in range(attempts):
+            try:
+                async with self._store.transaction():
+                    result = await work()
+            except DuplicateError:
+                if attempt == attempts - 1:
+                    raise
+                logger.debug("intake lost a race on a unique key; retrying")
+                continue
+            self._wake()
+            return result
+        raise AssertionError("unreachable")
+
+    # ---- customer → desk -------------------------------------------------------------
+
+    async def relay_customer_to_desk(self, inbound: InboundCustomerMessage) -> IntakeResult:
+        return await self._atomic(lambda: self._customer_message(inbound))
+
+    async def _customer_message(self, inbound: InboundCustomerMessage) -> IntakeResult:
+        store, now = self._store, self._clock.now()
+        if await store.find_link(inbound.channel, inbound.chat_id, inbound.message_id):
+            return IntakeResult(Outcome.DUPLICATE)
+        identity, customer, _ = await store.upsert_identity(
+            inbound.channel, inbound.user_id, inbound.chat_id, inbound.profile, now
+        )
+        if not identity.reachable:
+            # Writing to us means they can hear us again (Telegram unblock, VK allow).
+            await store.set_reachable(identity.id, True)
+        conversation = await store.open_conversation(customer.id)
+        if conversation is None:
+            conversation = await self._start_conversation(
+                customer.id, customer.display_name, inbound.channel, identity.id
+            )
+        fields: dict[str, object] = {}
+        if conversation.reply_identity_id != identity.id:
+            fields["reply_identity_id"] = identity.id
+        if conversation.waiting_since is None:
+            fields["waiting_since"] = now
+        if fields:
+            await store.update_conversation(conversation.id, **fields)
+        reply_to_id = None
+        if inbound.reply_to_message_id is not None:
+            link = await store.find_link(
+                inbound.channel, inbound.chat_id, inbound.reply_to_message_id
+            )
+            reply_to_id = link.message_id if link else None
+        message = await store.add_message(
+            conversation.id, MessageKind.CUSTOMER, inbound.user_id, inbound.profile.display_name,
+            inbound.content,
+            SourceRef(inbound.channel, inbound.chat_id, inbound.message_id),
+            reply_to_id, now,
+        )
+        await store.add_link(message.id, inbound.channel, inbound.chat_id, inbound.message_id,
+                             True)
+        await self._enqueue_relay(
+            lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
+            message_id=message.id, conversation_id=conversation.id,
+            group=_group_key(inbound.channel, inbound.chat_id, inbound.content),
+        )
+        return IntakeResult(Outcome.STORED, message.id, conversation.id)
+
+    async def _start_conversation(
+        self, customer_id: int, name: str, channel: str, identity_id: int
+    ) -> Conversation:
+        """A new conversation reuses the customer's topic, so their history stays in one place."""
+        store, now = self._store, self._clock.now()
+        previous = await store.latest_conversation(customer_id)
+        topic_id = previous.topic_id if previous else None
+        conversation = await store.create_conversation(
+            customer_id, channel, identity_id, topic_id, now
+        )
+        if previous is not None and topic_id is not None:
+            await self._system_notice(
+                conversation.id,
+                texts.render("new_conversation", conversation_id=conversation.id, name=name,
+                             previous=previous.id),
+            )
+        return conversation
+
+    async def _enqueue_relay(
+        self, *, lane: str, target: str, chat_id: str, message_id: int,
+        conversation_id: int | None, group: str | None,
+    ) -> None:
+        now = self._clock.now()
+        not_before = None
+        if group is not None:
+            # Albums arrive as separate updates with no count and no end marker: hold every
+            # part until the album has been quiet for `album_wait`, then relay it as one group.
+            not_before = now + self._album_wait
+            await self._store.postpone_group(lane, group, not_before)
+        await self._store.enqueue(
+            lane=lane, target=target, chat_id=chat_id, action=Action.RELAY, now=now,
+            message_id=message_id, conversation_id=conversation_id, group_key=group,
+            not_before=not_before,
+        )
+
+    async def _system_notice(self, conversation_id: int, html: str) -> None:
+        await enqueue_notice(self._store, self._clock.now(), self._desk_chat, conversation_id,
+                             html)
+
+    # ---- desk → customer -------------------------------------------------------------
+
+    async def relay_operator_to_customer(self, inbound: InboundOperatorMessage) -> IntakeResult:
+        return await self._atomic(lambda: self._operator_message(inbound, MessageKind.OPERATOR))
+
+    async def add_note(self, inbound: InboundOperatorMessage) -> IntakeResult:
+        return await self._atomic(lambda: self._operator_message(inbound, MessageKind.NOTE))
+
+    async def _operator_message(
+        self, inbound: InboundOperatorMessage, kind: MessageKind
+    ) -> IntakeResult:
+        store, now = self._store, self._clock.now()
+        if await store.find_link(inbound.platform, inbound.chat_id, inbound.message_id):
+            return IntakeResult(Outcome.DUPLICATE)
+        conversation = await store.conversation_by_topic(inbound.thread_id)
+        if conversation is None:
+            return IntakeResult(Outcome.IGNORED)
+        reply_to_id = None
+        if inbound.reply_to_message_id is not None:
+            link = await store.find_link(
+                inbound.platform, inbound.chat_id, inbound.reply_to_message_id
+            )
+            reply_to_id = link.message_id if link else None
+        message = await store.add_message(
+            conversation.id, kind, inbound.operator_id, inbound.operator_name, inbound.content,
+            SourceRef(inbound.platform, inbound.chat_id, inbound.message_id), reply_to_id, now,
+        )
+        await store.add_link(message.id, inbound.platform, inbound.chat_id, inbound.message_id,
+                             True)
+        if kind is MessageKind.NOTE:
+            return IntakeResult(Outcome.STORED, message.id, conversation.id)
+        identity = await store.get_identity(conversation.reply_identity_id)
+        if not identity.reachable:
+            await self._system_notice(conversation.id, texts.render("not_delivered_blocked"))
+        else:
+            await self._enqueue_relay(
+                lane=channel_lane(identity.channel, identity.chat_id), target=identity.channel,
+                chat_id=identity.chat_id, message_id=message.id,
+                conversation_id=conversation.id,
+                group=_group_key(inbound.platform, inbound.chat_id, inbound.content),
+            )
+        fields: dict[str, object] = {"waiting_since": None}
+        if conversation.first_response_at is None:
+            fields["first_response_at"] = now
+        if conversation.assignee_id is None:
+            fields["assignee_id"] = inbound.operator_id
+        await store.update_conversation(conversation.id, **fields)
+        return IntakeResult(Outcome.STORED, message.id, conversation.id)
+
+    async def close_conversation(
+        self, topic_id: int, operator_id: str, operator_name: str
+    ) -> Conversation | None:
+        """Close the conversation of a topic; the customer's next message starts a new one."""
+
+        async def work() -> Conversation | None:
+            store, now = self._store, self._clock.now()
+            conversation = await store.conversation_by_topic(topic_id)
+            if conversation is None or conversation.status is ConversationStatus.CLOSED:
+                return conversation
+            await store.update_conversation(
+                conversation.id, status=ConversationStatus.CLOSED, closed_at=now,
+                waiting_since=None,
+            )
+            await self._system_notice(
+                conversation.id,
+                texts.render("closed", conversation_id=conversation.id, operator=operator_name),
+            )
+            await store.enqueue(
+                lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
+                action=Action.CLOSE_TOPIC, now=now, conversation_id=conversation.id,
+            )
+            return conversation
+
+        return await self._atomic(work)
+
+    # ---- edits -----------------------------------------------------------------------
+
+    async def apply_edit(self, inbound: InboundEdit) -> IntakeResult:
+        """An edited original updates the canonical message and every copy of it."""
+
+        async def work() -> IntakeResult:
+            store = self._store
+            link = await store.find_link(inbound.platform, inbound.chat_id, inbound.message_id)
+            if link is None or not link.is_origin:
+                return IntakeResult(Outcome.IGNORED)
+            message = await store.get_message(link.message_id)
+            await store.update_content(message.id, inbound.content, inbound.edited_at)
+            conversation = await store.get_conversation(message.conversation_id)
+            if message.kind is MessageKind.CUSTOMER:
+                lane, target, chat = desk_lane(conversation.id), DESK, self._desk_chat
+            elif message.kind is MessageKind.OPERATOR:
+                identity = await store.get_identity(conversation.reply_identity_id)
+                lane = channel_lane(identity.channel, identity.chat_id)
+                target, chat = identity.channel, identity.chat_id
+            else:
+                return IntakeResult(Outcome.STORED, message.id, conversation.id)
+            # Same lane as the relay: FIFO guarantees the copy exists when the edit runs.
+            await store.enqueue(
+                lane=lane, target=target, chat_id=chat, action=Action.EDIT,
+                now=self._clock.now(), message_id=message.id, conversation_id=conversation.id,
+            )
+            return IntakeResult(Outcome.STORED, message.id, conversation.id)
+
+        return await self._atomic(work)
+
+    # ---- reachability and greetings --------------------------------------------------
+
+    async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> bool:
+        """The platform told us the customer blocked/unblocked us; tell operators once."""
+
+        async def work() -> bool:
+            store = self._store
+            identity = await store.find_identity(channel, user_id)
+            if identity is None or identity.reachable == reachable:
+                return False
+            await store.set_reachable(identity.id, reachable)
+            conversation = await store.latest_conversation(identity.customer_id)
+            if conversation is not None:
+                customer = await store.get_customer(identity.customer_id)
+                await self._system_notice(
+                    conversation.id,
+                    texts.render("unblocked" if reachable else "blocked",
+                                 name=customer.display_name),
+                )
+            return True
+
+        return await self._atomic(work)
+
+    async def greet(self, channel: str, chat_id: str, text: str | None = None) -> None:
+        async def work() -> None:
+            await self._store.enqueue(
+                lane=channel_lane(channel, chat_id), target=channel, chat_id=chat_id,
+                action=Action.TEXT, now=self._clock.now(),
+                body={"text": text or texts.render("greeting")},
+            )
+
+        await self._atomic(work)
+
+
+def _group_key(platform: str, chat_id: str, content: Content) -> str | None:
+    if content.media_group_id is None:
+        return None
+    return f"{platform}:{chat_id}:{content.media_group_id}"

@@ -1,0 +1,194 @@
+"""Core values: what a conversation, a message and a delivery are, whatever the platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class MessageKind(StrEnum):
+    CUSTOMER = "customer"
+    OPERATOR = "operator"
+    NOTE = "note"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    DONE = "done"
+    FAILED = "failed"  # permanent outcome that changed state (e.g. customer blocked the bot)
+    DEAD = "dead"  # gave up after max attempts or a permanent error; operators were told
+
+
+class Action(StrEnum):
+    RELAY = "relay"  # deliver a canonical message
+    EDIT = "edit"  # apply a message's edited content to an existing copy
+    TEXT = "text"  # a bot-authored text that is not part of a conversation (greetings)
+    CLOSE_TOPIC = "close_topic"
+
+
+DESK = "desk"  # the target name of the operator desk; channel names are "telegram", "vk"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a platform tells about a person; every string here is customer-supplied."""
+
+    display_name: str
+    username: str | None = None
+    language: str | None = None
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a message originally lives on its platform (used to copy it verbatim)."""
+
+    platform: str
+    chat_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """A normalized message body.
+
+    `text` is the plain text (or caption); `data` holds the adapter's own description of the
+    content (entities, file ids, content type) so the same adapter can copy or re-render it.
+    `copyable` says whether the platform can copy the original; when it can't, `summary`
+    is what operators see instead (a placeholder such as "📊 Poll: …").
+    """
+
+    content_type: str
+    text: str = ""
+    copyable: bool = True
+    summary: str | None = None
+    media_group_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCustomerMessage:
+    channel: str
+    user_id: str
+    chat_id: str
+    message_id: str
+    profile: Profile
+    content: Content
+    sent_at: datetime
+    reply_to_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundOperatorMessage:
+    platform: str
+    chat_id: str
+    thread_id: int
+    message_id: str
+    operator_id: str
+    operator_name: str
+    content: Content
+    sent_at: datetime
+    reply_to_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEdit:
+    platform: str
+    chat_id: str
+    message_id: str
+    content: Content
+    edited_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: int
+    display_name: str
+    language: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    id: int
+    customer_id: int
+    channel: str
+    user_id: str
+    chat_id: str
+    username: str | None
+    link: str | None
+    reachable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: int
+    customer_id: int
+    channel: str
+    status: ConversationStatus
+    topic_id: int | None
+    reply_identity_id: int
+    assignee_id: str | None
+    opened_at: datetime
+    first_response_at: datetime | None
+    waiting_since: datetime | None
+    closed_at: datetime | None
+    card_posted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    conversation_id: int
+    kind: MessageKind
+    author_id: str | None
+    author_name: str | None
+    content: Content
+    source: SourceRef | None
+    reply_to_id: int | None
+    created_at: datetime
+    edited_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    lane: str
+    target: str  # DESK or a channel name
+    chat_id: str
+    action: Action
+    message_id: int | None
+    conversation_id: int | None
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    group_key: str | None
+    body: dict[str, Any]
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to put on a platform, with the reply target already mapped into it."""
+
+    message: Message
+    reply_to: str | None = None
+
+
+def desk_lane(conversation_id: int | None) -> str:
+    return f"{DESK}:{conversation_id}" if conversation_id is not None else f"{DESK}:general"
+
+
+def channel_lane(channel: str, chat_id: str) -> str:
+    return f"{channel}:{chat_id}"

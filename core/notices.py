@@ -1,0 +1,26 @@
+"""System notices: bot-authored posts in a conversation's operator topic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.model import DESK, Action, Content, MessageKind, desk_lane
+from core.ports import StorePort
+
+
+async def enqueue_notice(
+    store: StorePort, now: datetime, desk_chat_id: str, conversation_id: int, html: str
+) -> int:
+    """Store a system message in the conversation and queue it for its topic.
+
+    Call inside the caller's transaction; `html` is already rendered and escaped.
+    """
+    message = await store.add_message(
+        conversation_id, MessageKind.SYSTEM, None, None,
+        Content(content_type="text", text=html, data={"html": True}), None, None, now,
+    )
+    await store.enqueue(
+        lane=desk_lane(conversation_id), target=DESK, chat_id=desk_chat_id,
+        action=Action.RELAY, now=now, message_id=message.id, conversation_id=conversation_id,
+    )
+    return message.id

@@ -1,0 +1,283 @@
+"""The durable outbox worker: claims due deliveries FIFO per lane, passes the rate limiter,
+calls the adapters through the Relayer and applies one error policy.
+
+Woken by intake commits (an event), not by a polling interval; sleeps until the next
+scheduled attempt otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core import texts
+from core.clock import Clock
+from core.errors import (
+    DeliveryError,
+    NotModified,
+    PermanentError,
+    RecipientUnreachable,
+    RetryAfter,
+    TopicClosed,
+    TopicMissing,
+)
+from core.model import DESK, Action, Delivery, DeliveryStatus, desk_lane
+from core.notices import enqueue_notice
+from core.ports import StorePort
+from core.relay import Relayer, Step
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    max_attempts: int = 10
+    workers: int = 8
+    backoff_base: float = 1.0
+    backoff_max: float = 300.0
+    lease: timedelta = timedelta(minutes=5)
+    exclusive: bool = True  # the only process on this database (SQLite): reclaim everything
+    idle_check: float = 30.0
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: StorePort,
+        clock: Clock,
+        relayer: Relayer,
+        targets: Sequence[str],
+        settings: OutboxSettings,
+        desk_chat_id: str,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._relayer = relayer
+        self._targets = list(targets)
+        self._settings = settings
+        self._desk_chat = desk_chat_id
+        self._event = asyncio.Event()
+        self._lanes: dict[str, str] = {}  # lane -> target, for lanes this process works on
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    @property
+    def busy_lanes(self) -> int:
+        return len(self._lanes)
+
+    async def run(self) -> None:
+        """Dispatch until stop(); each target gets its own worker budget so a throttled
+        operator group never holds back answers to customers."""
+        now = self._clock.now()
+        horizon = now + self._settings.lease if self._settings.exclusive else now
+        released = await self._store.release_stale(horizon)
+        if released:
+            logger.info("outbox: %d deliveries interrupted by a previous stop are due again",
+                        released)
+        while not self._stopping:
+            self._event.clear()
+            claimed_any = await self._dispatch()
+            if self._stopping:
+                break
+            timeout = await self._sleep_for()
+            if claimed_any and timeout > 0:
+                timeout = min(timeout, 0.05)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout)
+
+    async def _dispatch(self) -> bool:
+        claimed_any = False
+        for target in self._targets:
+            busy = sum(1 for t in self._lanes.values() if t == target)
+            free = self._settings.workers - busy
+            if free <= 0:
+                continue
+            now = self._clock.now()
+            heads = await self._store.claim_heads(
+                now, free, set(self._lanes), now + self._settings.lease, target
+            )
+            for head in heads:
+                claimed_any = True
+                self._start_lane(head)
+        return claimed_any
+
+    async def _sleep_for(self) -> float:
+        due = await self._store.next_due_at()
+        if due is None:
+            return self._settings.idle_check
+        return min(max((due - self._clock.now()).total_seconds(), 0.0),
+                   self._settings.idle_check)
+
+    def _start_lane(self, head: Delivery) -> None:
+        self._lanes[head.lane] = head.target
+        self._idle.clear()
+        task = asyncio.create_task(self._run_lane(head), name=f"lane:{head.lane}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_lane(self, head: Delivery) -> None:
+        try:
+            claimed: list[Delivery] = [head]
+            while claimed:
+                now = self._clock.now()
+                claimed += await self._store.claim_next(
+                    head.lane, now, 100, now + self._settings.lease
+                )
+                if not await self._process(claimed) or self._stopping:
+                    break
+                now = self._clock.now()
+                claimed = await self._store.claim_next(
+                    head.lane, now, 100, now + self._settings.lease
+                )
+        except Exception:
+            logger.exception("outbox lane %s crashed; its rows are retried later", head.lane)
+        finally:
+            self._lanes.pop(head.lane, None)
+            if not self._lanes:
+                self._idle.set()
+            self._event.set()
+
+    async def _process(self, claimed: list[Delivery]) -> bool:
+        """Run the claimed rows in order. False when the lane must pause (FIFO holds)."""
+        steps = await self._relayer.plan(claimed)
+        for index, step in enumerate(steps):
+            if not await self._run_step(step):
+                rest = [d.id for s in steps[index + 1:] for d in s.deliveries]
+                if rest:
+                    await self._store.release(rest)
+                return False
+        return True
+
+    async def _run_step(self, step: Step, retries_left: int = 2) -> bool:
+        try:
+            await self._relayer.execute(step)
+        except NotModified:
+            await self._finish(step, DeliveryStatus.DONE)
+        except RetryAfter as exc:
+            # Not a failure: the platform set a pause. Nothing goes to that bucket before it
+            # ends (the limiter blocks every lane that shares it).
+            if exc.bucket:
+                self._relayer.limiter.pause(exc.bucket, exc.seconds)
+            at = self._clock.now() + timedelta(seconds=exc.seconds)
+            await self._reschedule(step, at, str(exc), count=False)
+            return False
+        except (TopicMissing, TopicClosed) as exc:
+            if retries_left <= 0:
+                return await self._transient(step, exc)
+            await self._repair_topic(step, exc)
+            return await self._run_step(step, retries_left - 1)
+        except RecipientUnreachable as exc:
+            await self._unreachable(step, exc)
+        except PermanentError as exc:
+            await self._dead(step, str(exc))
+        except DeliveryError as exc:
+            return await self._transient(step, exc)
+        except Exception as exc:  # a bug in an adapter must not stop the outbox
+            logger.exception("unexpected error delivering %s", [d.id for d in step.deliveries])
+            return await self._transient(step, exc)
+        return True
+
+    async def _repair_topic(self, step: Step, exc: Exception) -> None:
+        first = step.deliveries[0]
+        if first.conversation_id is None:
+            raise exc
+        conversation = await self._store.get_conversation(first.conversation_id)
+        if conversation.topic_id is None:
+            return
+        if isinstance(exc, TopicMissing):
+            logger.warning("topic %s is gone; conversation %s gets a new one",
+                           conversation.topic_id, conversation.id)
+            async with self._store.transaction():
+                await self._store.forget_topic(conversation.topic_id)
+        else:
+            logger.info("topic %s is closed; reopening it", conversation.topic_id)
+            await self._relayer.reopen_topic(conversation.topic_id)
+
+    async def _transient(self, step: Step, exc: BaseException) -> bool:
+        attempts = max(d.attempts for d in step.deliveries) + 1
+        if attempts >= self._settings.max_attempts:
+            await self._dead(step, f"{type(exc).__name__}: {exc}", attempts)
+            return True
+        delay = min(self._settings.backoff_base * 2 ** (attempts - 1), self._settings.backoff_max)
+        delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+        logger.warning("delivery %s failed (%s), attempt %d, retry in %.1fs",
+                       [d.id for d in step.deliveries], exc, attempts, delay)
+        await self._reschedule(step, self._clock.now() + timedelta(seconds=delay), str(exc),
+                               count=True)
+        return False
+
+    async def _reschedule(self, step: Step, at: datetime, error: str, *, count: bool) -> None:
+        async with self._store.transaction():
+            for d in step.deliveries:
+                await self._store.reschedule(
+                    d.id, at, error[:500], d.attempts + 1 if count else d.attempts
+                )
+
+    async def _finish(self, step: Step, status: DeliveryStatus, error: str | None = None) -> None:
+        async with self._store.transaction():
+            for d in step.deliveries:
+                await self._store.finish(d.id, status, error)
+
+    async def _unreachable(self, step: Step, exc: RecipientUnreachable) -> None:
+        """Blocked or denied: no retry storm; mark the identity and tell operators."""
+        first = step.deliveries[0]
+        async with self._store.transaction():
+            identity = await self._store.find_identity_by_chat(first.target, first.chat_id)
+            if identity is not None and identity.reachable:
+                await self._store.set_reachable(identity.id, False)
+            for d in step.deliveries:
+                await self._store.finish(d.id, DeliveryStatus.FAILED, str(exc)[:500])
+            if first.conversation_id is not None and first.action is not Action.TEXT:
+                await self._notice(first.conversation_id,
+                                   texts.render("not_delivered_blocked"))
+        self.wake()
+
+    async def _dead(self, step: Step, reason: str, attempts: int | None = None) -> None:
+        first = step.deliveries[0]
+        logger.error("delivery %s dead-lettered: %s", [d.id for d in step.deliveries], reason)
+        async with self._store.transaction():
+            for d in step.deliveries:
+                await self._store.finish(d.id, DeliveryStatus.DEAD, reason[:500])
+            if first.target != DESK and first.conversation_id is not None:
+                await self._notice(first.conversation_id,
+                                   texts.render("not_delivered", reason=reason))
+            elif first.lane != desk_lane(None):  # never loop on a failing General topic
+                await self._store.enqueue(
+                    lane=desk_lane(None), target=DESK, chat_id=self._desk_chat,
+                    action=Action.TEXT, now=self._clock.now(),
+                    body={"html": texts.render(
+                        "dead_letter", target="the operator topic",
+                        attempts=attempts or first.attempts + 1, reason=reason,
+                        topic_link=f"conversation #{first.conversation_id}"
+                        if first.conversation_id else None)},
+                )
+        self.wake()
+
+    async def _notice(self, conversation_id: int, html: str) -> None:
+        await enqueue_notice(self._store, self._clock.now(), self._desk_chat, conversation_id,
+                             html)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; let in-flight lanes finish their current call or stay queued."""
+        self._stopping = True
+        self._event.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def drained(self) -> None:
+        """Wait until no lane is in flight (tests and the demo use it)."""
+        await self._idle.wait()

@@ -1,0 +1,77 @@
+"""Modelled platform rate limits: sliding windows per key, plus pauses announced by the
+platform (Telegram's `retry_after`). Nothing is sent to a key before its pause ends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from core.ports import RateKey
+
+
+class SlidingWindowLimiter:
+    """At most `count` sends per `window` seconds per key.
+
+    A small safety `margin` is added to every window because the platform measures on
+    arrival, a little after we measured on departure.
+    """
+
+    def __init__(
+        self, monotonic: Callable[[], float] = time.monotonic, margin: float = 0.05
+    ) -> None:
+        self._now = monotonic
+        self._margin = margin
+        self._sent: dict[str, deque[float]] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def delay(self, keys: Sequence[RateKey], n: int = 1) -> float:
+        """Seconds until `n` sends to all `keys` are allowed (0 when allowed now)."""
+        now = self._now()
+        wait = 0.0
+        for rk in keys:
+            wait = max(wait, self._paused_until.get(rk.key, 0.0) - now)
+            sent = self._sent.get(rk.key)
+            if not sent:
+                continue
+            window = rk.window + self._margin
+            while sent and sent[0] <= now - window:
+                sent.popleft()
+            over = len(sent) + min(n, rk.count) - rk.count
+            if over > 0:
+                wait = max(wait, sent[over - 1] + window - now)
+        return max(wait, 0.0)
+
+    def record(self, keys: Sequence[RateKey], n: int = 1) -> None:
+        now = self._now()
+        for rk in keys:
+            sent = self._sent.setdefault(rk.key, deque())
+            sent.extend([now] * n)
+
+    async def acquire(self, keys: Sequence[RateKey], n: int = 1) -> float:
+        """Wait until `n` sends are allowed, then record them. Returns the time waited."""
+        waited = 0.0
+        while True:
+            wait = self.delay(keys, n)
+            if wait <= 0:
+                self.record(keys, n)
+                return waited
+            waited += wait
+            await asyncio.sleep(wait)
+
+    def pause(self, key: str, seconds: float) -> None:
+        """The platform said: nothing to `key` for `seconds`."""
+        until = self._now() + seconds + self._margin
+        self._paused_until[key] = max(self._paused_until.get(key, 0.0), until)
+
+    def paused_for(self, key: str) -> float:
+        return max(self._paused_until.get(key, 0.0) - self._now(), 0.0)
+
+
+def batch_cap(keys: Sequence[RateKey], wanted: int) -> int:
+    """A batch never exceeds the smallest window, or it could never be sent."""
+    cap = wanted
+    for rk in keys:
+        cap = min(cap, rk.count)
+    return max(cap, 1)

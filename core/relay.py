@@ -1,0 +1,235 @@
+"""Delivery execution: turn claimed outbox rows into platform calls and record the links.
+
+Names say the direction: rows targeting the desk relay customers (and notices) into operator
+topics; rows targeting a channel relay operators' answers to the customer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from core import texts
+from core.clock import Clock
+from core.errors import NotModified, RecipientUnreachable
+from core.model import DESK, Action, Conversation, Delivery, DeliveryStatus, Message, Outgoing
+from core.ports import ChannelPort, DeskPort, RateKey, StorePort
+from core.ratelimit import SlidingWindowLimiter, batch_cap
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Step:
+    """One platform call's worth of deliveries (several when the platform can batch them)."""
+
+    deliveries: list[Delivery]
+    items: list[Outgoing]
+
+
+class Relayer:
+    def __init__(
+        self,
+        store: StorePort,
+        clock: Clock,
+        desk: DeskPort,
+        channels: dict[str, ChannelPort],
+        limiter: SlidingWindowLimiter,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._desk = desk
+        self._channels = channels
+        self.limiter = limiter
+
+    # ---- planning --------------------------------------------------------------------
+
+    async def plan(self, claimed: Sequence[Delivery]) -> list[Step]:
+        """Group consecutive relays the platform can send in one call (albums, bursts)."""
+        steps: list[Step] = []
+        for delivery in claimed:
+            item = await self._outgoing(delivery) if delivery.action is Action.RELAY else None
+            last = steps[-1] if steps else None
+            if (
+                item is not None and last is not None and last.items
+                and last.deliveries[-1].action is Action.RELAY
+                and len(last.items) < self._cap(delivery)
+                and self._port_can_batch(delivery.target, last.items[-1], item)
+            ):
+                last.deliveries.append(delivery)
+                last.items.append(item)
+                continue
+            steps.append(Step([delivery], [item] if item is not None else []))
+        return steps
+
+    def _cap(self, delivery: Delivery) -> int:
+        if delivery.target == DESK:
+            return batch_cap(self._desk.rate_keys(), self._desk.max_batch())
+        channel = self._channels[delivery.target]
+        return batch_cap(channel.rate_keys(delivery.chat_id), channel.max_batch())
+
+    def _port_can_batch(self, target: str, first: Outgoing, nxt: Outgoing) -> bool:
+        if target == DESK:
+            return self._desk.can_batch(first, nxt)
+        return self._channels[target].can_batch(first, nxt)
+
+    async def _outgoing(self, delivery: Delivery) -> Outgoing:
+        assert delivery.message_id is not None
+        message = await self._store.get_message(delivery.message_id)
+        return Outgoing(message, await self._copy_in(message.reply_to_id, delivery.chat_id))
+
+    async def _copy_in(self, message_id: int | None, chat_id: str) -> str | None:
+        """The platform id of `message_id` (original or copy) in `chat_id`, for threading."""
+        if message_id is None:
+            return None
+        for link in await self._store.links_of(message_id):
+            if link.chat_id == chat_id:
+                return link.platform_message_id
+        return None
+
+    # ---- execution -------------------------------------------------------------------
+
+    async def execute(self, step: Step) -> None:
+        """Make the platform call(s) for one step and commit the outcome. Raises DeliveryError."""
+        first = step.deliveries[0]
+        if first.target == DESK:
+            await self._to_desk(step)
+        else:
+            await self._to_channel(step)
+
+    async def _limited(
+        self, keys: Sequence[RateKey], n: int, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        await self.limiter.acquire(keys, n)
+        return await call()
+
+    async def _to_desk(self, step: Step) -> None:
+        first, desk = step.deliveries[0], self._desk
+        keys = desk.rate_keys()
+        if first.action is Action.TEXT:
+            html = str(first.body.get("html", ""))
+            await self._limited(keys, 1, lambda: desk.post_html(first.body.get("topic_id"), html))
+            await self._finish(step)
+            return
+        assert first.conversation_id is not None
+        conversation = await self._store.get_conversation(first.conversation_id)
+        if first.action is Action.CLOSE_TOPIC:
+            if conversation.topic_id is not None:
+                topic = conversation.topic_id
+                await self._limited(keys, 1, lambda: desk.close_topic(topic))
+            await self._finish(step)
+            return
+        topic_id = await self.ensure_topic(conversation)
+        if first.action is Action.EDIT:
+            await self._edit(step, desk.chat_id, desk.platform,
+                             lambda pid, m, r: desk.edit(topic_id, pid, m, r), keys)
+            return
+        ids = await self._limited(keys, len(step.items), lambda: desk.post(topic_id, step.items))
+        await self._finish(step, [(desk.platform, desk.chat_id, ids)])
+
+    async def reopen_topic(self, topic_id: int) -> None:
+        await self._limited(self._desk.rate_keys(), 1, lambda: self._desk.reopen_topic(topic_id))
+
+    async def ensure_topic(self, conversation: Conversation) -> int:
+        """Create the conversation's topic and post its customer card, once.
+
+        Called only from the conversation's own desk lane, which the outbox runs one row at
+        a time, so a burst of first messages can never make two topics.
+        """
+        store, desk = self._store, self._desk
+        topic_id = conversation.topic_id
+        customer = await store.get_customer(conversation.customer_id)
+        if topic_id is None:
+            title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
+            topic_id = await self._limited(desk.rate_keys(), 1, lambda: desk.create_topic(title))
+            async with store.transaction():
+                await store.set_topic(conversation.id, topic_id)
+        elif conversation.card_posted:
+            return topic_id
+        # The card is tracked on its own so that a failed card (429, network) is retried
+        # before anything else lands in the new topic.
+        identities = await store.identities_of(customer.id)
+        main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
+        card = texts.render(
+            "card",
+            name=customer.display_name,
+            username=main.username if main else None,
+            link=main.link if main else None,
+            channel_label=texts.channel_label(conversation.channel),
+            language=customer.language,
+            customer_id=customer.id,
+            conversation_id=conversation.id,
+            previous=await store.count_conversations(customer.id) - 1,
+            identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
+        )
+        card_topic = topic_id
+        await self._limited(desk.rate_keys(), 1, lambda: desk.post_html(card_topic, card))
+        async with store.transaction():
+            await store.update_conversation(conversation.id, card_posted=True)
+        return topic_id
+
+    async def _to_channel(self, step: Step) -> None:
+        first = step.deliveries[0]
+        channel = self._channels[first.target]
+        keys = channel.rate_keys(first.chat_id)
+        if first.action is Action.TEXT:
+            text = str(first.body.get("text", ""))
+            await self._limited(keys, 1, lambda: channel.send_text(first.chat_id, text))
+            await self._finish(step)
+            return
+        identity = await self._store.find_identity_by_chat(first.target, first.chat_id)
+        if identity is not None and not identity.reachable:
+            raise RecipientUnreachable("the customer can't be reached (blocked or denied)")
+        if first.action is Action.EDIT:
+            await self._edit(step, first.chat_id, channel.platform,
+                             lambda pid, m, r: channel.edit(first.chat_id, pid, m, r), keys)
+            return
+        ids = await self._limited(
+            keys, len(step.items), lambda: channel.send(first.chat_id, step.items)
+        )
+        await self._finish(step, [(channel.platform, first.chat_id, ids)])
+
+    async def _edit(
+        self,
+        step: Step,
+        chat_id: str,
+        platform: str,
+        call: Callable[[str, Message, str | None], Awaitable[str | None]],
+        keys: Sequence[RateKey],
+    ) -> None:
+        first = step.deliveries[0]
+        assert first.message_id is not None
+        message = await self._store.get_message(first.message_id)
+        copy = next(
+            (link for link in await self._store.links_of(message.id)
+             if link.chat_id == chat_id and not link.is_origin),
+            None,
+        )
+        if copy is None:  # never relayed (e.g. it failed for good): nothing to edit
+            await self._finish(step)
+            return
+        reply_to = await self._copy_in(message.reply_to_id, chat_id)
+        try:
+            new_id = await self._limited(
+                keys, 1, lambda: call(copy.platform_message_id, message, reply_to)
+            )
+        except NotModified:
+            new_id = None
+        await self._finish(step, [(platform, chat_id, [new_id])] if new_id else [])
+
+    async def _finish(
+        self, step: Step, links: Sequence[tuple[str, str, Sequence[str | None]]] = ()
+    ) -> None:
+        async with self._store.transaction():
+            for platform, chat_id, ids in links:
+                for delivery, pid in zip(step.deliveries, ids, strict=False):
+                    if pid is not None and delivery.message_id is not None:
+                        await self._store.add_link(
+                            delivery.message_id, platform, chat_id, pid, False
+                        )
+            for delivery in step.deliveries:
+                await self._store.finish(delivery.id, DeliveryStatus.DONE)

@@ -1,0 +1,1 @@
+"""Persistence: tortoise-orm models, the TortoiseStore repositories and migrations."""

@@ -1,0 +1,123 @@
+"""Tortoise models for the core model (DESIGN.md §3).
+
+Times that the outbox compares in raw SQL (`due_us`, `lease_us`) are integer microseconds
+since the epoch, so the same SQL works on SQLite (which stores datetimes as text) and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Customer(Model):
+    id = fields.IntField(primary_key=True)
+    display_name = fields.CharField(max_length=256)
+    language = fields.CharField(max_length=16, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "customer"
+
+
+class Identity(Model):
+    id = fields.IntField(primary_key=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "relaydesk.Customer", related_name="identities", on_delete=fields.CASCADE
+    )
+    channel = fields.CharField(max_length=16)
+    user_id = fields.CharField(max_length=64)
+    chat_id = fields.CharField(max_length=64)
+    username = fields.CharField(max_length=128, null=True)
+    link = fields.CharField(max_length=256, null=True)
+    reachable = fields.BooleanField(default=True)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "identity"
+        unique_together = (("channel", "user_id"),)
+        indexes = (Index(fields=("channel", "chat_id"), name="identity_chat_idx"),)
+
+
+class Conversation(Model):
+    id = fields.IntField(primary_key=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "relaydesk.Customer", related_name="conversations", on_delete=fields.CASCADE
+    )
+    channel = fields.CharField(max_length=16)
+    status = fields.CharField(max_length=8)
+    topic_id = fields.BigIntField(null=True, db_index=True)
+    card_posted = fields.BooleanField(default=False)
+    reply_identity_id = fields.IntField()
+    assignee_id = fields.CharField(max_length=64, null=True)
+    opened_at = fields.DatetimeField()
+    first_response_at = fields.DatetimeField(null=True)
+    waiting_since = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    # = customer_id while the conversation is not closed, NULL once closed: the unique
+    # constraint makes a second open conversation for one customer impossible on every
+    # database (NULLs never collide), not just unlikely under a lock.
+    open_key = fields.IntField(null=True, unique=True)
+
+    class Meta:
+        table = "conversation"
+
+
+class Message(Model):
+    id = fields.IntField(primary_key=True)
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "relaydesk.Conversation", related_name="messages", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=10)
+    author_id = fields.CharField(max_length=64, null=True)
+    author_name = fields.CharField(max_length=256, null=True)
+    content = fields.JSONField()
+    source_platform = fields.CharField(max_length=16, null=True)
+    source_chat_id = fields.CharField(max_length=64, null=True)
+    source_message_id = fields.CharField(max_length=64, null=True)
+    reply_to_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+    edited_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "message"
+
+
+class MessageLink(Model):
+    id = fields.IntField(primary_key=True)
+    message_id = fields.IntField(db_index=True)
+    platform = fields.CharField(max_length=16)
+    chat_id = fields.CharField(max_length=64)
+    platform_message_id = fields.CharField(max_length=64)
+    is_origin = fields.BooleanField()
+
+    class Meta:
+        table = "message_link"
+        unique_together = (("platform", "chat_id", "platform_message_id"),)
+
+
+class Delivery(Model):
+    id = fields.BigIntField(primary_key=True)
+    lane = fields.CharField(max_length=96)
+    target = fields.CharField(max_length=16)
+    chat_id = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=16)
+    message_id = fields.IntField(null=True)
+    conversation_id = fields.IntField(null=True)
+    status = fields.CharField(max_length=8)
+    attempts = fields.IntField(default=0)
+    due_us = fields.BigIntField()
+    lease_us = fields.BigIntField(null=True)
+    group_key = fields.CharField(max_length=128, null=True)
+    body = fields.JSONField(default=dict)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "delivery"
+        indexes = (
+            Index(fields=("lane", "status", "id"), name="delivery_lane_idx"),
+            Index(fields=("status", "target", "due_us"), name="delivery_due_idx"),
+        )

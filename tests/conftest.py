@@ -1,0 +1,42 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the Telegram emulator, a running relay."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from storage.database import migrate
+from tests.dbs import PgDatabase
+
+pytest_plugins = ["tests.harness"]
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[PgDatabase]:
+    db = PgDatabase()
+    asyncio.run(db.create())
+    try:
+        yield db
+    finally:
+        asyncio.run(db.drop())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> AsyncIterator[str]:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "relaydesk.sqlite3"
+        url = f"sqlite://{path}"
+        await migrate(url)
+        yield url
+        return
+    pg: PgDatabase = request.getfixturevalue("pg_database")
+    if not pg.migrated:
+        await migrate(pg.url)
+        pg.migrated = True
+    else:
+        await pg.truncate()
+    yield pg.url
