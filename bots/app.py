@@ -60,6 +60,7 @@ class App:
         self._migrate = config.storage.kind == "sqlite" if migrate is None else migrate
         self.services: Services | None = None
         self._db_open = False
+        self._db: object = None
 
     async def start(self) -> Services:
         cfg = self.config
@@ -71,7 +72,7 @@ class App:
                     f"storage.url: the database needs migrations {', '.join(pending)}; run "
                     "`relaydesk migrate -c CONFIG` first."
                 )
-        await open_database(url, apply_migrations=self._migrate)
+        self._db = await open_database(url, apply_migrations=self._migrate)
         self._db_open = True
         tg = cfg.telegram
         session = AiohttpSession(
@@ -98,6 +99,7 @@ class App:
                 max_attempts=ob.max_attempts, workers=ob.workers,
                 backoff_base=ob.backoff_base.total_seconds(),
                 backoff_max=ob.backoff_max.total_seconds(),
+                lease=ob.lease,
                 exclusive=cfg.storage.kind == "sqlite",
             ),
             desk.chat_id,
@@ -149,4 +151,4 @@ class App:
             await services.bot.session.close()
         if self._db_open:
             self._db_open = False
-            await close_database()
+            await close_database(self._db)

@@ -345,6 +345,11 @@ class OutboxConfig(_Section):
     backoff_max: Duration = Field(
         default=timedelta(minutes=5), gt=timedelta(0), le=timedelta(days=1)
     )
+    # How long a claimed delivery belongs to this process without a heartbeat; after a
+    # crash its rows are due again this long after the last heartbeat (PostgreSQL).
+    lease: Duration = Field(
+        default=timedelta(seconds=30), ge=timedelta(seconds=1), le=timedelta(minutes=10)
+    )
 
     @model_validator(mode="after")
     def _check_backoff(self) -> OutboxConfig:

@@ -128,7 +128,7 @@ async def run_sandbox(port: int) -> int:
     await emu.start(host="127.0.0.1", port=port)
     group, olga, anna = await _setup(emu)
     data = Path("data")
-    data.mkdir(exist_ok=True)
+    await asyncio.to_thread(data.mkdir, exist_ok=True)
     app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id))
     print(f"Telegram emulator: {emu.base_url} (control API under {emu.base_url}/_control)\n"
           f"operator group {group}; operator Olga id {olga.id}; customer Anna id {anna.id}\n"

@@ -123,7 +123,7 @@ class IntakeService:
             conversation.id, MessageKind.CUSTOMER, inbound.user_id, inbound.profile.display_name,
             inbound.content,
             SourceRef(inbound.channel, inbound.chat_id, inbound.message_id),
-            reply_to_id, now,
+            reply_to_id, now, reply_ref=None if reply_to_id else inbound.reply_to_message_id,
         )
         await store.add_link(message.id, inbound.channel, inbound.chat_id, inbound.message_id,
                              True)
@@ -199,6 +199,7 @@ class IntakeService:
         message = await store.add_message(
             conversation.id, kind, inbound.operator_id, inbound.operator_name, inbound.content,
             SourceRef(inbound.platform, inbound.chat_id, inbound.message_id), reply_to_id, now,
+            reply_ref=None if reply_to_id else inbound.reply_to_message_id,
         )
         await store.add_link(message.id, inbound.platform, inbound.chat_id, inbound.message_id,
                              True)

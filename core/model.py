@@ -159,6 +159,7 @@ class Message:
     reply_to_id: int | None
     created_at: datetime
     edited_at: datetime | None
+    reply_ref: str | None = None  # unmapped platform reply target, in the source chat
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ class OutboxSettings:
     workers: int = 8
     backoff_base: float = 1.0
     backoff_max: float = 300.0
-    lease: timedelta = timedelta(minutes=5)
+    lease: timedelta = timedelta(seconds=30)
     exclusive: bool = True  # the only process on this database (SQLite): reclaim everything
     idle_check: float = 30.0
 
@@ -63,6 +63,7 @@ class Outbox:
         self._desk_chat = desk_chat_id
         self._event = asyncio.Event()
         self._lanes: dict[str, str] = {}  # lane -> target, for lanes this process works on
+        self._held: dict[str, list[int]] = {}  # lane -> rows it has claimed (leases to renew)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._idle = asyncio.Event()
@@ -84,6 +85,28 @@ class Outbox:
         if released:
             logger.info("outbox: %d deliveries interrupted by a previous stop are due again",
                         released)
+        heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-heartbeat")
+        try:
+            await self._loop()
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of rows in flight, so a long rate-limit wait never lets another
+        process take them, while a crashed process's rows come free one lease later."""
+        period = self._settings.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(period)
+            ids = [i for held in self._held.values() for i in held]
+            if ids:
+                try:
+                    await self._store.extend_leases(ids, self._clock.now() + self._settings.lease)
+                except Exception:
+                    logger.exception("outbox: lease renewal failed")
+
+    async def _loop(self) -> None:
         while not self._stopping:
             self._event.clear()
             claimed_any = await self._dispatch()
@@ -133,6 +156,7 @@ class Outbox:
                 claimed += await self._store.claim_next(
                     head.lane, now, 100, now + self._settings.lease
                 )
+                self._held[head.lane] = [d.id for d in claimed]
                 if not await self._process(claimed) or self._stopping:
                     break
                 now = self._clock.now()
@@ -142,6 +166,7 @@ class Outbox:
         except Exception:
             logger.exception("outbox lane %s crashed; its rows are retried later", head.lane)
         finally:
+            self._held.pop(head.lane, None)
             self._lanes.pop(head.lane, None)
             if not self._lanes:
                 self._idle.set()

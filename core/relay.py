@@ -80,7 +80,18 @@ class Relayer:
     async def _outgoing(self, delivery: Delivery) -> Outgoing:
         assert delivery.message_id is not None
         message = await self._store.get_message(delivery.message_id)
-        return Outgoing(message, await self._copy_in(message.reply_to_id, delivery.chat_id))
+        target = await self._reply_target(message)
+        return Outgoing(message, await self._copy_in(target, delivery.chat_id))
+
+    async def _reply_target(self, message: Message) -> int | None:
+        """The canonical message replied to; mapped again now if intake could not (the
+        author replied to a copy whose link was not committed yet)."""
+        if message.reply_to_id is not None or not message.reply_ref or message.source is None:
+            return message.reply_to_id
+        link = await self._store.find_link(
+            message.source.platform, message.source.chat_id, message.reply_ref
+        )
+        return link.message_id if link else None
 
     async def _copy_in(self, message_id: int | None, chat_id: str) -> str | None:
         """The platform id of `message_id` (original or copy) in `chat_id`, for threading."""
@@ -212,7 +223,7 @@ class Relayer:
         if copy is None:  # never relayed (e.g. it failed for good): nothing to edit
             await self._finish(step)
             return
-        reply_to = await self._copy_in(message.reply_to_id, chat_id)
+        reply_to = await self._copy_in(await self._reply_target(message), chat_id)
         try:
             new_id = await self._limited(
                 keys, 1, lambda: call(copy.platform_message_id, message, reply_to)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +40,51 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
 
 
+@contextmanager
+def _no_gc_during_ast() -> Iterator[None]:
+    """tortoise's migration recorder defines a model class per run, and tortoise parses its
+    source with `ast` (to read field comments). On CPython 3.11.7, a garbage collection
+    that runs finalizers in the middle of that parse fails with "AST constructor recursion
+    depth mismatch" (CPython gh-106905). Migrations run once at start; pausing the
+    collector for them is cheap."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 async def migrate(url: str) -> None:
     """Apply pending migrations (idempotent)."""
     from tortoise.migrations.api import migrate as run_migrations
 
     _ensure_sqlite_dir(url)
-    await run_migrations(config=tortoise_config(url))
+    with _no_gc_during_ast():
+        await run_migrations(config=tortoise_config(url))
     await Tortoise.close_connections()
 
 
-async def open_database(url: str, *, apply_migrations: bool) -> None:
-    """Init tortoise before any task uses the ORM (tortoise 1.x keeps state in a context
-    variable set here)."""
+async def open_database(url: str, *, apply_migrations: bool) -> Any:
+    """Init tortoise before any task uses the ORM. Returns the handle to close.
+
+    tortoise 1.x keeps its state in a context variable set here: tasks created afterwards
+    inherit it, but code running in another context (a different task, a test fixture)
+    would not see it, so the caller keeps the handle and closes exactly what it opened.
+    """
     _ensure_sqlite_dir(url)
     if apply_migrations:
         await migrate(url)
+    # tortoise caches compiled SQL per connection *name*, not per dialect; a process that
+    # opens SQLite and then PostgreSQL (the test suite does) must not reuse SQLite's SQL.
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(url))
+    from tortoise.context import get_current_context
+
+    return get_current_context()
 
 
 async def pending_migrations(url: str) -> list[str]:
@@ -63,13 +95,19 @@ async def pending_migrations(url: str) -> list[str]:
     config = tortoise_config(url)
     await Tortoise.init(config=config, init_connections=False)
     try:
-        executor = MigrationExecutor(get_connection("default"), config["apps"])
-        steps = await executor.plan(None)
+        with _no_gc_during_ast():
+            executor = MigrationExecutor(get_connection("default"), config["apps"])
+            steps = await executor.plan(None)
         return [f"{s.migration.app_label}.{s.migration.name}" for s in steps if not s.backward]
     finally:
         await Tortoise.close_connections()
 
 
-async def close_database() -> None:
-    # Without this the process hangs at exit on SQLite (aiosqlite's thread).
-    await Tortoise.close_connections()
+async def close_database(handle: Any = None) -> None:
+    """Close the connections `open_database` made (or the current context's).
+
+    Without this the process hangs at exit on SQLite (aiosqlite's thread)."""
+    if handle is not None:
+        await handle.close_connections()
+    else:
+        await Tortoise.close_connections()

@@ -78,6 +78,9 @@ class Message(Model):
     source_chat_id = fields.CharField(max_length=64, null=True)
     source_message_id = fields.CharField(max_length=64, null=True)
     reply_to_id = fields.IntField(null=True)
+    # The platform id the author replied to, kept when it could not be mapped at intake (its
+    # copy was not committed yet); the relay maps it again when it sends.
+    reply_ref = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField()
     edited_at = fields.DatetimeField(null=True)
 

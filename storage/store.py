@@ -70,7 +70,7 @@ def _message(row: db.Message) -> m.Message:
         id=row.id, conversation_id=row.conversation_id,  # type: ignore[attr-defined]
         kind=m.MessageKind(row.kind), author_id=row.author_id, author_name=row.author_name,
         content=_content(row.content), source=source, reply_to_id=row.reply_to_id,
-        created_at=row.created_at, edited_at=row.edited_at,
+        created_at=row.created_at, edited_at=row.edited_at, reply_ref=row.reply_ref,
     )
 
 
@@ -237,7 +237,7 @@ class TortoiseStore:
     async def add_message(
         self, conversation_id: int, kind: m.MessageKind, author_id: str | None,
         author_name: str | None, content: m.Content, source: m.SourceRef | None,
-        reply_to_id: int | None, now: datetime,
+        reply_to_id: int | None, now: datetime, reply_ref: str | None = None,
     ) -> m.Message:
         row = await db.Message.create(
             conversation_id=conversation_id, kind=str(kind), author_id=author_id,
@@ -246,7 +246,7 @@ class TortoiseStore:
             source_platform=source.platform if source else None,
             source_chat_id=source.chat_id if source else None,
             source_message_id=source.message_id if source else None,
-            reply_to_id=reply_to_id, created_at=now,
+            reply_to_id=reply_to_id, reply_ref=reply_ref, created_at=now,
         )
         return _message(row)
 
@@ -309,19 +309,27 @@ class TortoiseStore:
     ) -> list[m.Delivery]:
         """Claim the due first rows of lanes nobody works on (FIFO per lane, across
         processes: a lane whose first row is `sending` is somebody's)."""
+        values: list[Any] = [target, to_us(now)]
         query = (
-            "SELECT d.id, d.lane FROM delivery d WHERE d.target = ? AND d.status = 'pending'"
-            " AND d.due_us <= ? AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
+            "SELECT d.id FROM delivery d WHERE d.target = ? AND d.status = 'pending'"
+            " AND d.due_us <= ?"
+        )
+        if exclude_lanes:
+            # Excluded in SQL, not after: a row locked here (and then not taken) would make
+            # this process's own lane task skip it and overtake it.
+            query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
+            values += sorted(exclude_lanes)
+        query += (
+            " AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
             " AND e.status IN ('pending', 'sending') AND e.id < d.id)"
             " ORDER BY d.id LIMIT ?"
         )
+        values.append(limit)
         if self._pg:
             query += " FOR UPDATE OF d SKIP LOCKED"
-        # Lanes we already work on are filtered here rather than in SQL to keep one plan.
         async with self.transaction():
-            rows = await self._raw(query, [target, to_us(now), limit + len(exclude_lanes)])
-            ids = [r["id"] for r in rows if r["lane"] not in exclude_lanes][:limit]
-            return await self._mark_sending(ids, lease_until)
+            rows = await self._raw(query, values)
+            return await self._mark_sending([r["id"] for r in rows], lease_until)
 
     async def claim_next(
         self, lane: str, now: datetime, limit: int, lease_until: datetime
@@ -330,7 +338,8 @@ class TortoiseStore:
         query = "SELECT id, due_us FROM delivery WHERE lane = ? AND status = 'pending'"
         query += " ORDER BY id LIMIT ?"
         if self._pg:
-            query += " FOR UPDATE SKIP LOCKED"
+            # Wait for locks instead of skipping: a skipped row would be overtaken (FIFO).
+            query += " FOR UPDATE"
         async with self.transaction():
             rows = await self._raw(query, [lane, limit])
             ids: list[int] = []
@@ -370,6 +379,11 @@ class TortoiseStore:
             await db.Delivery.filter(id__in=list(delivery_ids)).update(
                 status=m.DeliveryStatus.PENDING, lease_us=None
             )
+
+    async def extend_leases(self, delivery_ids: Sequence[int], until: datetime) -> None:
+        await db.Delivery.filter(
+            id__in=list(delivery_ids), status=m.DeliveryStatus.SENDING
+        ).update(lease_us=to_us(until))
 
     async def release_stale(self, now: datetime) -> int:
         return await db.Delivery.filter(

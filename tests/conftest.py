@@ -16,11 +16,11 @@ pytest_plugins = ["tests.harness"]
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[PgDatabase]:
     db = PgDatabase()
-    asyncio.run(db.create())
     try:
         yield db
     finally:
-        asyncio.run(db.drop())
+        if db.created:  # teardown runs outside any test's event loop
+            asyncio.run(db.drop())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -34,7 +34,8 @@ async def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield url
         return
     pg: PgDatabase = request.getfixturevalue("pg_database")
-    if not pg.migrated:
+    if not pg.created:
+        await pg.create()
         await migrate(pg.url)
         pg.migrated = True
     else:

@@ -24,12 +24,14 @@ class PgDatabase:
         self.admin_url = admin_url
         self.name = f"relaydesk_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.url = _with_db(admin_url, self.name)
+        self.created = False
         self.migrated = False
 
     async def create(self) -> None:
         conn = await asyncpg.connect(self.admin_url.replace("postgres://", "postgresql://", 1))
         try:
             await conn.execute(f'CREATE DATABASE "{self.name}"')
+            self.created = True
         finally:
             await conn.close()
 

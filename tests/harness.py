@@ -22,6 +22,10 @@ from sandbox.telegram import TelegramEmulator
 
 TOKEN = "123456:TEST-relaydesk-token"
 WAIT = 10.0
+# Telegram's limits with the windows shrunk (same shape): tests that are not about flood
+# control must not spend minutes being polite to the emulator.
+FAST_LIMITS = ("{private_chat: {count: 10, per: 100ms}, group: {count: 20, per: 100ms}, "
+               "bot: {count: 30, per: 50ms}}")
 
 
 def relay_config(db_url: str, api: str, chat_id: int, admins: list[int] | None = None,
@@ -34,6 +38,7 @@ telegram:
   api_server: "{api}"
   poll_timeout: 1s
   request_timeout: 10s
+  limits: {FAST_LIMITS}
 operators:
   chat_id: {chat_id}
   admins: {admins or []}

@@ -23,7 +23,7 @@ async def test_first_message_makes_a_topic_with_a_card_then_the_copy(desk: Desk,
     assert "ru" in card["text"]
     assert copy["text"] == sent["text"]
     [info] = [t for t in desk.topics() if t["message_thread_id"] == topic]
-    assert NAME.split()[0] in info["name"] and "TG" in info["name"] and len(info["name"]) <= 128
+    assert NAME.split(maxsplit=1)[0] in info["name"] and "TG" in info["name"] and len(info["name"]) <= 128
 
 
 async def test_operator_reply_reaches_the_customer_threaded_both_ways(desk: Desk, relay) -> None:

@@ -55,8 +55,14 @@ def aware(when: datetime | None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def kind_of(message: Message) -> str:
+    # ContentType is a (str, Enum): str() of it is "ContentType.TEXT" on Python 3.11.
+    kind = message.content_type
+    return str(getattr(kind, "value", kind))
+
+
 def content_of(message: Message) -> Content:
-    kind = str(message.content_type)
+    kind = kind_of(message)
     text = message.text if message.text is not None else (message.caption or "")
     entities = message.entities if message.text is not None else message.caption_entities
     data: dict[str, Any] = {

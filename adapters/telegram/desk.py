@@ -14,7 +14,7 @@ from aiogram import Bot, F, Router
 from aiogram.types import Message
 
 from adapters.telegram import errors
-from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at
+from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.intake import IntakeService
@@ -124,7 +124,7 @@ def desk_router(chat_id: int) -> Router:
     async def on_topic_message(message: Message, intake: IntakeService) -> None:
         if not message.is_topic_message or not message.message_thread_id:
             return  # the General topic is for people, never relayed
-        if str(message.content_type) in SERVICE_TYPES:
+        if kind_of(message) in SERVICE_TYPES:
             return
         operator = _operator(message)
         if operator is None:

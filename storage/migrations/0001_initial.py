@@ -92,6 +92,7 @@ class Migration(migrations.Migration):
                 ('source_chat_id', fields.CharField(null=True, max_length=64)),
                 ('source_message_id', fields.CharField(null=True, max_length=64)),
                 ('reply_to_id', fields.IntField(null=True)),
+                ('reply_ref', fields.CharField(null=True, max_length=64)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('edited_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],

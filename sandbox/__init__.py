@@ -1,0 +1,1 @@
+"""Local emulators of the messaging platforms relaydesk talks to (used by tests and demos)."""

@@ -1,0 +1,126 @@
+"""TortoiseStore contract: the same tests on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.model import Action, DeliveryStatus, Profile
+from core.ports import DuplicateError
+from storage.database import close_database, open_database
+from storage.store import TortoiseStore
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+LEASE = NOW + timedelta(minutes=5)
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[TortoiseStore]:
+    handle = await open_database(db_url, apply_migrations=False)
+    try:
+        yield TortoiseStore()
+    finally:
+        await close_database(handle)
+
+
+async def _customer(store: TortoiseStore, user: str = "1") -> tuple[int, int]:
+    identity, customer, created = await store.upsert_identity(
+        "telegram", user, user, Profile("Anna <b>", "anna", "en"), NOW
+    )
+    assert created
+    return identity.id, customer.id
+
+
+async def test_one_open_conversation_per_customer_is_a_database_rule(store: TortoiseStore) -> None:
+    identity, customer = await _customer(store)
+    first = await store.create_conversation(customer, "telegram", identity, None, NOW)
+    with pytest.raises(DuplicateError):
+        async with store.transaction():
+            await store.create_conversation(customer, "telegram", identity, None, NOW)
+    await store.update_conversation(first.id, status="closed", closed_at=NOW)
+    second = await store.create_conversation(customer, "telegram", identity, 77, NOW)
+    assert second.topic_id == 77 and second.card_posted  # an inherited topic has its card
+    assert (await store.open_conversation(customer)).id == second.id  # type: ignore[union-attr]
+
+
+async def test_identity_is_unique_and_profile_updates(store: TortoiseStore) -> None:
+    await _customer(store)
+    identity, customer, created = await store.upsert_identity(
+        "telegram", "1", "1", Profile("Anna S", "anna2", "ru"), NOW
+    )
+    assert not created and customer.display_name == "Anna S" and customer.language == "ru"
+    assert identity.username == "anna2"
+
+
+async def test_message_link_is_unique(store: TortoiseStore) -> None:
+    identity, customer = await _customer(store)
+    conv = await store.create_conversation(customer, "telegram", identity, None, NOW)
+    from core.model import Content, MessageKind
+
+    msg = await store.add_message(conv.id, MessageKind.CUSTOMER, "1", "Anna",
+                                  Content("text", "hi"), None, None, NOW)
+    await store.add_link(msg.id, "telegram", "1", "10", True)
+    with pytest.raises(DuplicateError):
+        async with store.transaction():
+            await store.add_link(msg.id, "telegram", "1", "10", True)
+    link = await store.find_link("telegram", "1", "10")
+    assert link is not None and link.message_id == msg.id and link.is_origin
+
+
+async def _enqueue(store: TortoiseStore, lane: str, n: int, due: datetime = NOW) -> list[int]:
+    return [
+        await store.enqueue(lane=lane, target="desk", chat_id="-1001", action=Action.RELAY,
+                            now=NOW, not_before=due)
+        for _ in range(n)
+    ]
+
+
+async def test_claims_are_fifo_per_lane(store: TortoiseStore) -> None:
+    a = await _enqueue(store, "desk:1", 3)
+    b = await _enqueue(store, "desk:2", 2)
+    heads = await store.claim_heads(NOW, 10, set(), LEASE, "desk")
+    assert [h.id for h in heads] == [a[0], b[0]]  # one head per lane
+    # while a lane's head is being sent, nobody else may claim that lane
+    assert await store.claim_heads(NOW, 10, set(), LEASE, "desk") == []
+    more = await store.claim_next("desk:1", NOW, 10, LEASE)
+    assert [d.id for d in more] == a[1:]
+    assert await store.claim_heads(NOW, 10, set(), LEASE, "customer") == []
+
+
+async def test_a_row_not_yet_due_holds_back_its_lane(store: TortoiseStore) -> None:
+    later = await _enqueue(store, "desk:1", 1, NOW + timedelta(seconds=5))
+    await _enqueue(store, "desk:1", 1)
+    assert await store.claim_heads(NOW, 10, set(), LEASE, "desk") == []
+    assert await store.next_due_at() == NOW  # the second row is due, but behind the first
+    heads = await store.claim_heads(NOW + timedelta(seconds=5), 10, set(), LEASE, "desk")
+    assert [h.id for h in heads] == later
+
+
+async def test_reschedule_release_and_stale_leases(store: TortoiseStore) -> None:
+    ids = await _enqueue(store, "desk:1", 2)
+    [head] = await store.claim_heads(NOW, 10, set(), LEASE, "desk")
+    await store.reschedule(head.id, NOW + timedelta(seconds=30), "429", attempts=0)
+    assert await store.claim_heads(NOW, 10, set(), LEASE, "desk") == []
+    [again] = await store.claim_heads(NOW + timedelta(seconds=30), 10, set(), LEASE, "desk")
+    assert again.id == ids[0] and again.last_error == "429"
+    # a crashed sender's lease expires and the row is due again
+    assert await store.release_stale(LEASE + timedelta(seconds=1)) == 1
+    await store.finish(ids[0], DeliveryStatus.DONE)
+    [nxt] = await store.claim_heads(NOW, 10, set(), LEASE, "desk")
+    assert nxt.id == ids[1]
+    assert await store.count_deliveries(DeliveryStatus.DONE) == 1
+
+
+async def test_album_parts_are_postponed_together(store: TortoiseStore) -> None:
+    ids = [
+        await store.enqueue(lane="desk:1", target="desk", chat_id="-1", action=Action.RELAY,
+                            now=NOW, group_key="g", not_before=NOW + timedelta(seconds=1))
+        for _ in range(3)
+    ]
+    await store.postpone_group("desk:1", "g", NOW + timedelta(seconds=2))
+    assert await store.claim_heads(NOW + timedelta(seconds=1), 5, set(), LEASE, "desk") == []
+    [head] = await store.claim_heads(NOW + timedelta(seconds=2), 5, set(), LEASE, "desk")
+    rest = await store.claim_next("desk:1", NOW + timedelta(seconds=2), 10, LEASE)
+    assert [head.id, *[d.id for d in rest]] == ids
