@@ -29,7 +29,7 @@ FAST_LIMITS = ("{private_chat: {count: 10, per: 100ms}, group: {count: 20, per: 
 
 
 def relay_config(db_url: str, api: str, chat_id: int, admins: list[int] | None = None,
-                 extra: str = "") -> Config:
+                 extra: str = "", limits: str = FAST_LIMITS) -> Config:
     text = f"""
 storage:
   url: "{db_url}"
@@ -38,7 +38,7 @@ telegram:
   api_server: "{api}"
   poll_timeout: 1s
   request_timeout: 10s
-  limits: {FAST_LIMITS}
+  limits: {limits}
 operators:
   chat_id: {chat_id}
   admins: {admins or []}
@@ -179,8 +179,9 @@ async def start_relay(db_url: str, desk: Desk) -> AsyncIterator[StartRelay]:
     """Start relaydesk (the same App the CLI runs) with optional extra config YAML."""
     apps: list[App] = []
 
-    async def start(extra: str = "", admins: list[int] | None = None) -> App:
-        app = App(relay_config(db_url, desk.emu.base_url, desk.group, admins, extra))
+    async def start(extra: str = "", admins: list[int] | None = None,
+                    limits: str = FAST_LIMITS) -> App:
+        app = App(relay_config(db_url, desk.emu.base_url, desk.group, admins, extra, limits))
         await app.start()
         apps.append(app)
         return app

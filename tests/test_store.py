@@ -124,3 +124,18 @@ async def test_album_parts_are_postponed_together(store: TortoiseStore) -> None:
     [head] = await store.claim_heads(NOW + timedelta(seconds=2), 5, set(), LEASE, "desk")
     rest = await store.claim_next("desk:1", NOW + timedelta(seconds=2), 10, LEASE)
     assert [head.id, *[d.id for d in rest]] == ids
+
+
+async def test_concurrent_claimers_never_share_a_row_or_a_lane(store: TortoiseStore) -> None:
+    """Two workers (on PostgreSQL: two connections with SKIP LOCKED) claim at once."""
+    import asyncio
+
+    for lane in range(10):
+        await _enqueue(store, f"desk:{lane}", 3)
+    first, second = await asyncio.gather(
+        store.claim_heads(NOW, 10, set(), LEASE, "desk"),
+        store.claim_heads(NOW, 10, set(), LEASE, "desk"),
+    )
+    ids = [d.id for d in first + second]
+    lanes = [d.lane for d in first + second]
+    assert len(ids) == len(set(ids)) and len(lanes) == len(set(lanes)) == 10

@@ -42,10 +42,19 @@ def is_copy(item: Outgoing) -> bool:
     )
 
 
+def _long_caption(item: Outgoing) -> bool:
+    """Premium users may send captions up to 4096 characters; a bot's copy of such a
+    message fails ("message caption is too long"), so it is copied with a shortened
+    caption and the full text follows."""
+    content = item.message.content
+    return bool(content.data.get("has_caption")) and len(content.text) > CAPTION_LIMIT
+
+
 def can_batch(first: Outgoing, nxt: Outgoing) -> bool:
     """copyMessages takes ids of one chat, has no reply parameter and keeps albums whole."""
     return (
         is_copy(first) and is_copy(nxt) and first.reply_to is None and nxt.reply_to is None
+        and not _long_caption(first) and not _long_caption(nxt)
         and first.message.source is not None and nxt.message.source is not None
         and first.message.source.chat_id == nxt.message.source.chat_id
         and int(first.message.source.message_id) < int(nxt.message.source.message_id)
@@ -90,11 +99,22 @@ class TelegramSender:
         if is_copy(item):
             source = item.message.source
             assert source is not None
+            long_caption = _long_caption(item)
+            text = item.message.content.text
             result = await self.bot.copy_message(
                 chat_id=chat_id, from_chat_id=int(source.chat_id),
                 message_id=int(source.message_id), message_thread_id=thread_id,
                 reply_parameters=reply,
+                caption=text[: CAPTION_LIMIT - 1] + "…" if long_caption else None,
             )
+            if long_caption:
+                for part in split_text(text):
+                    await self.bot.send_message(
+                        chat_id=chat_id, text=part, message_thread_id=thread_id,
+                        reply_parameters=ReplyParameters(
+                            message_id=result.message_id, allow_sending_without_reply=True
+                        ),
+                    )
             return [str(result.message_id)]
         first_id: str | None = None
         for part in render_html(item.message):
