@@ -100,11 +100,14 @@ class Outbox:
         while True:
             await asyncio.sleep(period)
             ids = [i for held in self._held.values() for i in held]
-            if ids:
-                try:
+            try:
+                if ids:
                     await self._store.extend_leases(ids, self._clock.now() + self._settings.lease)
-                except Exception:
-                    logger.exception("outbox: lease renewal failed")
+                # Rows of a process that died are due again once their lease has run out.
+                if await self._store.release_stale(self._clock.now()):
+                    self.wake()
+            except Exception:
+                logger.exception("outbox: lease renewal failed")
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -135,7 +138,7 @@ class Outbox:
         return claimed_any
 
     async def _sleep_for(self) -> float:
-        due = await self._store.next_due_at()
+        due = await self._store.next_due_at(set(self._lanes))
         if due is None:
             return self._settings.idle_check
         return min(max((due - self._clock.now()).total_seconds(), 0.0),

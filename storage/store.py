@@ -390,10 +390,19 @@ class TortoiseStore:
             status=m.DeliveryStatus.SENDING, lease_us__lt=to_us(now)
         ).update(status=m.DeliveryStatus.PENDING, lease_us=None)
 
-    async def next_due_at(self) -> datetime | None:
-        rows = await self._raw(
-            "SELECT MIN(due_us) AS due FROM delivery WHERE status = 'pending'", []
+    async def next_due_at(self, exclude_lanes: set[str] | None = None) -> datetime | None:
+        """When the earliest lane head nobody works on becomes due (rows behind a head, or
+        in lanes in flight, do not count: waking for them would spin)."""
+        values: list[Any] = []
+        query = "SELECT MIN(d.due_us) AS due FROM delivery d WHERE d.status = 'pending'"
+        if exclude_lanes:
+            query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
+            values += sorted(exclude_lanes)
+        query += (
+            " AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
+            " AND e.status IN ('pending', 'sending') AND e.id < d.id)"
         )
+        rows = await self._raw(query, values)
         due = rows[0]["due"] if rows else None
         return from_us(due) if due is not None else None
 

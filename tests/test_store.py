@@ -93,7 +93,9 @@ async def test_a_row_not_yet_due_holds_back_its_lane(store: TortoiseStore) -> No
     later = await _enqueue(store, "desk:1", 1, NOW + timedelta(seconds=5))
     await _enqueue(store, "desk:1", 1)
     assert await store.claim_heads(NOW, 10, set(), LEASE, "desk") == []
-    assert await store.next_due_at() == NOW  # the second row is due, but behind the first
+    # the second row is due but waits behind the first: the outbox wakes for the head
+    assert await store.next_due_at() == NOW + timedelta(seconds=5)
+    assert await store.next_due_at({"desk:1"}) is None  # a lane in flight wakes nobody
     heads = await store.claim_heads(NOW + timedelta(seconds=5), 10, set(), LEASE, "desk")
     assert [h.id for h in heads] == later
 
