@@ -43,21 +43,41 @@ class SlidingWindowLimiter:
                 wait = max(wait, sent[over - 1] + window - now)
         return max(wait, 0.0)
 
-    def record(self, keys: Sequence[RateKey], n: int = 1) -> None:
+    def record(self, keys: Sequence[RateKey], n: int = 1) -> float:
         now = self._now()
         for rk in keys:
             sent = self._sent.setdefault(rk.key, deque())
             sent.extend([now] * n)
+        return now
+
+    def settle(self, keys: Sequence[RateKey], n: int, recorded: float) -> None:
+        """Move `n` sends recorded at `recorded` to now, when the call has completed.
+
+        The platform counts a send when it arrives, which on a busy machine can be well after
+        we reserved it; counting from completion keeps our window behind the platform's.
+        """
+        now = self._now()
+        for rk in keys:
+            sent = self._sent.get(rk.key)
+            if not sent:
+                continue
+            moved = 0
+            for i, value in enumerate(sent):
+                if moved == n:
+                    break
+                if value == recorded:
+                    sent[i] = now
+                    moved += 1
+            if moved:  # keep the deque sorted for delay()
+                self._sent[rk.key] = deque(sorted(sent))
 
     async def acquire(self, keys: Sequence[RateKey], n: int = 1) -> float:
-        """Wait until `n` sends are allowed, then record them. Returns the time waited."""
-        waited = 0.0
+        """Wait until `n` sends are allowed, then record them; returns the record time,
+        to be passed to `settle` when the call has completed."""
         while True:
             wait = self.delay(keys, n)
             if wait <= 0:
-                self.record(keys, n)
-                return waited
-            waited += wait
+                return self.record(keys, n)
             await asyncio.sleep(wait)
 
     def pause(self, key: str, seconds: float) -> None:

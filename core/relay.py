@@ -115,8 +115,11 @@ class Relayer:
     async def _limited(
         self, keys: Sequence[RateKey], n: int, call: Callable[[], Awaitable[T]]
     ) -> T:
-        await self.limiter.acquire(keys, n)
-        return await call()
+        recorded = await self.limiter.acquire(keys, n)
+        try:
+            return await call()
+        finally:
+            self.limiter.settle(keys, n, recorded)
 
     async def _to_desk(self, step: Step) -> None:
         first, desk = step.deliveries[0], self._desk

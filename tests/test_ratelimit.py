@@ -53,8 +53,21 @@ def test_pause_blocks_the_key_until_retry_after_ends() -> None:
 
 
 async def test_acquire_waits_for_real_and_records() -> None:
+    import time
+
     limiter = SlidingWindowLimiter(margin=0.0)
     key = RateKey("k", 2, 0.05)
-    waits = [await limiter.acquire([key]) for _ in range(3)]
-    assert waits[:2] == [0.0, 0.0]
-    assert waits[2] > 0
+    start = time.monotonic()
+    stamps = [await limiter.acquire([key]) for _ in range(3)]
+    assert stamps[1] - start < 0.05
+    assert stamps[2] - stamps[0] >= 0.05  # the third waited for the first to leave
+
+
+def test_settled_sends_count_from_completion() -> None:
+    clock = FakeTime()
+    limiter = SlidingWindowLimiter(clock, margin=0.0)
+    key = RateKey("k", 1, 1.0)
+    recorded = limiter.record([key])
+    clock.t += 0.4  # the call took 400 ms: the platform counted it on arrival
+    limiter.settle([key], 1, recorded)
+    assert limiter.delay([key]) == pytest.approx(1.0)
