@@ -116,8 +116,12 @@ class Outbox:
             if self._stopping:
                 break
             timeout = await self._sleep_for()
-            if claimed_any and timeout > 0:
-                timeout = min(timeout, 0.05)
+            if claimed_any:
+                timeout = min(timeout, 0.05)  # there may be more heads than free slots
+            elif timeout == 0:
+                # Due heads we could not take: every slot busy (a finishing lane sets the
+                # event) or locked by another process. Never spin on them.
+                timeout = 0.2
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), timeout)
 

@@ -68,8 +68,20 @@ async def test_429_is_honoured_and_nothing_is_sent_inside_retry_after(desk: Desk
     topic = await desk.topic_with("hello")
     desk.emu.inject_fault("copyMessage", error_code=429, retry_after=2, chat_id=desk.group,
                           description="Too Many Requests: retry after 2")
+    store = relay.services.store
+    wakeups = 0
+    original = store.next_due_at
+
+    async def counted(*args, **kwargs):
+        nonlocal wakeups
+        wakeups += 1
+        return await original(*args, **kwargs)
+
+    store.next_due_at = counted  # type: ignore[method-assign]
     await anna.says("after flood")
     await desk.topic_with("after flood", timeout=15)
+    # The outbox slept through the 2 s pause (woken by timers and commits), it did not spin.
+    assert wakeups < 30, wakeups
     group_calls = [r for r in desk.emu.requests if r.chat_id == desk.group]
     flood = next(r for r in group_calls if r.error_code == 429)
     window_end = flood.time + flood.duration + 2.0
