@@ -1,0 +1,118 @@
+"""``VkEmulator``: the server plus the Python control API tests drive it with."""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from .control import ControlApi
+from .errors import ControlError
+from .inspection import InspectionApi
+from .people import PeopleApi
+from .server import MAX_BODY
+from .state import Community, UserRecord
+
+
+class VkEmulator(PeopleApi, InspectionApi):
+    """A local VK API (5.199, community tokens). See ``sandbox/vk/__init__.py`` for the tour."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.control = ControlApi(self)
+        self._runner: web.AppRunner | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.add_routes(self.control.routes())
+        app.add_routes(self.server.routes())
+        app.add_routes(self.longpoll.routes())
+        app.add_routes(self.uploads.routes())
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self.state.closing = False
+        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        bound_host, bound_port = runner.addresses[0][:2]
+        self.base_url = f"http://{bound_host}:{bound_port}"
+        self.state.base_url = self.base_url
+        return self.base_url
+
+    async def stop(self) -> None:
+        self.state.closing = True
+        self.state.notifier.notify()  # waiting long polls answer right away
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> VkEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # ---- world setup --------------------------------------------------------------------
+    def add_community(
+        self,
+        group_id: int | None = None,
+        name: str = "Support",
+        token: str | None = None,
+        *,
+        screen_name: str | None = None,
+        bot_capabilities: bool = True,
+    ) -> Community:
+        """A community with a bot token (``.id`` positive, peer id ``-id``) and an admin user
+        (``.admin_id``) who answers in the web inbox by default."""
+        group_id = group_id or next(self.state.group_ids)
+        token = token or f"vk1.a.{secrets.token_urlsafe(48)}"
+        if group_id <= 0 or group_id in self.state.communities:
+            raise ControlError(f"bad or duplicate community id {group_id}")
+        if token in self.state.by_token:
+            raise ControlError("token already in use")
+        admin = self.add_user("Admin", name, screen_name=f"admin{group_id}")
+        community = Community(
+            id=group_id,
+            name=name,
+            screen_name=screen_name or f"club{group_id}",
+            token=token,
+            admin_id=admin.id,
+            bot_capabilities=bot_capabilities,
+        )
+        self.state.communities[group_id] = community
+        self.state.by_token[token] = community
+        return community
+
+    def add_user(
+        self,
+        first_name: str = "User",
+        last_name: str = "Test",
+        screen_name: str | None = None,
+        lang_id: int = 0,
+        *,
+        sex: int = 0,
+        user_id: int | None = None,
+        is_closed: bool = False,
+        deactivated: str | None = None,
+    ) -> UserRecord:
+        """A VK user (customer). lang_id goes into client_info (0 ru, 3 en, ...)."""
+        user_id = user_id or next(self.state.user_ids)
+        if user_id <= 0 or user_id in self.state.users:
+            raise ControlError(f"bad or duplicate user id {user_id}")
+        user = UserRecord(
+            id=user_id,
+            first_name=first_name,
+            last_name=last_name,
+            screen_name=screen_name or f"id{user_id}",
+            lang_id=lang_id,
+            sex=sex,
+            is_closed=is_closed,
+            deactivated=deactivated,
+        )
+        self.state.users[user_id] = user
+        return user
