@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from core import texts
 from core.clock import Clock
@@ -62,7 +62,7 @@ class IntakeService:
         desk_platform: str,
         desk_chat_id: str,
         album_wait: timedelta,
-        wake: Callable[[], None],
+        wake: Callable[[set[str]], None],
     ) -> None:
         self._store = store
         self._clock = clock
@@ -70,10 +70,13 @@ class IntakeService:
         self._desk_chat = desk_chat_id
         self._album_wait = album_wait
         self._wake = wake
+        self._touched: set[str] = set()  # targets given work by the running transaction
 
     async def _atomic(self, work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
         """Run `work` in one transaction; retry when a concurrent writer won a unique key."""
         for attempt in range(attempts):
+            touched: set[str] = set()
+            self._touched = touched
             try:
                 async with self._store.transaction():
                     result = await work()
@@ -82,7 +85,8 @@ class IntakeService:
                     raise
                 logger.debug("intake lost a race on a unique key; retrying")
                 continue
-            self._wake()
+            if touched:
+                self._wake(touched)
             return result
         raise AssertionError("unreachable")
 
@@ -163,13 +167,18 @@ class IntakeService:
             # part until the album has been quiet for `album_wait`, then relay it as one group.
             not_before = now + self._album_wait
             await self._store.postpone_group(lane, group, not_before)
-        await self._store.enqueue(
+        await self._enqueue(
             lane=lane, target=target, chat_id=chat_id, action=Action.RELAY, now=now,
             message_id=message_id, conversation_id=conversation_id, group_key=group,
             not_before=not_before,
         )
 
+    async def _enqueue(self, **fields: Any) -> None:
+        self._touched.add(fields["target"])
+        await self._store.enqueue(**fields)
+
     async def _system_notice(self, conversation_id: int, html: str) -> None:
+        self._touched.add(DESK)
         await enqueue_notice(self._store, self._clock.now(), self._desk_chat, conversation_id,
                              html)
 
@@ -241,7 +250,7 @@ class IntakeService:
                 conversation.id,
                 texts.render("closed", conversation_id=conversation.id, operator=operator_name),
             )
-            await store.enqueue(
+            await self._enqueue(
                 lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
                 action=Action.CLOSE_TOPIC, now=now, conversation_id=conversation.id,
             )
@@ -271,7 +280,7 @@ class IntakeService:
             else:
                 return IntakeResult(Outcome.STORED, message.id, conversation.id)
             # Same lane as the relay: FIFO guarantees the copy exists when the edit runs.
-            await store.enqueue(
+            await self._enqueue(
                 lane=lane, target=target, chat_id=chat, action=Action.EDIT,
                 now=self._clock.now(), message_id=message.id, conversation_id=conversation.id,
             )
@@ -304,7 +313,7 @@ class IntakeService:
 
     async def greet(self, channel: str, chat_id: str, text: str | None = None) -> None:
         async def work() -> None:
-            await self._store.enqueue(
+            await self._enqueue(
                 lane=channel_lane(channel, chat_id), target=channel, chat_id=chat_id,
                 action=Action.TEXT, now=self._clock.now(),
                 body={"text": text or texts.render("greeting")},

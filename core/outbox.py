@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -62,6 +62,7 @@ class Outbox:
         self._settings = settings
         self._desk_chat = desk_chat_id
         self._event = asyncio.Event()
+        self._dirty: set[str] = set(targets)  # targets that may have new claimable heads
         self._lanes: dict[str, str] = {}  # lane -> target, for lanes this process works on
         self._held: dict[str, list[int]] = {}  # lane -> rows it has claimed (leases to renew)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -69,7 +70,9 @@ class Outbox:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def wake(self) -> None:
+    def wake(self, targets: Iterable[str] | None = None) -> None:
+        """New work was committed (for `targets`, or anywhere)."""
+        self._dirty.update(self._targets if targets is None else targets)
         self._event.set()
 
     @property
@@ -85,6 +88,9 @@ class Outbox:
         if released:
             logger.info("outbox: %d deliveries interrupted by a previous stop are due again",
                         released)
+        if self._settings.exclusive:
+            await self._loop()
+            return
         heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-heartbeat")
         try:
             await self._loop()
@@ -112,34 +118,44 @@ class Outbox:
     async def _loop(self) -> None:
         while not self._stopping:
             self._event.clear()
-            claimed_any = await self._dispatch()
+            await self._dispatch()
             if self._stopping:
                 break
+            if self._dirty:
+                continue  # woken while dispatching, or more heads than slots: look again
             timeout = await self._sleep_for()
-            if claimed_any:
-                timeout = min(timeout, 0.05)  # there may be more heads than free slots
-            elif timeout == 0:
-                # Due heads we could not take: every slot busy (a finishing lane sets the
-                # event) or locked by another process. Never spin on them.
+            if timeout == 0:
+                # Due heads we could not take: every slot busy (a finishing lane wakes us)
+                # or locked by another process. Never spin on them.
                 timeout = 0.2
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._event.wait(), timeout)
+            except TimeoutError:
+                self._dirty.update(self._targets)  # a retry or an album became due
 
-    async def _dispatch(self) -> bool:
-        claimed_any = False
+    async def _dispatch(self) -> None:
+        dirty, self._dirty = self._dirty, set()
         for target in self._targets:
+            if target not in dirty:
+                continue
             busy = sum(1 for t in self._lanes.values() if t == target)
             free = self._settings.workers - busy
             if free <= 0:
                 continue
             now = self._clock.now()
             heads = await self._store.claim_heads(
-                now, free, set(self._lanes), now + self._settings.lease, target
+                now, free, set(self._lanes), self._lease_until(), target
             )
+            if len(heads) == free:
+                self._dirty.add(target)  # there may be more than there were free slots
             for head in heads:
-                claimed_any = True
                 self._start_lane(head)
-        return claimed_any
+
+    def _lease_until(self) -> datetime | None:
+        """Claims are leased in the database only when other processes may claim too."""
+        if self._settings.exclusive:
+            return None
+        return self._clock.now() + self._settings.lease
 
     async def _sleep_for(self) -> float:
         due = await self._store.next_due_at(set(self._lanes))
@@ -159,16 +175,14 @@ class Outbox:
         try:
             claimed: list[Delivery] = [head]
             while claimed:
-                now = self._clock.now()
                 claimed += await self._store.claim_next(
-                    head.lane, now, 100, now + self._settings.lease
+                    head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id
                 )
                 self._held[head.lane] = [d.id for d in claimed]
                 if not await self._process(claimed) or self._stopping:
                     break
-                now = self._clock.now()
                 claimed = await self._store.claim_next(
-                    head.lane, now, 100, now + self._settings.lease
+                    head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id
                 )
         except Exception:
             logger.exception("outbox lane %s crashed; its rows are retried later", head.lane)
@@ -177,7 +191,7 @@ class Outbox:
             self._lanes.pop(head.lane, None)
             if not self._lanes:
                 self._idle.set()
-            self._event.set()
+            self.wake([head.target])
 
     async def _process(self, claimed: list[Delivery]) -> bool:
         """Run the claimed rows in order. False when the lane must pause (FIFO holds)."""

@@ -102,11 +102,15 @@ class StorePort(Protocol):
     ) -> int: ...
     async def postpone_group(self, lane: str, group_key: str, until: datetime) -> None: ...
     async def claim_heads(
-        self, now: datetime, limit: int, exclude_lanes: set[str], lease_until: datetime,
+        self, now: datetime, limit: int, exclude_lanes: set[str], lease_until: datetime | None,
         target: str,
-    ) -> list[Delivery]: ...
+    ) -> list[Delivery]:
+        """First rows of idle lanes; marked `sending` with a lease unless `lease_until` is
+        None (the only process on the database keeps its claims in memory)."""
+        ...
     async def claim_next(
-        self, lane: str, now: datetime, limit: int, lease_until: datetime
+        self, lane: str, now: datetime, limit: int, lease_until: datetime | None,
+        after_id: int = 0,
     ) -> list[Delivery]: ...
     async def finish(
         self, delivery_id: int, status: DeliveryStatus, error: str | None = None

@@ -156,14 +156,14 @@ class Relayer:
         """
         store, desk = self._store, self._desk
         topic_id = conversation.topic_id
+        if topic_id is not None and conversation.card_posted:
+            return topic_id
         customer = await store.get_customer(conversation.customer_id)
         if topic_id is None:
             title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
             topic_id = await self._limited(desk.rate_keys(), 1, lambda: desk.create_topic(title))
             async with store.transaction():
                 await store.set_topic(conversation.id, topic_id)
-        elif conversation.card_posted:
-            return topic_id
         # The card is tracked on its own so that a failed card (429, network) is retried
         # before anything else lands in the new topic.
         identities = await store.identities_of(customer.id)

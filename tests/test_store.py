@@ -141,3 +141,14 @@ async def test_concurrent_claimers_never_share_a_row_or_a_lane(store: TortoiseSt
     ids = [d.id for d in first + second]
     lanes = [d.lane for d in first + second]
     assert len(ids) == len(set(ids)) and len(lanes) == len(set(lanes)) == 10
+
+
+async def test_exclusive_claims_write_nothing_and_page_by_id(store: TortoiseStore) -> None:
+    """The only process on a database (SQLite) keeps claims in memory: no row is marked."""
+    ids = await _enqueue(store, "desk:1", 3)
+    [head] = await store.claim_heads(NOW, 10, set(), None, "desk")
+    assert head.id == ids[0] and head.status is DeliveryStatus.PENDING
+    assert await store.claim_heads(NOW, 10, {"desk:1"}, None, "desk") == []
+    more = await store.claim_next("desk:1", NOW, 10, None, after_id=head.id)
+    assert [d.id for d in more] == ids[1:]
+    assert await store.count_deliveries(DeliveryStatus.SENDING) == 0
