@@ -1,0 +1,182 @@
+"""The outbox table: enqueue, claim (FIFO per lane), finish, retry, leases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from core import model as m
+from storage import models as db
+from storage.base import TortoiseBase, from_us, to_us
+
+
+def _delivery(row: db.Delivery) -> m.Delivery:
+    return m.Delivery(
+        id=row.id, lane=row.lane, target=row.target, chat_id=row.chat_id,
+        action=m.Action(row.action), message_id=row.message_id,
+        conversation_id=row.conversation_id, status=m.DeliveryStatus(row.status),
+        attempts=row.attempts, next_attempt_at=from_us(row.due_us), group_key=row.group_key,
+        body=row.body or {}, last_error=row.last_error,
+    )
+
+
+def _delivery_raw(row: Any) -> m.Delivery:
+    """A Delivery from a raw SQL row (the hot claim path skips the ORM's second query)."""
+    body = row["body"]
+    if isinstance(body, str | bytes):
+        body = json.loads(body)
+    return m.Delivery(
+        id=row["id"], lane=row["lane"], target=row["target"], chat_id=row["chat_id"],
+        action=m.Action(row["action"]), message_id=row["message_id"],
+        conversation_id=row["conversation_id"], status=m.DeliveryStatus(row["status"]),
+        attempts=row["attempts"], next_attempt_at=from_us(row["due_us"]),
+        group_key=row["group_key"], body=body or {}, last_error=row["last_error"],
+    )
+
+
+def _due_prefix(rows: Sequence[dict[str, Any]], now: datetime) -> list[int]:
+    """The ids of the leading due rows: FIFO, nothing overtakes a row that is not due yet."""
+    horizon = to_us(now)
+    ids: list[int] = []
+    for r in rows:
+        if r["due_us"] > horizon:
+            break
+        ids.append(r["id"])
+    return ids
+
+
+class DeliveryRepository(TortoiseBase):
+    # ---- the outbox ------------------------------------------------------------------
+
+    async def enqueue(
+        self, *, lane: str, target: str, chat_id: str, action: m.Action, now: datetime,
+        message_id: int | None = None, conversation_id: int | None = None,
+        group_key: str | None = None, not_before: datetime | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> int:
+        row = await db.Delivery.create(
+            lane=lane, target=target, chat_id=chat_id, action=str(action),
+            message_id=message_id, conversation_id=conversation_id,
+            status=m.DeliveryStatus.PENDING, attempts=0, due_us=to_us(not_before or now),
+            group_key=group_key, body=body or {}, created_at=now,
+        )
+        return row.id
+
+    async def postpone_group(self, lane: str, group_key: str, until: datetime) -> None:
+        await db.Delivery.filter(
+            lane=lane, group_key=group_key, status=m.DeliveryStatus.PENDING
+        ).update(due_us=to_us(until))
+
+    async def claim_heads(
+        self, now: datetime, limit: int, exclude_lanes: set[str], lease_until: datetime | None,
+        target: str,
+    ) -> list[m.Delivery]:
+        """Claim the due first rows of lanes nobody works on (FIFO per lane, across
+        processes: a lane whose first row is `sending` is somebody's)."""
+        values: list[Any] = [target, to_us(now)]
+        query = (
+            "SELECT d.* FROM delivery d WHERE d.target = ? AND d.status = 'pending'"
+            " AND d.due_us <= ?"
+        )
+        if exclude_lanes:
+            # Excluded in SQL, not after: a row locked here (and then not taken) would make
+            # this process's own lane task skip it and overtake it.
+            query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
+            values += sorted(exclude_lanes)
+        query += (
+            " AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
+            " AND e.status IN ('pending', 'sending') AND e.id < d.id)"
+            " ORDER BY d.id LIMIT ?"
+        )
+        values.append(limit)
+        if lease_until is None:  # the only process on this database: nothing to mark
+            return [_delivery_raw(r) for r in await self._raw(query, values)]
+        if self._pg:
+            query += " FOR UPDATE OF d SKIP LOCKED"
+        async with self.transaction():
+            rows = await self._raw(query, values)
+            return await self._mark_sending([r["id"] for r in rows], lease_until)
+
+    async def claim_next(
+        self, lane: str, now: datetime, limit: int, lease_until: datetime | None,
+        after_id: int = 0,
+    ) -> list[m.Delivery]:
+        """Claim the next due rows (ids above `after_id`) of a lane this process holds."""
+        query = "SELECT * FROM delivery WHERE lane = ? AND status = 'pending'"
+        query += " AND id > ? ORDER BY id LIMIT ?"
+        if lease_until is None:
+            rows = await self._raw(query, [lane, after_id, limit])
+            due = set(_due_prefix(rows, now))
+            return [_delivery_raw(r) for r in rows if r["id"] in due]
+        if self._pg:
+            # Wait for locks instead of skipping: a skipped row would be overtaken (FIFO).
+            query += " FOR UPDATE"
+        async with self.transaction():
+            rows = await self._raw(query, [lane, after_id, limit])
+            return await self._mark_sending(_due_prefix(rows, now), lease_until)
+
+    async def _rows(self, ids: list[int]) -> list[m.Delivery]:
+        if not ids:
+            return []
+        return [_delivery(r) for r in await db.Delivery.filter(id__in=ids).order_by("id")]
+
+    async def _mark_sending(self, ids: list[int], lease_until: datetime) -> list[m.Delivery]:
+        if not ids:
+            return []
+        await db.Delivery.filter(id__in=ids).update(
+            status=m.DeliveryStatus.SENDING, lease_us=to_us(lease_until)
+        )
+        return await self._rows(ids)
+
+    async def finish(
+        self, delivery_id: int, status: m.DeliveryStatus, error: str | None = None
+    ) -> None:
+        await db.Delivery.filter(id=delivery_id).update(
+            status=str(status), last_error=error, lease_us=None
+        )
+
+    async def reschedule(
+        self, delivery_id: int, at: datetime, error: str | None, attempts: int
+    ) -> None:
+        await db.Delivery.filter(id=delivery_id).update(
+            status=m.DeliveryStatus.PENDING, due_us=to_us(at), last_error=error,
+            attempts=attempts, lease_us=None,
+        )
+
+    async def release(self, delivery_ids: Sequence[int]) -> None:
+        if delivery_ids:
+            await db.Delivery.filter(id__in=list(delivery_ids)).update(
+                status=m.DeliveryStatus.PENDING, lease_us=None
+            )
+
+    async def extend_leases(self, delivery_ids: Sequence[int], until: datetime) -> None:
+        await db.Delivery.filter(
+            id__in=list(delivery_ids), status=m.DeliveryStatus.SENDING
+        ).update(lease_us=to_us(until))
+
+    async def release_stale(self, now: datetime) -> int:
+        return await db.Delivery.filter(
+            status=m.DeliveryStatus.SENDING, lease_us__lt=to_us(now)
+        ).update(status=m.DeliveryStatus.PENDING, lease_us=None)
+
+    async def next_due_at(self, exclude_lanes: set[str] | None = None) -> datetime | None:
+        """When the earliest lane head nobody works on becomes due (rows behind a head, or
+        in lanes in flight, do not count: waking for them would spin)."""
+        values: list[Any] = []
+        query = "SELECT MIN(d.due_us) AS due FROM delivery d WHERE d.status = 'pending'"
+        if exclude_lanes:
+            query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
+            values += sorted(exclude_lanes)
+        query += (
+            " AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
+            " AND e.status IN ('pending', 'sending') AND e.id < d.id)"
+        )
+        rows = await self._raw(query, values)
+        due = rows[0]["due"] if rows else None
+        return from_us(due) if due is not None else None
+
+    async def count_deliveries(self, status: m.DeliveryStatus | None = None) -> int:
+        query = db.Delivery.all() if status is None else db.Delivery.filter(status=str(status))
+        return await query.count()
