@@ -8,37 +8,32 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
 from bots.config_errors import (
     ConfigError,
     ConfigIssue,
-    echo,
     interpolate,
-    issue,
     issues_from_validation,
     kind_of,
     read_yaml,
     redact_url,
 )
-from bots.durations import DURATION_HINT, DurationError, format_duration, parse_duration
+from bots.config_models import (
+    _PATH_HINTS,
+    Config,
+    LoggingConfig,
+    OperatorsConfig,
+    OutboxConfig,
+    RateLimit,
+    StorageConfig,
+    TelegramConfig,
+    TelegramLimits,
+)
+from bots.durations import parse_duration
 
 __all__ = [
     "Config",
@@ -56,329 +51,6 @@ __all__ = [
     "load_config_text",
     "parse_duration",
 ]
-
-DEFAULT_STORAGE_URL = "sqlite://data/relaydesk.sqlite3"
-TOKEN_HINT = (
-    "get a token from @BotFather in Telegram, or run `relaydesk sandbox --demo` to try "
-    "relaydesk without one"
-)
-CHAT_ID_HINT = "add the bot to your forum supergroup and use its id, e.g. -1001234567890"
-STORAGE_HINT = (
-    "use sqlite://data/relaydesk.sqlite3 (a file path) or "
-    "postgres://user:password@host:5432/dbname"
-)
-_PATH_HINTS: dict[str, str] = {
-    "telegram": "add a 'telegram:' section with at least 'token:'",
-    "telegram.token": TOKEN_HINT,
-    "telegram.api_server": "e.g. https://api.telegram.org, or a self-hosted Bot API server",
-    "telegram.poll_timeout": "Telegram long polling waits between 1s and 50s",
-    "operators": "add an 'operators:' section with 'chat_id:' (your forum supergroup id)",
-    "operators.chat_id": CHAT_ID_HINT,
-    "operators.admins": "a list of numeric Telegram user ids, e.g. [123456789]",
-    "operators.admins[*]": "use numeric Telegram user ids (e.g. 123456789), not @usernames",
-    "storage.url": STORAGE_HINT,
-}
-# Values people paste from docs and templates: the Bot API manual's example token, the one
-# from Telegram's "Bots: an introduction for developers", and the usual stand-ins.
-_PLACEHOLDER_TOKENS = frozenset(
-    {
-        "123456:abc-def1234ghikl-zyx57w2v1u123ew11",
-        "110201543:aahdqtcvch1vgwjxfseofsas0k5paldsaw",
-        "token",
-        "bot_token",
-        "telegram_bot_token",
-        "secret",
-        "todo",
-        "null",
-    }
-)
-_PLACEHOLDER_WORDS = ("your", "change", "replace", "example", "placeholder")
-_TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]+")
-_TOKEN_IN_PATH = re.compile(r"/bot\d+:")
-_SUPERGROUP_ID_BELOW = -1_000_000_000_000  # Bot API: supergroup id = -(10**12 + channel id)
-
-
-# --- field types ----------------------------------------------------------------------------
-
-
-def _reject_bool(value: object) -> object:
-    # pydantic's lax mode would quietly read `true` as 1.
-    if isinstance(value, bool):
-        raise issue("expected a whole number, got true/false")
-    return value
-
-
-def _to_duration(value: object) -> object:
-    if isinstance(value, timedelta):
-        return value
-    if not isinstance(value, str | int | float):
-        raise issue(f"expected a duration, got {kind_of(value)}", DURATION_HINT)
-    try:
-        return parse_duration(value)
-    except DurationError as exc:
-        raise issue(exc.reason, DURATION_HINT) from None
-
-
-def _check_user_id(value: int) -> int:
-    if value <= 0:
-        raise issue(f"must be a user id (a positive number), got {value}")
-    return value
-
-
-def _lower(value: object) -> object:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-def _check_mode(value: object) -> object:
-    value = _lower(value)
-    if value == "webhook":
-        raise issue(
-            "webhook mode is not supported yet",
-            "use 'mode: polling' (the default); it needs no public address",
-        )
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_reject_bool)]
-UserId = Annotated[int, BeforeValidator(_reject_bool), AfterValidator(_check_user_id)]
-Duration = Annotated[timedelta, BeforeValidator(_to_duration)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --- storage --------------------------------------------------------------------------------
-
-
-class StorageConfig(_Section):
-    """Where relaydesk keeps its data: a SQLite file or a PostgreSQL database."""
-
-    url: str = DEFAULT_STORAGE_URL
-    _tortoise_url: str = PrivateAttr(default="")
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return _normalise_storage_url(value)
-
-    def model_post_init(self, context: Any, /) -> None:
-        # Resolved once, at load time, so a later chdir cannot move the database.
-        self._tortoise_url = _absolute_sqlite_url(self.url)
-
-    @property
-    def kind(self) -> Literal["sqlite", "postgres"]:
-        return "sqlite" if self.url.startswith("sqlite://") else "postgres"
-
-    @property
-    def tortoise_url(self) -> str:
-        """The URL for tortoise-orm; SQLite paths are absolute (the directory is not created)."""
-        return self._tortoise_url
-
-    def describe(self) -> str:
-        """A one-line description without credentials, e.g. ``postgres db.local:5432/desk``."""
-        rest = self._tortoise_url.partition("://")[2].partition("?")[0]
-        if self.kind == "sqlite":
-            return f"sqlite {rest}"
-        return f"postgres {rest.rpartition('@')[2]}"
-
-    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        yield "url", redact_url(self.url)
-
-
-def _normalise_storage_url(raw: str) -> str:
-    url = raw.strip()
-    scheme, separator, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not separator or not scheme:
-        raise issue("is not a database URL", STORAGE_HINT)
-    if scheme == "sqlite":
-        if not rest.partition("?")[0]:
-            raise issue("a sqlite:// URL needs a file path", STORAGE_HINT)
-        return f"sqlite://{rest}"
-    if scheme in {"postgres", "postgresql", "asyncpg"}:
-        _check_postgres_address(rest)
-        return f"{'postgres' if scheme == 'postgresql' else scheme}://{rest}"
-    shown = scheme if len(scheme) <= 20 else scheme[:20] + "..."
-    raise issue(f"unsupported database {shown!r}; use sqlite or postgres", STORAGE_HINT)
-
-
-def _check_postgres_address(rest: str) -> None:
-    # Look only after the last "@": an unquoted password may contain ":" or "/".
-    address = rest.rpartition("@")[2].partition("/")[0].partition("?")[0]
-    port = address.rpartition("]")[2] if address.startswith("[") else address
-    if ":" in port:
-        digits = port.rpartition(":")[2]
-        if not digits.isdigit() or not 0 < int(digits) < 65536:
-            raise issue("the port in the URL must be a number from 1 to 65535", STORAGE_HINT)
-
-
-def _absolute_sqlite_url(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    if scheme != "sqlite":
-        return url
-    path, question, query = rest.partition("?")
-    if path == ":memory:":
-        return url
-    return f"sqlite://{os.path.abspath(os.path.expanduser(path))}{question}{query}"
-
-
-# --- telegram -------------------------------------------------------------------------------
-
-
-class RateLimit(_Section):
-    """At most ``count`` requests per ``per`` window."""
-
-    count: Annotated[int, BeforeValidator(_reject_bool), Field(gt=0)]
-    per: Duration = Field(gt=timedelta(0))
-
-
-class TelegramLimits(_Section):
-    """Telegram's documented send limits; tests shrink the windows."""
-
-    private_chat: RateLimit = RateLimit(count=10, per=timedelta(seconds=10))
-    group: RateLimit = RateLimit(count=20, per=timedelta(minutes=1))
-    bot: RateLimit = RateLimit(count=30, per=timedelta(seconds=1))
-
-
-class TelegramConfig(_Section):
-    """The Telegram bot: its token and how to reach the Bot API."""
-
-    token: SecretStr
-    api_server: str = "https://api.telegram.org"
-    mode: Annotated[Literal["polling"], BeforeValidator(_check_mode)] = "polling"
-    poll_timeout: Duration = Field(
-        default=timedelta(seconds=25), ge=timedelta(seconds=1), le=timedelta(seconds=50)
-    )
-    request_timeout: Duration = Field(
-        default=timedelta(seconds=30), ge=timedelta(seconds=1), le=timedelta(minutes=5)
-    )
-    limits: TelegramLimits = TelegramLimits()
-
-    @field_validator("token")
-    @classmethod
-    def _check_token(cls, value: SecretStr) -> SecretStr:
-        token = value.get_secret_value().strip()
-        if not token:
-            raise issue("is empty", TOKEN_HINT)
-        if _is_placeholder_token(token):
-            raise issue("is an example value, not a real bot token", TOKEN_HINT)
-        if not _TOKEN_SHAPE.fullmatch(token):
-            raise issue(
-                "does not look like a bot token (expected <bot id>:<secret> from @BotFather)",
-                TOKEN_HINT,
-            )
-        return SecretStr(token)
-
-    @field_validator("api_server")
-    @classmethod
-    def _check_api_server(cls, value: str) -> str:
-        server = value.strip().rstrip("/")
-        parts = urlsplit(server)
-        if _TOKEN_IN_PATH.search(parts.path):
-            raise issue(
-                "must not contain the bot token",
-                "put only the server address here, e.g. https://api.telegram.org; "
-                "the token goes in telegram.token",
-            )
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            shown = echo(("telegram", "api_server"), value)
-            raise issue(f"must be an http:// or https:// URL, got {shown}")
-        return server
-
-
-def _is_placeholder_token(token: str) -> bool:
-    lowered = token.lower()
-    if lowered in _PLACEHOLDER_TOKENS or lowered.startswith("<") or lowered.endswith(">"):
-        return True
-    secret = token.partition(":")[2] or token
-    if set(secret.lower()) <= {"x", ".", "*"}:
-        return True
-    # A real secret is random mixed-case text that could contain "your" by chance; template
-    # text is words in one case ("YOUR_TOKEN", "paste-your-token-here").
-    random_looking = all(
-        any(test(char) for char in secret) for test in (str.isupper, str.islower, str.isdigit)
-    )
-    return not random_looking and any(word in lowered for word in _PLACEHOLDER_WORDS)
-
-
-# --- operators, outbox, logging ------------------------------------------------------------
-
-
-class OperatorsConfig(_Section):
-    """The forum supergroup where operators answer, and who may run admin commands."""
-
-    chat_id: Int
-    admins: list[UserId] = []
-
-    @field_validator("chat_id")
-    @classmethod
-    def _check_chat_id(cls, value: int) -> int:
-        if value < _SUPERGROUP_ID_BELOW:
-            return value
-        hint = CHAT_ID_HINT
-        if value > 0:
-            hint = f"{value} is a user id, not a group; {CHAT_ID_HINT}"
-        elif value < 0:
-            hint = (
-                "this is a basic group id; turn on Topics in the group settings (Telegram "
-                "makes it a supergroup with a new id starting with -100) and use that id"
-            )
-        raise issue("must be a supergroup id (starts with -100)", hint)
-
-
-class OutboxConfig(_Section):
-    """Delivery workers: retries, backoff and album buffering."""
-
-    max_attempts: Int = Field(default=10, ge=1, le=100)
-    album_wait: Duration = Field(
-        default=timedelta(seconds=1), ge=timedelta(0), le=timedelta(minutes=1)
-    )
-    workers: Int = Field(default=8, ge=1, le=64)
-    backoff_base: Duration = Field(
-        default=timedelta(seconds=1), gt=timedelta(0), le=timedelta(hours=1)
-    )
-    backoff_max: Duration = Field(
-        default=timedelta(minutes=5), gt=timedelta(0), le=timedelta(days=1)
-    )
-    # How long a claimed delivery belongs to this process without a heartbeat; after a
-    # crash its rows are due again this long after the last heartbeat (PostgreSQL).
-    lease: Duration = Field(
-        default=timedelta(seconds=30), ge=timedelta(seconds=1), le=timedelta(minutes=10)
-    )
-
-    @model_validator(mode="after")
-    def _check_backoff(self) -> OutboxConfig:
-        if self.backoff_base > self.backoff_max:
-            raise issue(
-                f"must not be longer than backoff_max ({format_duration(self.backoff_max)})",
-                "backoff starts at backoff_base and doubles up to backoff_max",
-                field_name="backoff_base",
-            )
-        return self
-
-
-class LoggingConfig(_Section):
-    """Log verbosity and format (``json`` for log collectors)."""
-
-    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
-        "INFO"
-    )
-    format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = "text"
-
-
-class Config(_Section):
-    """The whole config file."""
-
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    telegram: TelegramConfig
-    operators: OperatorsConfig
-    outbox: OutboxConfig = OutboxConfig()
-    logging: LoggingConfig = LoggingConfig()
 
 
 # --- loading --------------------------------------------------------------------------------
