@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -17,6 +18,21 @@ def to_us(when: datetime) -> int:
 
 def from_us(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1_000_000, UTC)
+
+
+def dt_out(value: Any) -> datetime | None:
+    """A datetime column as read raw: SQLite gives tortoise's ISO text, asyncpg a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def json_out(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def json_in(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class TortoiseBase:
@@ -41,7 +57,15 @@ class TortoiseBase:
             out.append(f"${i}{part}")
         return "".join(out)
 
+    def dt_in(self, value: datetime | None) -> Any:
+        """A datetime parameter in the form tortoise itself stores (so ORM reads agree)."""
+        if value is None or self._pg:
+            return value
+        return value.isoformat(" ")
+
     async def _raw(self, query: str, values: list[Any]) -> Sequence[dict[str, Any]]:
         conn = get_connection("default")
+        if "RETURNING" in query:  # tortoise's asyncpg execute_query drops an INSERT's rows
+            return await conn.execute_query_dict(self._sql(query), values)
         _, rows = await conn.execute_query(self._sql(query), values)
         return rows

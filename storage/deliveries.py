@@ -9,7 +9,7 @@ from typing import Any
 
 from core import model as m
 from storage import models as db
-from storage.base import TortoiseBase, from_us, to_us
+from storage.base import TortoiseBase, from_us, json_in, to_us
 
 
 def _delivery(row: db.Delivery) -> m.Delivery:
@@ -56,13 +56,14 @@ class DeliveryRepository(TortoiseBase):
         group_key: str | None = None, not_before: datetime | None = None,
         body: dict[str, Any] | None = None,
     ) -> int:
-        row = await db.Delivery.create(
-            lane=lane, target=target, chat_id=chat_id, action=str(action),
-            message_id=message_id, conversation_id=conversation_id,
-            status=m.DeliveryStatus.PENDING, attempts=0, due_us=to_us(not_before or now),
-            group_key=group_key, body=body or {}, created_at=now,
+        rows = await self._raw(
+            "INSERT INTO delivery (lane, target, chat_id, action, message_id, conversation_id,"
+            " status, attempts, due_us, group_key, body, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) RETURNING id",
+            [lane, target, chat_id, str(action), message_id, conversation_id,
+             to_us(not_before or now), group_key, json_in(body or {}), self.dt_in(now)],
         )
-        return row.id
+        return int(rows[0]["id"])
 
     async def postpone_group(self, lane: str, group_key: str, until: datetime) -> None:
         await db.Delivery.filter(
@@ -133,8 +134,9 @@ class DeliveryRepository(TortoiseBase):
     async def finish(
         self, delivery_id: int, status: m.DeliveryStatus, error: str | None = None
     ) -> None:
-        await db.Delivery.filter(id=delivery_id).update(
-            status=str(status), last_error=error, lease_us=None
+        await self._raw(
+            "UPDATE delivery SET status = ?, last_error = ?, lease_us = NULL WHERE id = ?",
+            [str(status), error, delivery_id],
         )
 
     async def reschedule(

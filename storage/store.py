@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from core import model as m
 from core.ports import DuplicateError, Link
 from storage import models as db
+from storage.base import dt_out, json_in, json_out
 from storage.deliveries import DeliveryRepository
 
 
@@ -63,6 +64,36 @@ def _message(row: db.Message) -> m.Message:
     )
 
 
+def _conversation_raw(r: Any) -> m.Conversation:
+    return m.Conversation(
+        id=r["id"], customer_id=r["customer_id"], channel=r["channel"],
+        status=m.ConversationStatus(r["status"]), topic_id=r["topic_id"],
+        reply_identity_id=r["reply_identity_id"], assignee_id=r["assignee_id"],
+        opened_at=dt_out(r["opened_at"]),  # type: ignore[arg-type]
+        first_response_at=dt_out(r["first_response_at"]),
+        waiting_since=dt_out(r["waiting_since"]), closed_at=dt_out(r["closed_at"]),
+        card_posted=bool(r["card_posted"]),
+    )
+
+
+def _message_raw(r: Any) -> m.Message:
+    source = None
+    if r["source_platform"] and r["source_chat_id"] and r["source_message_id"]:
+        source = m.SourceRef(r["source_platform"], r["source_chat_id"], r["source_message_id"])
+    return m.Message(
+        id=r["id"], conversation_id=r["conversation_id"], kind=m.MessageKind(r["kind"]),
+        author_id=r["author_id"], author_name=r["author_name"],
+        content=_content(json_out(r["content"])), source=source, reply_to_id=r["reply_to_id"],
+        created_at=dt_out(r["created_at"]),  # type: ignore[arg-type]
+        edited_at=dt_out(r["edited_at"]), reply_ref=r["reply_ref"],
+    )
+
+
+def _link_raw(r: Any) -> Link:
+    return Link(r["message_id"], r["platform"], r["chat_id"], r["platform_message_id"],
+                bool(r["is_origin"]))
+
+
 def _link(row: db.MessageLink) -> Link:
     return Link(row.message_id, row.platform, row.chat_id, row.platform_message_id,
                 row.is_origin)
@@ -77,6 +108,28 @@ class TortoiseStore(DeliveryRepository):
     async def upsert_identity(
         self, channel: str, user_id: str, chat_id: str, profile: m.Profile, now: datetime
     ) -> tuple[m.Identity, m.Customer, bool]:
+        # Hot path (every customer message): one joined read; writes only on change.
+        rows = await self._raw(
+            "SELECT i.*, c.display_name AS c_name, c.language AS c_language,"
+            " c.created_at AS c_created FROM identity i JOIN customer c ON c.id = i.customer_id"
+            " WHERE i.channel = ? AND i.user_id = ?", [channel, user_id],
+        )
+        if rows:
+            r = rows[0]
+            unchanged = (
+                r["chat_id"] == chat_id and r["username"] == profile.username
+                and (not profile.link or profile.link == r["link"])
+                and (not profile.display_name or profile.display_name[:256] == r["c_name"])
+                and (not profile.language or profile.language == r["c_language"])
+            )
+            if unchanged:
+                return (
+                    m.Identity(r["id"], r["customer_id"], r["channel"], r["user_id"],
+                               r["chat_id"], r["username"], r["link"], bool(r["reachable"])),
+                    m.Customer(r["customer_id"], r["c_name"], r["c_language"],
+                               dt_out(r["c_created"])),  # type: ignore[arg-type]
+                    False,
+                )
         row = await db.Identity.get_or_none(channel=channel, user_id=user_id)
         created = False
         if row is None:
@@ -141,8 +194,8 @@ class TortoiseStore(DeliveryRepository):
     # ---- conversations ---------------------------------------------------------------
 
     async def open_conversation(self, customer_id: int) -> m.Conversation | None:
-        row = await db.Conversation.get_or_none(open_key=customer_id)
-        return _conversation(row) if row else None
+        rows = await self._raw("SELECT * FROM conversation WHERE open_key = ?", [customer_id])
+        return _conversation_raw(rows[0]) if rows else None
 
     async def latest_conversation(self, customer_id: int) -> m.Conversation | None:
         row = await db.Conversation.filter(customer_id=customer_id).order_by("-id").first()
@@ -163,7 +216,10 @@ class TortoiseStore(DeliveryRepository):
         return _conversation(row)
 
     async def get_conversation(self, conversation_id: int) -> m.Conversation:
-        return _conversation(await db.Conversation.get(id=conversation_id))
+        rows = await self._raw("SELECT * FROM conversation WHERE id = ?", [conversation_id])
+        if not rows:
+            raise LookupError(f"conversation {conversation_id} not found")
+        return _conversation_raw(rows[0])
 
     async def conversation_by_topic(self, topic_id: int) -> m.Conversation | None:
         row = await db.Conversation.filter(topic_id=topic_id).order_by("-id").first()
@@ -194,19 +250,26 @@ class TortoiseStore(DeliveryRepository):
         author_name: str | None, content: m.Content, source: m.SourceRef | None,
         reply_to_id: int | None, now: datetime, reply_ref: str | None = None,
     ) -> m.Message:
-        row = await db.Message.create(
-            conversation_id=conversation_id, kind=str(kind), author_id=author_id,
-            author_name=author_name[:256] if author_name else None,
-            content=_content_json(content),
-            source_platform=source.platform if source else None,
-            source_chat_id=source.chat_id if source else None,
-            source_message_id=source.message_id if source else None,
-            reply_to_id=reply_to_id, reply_ref=reply_ref, created_at=now,
+        name = author_name[:256] if author_name else None
+        rows = await self._raw(
+            "INSERT INTO message (conversation_id, kind, author_id, author_name, content,"
+            " source_platform, source_chat_id, source_message_id, reply_to_id, reply_ref,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [conversation_id, str(kind), author_id, name, json_in(_content_json(content)),
+             source.platform if source else None, source.chat_id if source else None,
+             source.message_id if source else None, reply_to_id, reply_ref, self.dt_in(now)],
         )
-        return _message(row)
+        return m.Message(
+            id=rows[0]["id"], conversation_id=conversation_id, kind=kind, author_id=author_id,
+            author_name=name, content=content, source=source, reply_to_id=reply_to_id,
+            created_at=now, edited_at=None, reply_ref=reply_ref,
+        )
 
     async def get_message(self, message_id: int) -> m.Message:
-        return _message(await db.Message.get(id=message_id))
+        rows = await self._raw("SELECT * FROM message WHERE id = ?", [message_id])
+        if not rows:
+            raise LookupError(f"message {message_id} not found")
+        return _message_raw(rows[0])
 
     async def update_content(self, message_id: int, content: m.Content, now: datetime) -> None:
         await db.Message.filter(id=message_id).update(
@@ -218,9 +281,10 @@ class TortoiseStore(DeliveryRepository):
         is_origin: bool,
     ) -> None:
         try:
-            await db.MessageLink.create(
-                message_id=message_id, platform=platform, chat_id=chat_id,
-                platform_message_id=platform_message_id, is_origin=is_origin,
+            await self._raw(
+                "INSERT INTO message_link (message_id, platform, chat_id, platform_message_id,"
+                " is_origin) VALUES (?, ?, ?, ?, ?)",
+                [message_id, platform, chat_id, platform_message_id, is_origin],
             )
         except IntegrityError as exc:
             raise DuplicateError(str(exc)) from exc
@@ -228,11 +292,14 @@ class TortoiseStore(DeliveryRepository):
     async def find_link(
         self, platform: str, chat_id: str, platform_message_id: str
     ) -> Link | None:
-        row = await db.MessageLink.get_or_none(
-            platform=platform, chat_id=chat_id, platform_message_id=platform_message_id
+        rows = await self._raw(
+            "SELECT * FROM message_link WHERE platform = ? AND chat_id = ?"
+            " AND platform_message_id = ?", [platform, chat_id, platform_message_id],
         )
-        return _link(row) if row else None
+        return _link_raw(rows[0]) if rows else None
 
     async def links_of(self, message_id: int) -> list[Link]:
-        rows = await db.MessageLink.filter(message_id=message_id).order_by("id")
-        return [_link(r) for r in rows]
+        rows = await self._raw(
+            "SELECT * FROM message_link WHERE message_id = ? ORDER BY id", [message_id]
+        )
+        return [_link_raw(r) for r in rows]
