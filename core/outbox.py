@@ -67,17 +67,11 @@ class Outbox:
         self._held: dict[str, list[int]] = {}  # lane -> rows it has claimed (leases to renew)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     def wake(self, targets: Iterable[str] | None = None) -> None:
         """New work was committed (for `targets`, or anywhere)."""
         self._dirty.update(self._targets if targets is None else targets)
         self._event.set()
-
-    @property
-    def busy_lanes(self) -> int:
-        return len(self._lanes)
 
     async def run(self) -> None:
         """Dispatch until stop(); each target gets its own worker budget so a throttled
@@ -166,7 +160,6 @@ class Outbox:
 
     def _start_lane(self, head: Delivery) -> None:
         self._lanes[head.lane] = head.target
-        self._idle.clear()
         task = asyncio.create_task(self._run_lane(head), name=f"lane:{head.lane}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -189,8 +182,6 @@ class Outbox:
         finally:
             self._held.pop(head.lane, None)
             self._lanes.pop(head.lane, None)
-            if not self._lanes:
-                self._idle.set()
             self.wake([head.target])
 
     async def _process(self, claimed: list[Delivery]) -> bool:
@@ -323,7 +314,3 @@ class Outbox:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
-
-    async def drained(self) -> None:
-        """Wait until no lane is in flight (tests and the demo use it)."""
-        await self._idle.wait()

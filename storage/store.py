@@ -52,18 +52,6 @@ def _conversation(row: db.Conversation) -> m.Conversation:
     )
 
 
-def _message(row: db.Message) -> m.Message:
-    source = None
-    if row.source_platform and row.source_chat_id and row.source_message_id:
-        source = m.SourceRef(row.source_platform, row.source_chat_id, row.source_message_id)
-    return m.Message(
-        id=row.id, conversation_id=row.conversation_id,  # type: ignore[attr-defined]
-        kind=m.MessageKind(row.kind), author_id=row.author_id, author_name=row.author_name,
-        content=_content(row.content), source=source, reply_to_id=row.reply_to_id,
-        created_at=row.created_at, edited_at=row.edited_at, reply_ref=row.reply_ref,
-    )
-
-
 def _conversation_raw(r: Any) -> m.Conversation:
     return m.Conversation(
         id=r["id"], customer_id=r["customer_id"], channel=r["channel"],
@@ -92,11 +80,6 @@ def _message_raw(r: Any) -> m.Message:
 def _link_raw(r: Any) -> Link:
     return Link(r["message_id"], r["platform"], r["chat_id"], r["platform_message_id"],
                 bool(r["is_origin"]))
-
-
-def _link(row: db.MessageLink) -> Link:
-    return Link(row.message_id, row.platform, row.chat_id, row.platform_message_id,
-                row.is_origin)
 
 
 class TortoiseStore(DeliveryRepository):
