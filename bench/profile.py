@@ -163,17 +163,26 @@ async def _db_url(kind: str) -> AsyncIterator[str]:
             yield url
 
 
+async def _settled(app: Any) -> None:
+    """Until no delivery is pending or in flight (the outbox has nothing left to do)."""
+    from core.model import DeliveryStatus
+
+    store = app.services.store
+    while (await store.count_deliveries(DeliveryStatus.PENDING)
+           or await store.count_deliveries(DeliveryStatus.SENDING)):
+        await asyncio.sleep(0.005)
+
+
 async def _measure(w: World, app: Any, meter: DbMeter, index: CopyIndex, send: Callable[[], Any],
                    dest: int, src: int) -> dict[str, float | int]:
-    outbox = app.services.outbox
-    await outbox.drained()
+    await _settled(app)
     await asyncio.sleep(0.02)
     meter.events.clear()
     t0 = time.monotonic()
     msg = await send()
     record = await index.wait(dest, src if src else msg["chat"]["id"], msg["message_id"])
     await asyncio.sleep(0.02)
-    await outbox.drained()
+    await _settled(app)
     await asyncio.sleep(0.02)
     return _timeline(list(meter.events), t0, record.time, landed(record))
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.connection import get_connection
+from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.backends.sqlite.client import SqliteTransactionWrapper
+from tortoise.connection import get_connection, get_connections
 from tortoise.transactions import in_transaction
+
+from storage import sqlite_engine
 
 
 def to_us(when: datetime) -> int:
@@ -44,8 +50,29 @@ class TortoiseBase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        async with in_transaction("default"):
-            yield
+        conn = get_connection("default")
+        raw = None if self._pg else sqlite_engine.raw_connection(conn)
+        if raw is None or isinstance(conn, TransactionalDBClient):
+            async with in_transaction("default"):  # PostgreSQL, or nested (a savepoint)
+                yield
+            return
+        # SQLite: BEGIN and COMMIT on the loop thread (see storage.sqlite_engine); ORM calls
+        # inside still go through tortoise, on a transaction client over the same connection.
+        async with conn._lock:
+            with sqlite_engine.translated():
+                raw.execute("BEGIN")
+            token = get_connections().set("default", SqliteTransactionWrapper(conn))
+            try:
+                yield
+                with sqlite_engine.translated():
+                    raw.execute("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        raw.execute("ROLLBACK")
+                raise
+            finally:
+                get_connections().reset(token)
 
     def _sql(self, query: str) -> str:
         """Write queries with `?`; asyncpg wants `$1, $2, …`."""
@@ -63,8 +90,14 @@ class TortoiseBase:
             return value
         return value.isoformat(" ")
 
-    async def _raw(self, query: str, values: list[Any]) -> Sequence[dict[str, Any]]:
+    async def _raw(self, query: str, values: list[Any]) -> Sequence[Any]:
         conn = get_connection("default")
+        raw = None if self._pg else sqlite_engine.raw_connection(conn)
+        if raw is not None:  # SQLite: on the loop thread, once tortoise is not using it
+            if not conn._lock.locked():
+                return sqlite_engine.run(raw, query, values)
+            async with conn._lock:
+                return sqlite_engine.run(raw, query, values)
         if "RETURNING" in query:  # tortoise's asyncpg execute_query drops an INSERT's rows
             return await conn.execute_query_dict(self._sql(query), values)
         _, rows = await conn.execute_query(self._sql(query), values)

@@ -26,9 +26,20 @@ def _with_sqlite_pragmas(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}synchronous=NORMAL"
 
 
+def _connection(url: str) -> str | dict[str, Any]:
+    """A PostgreSQL URL as is; SQLite on relaydesk's engine (storage.sqlite_engine)."""
+    if not url.startswith("sqlite://"):
+        return url
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    info = expand_db_url(_with_sqlite_pragmas(url))
+    info["engine"] = "storage.sqlite_engine"
+    return info
+
+
 def tortoise_config(url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": _with_sqlite_pragmas(url)},
+        "connections": {"default": _connection(url)},
         "apps": {
             APP: {
                 "models": ["storage.models"],
