@@ -90,6 +90,22 @@ class DbMeter:
                     setattr(cls, name, self._wrap(original, name))
                     self._patched.append((cls, name, original))
 
+        # relaydesk's SQLite engine runs raw statements on the loop thread (sync)
+        from storage import sqlite_engine
+
+        original_run = sqlite_engine.run
+
+        def run(conn: Any, query: str, values: Any) -> Any:
+            what = query.lower() if query in ("BEGIN", "COMMIT", "ROLLBACK") else "statement"
+            start = time.monotonic()
+            try:
+                return original_run(conn, query, values)
+            finally:
+                self.events.append(DbEvent(start, time.monotonic(), self.who(), what))
+
+        sqlite_engine.run = run  # type: ignore[assignment]
+        self._patched.append((sqlite_engine, "run", original_run))  # type: ignore[arg-type]
+
     def uninstall(self) -> None:
         for cls, name, original in reversed(self._patched):
             setattr(cls, name, original)

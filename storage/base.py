@@ -59,17 +59,15 @@ class TortoiseBase:
         # SQLite: BEGIN and COMMIT on the loop thread (see storage.sqlite_engine); ORM calls
         # inside still go through tortoise, on a transaction client over the same connection.
         async with conn._lock:
-            with sqlite_engine.translated():
-                raw.execute("BEGIN")
+            sqlite_engine.run(raw, "BEGIN", ())
             token = get_connections().set("default", SqliteTransactionWrapper(conn))
             try:
                 yield
-                with sqlite_engine.translated():
-                    raw.execute("COMMIT")
+                sqlite_engine.run(raw, "COMMIT", ())
             except BaseException:
                 if raw.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
-                        raw.execute("ROLLBACK")
+                        sqlite_engine.run(raw, "ROLLBACK", ())
                 raise
             finally:
                 get_connections().reset(token)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
 from core import model as m
 from core.ports import DuplicateError, Link
-from storage import models as db
 from storage.base import dt_out, json_in, json_out
 from storage.deliveries import DeliveryRepository
 
@@ -30,26 +30,18 @@ def _content(raw: dict[str, Any]) -> m.Content:
     )
 
 
-def _customer(row: db.Customer) -> m.Customer:
-    return m.Customer(row.id, row.display_name, row.language, row.created_at)
-
-
-def _identity(row: db.Identity) -> m.Identity:
+def _identity_raw(r: Any) -> m.Identity:
     return m.Identity(
-        id=row.id, customer_id=row.customer_id,  # type: ignore[attr-defined]
-        channel=row.channel, user_id=row.user_id, chat_id=row.chat_id,
-        username=row.username, link=row.link, reachable=row.reachable,
+        id=r["id"], customer_id=r["customer_id"], channel=r["channel"], user_id=r["user_id"],
+        chat_id=r["chat_id"], username=r["username"], link=r["link"],
+        reachable=bool(r["reachable"]),
     )
 
 
-def _conversation(row: db.Conversation) -> m.Conversation:
-    return m.Conversation(
-        id=row.id, customer_id=row.customer_id,  # type: ignore[attr-defined]
-        channel=row.channel, status=m.ConversationStatus(row.status), topic_id=row.topic_id,
-        reply_identity_id=row.reply_identity_id, assignee_id=row.assignee_id,
-        opened_at=row.opened_at, first_response_at=row.first_response_at,
-        waiting_since=row.waiting_since, closed_at=row.closed_at, card_posted=row.card_posted,
-    )
+_CONVERSATION_COLUMNS = {
+    "channel", "status", "topic_id", "card_posted", "reply_identity_id", "assignee_id",
+    "first_response_at", "waiting_since", "closed_at", "open_key",
+}
 
 
 def _conversation_raw(r: Any) -> m.Conversation:
@@ -113,66 +105,79 @@ class TortoiseStore(DeliveryRepository):
                                dt_out(r["c_created"])),  # type: ignore[arg-type]
                     False,
                 )
-        row = await db.Identity.get_or_none(channel=channel, user_id=user_id)
-        created = False
-        if row is None:
-            customer = await db.Customer.create(
-                display_name=profile.display_name[:256], language=profile.language,
-                created_at=now,
+        now_in = self.dt_in(now)
+        if not rows:  # a new person: customer and identity
+            name = profile.display_name[:256]
+            crow = await self._raw(
+                "INSERT INTO customer (display_name, language, created_at) VALUES (?, ?, ?)"
+                " RETURNING id", [name, profile.language, now_in],
             )
+            customer = m.Customer(crow[0]["id"], name, profile.language, now)
             try:
-                row = await db.Identity.create(
-                    customer=customer, channel=channel, user_id=user_id, chat_id=chat_id,
-                    username=profile.username, link=profile.link, updated_at=now,
+                irow = await self._raw(
+                    "INSERT INTO identity (customer_id, channel, user_id, chat_id, username,"
+                    " link, reachable, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    [customer.id, channel, user_id, chat_id, profile.username, profile.link,
+                     True, now_in],
                 )
             except IntegrityError as exc:
                 raise DuplicateError(str(exc)) from exc
-            created = True
-            return _identity(row), _customer(customer), created
-        changes: dict[str, Any] = {}
-        if row.chat_id != chat_id:
-            changes["chat_id"] = chat_id
-        if profile.username != row.username:
-            changes["username"] = profile.username
-        if profile.link and profile.link != row.link:
-            changes["link"] = profile.link
-        if changes:
-            changes["updated_at"] = now
-            await db.Identity.filter(id=row.id).update(**changes)
-            for key, value in changes.items():
-                setattr(row, key, value)
-        customer = await db.Customer.get(id=row.customer_id)  # type: ignore[attr-defined]
-        cchanges: dict[str, Any] = {}
-        if profile.display_name and profile.display_name[:256] != customer.display_name:
-            cchanges["display_name"] = profile.display_name[:256]
-        if profile.language and profile.language != customer.language:
-            cchanges["language"] = profile.language
-        if cchanges:
-            await db.Customer.filter(id=customer.id).update(**cchanges)
-            for key, value in cchanges.items():
-                setattr(customer, key, value)
-        return _identity(row), _customer(customer), created
+            identity = m.Identity(irow[0]["id"], customer.id, channel, user_id, chat_id,
+                                  profile.username, profile.link, True)
+            return identity, customer, True
+        r = rows[0]
+        link = profile.link if profile.link else r["link"]
+        await self._raw(
+            "UPDATE identity SET chat_id = ?, username = ?, link = ?, updated_at = ? WHERE id = ?",
+            [chat_id, profile.username, link, now_in, r["id"]],
+        )
+        name = profile.display_name[:256] if profile.display_name else r["c_name"]
+        language = profile.language or r["c_language"]
+        if name != r["c_name"] or language != r["c_language"]:
+            await self._raw("UPDATE customer SET display_name = ?, language = ? WHERE id = ?",
+                            [name, language, r["customer_id"]])
+        return (
+            m.Identity(r["id"], r["customer_id"], channel, user_id, chat_id, profile.username,
+                       link, bool(r["reachable"])),
+            m.Customer(r["customer_id"], name, language,
+                       dt_out(r["c_created"])),  # type: ignore[arg-type]
+            False,
+        )
 
     async def get_identity(self, identity_id: int) -> m.Identity:
-        return _identity(await db.Identity.get(id=identity_id))
+        rows = await self._raw("SELECT * FROM identity WHERE id = ?", [identity_id])
+        if not rows:
+            raise LookupError(f"identity {identity_id} not found")
+        return _identity_raw(rows[0])
 
     async def get_customer(self, customer_id: int) -> m.Customer:
-        return _customer(await db.Customer.get(id=customer_id))
+        rows = await self._raw("SELECT * FROM customer WHERE id = ?", [customer_id])
+        if not rows:
+            raise LookupError(f"customer {customer_id} not found")
+        r = rows[0]
+        return m.Customer(r["id"], r["display_name"], r["language"],
+                          dt_out(r["created_at"]))  # type: ignore[arg-type]
 
     async def identities_of(self, customer_id: int) -> list[m.Identity]:
-        rows = await db.Identity.filter(customer_id=customer_id).order_by("id")
-        return [_identity(r) for r in rows]
+        rows = await self._raw("SELECT * FROM identity WHERE customer_id = ? ORDER BY id",
+                               [customer_id])
+        return [_identity_raw(r) for r in rows]
 
     async def set_reachable(self, identity_id: int, reachable: bool) -> None:
-        await db.Identity.filter(id=identity_id).update(reachable=reachable)
+        await self._raw("UPDATE identity SET reachable = ? WHERE id = ?",
+                        [reachable, identity_id])
 
     async def find_identity(self, channel: str, user_id: str) -> m.Identity | None:
-        row = await db.Identity.get_or_none(channel=channel, user_id=user_id)
-        return _identity(row) if row else None
+        rows = await self._raw("SELECT * FROM identity WHERE channel = ? AND user_id = ?",
+                               [channel, user_id])
+        return _identity_raw(rows[0]) if rows else None
 
     async def find_identity_by_chat(self, channel: str, chat_id: str) -> m.Identity | None:
-        row = await db.Identity.filter(channel=channel, chat_id=chat_id).order_by("-id").first()
-        return _identity(row) if row else None
+        rows = await self._raw(
+            "SELECT * FROM identity WHERE channel = ? AND chat_id = ? ORDER BY id DESC LIMIT 1",
+            [channel, chat_id],
+        )
+        return _identity_raw(rows[0]) if rows else None
 
     # ---- conversations ---------------------------------------------------------------
 
@@ -181,22 +186,33 @@ class TortoiseStore(DeliveryRepository):
         return _conversation_raw(rows[0]) if rows else None
 
     async def latest_conversation(self, customer_id: int) -> m.Conversation | None:
-        row = await db.Conversation.filter(customer_id=customer_id).order_by("-id").first()
-        return _conversation(row) if row else None
+        rows = await self._raw(
+            "SELECT * FROM conversation WHERE customer_id = ? ORDER BY id DESC LIMIT 1",
+            [customer_id],
+        )
+        return _conversation_raw(rows[0]) if rows else None
 
     async def create_conversation(
         self, customer_id: int, channel: str, identity_id: int, topic_id: int | None,
         now: datetime,
     ) -> m.Conversation:
+        status = m.ConversationStatus.OPEN
         try:
-            row = await db.Conversation.create(
-                customer_id=customer_id, channel=channel, status=m.ConversationStatus.OPEN,
-                topic_id=topic_id, card_posted=topic_id is not None,
-                reply_identity_id=identity_id, opened_at=now, open_key=customer_id,
+            rows = await self._raw(
+                "INSERT INTO conversation (customer_id, channel, status, topic_id, card_posted,"
+                " reply_identity_id, opened_at, open_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
+                [customer_id, channel, str(status), topic_id, topic_id is not None,
+                 identity_id, self.dt_in(now), customer_id],
             )
         except IntegrityError as exc:
             raise DuplicateError(str(exc)) from exc
-        return _conversation(row)
+        return m.Conversation(
+            id=rows[0]["id"], customer_id=customer_id, channel=channel, status=status,
+            topic_id=topic_id, reply_identity_id=identity_id, assignee_id=None, opened_at=now,
+            first_response_at=None, waiting_since=None, closed_at=None,
+            card_posted=topic_id is not None,
+        )
 
     async def get_conversation(self, conversation_id: int) -> m.Conversation:
         rows = await self._raw("SELECT * FROM conversation WHERE id = ?", [conversation_id])
@@ -205,26 +221,47 @@ class TortoiseStore(DeliveryRepository):
         return _conversation_raw(rows[0])
 
     async def conversation_by_topic(self, topic_id: int) -> m.Conversation | None:
-        row = await db.Conversation.filter(topic_id=topic_id).order_by("-id").first()
-        return _conversation(row) if row else None
+        rows = await self._raw(
+            "SELECT * FROM conversation WHERE topic_id = ? ORDER BY id DESC LIMIT 1", [topic_id]
+        )
+        return _conversation_raw(rows[0]) if rows else None
 
     async def count_conversations(self, customer_id: int) -> int:
-        return await db.Conversation.filter(customer_id=customer_id).count()
+        rows = await self._raw("SELECT COUNT(*) AS n FROM conversation WHERE customer_id = ?",
+                               [customer_id])
+        return int(rows[0]["n"])
 
     async def update_conversation(self, conversation_id: int, **fields: Any) -> None:
         if fields.get("status") == m.ConversationStatus.CLOSED:
             fields["open_key"] = None
-        if "status" in fields:
-            fields["status"] = str(fields["status"])
-        await db.Conversation.filter(id=conversation_id).update(**fields)
-
-    async def set_topic(self, conversation_id: int, topic_id: int | None) -> None:
-        await db.Conversation.filter(id=conversation_id).update(
-            topic_id=topic_id, card_posted=False
+        unknown = set(fields) - _CONVERSATION_COLUMNS
+        if unknown:
+            raise ValueError(f"not conversation columns: {sorted(unknown)}")
+        if not fields:
+            return
+        names = list(fields)
+        values = [self._value(fields[n]) for n in names]
+        await self._raw(
+            f"UPDATE conversation SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
+            [*values, conversation_id],
         )
 
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return self.dt_in(value)
+        if isinstance(value, StrEnum):
+            return str(value)
+        return value
+
+    async def set_topic(self, conversation_id: int, topic_id: int | None) -> None:
+        await self._raw("UPDATE conversation SET topic_id = ?, card_posted = ? WHERE id = ?",
+                        [topic_id, False, conversation_id])
+
     async def forget_topic(self, topic_id: int) -> None:
-        await db.Conversation.filter(topic_id=topic_id).update(topic_id=None, card_posted=False)
+        await self._raw(
+            "UPDATE conversation SET topic_id = NULL, card_posted = ? WHERE topic_id = ?",
+            [False, topic_id],
+        )
 
     # ---- messages and links ----------------------------------------------------------
 
@@ -255,9 +292,8 @@ class TortoiseStore(DeliveryRepository):
         return _message_raw(rows[0])
 
     async def update_content(self, message_id: int, content: m.Content, now: datetime) -> None:
-        await db.Message.filter(id=message_id).update(
-            content=_content_json(content), edited_at=now
-        )
+        await self._raw("UPDATE message SET content = ?, edited_at = ? WHERE id = ?",
+                        [json_in(_content_json(content)), self.dt_in(now), message_id])
 
     async def add_link(
         self, message_id: int, platform: str, chat_id: str, platform_message_id: str,
