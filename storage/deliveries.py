@@ -8,18 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from core import model as m
-from storage import models as db
 from storage.base import TortoiseBase, from_us, json_in, to_us
-
-
-def _delivery(row: db.Delivery) -> m.Delivery:
-    return m.Delivery(
-        id=row.id, lane=row.lane, target=row.target, chat_id=row.chat_id,
-        action=m.Action(row.action), message_id=row.message_id,
-        conversation_id=row.conversation_id, status=m.DeliveryStatus(row.status),
-        attempts=row.attempts, next_attempt_at=from_us(row.due_us), group_key=row.group_key,
-        body=row.body or {}, last_error=row.last_error,
-    )
 
 
 def _delivery_raw(row: Any) -> m.Delivery:
@@ -47,6 +36,10 @@ def _due_prefix(rows: Sequence[dict[str, Any]], now: datetime) -> list[int]:
     return ids
 
 
+def _marks(ids: Sequence[int]) -> str:
+    return ", ".join("?" for _ in ids)
+
+
 class DeliveryRepository(TortoiseBase):
     # ---- the outbox ------------------------------------------------------------------
 
@@ -66,9 +59,10 @@ class DeliveryRepository(TortoiseBase):
         return int(rows[0]["id"])
 
     async def postpone_group(self, lane: str, group_key: str, until: datetime) -> None:
-        await db.Delivery.filter(
-            lane=lane, group_key=group_key, status=m.DeliveryStatus.PENDING
-        ).update(due_us=to_us(until))
+        await self._raw(
+            "UPDATE delivery SET due_us = ? WHERE lane = ? AND group_key = ?"
+            " AND status = 'pending'", [to_us(until), lane, group_key],
+        )
 
     async def claim_heads(
         self, now: datetime, limit: int, exclude_lanes: set[str], lease_until: datetime | None,
@@ -118,18 +112,14 @@ class DeliveryRepository(TortoiseBase):
             rows = await self._raw(query, [lane, after_id, limit])
             return await self._mark_sending(_due_prefix(rows, now), lease_until)
 
-    async def _rows(self, ids: list[int]) -> list[m.Delivery]:
-        if not ids:
-            return []
-        return [_delivery(r) for r in await db.Delivery.filter(id__in=ids).order_by("id")]
-
     async def _mark_sending(self, ids: list[int], lease_until: datetime) -> list[m.Delivery]:
         if not ids:
             return []
-        await db.Delivery.filter(id__in=ids).update(
-            status=m.DeliveryStatus.SENDING, lease_us=to_us(lease_until)
+        rows = await self._raw(
+            f"UPDATE delivery SET status = 'sending', lease_us = ? WHERE id IN ({_marks(ids)})"
+            " RETURNING *", [to_us(lease_until), *ids],
         )
-        return await self._rows(ids)
+        return sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
 
     async def finish(
         self, delivery_id: int, status: m.DeliveryStatus, error: str | None = None
@@ -142,26 +132,31 @@ class DeliveryRepository(TortoiseBase):
     async def reschedule(
         self, delivery_id: int, at: datetime, error: str | None, attempts: int
     ) -> None:
-        await db.Delivery.filter(id=delivery_id).update(
-            status=m.DeliveryStatus.PENDING, due_us=to_us(at), last_error=error,
-            attempts=attempts, lease_us=None,
+        await self._raw(
+            "UPDATE delivery SET status = 'pending', due_us = ?, last_error = ?, attempts = ?,"
+            " lease_us = NULL WHERE id = ?", [to_us(at), error, attempts, delivery_id],
         )
 
     async def release(self, delivery_ids: Sequence[int]) -> None:
         if delivery_ids:
-            await db.Delivery.filter(id__in=list(delivery_ids)).update(
-                status=m.DeliveryStatus.PENDING, lease_us=None
+            await self._raw(
+                "UPDATE delivery SET status = 'pending', lease_us = NULL"
+                f" WHERE id IN ({_marks(delivery_ids)})", list(delivery_ids),
             )
 
     async def extend_leases(self, delivery_ids: Sequence[int], until: datetime) -> None:
-        await db.Delivery.filter(
-            id__in=list(delivery_ids), status=m.DeliveryStatus.SENDING
-        ).update(lease_us=to_us(until))
+        if delivery_ids:
+            await self._raw(
+                f"UPDATE delivery SET lease_us = ? WHERE id IN ({_marks(delivery_ids)})"
+                " AND status = 'sending'", [to_us(until), *delivery_ids],
+            )
 
     async def release_stale(self, now: datetime) -> int:
-        return await db.Delivery.filter(
-            status=m.DeliveryStatus.SENDING, lease_us__lt=to_us(now)
-        ).update(status=m.DeliveryStatus.PENDING, lease_us=None)
+        rows = await self._raw(
+            "UPDATE delivery SET status = 'pending', lease_us = NULL"
+            " WHERE status = 'sending' AND lease_us < ? RETURNING id", [to_us(now)],
+        )
+        return len(rows)
 
     async def next_due_at(self, exclude_lanes: set[str] | None = None) -> datetime | None:
         """When the earliest lane head nobody works on becomes due (rows behind a head, or
@@ -180,5 +175,9 @@ class DeliveryRepository(TortoiseBase):
         return from_us(due) if due is not None else None
 
     async def count_deliveries(self, status: m.DeliveryStatus | None = None) -> int:
-        query = db.Delivery.all() if status is None else db.Delivery.filter(status=str(status))
-        return await query.count()
+        if status is None:
+            rows = await self._raw("SELECT COUNT(*) AS n FROM delivery", [])
+        else:
+            rows = await self._raw("SELECT COUNT(*) AS n FROM delivery WHERE status = ?",
+                                   [str(status)])
+        return int(rows[0]["n"])
