@@ -184,8 +184,10 @@ async def _settled(app: Any) -> None:
     from core.model import DeliveryStatus
 
     store = app.services.store
-    while (await store.count_deliveries(DeliveryStatus.PENDING)
-           or await store.count_deliveries(DeliveryStatus.SENDING)):
+    while True:  # the database is the state polled: there is no event to wait on here
+        if not (await store.count_deliveries(DeliveryStatus.PENDING)
+                or await store.count_deliveries(DeliveryStatus.SENDING)):
+            return
         await asyncio.sleep(0.005)
 
 

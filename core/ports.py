@@ -115,6 +115,13 @@ class StorePort(Protocol):
     async def finish(
         self, delivery_id: int, status: DeliveryStatus, error: str | None = None
     ) -> None: ...
+    async def complete(
+        self, delivery_ids: Sequence[int], copies: Sequence[tuple[int, str, str, str]] = ()
+    ) -> None:
+        """Mark rows done and record the links of the copies they made, (message id,
+        platform, chat id, platform message id), as one unit; a link already recorded
+        stays as it is."""
+        ...
     async def reschedule(
         self, delivery_id: int, at: datetime, error: str | None, attempts: int
     ) -> None: ...

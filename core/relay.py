@@ -14,7 +14,7 @@ from typing import TypeVar
 from core import texts
 from core.clock import Clock
 from core.errors import NotModified, RecipientUnreachable
-from core.model import DESK, Action, Conversation, Delivery, DeliveryStatus, Message, Outgoing
+from core.model import DESK, Action, Conversation, Delivery, Message, Outgoing
 from core.ports import ChannelPort, DeskPort, RateKey, StorePort
 from core.ratelimit import SlidingWindowLimiter, batch_cap
 
@@ -238,12 +238,10 @@ class Relayer:
     async def _finish(
         self, step: Step, links: Sequence[tuple[str, str, Sequence[str | None]]] = ()
     ) -> None:
-        async with self._store.transaction():
-            for platform, chat_id, ids in links:
-                for delivery, pid in zip(step.deliveries, ids, strict=False):
-                    if pid is not None and delivery.message_id is not None:
-                        await self._store.add_link(
-                            delivery.message_id, platform, chat_id, pid, False
-                        )
-            for delivery in step.deliveries:
-                await self._store.finish(delivery.id, DeliveryStatus.DONE)
+        copies = [
+            (delivery.message_id, platform, chat_id, pid)
+            for platform, chat_id, ids in links
+            for delivery, pid in zip(step.deliveries, ids, strict=False)
+            if pid is not None and delivery.message_id is not None
+        ]
+        await self._store.complete([d.id for d in step.deliveries], copies)

@@ -36,6 +36,9 @@ def _due_prefix(rows: Sequence[dict[str, Any]], now: datetime) -> list[int]:
     return ids
 
 
+_MAX_ID = 2**63 - 1
+
+
 def _marks(ids: Sequence[int]) -> str:
     return ", ".join("?" for _ in ids)
 
@@ -88,8 +91,11 @@ class DeliveryRepository(TortoiseBase):
         values.append(limit)
         if lease_until is None:  # the only process on this database: nothing to mark
             return [_delivery_raw(r) for r in await self._raw(query, values)]
-        if self._pg:
-            query += " FOR UPDATE OF d SKIP LOCKED"
+        if self._pg:  # select and mark in one statement (one round trip, no BEGIN/COMMIT)
+            return await self._mark_sending_where(
+                query.replace("SELECT d.*", "SELECT d.id", 1) + " FOR UPDATE OF d SKIP LOCKED",
+                values, lease_until,
+            )
         async with self.transaction():
             rows = await self._raw(query, values)
             return await self._mark_sending([r["id"] for r in rows], lease_until)
@@ -106,11 +112,29 @@ class DeliveryRepository(TortoiseBase):
             due = set(_due_prefix(rows, now))
             return [_delivery_raw(r) for r in rows if r["id"] in due]
         if self._pg:
-            # Wait for locks instead of skipping: a skipped row would be overtaken (FIFO).
-            query += " FOR UPDATE"
+            # Only the leading due rows (FIFO: nothing overtakes a row not due yet), marked
+            # in the same statement; it waits for locks instead of skipping them, since a
+            # skipped row would be overtaken.
+            return await self._mark_sending_where(
+                "SELECT id FROM delivery WHERE lane = ? AND status = 'pending' AND id > ?"
+                " AND due_us <= ? AND id < COALESCE((SELECT MIN(id) FROM delivery"
+                " WHERE lane = ? AND status = 'pending' AND id > ? AND due_us > ?), ?)"
+                " ORDER BY id LIMIT ? FOR UPDATE",
+                [lane, after_id, to_us(now), lane, after_id, to_us(now), _MAX_ID, limit],
+                lease_until,
+            )
         async with self.transaction():
             rows = await self._raw(query, [lane, after_id, limit])
             return await self._mark_sending(_due_prefix(rows, now), lease_until)
+
+    async def _mark_sending_where(
+        self, ids_query: str, values: list[Any], lease_until: datetime
+    ) -> list[m.Delivery]:
+        rows = await self._raw(
+            f"UPDATE delivery SET status = 'sending', lease_us = ? WHERE id IN ({ids_query})"
+            " RETURNING *", [to_us(lease_until), *values],
+        )
+        return sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
 
     async def _mark_sending(self, ids: list[int], lease_until: datetime) -> list[m.Delivery]:
         if not ids:
@@ -128,6 +152,35 @@ class DeliveryRepository(TortoiseBase):
             "UPDATE delivery SET status = ?, last_error = ?, lease_us = NULL WHERE id = ?",
             [str(status), error, delivery_id],
         )
+
+    async def complete(
+        self, delivery_ids: Sequence[int], copies: Sequence[tuple[int, str, str, str]] = ()
+    ) -> None:
+        if not delivery_ids:
+            return
+        if self._pg:  # one round trip, atomic without BEGIN/COMMIT
+            await self._raw(
+                "WITH copies AS (INSERT INTO message_link (message_id, platform, chat_id,"
+                " platform_message_id, is_origin) SELECT m, p, c, x, FALSE FROM"
+                " unnest(?::int[], ?::text[], ?::text[], ?::text[]) AS t(m, p, c, x)"
+                " ON CONFLICT DO NOTHING)"
+                " UPDATE delivery SET status = 'done', last_error = NULL, lease_us = NULL"
+                " WHERE id = ANY(?::bigint[])",
+                [[c[0] for c in copies], [c[1] for c in copies], [c[2] for c in copies],
+                 [c[3] for c in copies], list(delivery_ids)],
+            )
+            return
+        async with self.transaction():
+            for message_id, platform, chat_id, pid in copies:
+                await self._raw(
+                    "INSERT INTO message_link (message_id, platform, chat_id,"
+                    " platform_message_id, is_origin) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING", [message_id, platform, chat_id, pid, False],
+                )
+            await self._raw(
+                "UPDATE delivery SET status = 'done', last_error = NULL, lease_us = NULL"
+                f" WHERE id IN ({_marks(delivery_ids)})", list(delivery_ids),
+            )
 
     async def reschedule(
         self, delivery_id: int, at: datetime, error: str | None, attempts: int
