@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -10,12 +11,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.backends.asyncpg.client import TransactionWrapper as PgTransactionWrapper
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.backends.sqlite.client import SqliteTransactionWrapper
 from tortoise.connection import get_connection, get_connections
 from tortoise.transactions import in_transaction
 
-from storage import sqlite_engine
+from storage import pg_engine, sqlite_engine
 
 
 def to_us(when: datetime) -> int:
@@ -51,9 +53,17 @@ class TortoiseBase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         conn = get_connection("default")
-        raw = None if self._pg else sqlite_engine.raw_connection(conn)
-        if raw is None or isinstance(conn, TransactionalDBClient):
-            async with in_transaction("default"):  # PostgreSQL, or nested (a savepoint)
+        if isinstance(conn, TransactionalDBClient):  # nested: a savepoint
+            async with in_transaction("default"):
+                yield
+            return
+        if isinstance(conn, pg_engine.FastAsyncpgClient):
+            async with self._pg_transaction(conn):
+                yield
+            return
+        raw = sqlite_engine.raw_connection(conn)
+        if raw is None:
+            async with in_transaction("default"):
                 yield
             return
         # SQLite: BEGIN and COMMIT on the loop thread (see storage.sqlite_engine); ORM calls
@@ -72,15 +82,36 @@ class TortoiseBase:
             finally:
                 get_connections().reset(token)
 
+    @asynccontextmanager
+    async def _pg_transaction(self, client: pg_engine.FastAsyncpgClient) -> AsyncIterator[None]:
+        """A transaction on one of the engine's own connections, shown to tortoise as its
+        TransactionWrapper (ORM calls inside join it)."""
+        raw = await client.fast_acquire()
+        try:
+            tx = raw.transaction()
+            with pg_engine.translated():
+                await tx.start()
+            wrapper = PgTransactionWrapper(client)
+            wrapper._connection, wrapper.transaction = raw, tx
+            token = get_connections().set("default", wrapper)
+            try:
+                yield
+            except BaseException:
+                if not raw.is_closed():
+                    with contextlib.suppress(Exception):
+                        await tx.rollback()
+                raise
+            else:
+                with pg_engine.translated():
+                    await tx.commit()
+            finally:
+                get_connections().reset(token)
+        finally:
+            client.fast_release(raw)
+
     def _sql(self, query: str) -> str:
         """Write queries with `?`; asyncpg wants `$1, $2, …`."""
-        if not self._pg:
-            return query
-        parts = query.split("?")
-        out = [parts[0]]
-        for i, part in enumerate(parts[1:], start=1):
-            out.append(f"${i}{part}")
-        return "".join(out)
+        return _numbered(query) if self._pg else query
 
     def dt_in(self, value: datetime | None) -> Any:
         """A datetime parameter in the form tortoise itself stores (so ORM reads agree)."""
@@ -90,13 +121,33 @@ class TortoiseBase:
 
     async def _raw(self, query: str, values: list[Any]) -> Sequence[Any]:
         conn = get_connection("default")
-        raw = None if self._pg else sqlite_engine.raw_connection(conn)
-        if raw is not None:  # SQLite: on the loop thread, once tortoise is not using it
-            if not conn._lock.locked():
-                return sqlite_engine.run(raw, query, values)
-            async with conn._lock:
-                return sqlite_engine.run(raw, query, values)
+        if self._pg:
+            if isinstance(conn, PgTransactionWrapper):  # inside transaction()
+                async with conn._lock:
+                    return await pg_engine.fetch(conn._connection, _numbered(query), values)
+            if isinstance(conn, pg_engine.FastAsyncpgClient):
+                raw = await conn.fast_acquire()
+                try:
+                    return await pg_engine.fetch(raw, _numbered(query), values)
+                finally:
+                    conn.fast_release(raw)
+        else:
+            sqlite = sqlite_engine.raw_connection(conn)
+            if sqlite is not None:  # SQLite: on the loop thread, once tortoise is not using it
+                if not conn._lock.locked():
+                    return sqlite_engine.run(sqlite, query, values)
+                async with conn._lock:
+                    return sqlite_engine.run(sqlite, query, values)
         if "RETURNING" in query:  # tortoise's asyncpg execute_query drops an INSERT's rows
             return await conn.execute_query_dict(self._sql(query), values)
         _, rows = await conn.execute_query(self._sql(query), values)
         return rows
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered(query: str) -> str:
+    parts = query.split("?")
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:], start=1):
+        out.append(f"${i}{part}")
+    return "".join(out)

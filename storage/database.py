@@ -26,14 +26,20 @@ def _with_sqlite_pragmas(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}synchronous=NORMAL"
 
 
+_ENGINES = {  # tortoise's engines, with relaydesk's raw hot path (see those modules)
+    "tortoise.backends.sqlite": "storage.sqlite_engine",
+    "tortoise.backends.asyncpg": "storage.pg_engine",
+}
+
+
 def _connection(url: str) -> str | dict[str, Any]:
-    """A PostgreSQL URL as is; SQLite on relaydesk's engine (storage.sqlite_engine)."""
-    if not url.startswith("sqlite://"):
-        return url
     from tortoise.backends.base.config_generator import expand_db_url
 
     info = expand_db_url(_with_sqlite_pragmas(url))
-    info["engine"] = "storage.sqlite_engine"
+    engine = _ENGINES.get(info.get("engine", ""))
+    if engine is None:
+        return url
+    info["engine"] = engine
     return info
 
 
