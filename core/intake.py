@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -36,6 +37,10 @@ from core.ports import DuplicateError, StorePort
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# The running intake transaction's state (per task: chats are processed concurrently).
+_touched: ContextVar[set[str]] = ContextVar("intake_touched")  # targets given new work
+_retrying: ContextVar[bool] = ContextVar("intake_retrying", default=False)
 
 
 class Outcome(StrEnum):
@@ -70,13 +75,18 @@ class IntakeService:
         self._desk_chat = desk_chat_id
         self._album_wait = album_wait
         self._wake = wake
-        self._touched: set[str] = set()  # targets given work by the running transaction
 
     async def _atomic(self, work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-        """Run `work` in one transaction; retry when a concurrent writer won a unique key."""
+        """Run `work` in one transaction; retry when a concurrent writer won a unique key.
+
+        A platform message stored before (a re-delivered update) fails on the unique origin
+        link and is recognised as a duplicate on the retry (`_retrying`), so the first
+        attempt does not pay for the lookup. Both are context variables: updates of
+        different chats run concurrently, each in its own task."""
         for attempt in range(attempts):
             touched: set[str] = set()
-            self._touched = touched
+            _touched.set(touched)
+            _retrying.set(attempt > 0)
             try:
                 async with self._store.transaction():
                     result = await work()
@@ -97,7 +107,9 @@ class IntakeService:
 
     async def _customer_message(self, inbound: InboundCustomerMessage) -> IntakeResult:
         store, now = self._store, self._clock.now()
-        if await store.find_link(inbound.channel, inbound.chat_id, inbound.message_id):
+        if _retrying.get() and await store.find_link(
+            inbound.channel, inbound.chat_id, inbound.message_id
+        ):
             return IntakeResult(Outcome.DUPLICATE)
         identity, customer, _ = await store.upsert_identity(
             inbound.channel, inbound.user_id, inbound.chat_id, inbound.profile, now
@@ -129,8 +141,6 @@ class IntakeService:
             SourceRef(inbound.channel, inbound.chat_id, inbound.message_id),
             reply_to_id, now, reply_ref=None if reply_to_id else inbound.reply_to_message_id,
         )
-        await store.add_link(message.id, inbound.channel, inbound.chat_id, inbound.message_id,
-                             True)
         await self._enqueue_relay(
             lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
             message_id=message.id, conversation_id=conversation.id,
@@ -174,11 +184,11 @@ class IntakeService:
         )
 
     async def _enqueue(self, **fields: Any) -> None:
-        self._touched.add(fields["target"])
+        _touched.get().add(fields["target"])
         await self._store.enqueue(**fields)
 
     async def _system_notice(self, conversation_id: int, html: str) -> None:
-        self._touched.add(DESK)
+        _touched.get().add(DESK)
         await enqueue_notice(self._store, self._clock.now(), self._desk_chat, conversation_id,
                              html)
 
@@ -194,7 +204,9 @@ class IntakeService:
         self, inbound: InboundOperatorMessage, kind: MessageKind
     ) -> IntakeResult:
         store, now = self._store, self._clock.now()
-        if await store.find_link(inbound.platform, inbound.chat_id, inbound.message_id):
+        if _retrying.get() and await store.find_link(
+            inbound.platform, inbound.chat_id, inbound.message_id
+        ):
             return IntakeResult(Outcome.DUPLICATE)
         conversation = await store.conversation_by_topic(inbound.thread_id)
         if conversation is None:
@@ -210,8 +222,6 @@ class IntakeService:
             SourceRef(inbound.platform, inbound.chat_id, inbound.message_id), reply_to_id, now,
             reply_ref=None if reply_to_id else inbound.reply_to_message_id,
         )
-        await store.add_link(message.id, inbound.platform, inbound.chat_id, inbound.message_id,
-                             True)
         if kind is MessageKind.NOTE:
             return IntakeResult(Outcome.STORED, message.id, conversation.id)
         identity = await store.get_identity(conversation.reply_identity_id)

@@ -6,8 +6,10 @@ topics; rows targeting a channel relay operators' answers to the customer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -21,6 +23,8 @@ from core.ratelimit import SlidingWindowLimiter, batch_cap
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+RECORDING_WAIT = 5.0  # seconds a reply waits for the link of the copy it answers
 
 
 @dataclass(slots=True)
@@ -45,6 +49,9 @@ class Relayer:
         self._desk = desk
         self._channels = channels
         self.limiter = limiter
+        # Sends in progress per chat, set once their links are committed: a reply to a copy
+        # that a person saw before its link was recorded waits for it (see _reply_target).
+        self._recording: dict[str, list[asyncio.Event]] = {}
 
     # ---- planning --------------------------------------------------------------------
 
@@ -88,10 +95,33 @@ class Relayer:
         author replied to a copy whose link was not committed yet)."""
         if message.reply_to_id is not None or not message.reply_ref or message.source is None:
             return message.reply_to_id
-        link = await self._store.find_link(
-            message.source.platform, message.source.chat_id, message.reply_ref
-        )
+        source = message.source
+        link = await self._store.find_link(source.platform, source.chat_id, message.reply_ref)
+        pending = self._recording.get(source.chat_id)
+        if link is None and pending:
+            # A person can answer a copy in the milliseconds between the platform showing it
+            # and its link being committed; wait for the sends to that chat in progress here.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(e.wait() for e in list(pending))),
+                                       RECORDING_WAIT)
+            link = await self._store.find_link(source.platform, source.chat_id,
+                                               message.reply_ref)
         return link.message_id if link else None
+
+    @contextlib.contextmanager
+    def _recorded(self, chat_id: str) -> Iterator[None]:
+        """Marks a send to `chat_id` as in progress until its links are committed."""
+        event = asyncio.Event()
+        self._recording.setdefault(chat_id, []).append(event)
+        try:
+            yield
+        finally:
+            event.set()
+            events = self._recording.get(chat_id, [])
+            if event in events:
+                events.remove(event)
+            if not events:
+                self._recording.pop(chat_id, None)
 
     async def _copy_in(self, message_id: int | None, chat_id: str) -> str | None:
         """The platform id of `message_id` (original or copy) in `chat_id`, for threading."""
@@ -142,8 +172,10 @@ class Relayer:
             await self._edit(step, desk.chat_id, desk.platform,
                              lambda pid, m, r: desk.edit(topic_id, pid, m, r), keys)
             return
-        ids = await self._limited(keys, len(step.items), lambda: desk.post(topic_id, step.items))
-        await self._finish(step, [(desk.platform, desk.chat_id, ids)])
+        with self._recorded(desk.chat_id):
+            ids = await self._limited(keys, len(step.items),
+                                      lambda: desk.post(topic_id, step.items))
+            await self._finish(step, [(desk.platform, desk.chat_id, ids)])
 
     async def reopen_topic(self, topic_id: int) -> None:
         await self._limited(self._desk.rate_keys(), 1, lambda: self._desk.reopen_topic(topic_id))
@@ -202,10 +234,11 @@ class Relayer:
             await self._edit(step, first.chat_id, channel.platform,
                              lambda pid, m, r: channel.edit(first.chat_id, pid, m, r), keys)
             return
-        ids = await self._limited(
-            keys, len(step.items), lambda: channel.send(first.chat_id, step.items)
-        )
-        await self._finish(step, [(channel.platform, first.chat_id, ids)])
+        with self._recorded(first.chat_id):
+            ids = await self._limited(
+                keys, len(step.items), lambda: channel.send(first.chat_id, step.items)
+            )
+            await self._finish(step, [(channel.platform, first.chat_id, ids)])
 
     async def _edit(
         self,

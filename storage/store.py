@@ -271,14 +271,32 @@ class TortoiseStore(DeliveryRepository):
         reply_to_id: int | None, now: datetime, reply_ref: str | None = None,
     ) -> m.Message:
         name = author_name[:256] if author_name else None
-        rows = await self._raw(
+        insert = (
             "INSERT INTO message (conversation_id, kind, author_id, author_name, content,"
             " source_platform, source_chat_id, source_message_id, reply_to_id, reply_ref,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [conversation_id, str(kind), author_id, name, json_in(_content_json(content)),
-             source.platform if source else None, source.chat_id if source else None,
-             source.message_id if source else None, reply_to_id, reply_ref, self.dt_in(now)],
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
         )
+        values = [conversation_id, str(kind), author_id, name, json_in(_content_json(content)),
+                  source.platform if source else None, source.chat_id if source else None,
+                  source.message_id if source else None, reply_to_id, reply_ref,
+                  self.dt_in(now)]
+        origin = "INSERT INTO message_link (message_id, platform, chat_id, platform_message_id,"
+        try:
+            if source is None:
+                rows = await self._raw(insert, values)
+            elif self._pg:  # message and origin link in one round trip
+                rows = await self._raw(
+                    f"WITH msg AS ({insert}) {origin} is_origin) SELECT id, ?, ?, ?, TRUE"
+                    " FROM msg RETURNING message_id AS id",
+                    [*values, source.platform, source.chat_id, source.message_id],
+                )
+            else:
+                rows = await self._raw(insert, values)
+                await self._raw(f"{origin} is_origin) VALUES (?, ?, ?, ?, ?)",
+                                [rows[0]["id"], source.platform, source.chat_id,
+                                 source.message_id, True])
+        except IntegrityError as exc:
+            raise DuplicateError(str(exc)) from exc
         return m.Message(
             id=rows[0]["id"], conversation_id=conversation_id, kind=kind, author_id=author_id,
             author_name=name, content=content, source=source, reply_to_id=reply_to_id,
