@@ -106,7 +106,7 @@ class App:
         )
         intake = IntakeService(
             store, self.clock, desk_platform=desk.platform, desk_chat_id=desk.chat_id,
-            album_wait=ob.album_wait, wake=outbox.wake,
+            album_wait=ob.album_wait, wake=outbox.wake, stored=relayer.remember,
         )
         dp = Dispatcher()
         dp["intake"] = intake

@@ -26,6 +26,7 @@ from core.model import (
     InboundCustomerMessage,
     InboundEdit,
     InboundOperatorMessage,
+    Message,
     MessageKind,
     SourceRef,
     channel_lane,
@@ -41,6 +42,7 @@ T = TypeVar("T")
 # The running intake transaction's state (per task: chats are processed concurrently).
 _touched: ContextVar[set[str]] = ContextVar("intake_touched")  # targets given new work
 _retrying: ContextVar[bool] = ContextVar("intake_retrying", default=False)
+_stored: ContextVar[list[Message]] = ContextVar("intake_stored")  # messages to relay
 
 
 class Outcome(StrEnum):
@@ -68,6 +70,7 @@ class IntakeService:
         desk_chat_id: str,
         album_wait: timedelta,
         wake: Callable[[set[str]], None],
+        stored: Callable[[list[Message]], None] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -75,6 +78,7 @@ class IntakeService:
         self._desk_chat = desk_chat_id
         self._album_wait = album_wait
         self._wake = wake
+        self._stored = stored  # told about committed messages (the relay keeps them at hand)
 
     async def _atomic(self, work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
         """Run `work` in one transaction; retry when a concurrent writer won a unique key.
@@ -85,7 +89,9 @@ class IntakeService:
         different chats run concurrently, each in its own task."""
         for attempt in range(attempts):
             touched: set[str] = set()
+            stored: list[Message] = []
             _touched.set(touched)
+            _stored.set(stored)
             _retrying.set(attempt > 0)
             try:
                 async with self._store.transaction():
@@ -95,6 +101,8 @@ class IntakeService:
                     raise
                 logger.debug("intake lost a race on a unique key; retrying")
                 continue
+            if stored and self._stored is not None:
+                self._stored(stored)
             if touched:
                 self._wake(touched)
             return result
@@ -141,6 +149,7 @@ class IntakeService:
             SourceRef(inbound.channel, inbound.chat_id, inbound.message_id),
             reply_to_id, now, reply_ref=None if reply_to_id else inbound.reply_to_message_id,
         )
+        _stored.get().append(message)
         await self._enqueue_relay(
             lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
             message_id=message.id, conversation_id=conversation.id,
@@ -224,6 +233,7 @@ class IntakeService:
         )
         if kind is MessageKind.NOTE:
             return IntakeResult(Outcome.STORED, message.id, conversation.id)
+        _stored.get().append(message)
         identity = await store.get_identity(conversation.reply_identity_id)
         if not identity.reachable:
             await self._system_notice(conversation.id, texts.render("not_delivered_blocked"))

@@ -177,6 +177,9 @@ class Delivery:
     group_key: str | None
     body: dict[str, Any]
     last_error: str | None = None
+    # Whether the lane had more pending rows behind this one when it was claimed (a claim
+    # that knows there are none saves the lane a look for followers to batch with).
+    more: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+FRESH_MAX = 1024
 RECORDING_WAIT = 5.0  # seconds a reply waits for the link of the copy it answers
 
 
@@ -52,6 +53,15 @@ class Relayer:
         # Sends in progress per chat, set once their links are committed: a reply to a copy
         # that a person saw before its link was recorded waits for it (see _reply_target).
         self._recording: dict[str, list[asyncio.Event]] = {}
+        # Messages intake just committed, so relaying one needs no read (bounded; a row
+        # relayed by another process simply reads it).
+        self._fresh: dict[int, Message] = {}
+
+    def remember(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self._fresh[message.id] = message
+        while len(self._fresh) > FRESH_MAX:
+            del self._fresh[next(iter(self._fresh))]
 
     # ---- planning --------------------------------------------------------------------
 
@@ -86,7 +96,9 @@ class Relayer:
 
     async def _outgoing(self, delivery: Delivery) -> Outgoing:
         assert delivery.message_id is not None
-        message = await self._store.get_message(delivery.message_id)
+        message = self._fresh.pop(delivery.message_id, None)
+        if message is None:
+            message = await self._store.get_message(delivery.message_id)
         target = await self._reply_target(message)
         return Outgoing(message, await self._copy_in(target, delivery.chat_id))
 

@@ -22,6 +22,7 @@ def _delivery_raw(row: Any) -> m.Delivery:
         conversation_id=row["conversation_id"], status=m.DeliveryStatus(row["status"]),
         attempts=row["attempts"], next_attempt_at=from_us(row["due_us"]),
         group_key=row["group_key"], body=body or {}, last_error=row["last_error"],
+        more=bool(row["more"]) if "more" in row.keys() else True,  # noqa: SIM118 - Row `in` tests values
     )
 
 
@@ -37,6 +38,9 @@ def _due_prefix(rows: Sequence[dict[str, Any]], now: datetime) -> list[int]:
 
 
 _MAX_ID = 2**63 - 1
+# Whether a lane has pending rows behind row `d` (returned with claimed heads).
+_MORE = ("EXISTS (SELECT 1 FROM delivery f WHERE f.lane = d.lane AND f.status = 'pending'"
+         " AND f.id > d.id)")
 
 
 def _marks(ids: Sequence[int]) -> str:
@@ -75,8 +79,8 @@ class DeliveryRepository(TortoiseBase):
         processes: a lane whose first row is `sending` is somebody's)."""
         values: list[Any] = [target, to_us(now)]
         query = (
-            "SELECT d.* FROM delivery d WHERE d.target = ? AND d.status = 'pending'"
-            " AND d.due_us <= ?"
+            f"SELECT d.*, {_MORE} AS more FROM delivery d WHERE d.target = ? AND"
+            " d.status = 'pending' AND d.due_us <= ?"
         )
         if exclude_lanes:
             # Excluded in SQL, not after: a row locked here (and then not taken) would make
@@ -93,8 +97,9 @@ class DeliveryRepository(TortoiseBase):
             return [_delivery_raw(r) for r in await self._raw(query, values)]
         if self._pg:  # select and mark in one statement (one round trip, no BEGIN/COMMIT)
             return await self._mark_sending_where(
-                query.replace("SELECT d.*", "SELECT d.id", 1) + " FOR UPDATE OF d SKIP LOCKED",
-                values, lease_until,
+                query.replace(f"SELECT d.*, {_MORE} AS more", "SELECT d.id", 1)
+                + " FOR UPDATE OF d SKIP LOCKED", values, lease_until,
+                more=_MORE.replace("d.", "delivery."),
             )
         async with self.transaction():
             rows = await self._raw(query, values)
@@ -128,11 +133,11 @@ class DeliveryRepository(TortoiseBase):
             return await self._mark_sending(_due_prefix(rows, now), lease_until)
 
     async def _mark_sending_where(
-        self, ids_query: str, values: list[Any], lease_until: datetime
+        self, ids_query: str, values: list[Any], lease_until: datetime, more: str = "TRUE"
     ) -> list[m.Delivery]:
         rows = await self._raw(
             f"UPDATE delivery SET status = 'sending', lease_us = ? WHERE id IN ({ids_query})"
-            " RETURNING *", [to_us(lease_until), *values],
+            f" RETURNING *, {more} AS more", [to_us(lease_until), *values],
         )
         return sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
 
