@@ -49,6 +49,7 @@ def _conversation(row: db.Conversation) -> m.Conversation:
         reply_identity_id=row.reply_identity_id, assignee_id=row.assignee_id,
         opened_at=row.opened_at, first_response_at=row.first_response_at,
         waiting_since=row.waiting_since, closed_at=row.closed_at, card_posted=row.card_posted,
+        acked_at=row.acked_at, answered_at=row.answered_at,
     )
 
 
@@ -60,7 +61,8 @@ def _conversation_raw(r: Any) -> m.Conversation:
         opened_at=dt_out(r["opened_at"]),  # type: ignore[arg-type]
         first_response_at=dt_out(r["first_response_at"]),
         waiting_since=dt_out(r["waiting_since"]), closed_at=dt_out(r["closed_at"]),
-        card_posted=bool(r["card_posted"]),
+        card_posted=bool(r["card_posted"]), acked_at=dt_out(r["acked_at"]),
+        answered_at=dt_out(r["answered_at"]),
     )
 
 
