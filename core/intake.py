@@ -32,6 +32,7 @@ from core.model import (
 )
 from core.notices import enqueue_notice
 from core.ports import DuplicateError, StorePort
+from core.sla_clock import SlaClock
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class IntakeService:
         desk_chat_id: str,
         album_wait: timedelta,
         wake: Callable[[set[str]], None],
+        sla: SlaClock | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -70,6 +72,7 @@ class IntakeService:
         self._desk_chat = desk_chat_id
         self._album_wait = album_wait
         self._wake = wake
+        self._sla = sla
         self._touched: set[str] = set()  # targets given work by the running transaction
 
     async def _atomic(self, work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
@@ -106,6 +109,7 @@ class IntakeService:
             # Writing to us means they can hear us again (Telegram unblock, VK allow).
             await store.set_reachable(identity.id, True)
         conversation = await store.open_conversation(customer.id)
+        created = conversation is None
         if conversation is None:
             conversation = await self._start_conversation(
                 customer.id, customer.display_name, inbound.channel, identity.id
@@ -115,6 +119,16 @@ class IntakeService:
             fields["reply_identity_id"] = identity.id
         if conversation.waiting_since is None:
             fields["waiting_since"] = now
+            if self._sla is not None:  # the SLA clock starts (once per wait, not per message)
+                await self._sla.customer_waits(conversation, created, now)
+                ack = self._sla.acknowledgement(conversation, customer.language, now)
+                if ack is not None:
+                    fields["acked_at"] = now
+                    await self._enqueue(
+                        lane=channel_lane(identity.channel, identity.chat_id),
+                        target=identity.channel, chat_id=identity.chat_id,
+                        action=Action.TEXT, now=now, body={"text": ack},
+                    )
         if fields:
             await store.update_conversation(conversation.id, **fields)
         reply_to_id = None
@@ -229,6 +243,11 @@ class IntakeService:
             fields["first_response_at"] = now
         if conversation.assignee_id is None:
             fields["assignee_id"] = inbound.operator_id
+        if self._sla is not None:
+            # Only a human answer stops the clock (notes returned above; bots never get here).
+            fields["answered_at"] = now
+            if conversation.waiting_since is not None:
+                await self._sla.human_answered(conversation.id, inbound.operator_id, now)
         await store.update_conversation(conversation.id, **fields)
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
@@ -246,6 +265,8 @@ class IntakeService:
                 conversation.id, status=ConversationStatus.CLOSED, closed_at=now,
                 waiting_since=None,
             )
+            if self._sla is not None:
+                await self._sla.closed(conversation.id, operator_id, now)
             await self._system_notice(
                 conversation.id,
                 texts.render("closed", conversation_id=conversation.id, operator=operator_name),
