@@ -27,6 +27,12 @@ telegram: {{token: "{DEMO_TOKEN}", api_server: "{api}", poll_timeout: 1s}}
 operators: {{chat_id: {chat_id}, admins: [{admin}]}}
 outbox: {{album_wait: 300ms}}
 logging: {{level: WARNING}}
+service:
+  # Shortened so the demo shows a reminder within seconds; real targets are 15m-1h.
+  targets: {{first_response: 4s, business_hours: false}}
+  remind_before: 2s
+  sweep_interval: 250ms
+  daily_report: "off"
 """,
         source="sandbox",
         env={},
@@ -87,9 +93,15 @@ async def run_demo() -> int:
             print(f"  {'':<18}   topic created: “{title}”")
             for m in bot_msgs(group, topic):
                 t.say("relaydesk (bot)", f"topic “{title[:20]}”", _plain(m))
+            await emu.wait_for(lambda: bool(bot_msgs(anna.id)), 10)
+            t.say("relaydesk (bot)", "Anna's private chat", _plain(bot_msgs(anna.id)[0]))
             note = "/note VIP customer, order is in the Kazan warehouse"
             await emu.user_send(olga, group, text=note, thread_id=topic)
             t.say("Olga (operator)", "topic (internal)", note)
+            is_reminder = lambda m: (m.get("text") or "").startswith("⏰")  # noqa: E731
+            await emu.wait_for(lambda: any(map(is_reminder, bot_msgs(group, topic))), 15)
+            reminder = next(m for m in bot_msgs(group, topic) if is_reminder(m))
+            t.say("relaydesk (bot)", f"topic “{title[:20]}”", _plain(reminder))
             answer = "Sorry, Anna! It ships today; tracking number RX-55 follows."
             await emu.user_send(olga, group, text=answer, thread_id=topic,
                                 reply_to=copy["message_id"])

@@ -111,7 +111,7 @@ class SlaSweeper:
         people: Sequence[int | str] = (d.assignee_id,) if d.assignee_id else self._policy.on_duty
         who = " ".join(texts.mention(p) for p in people) or "Operators:"
         zone = self._policy.channel(d.channel).hours.zone
-        left = max(d.due_at - now, timedelta(minutes=1))
+        left = max(d.due_at - now, timedelta(seconds=1))
         return texts.render("sla_reminder", who=Markup(who),
                             target=TARGET_LABELS.get(d.kind, d.kind).capitalize(),
                             left=human_duration(left, "en"),

@@ -22,7 +22,8 @@ _TEMPLATES: dict[str, str] = {
         "{% for i in identities %}{{ i }}{% if not loop.last %}, {% endif %}{% endfor %}\n"
         "{% endif %}"
         "\nReply in this topic to answer. <code>/note text</code> stays internal, "
-        "<code>/close</code> closes the conversation."
+        "<code>/close</code> closes the conversation, <code>/reopen</code> reopens it; "
+        "<code>/take</code> assigns it to you, <code>/snooze 2h</code> pauses reminders."
     ),
     "new_conversation": (
         "🔄 New conversation #{{ conversation_id }} from <b>{{ name }}</b>"
@@ -42,7 +43,7 @@ _TEMPLATES: dict[str, str] = {
     "greeting": "Hello! Write your question here and a support agent will answer you.",
     # service levels (core/sla.py); `who` and `link` are rendered HTML, marked safe
     "sla_reminder": "⏰ {{ who }} {{ target }} is due in {{ left }} (by {{ due }}).",
-    "sla_escalation": "🚨 {{ admins }} missed target{% if items|length > 1 %}s{% endif %}:\n"
+    "sla_escalation": "🚨 {{ admins }} — missed target{% if items|length > 1 %}s{% endif %}:\n"
     "{% for i in items %}• {{ i.link }} — {{ i.target }}, due {{ i.due }}\n{% endfor %}"
     "{% if more %}…and {{ more }} more\n{% endif %}",
     "sla_digest": "⏳ {{ count }} conversation{% if count != 1 %}s{% endif %} waiting past "

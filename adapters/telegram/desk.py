@@ -16,6 +16,7 @@ from aiogram.types import Message
 from adapters.telegram import errors
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
+from core.controls import DeskControls
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.intake import IntakeService
 from core.model import InboundEdit, InboundOperatorMessage, Outgoing
@@ -121,21 +122,34 @@ def desk_router(chat_id: int) -> Router:
     router.edited_message.filter(in_desk)
 
     @router.message()
-    async def on_topic_message(message: Message, intake: IntakeService) -> None:
-        if not message.is_topic_message or not message.message_thread_id:
+    async def on_topic_message(message: Message, intake: IntakeService,
+                               controls: DeskControls) -> None:
+        text = message.text or ""
+        command, _, rest = text.partition(" ")
+        command = command.split("@", 1)[0].lower()
+        in_topic = message.is_topic_message and message.message_thread_id
+        if command == "/report" and _operator(message) is not None:
+            await controls.report(rest.strip().lower() or "today",
+                                  message.message_thread_id if in_topic else None)
+            return
+        if not in_topic or not message.message_thread_id:
             return  # the General topic is for people, never relayed
         if kind_of(message) in SERVICE_TYPES:
             return
         operator = _operator(message)
         if operator is None:
             return
-        text = message.text or ""
-        command, _, rest = text.partition(" ")
-        command = command.split("@", 1)[0].lower()
+        topic = message.message_thread_id
         if command == "/note":
             await intake.add_note(_inbound(message, operator, rest.strip()))
         elif command == "/close":
-            await intake.close_conversation(message.message_thread_id, *operator)
+            await intake.close_conversation(topic, *operator)
+        elif command == "/take":
+            await controls.take(topic, *operator)
+        elif command == "/reopen":
+            await controls.reopen(topic, operator[1])
+        elif command == "/snooze":
+            await controls.snooze(topic, operator[1], rest)
         else:
             result = await intake.relay_operator_to_customer(_inbound(message, operator))
             logger.debug("operator message %s: %s", message.message_id, result.outcome)
