@@ -119,8 +119,8 @@ def human_duration(span: timedelta, lang: str) -> str:
     if span < timedelta(minutes=1):  # only shortened test and demo targets are this short
         seconds = max(1, round(span.total_seconds()))
         if lang == "ru":
-            one = seconds % 10 == 1 and seconds % 100 != 11
-            return f"{seconds} {'секунды' if one else 'секунд'}"
+            single = seconds % 10 == 1 and seconds % 100 != 11
+            return f"{seconds} {'секунды' if single else 'секунд'}"
         return f"{seconds} second{'' if seconds == 1 else 's'}"
     minutes = max(1, round(span.total_seconds() / 60))
     days, rest = divmod(minutes, 24 * 60)
