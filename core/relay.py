@@ -181,7 +181,7 @@ class Relayer:
             identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
         )
         card_topic = topic_id
-        await self._limited(desk.rate_keys(), 1, lambda: desk.post_html(card_topic, card))
+        await self._limited(desk.rate_keys(), 1, lambda: desk.post_card(card_topic, card))
         async with store.transaction():
             await store.update_conversation(conversation.id, card_posted=True)
         return topic_id

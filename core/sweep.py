@@ -118,7 +118,7 @@ class SlaSweeper:
                             due=d.due_at.astimezone(zone).strftime("%H:%M %Z"))
 
     def _escalation(self, new: Sequence[DueDeadline]) -> str:
-        admins = " ".join(texts.mention(a, "admin") for a in self._policy.admins) or "Admins:"
+        admins = " ".join(texts.mention(a, "admin") for a in self._policy.admins) or "Admins"
         items = []
         for d in new[:_LIST_LIMIT]:
             zone = self._policy.channel(d.channel).hours.zone

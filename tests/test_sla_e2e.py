@@ -70,3 +70,25 @@ async def test_operator_answer_stops_the_clock_and_commands_work(
     report = _text(_general(desk, "📊")[0])
     assert "Conversations: 1" in report and "SLA hit rate: 100% (1/1)" in report
     assert not _general(desk, "🚨")  # answered in time: nothing escalated
+
+
+async def test_card_buttons_take_snooze_close_reopen(desk: Desk, start_relay: StartRelay) -> None:
+    await start_relay(SERVICE)
+    cleo = desk.customer("Cleo")
+    olga = desk.operator("Olga")
+    await cleo.says("help")
+    topic = await desk.topic_with("help")
+    card = desk.bot_posts(topic)[0]
+    assert "Customer #" in _text(card)
+
+    async def press(data: str, notice: str) -> None:
+        query = await desk.emu.user_press_button(olga.user, desk.group, card["message_id"],
+                                                 data)
+        await desk.wait(lambda: any(_text(m).startswith(notice)
+                                    for m in desk.bot_posts(topic)))
+        await desk.wait(lambda: desk.emu.callback_answer(query) is not None)
+
+    await press("rd:take", "🙋 Olga took")
+    await press("rd:snooze", "💤 Snoozed by Olga")
+    await press("rd:close", "✅ Conversation #1 closed")
+    await press("rd:reopen", "🔓 Conversation #1 reopened")

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from adapters.telegram import errors
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
@@ -27,6 +27,14 @@ logger = logging.getLogger(__name__)
 
 # Bot API topic icon colours; one is picked per customer so neighbours differ.
 ICON_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
+# The buttons under every customer card; the same actions as /take, /snooze 1h, /close,
+# /reopen typed in the topic.
+CONTROLS = InlineKeyboardMarkup(inline_keyboard=[[
+    InlineKeyboardButton(text="🙋 Take", callback_data="rd:take"),
+    InlineKeyboardButton(text="💤 1h", callback_data="rd:snooze"),
+    InlineKeyboardButton(text="✅ Close", callback_data="rd:close"),
+    InlineKeyboardButton(text="🔓 Reopen", callback_data="rd:reopen"),
+]])
 
 
 class TelegramDesk:
@@ -77,10 +85,20 @@ class TelegramDesk:
             self._chat, lambda: self._sender.send_html(self._chat, topic_id, html), desk=True
         )
 
+    async def post_card(self, topic_id: int, html: str) -> str:
+        sent = await errors.call(self._chat, lambda: self._bot.send_message(
+            chat_id=self._chat, message_thread_id=topic_id, text=html, parse_mode="HTML",
+            reply_markup=CONTROLS), desk=True)
+        return str(sent.message_id)
+
     async def edit(self, topic_id: int | None, platform_message_id: str, message: CoreMessage,
                    reply_to: str | None) -> str | None:
         return await errors.call(self._chat, lambda: self._sender.edit(
             self._chat, topic_id, platform_message_id, message, reply_to), desk=True)
+
+
+CONTROL_ANSWERS = {"take": "Assigned to you", "snooze": "Snoozed for 1 hour",
+                   "close": "Closed", "reopen": "Reopen requested"}
 
 
 def _operator(message: Message) -> tuple[str, str] | None:
@@ -153,6 +171,26 @@ def desk_router(chat_id: int) -> Router:
         else:
             result = await intake.relay_operator_to_customer(_inbound(message, operator))
             logger.debug("operator message %s: %s", message.message_id, result.outcome)
+
+    @router.callback_query(F.data.startswith("rd:"), F.message.chat.id == chat_id)
+    async def on_control(query: CallbackQuery, intake: IntakeService,
+                         controls: DeskControls) -> None:
+        user, message = query.from_user, query.message
+        topic = getattr(message, "message_thread_id", None)
+        if user.is_bot or not topic:
+            await query.answer()
+            return
+        operator = (str(user.id), user.full_name)
+        action = (query.data or "").removeprefix("rd:")
+        if action == "take":
+            await controls.take(topic, *operator)
+        elif action == "snooze":
+            await controls.snooze(topic, operator[1], "1h")
+        elif action == "close":
+            await intake.close_conversation(topic, *operator)
+        elif action == "reopen":
+            await controls.reopen(topic, operator[1])
+        await query.answer(CONTROL_ANSWERS.get(action, ""))
 
     @router.edited_message()
     async def on_operator_edit(message: Message, intake: IntakeService) -> None:
