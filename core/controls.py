@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
@@ -98,9 +99,12 @@ class DeskControls:
         self._wake({DESK})
         return until
 
-    async def report(self, period: str, topic_id: int | None = None) -> str:
-        """Compute a report and queue it as a post (in General unless `topic_id`)."""
+    async def report(self, period: str, topic_id: int | None = None, chart: bool = False
+                     ) -> str:
+        """Compute a report and queue it as a post (in General unless `topic_id`); with
+        `chart`, a PNG chart follows it (the daily report)."""
         now = self._clock.now()
+        png = None
         if period not in reports.PERIODS:
             html = texts.render("bad_report")
         else:
@@ -109,10 +113,19 @@ class DeskControls:
             report = reports.compute(period, since, until, conversations, deadlines, self.zone)
             names = await self._sla.operator_names(sorted(report.per_operator))
             html = reports.render(report, self.zone, names)
+            if chart:
+                png = reports.chart(report, names)
         async with self._store.transaction():
             await self._store.enqueue(
                 lane=desk_lane(None), target=DESK, chat_id=self._desk_chat, action=Action.TEXT,
                 now=now, body={"html": html, "topic_id": topic_id},
             )
+            if png is not None:
+                await self._store.enqueue(
+                    lane=desk_lane(None), target=DESK, chat_id=self._desk_chat,
+                    action=Action.TEXT, now=now,
+                    body={"html": texts.render("chart_caption", period=period),
+                          "topic_id": topic_id, "png": base64.b64encode(png).decode()},
+                )
         self._wake({DESK})
         return html

@@ -6,6 +6,7 @@ topics; rows targeting a channel relay operators' answers to the customer.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -126,7 +127,12 @@ class Relayer:
         keys = desk.rate_keys()
         if first.action is Action.TEXT:
             html = str(first.body.get("html", ""))
-            await self._limited(keys, 1, lambda: desk.post_html(first.body.get("topic_id"), html))
+            topic, png = first.body.get("topic_id"), first.body.get("png")
+            if png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
+                image = base64.b64decode(str(png))
+                await self._limited(keys, 1, lambda: desk.post_photo(topic, image, html))
+            else:
+                await self._limited(keys, 1, lambda: desk.post_html(topic, html))
             await self._finish(step)
             return
         assert first.conversation_id is not None

@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core import texts
 from core.ack import human_duration
+from core.chart import report_chart
 from core.ports import ConversationRecord, DeadlineRecord
 
 PERIODS = ("today", "week", "month")
@@ -133,3 +134,17 @@ def render(report: Report, zone: ZoneInfo, names: Mapping[str, str]) -> str:
         channels=[row(texts.channel_label(ch), s) for ch, s in report.per_channel.items()],
         operators=[row(names.get(op, op), s) for op, s in report.per_operator.items()],
     )
+
+
+def chart(report: Report, names: Mapping[str, str]) -> bytes:
+    """The report's PNG: first response by hour, hit rate per channel and per operator."""
+    def rates(stats: Mapping[str, Stats], label: Callable[[str], str]) -> dict[str, float]:
+        return {label(k): s.hit_rate for k, s in stats.items() if s.hit_rate is not None}
+
+    return report_chart(report.first_response_by_hour,
+                        rates(report.per_channel, texts.channel_label),
+                        rates(report.per_operator, lambda op: _ascii(names.get(op, op))))
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and c.isalnum() else "?" for c in name.upper()) or "?"

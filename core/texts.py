@@ -63,6 +63,8 @@ _TEMPLATES: dict[str, str] = {
     "{{ r.n }} conv., first response {{ r.fr }}, hit {{ r.hit }}\n{% endfor %}{% endif %}"
     "{% if operators %}\n<b>By operator</b>\n{% for r in operators %}• {{ r.label }}: "
     "{{ r.n }} conv., first response {{ r.fr }}, hit {{ r.hit }}\n{% endfor %}{% endif %}",
+    "chart_caption": "📈 {{ period }}: first response by hour, hit rate per channel and per "
+    "operator",
     "bad_report": "⚠️ Use <code>/report today</code>, <code>/report week</code> or "
     "<code>/report month</code>.",
     "bad_snooze": "⚠️ Use <code>/snooze 2h</code>, <code>/snooze 18:30</code> or "

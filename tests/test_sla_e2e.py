@@ -52,7 +52,7 @@ async def test_ack_reminder_and_escalation_from_the_scheduled_sweep(
 async def test_operator_answer_stops_the_clock_and_commands_work(
     desk: Desk, start_relay: StartRelay
 ) -> None:
-    await start_relay(SERVICE.replace("3s, next_response: 3s", "2s, next_response: 1h"))
+    app = await start_relay(SERVICE.replace("3s, next_response: 3s", "2s, next_response: 1h"))
     bob = desk.customer("Bob")
     olga = desk.operator("Olga")
     await bob.says("question")
@@ -70,6 +70,14 @@ async def test_operator_answer_stops_the_clock_and_commands_work(
     report = _text(_general(desk, "📊")[0])
     assert "Conversations: 1" in report and "SLA hit rate: 100% (1/1)" in report
     assert not _general(desk, "🚨")  # answered in time: nothing escalated
+    # The daily report (its job calls this at daily_report): the text, then a PNG chart.
+    assert app.services is not None
+    await app.services.controls.report("today", chart=True)
+    await desk.wait(lambda: any("photo" in m for m in desk.messages()
+                                if m.get("from", {}).get("is_bot")))
+    photo = next(m for m in desk.messages() if "photo" in m)
+    assert photo.get("caption", "").startswith("📈 today")
+    assert len(_general(desk, "📊")) == 2
 
 
 async def test_card_buttons_take_snooze_close_reopen(desk: Desk, start_relay: StartRelay) -> None:

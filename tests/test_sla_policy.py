@@ -170,3 +170,20 @@ def test_percentile_and_periods() -> None:
     now = utc(2026, 11, 26, 9)
     assert period_bounds("today", now, MSK) == (utc(2026, 11, 25, 21), now)
     assert period_bounds("week", now, MSK)[0] == now - timedelta(days=7)
+
+
+def test_chart_is_a_valid_png() -> None:
+    import struct
+    import zlib
+
+    from core.chart import report_chart
+
+    png = report_chart({9: timedelta(minutes=12), 14: timedelta(minutes=40)},
+                       {"TG": 0.9, "VK": 0.5}, {"OLGA": 1.0, "?": 0.25})
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (640, 420)
+    idat_len = struct.unpack(">I", png[33:37])[0]
+    raw = zlib.decompress(png[41:41 + idat_len])
+    assert len(raw) == height * (1 + width * 3)
+    assert bytes((66, 133, 244)) in raw  # the first-response bars are drawn

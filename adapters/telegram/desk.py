@@ -11,7 +11,13 @@ import logging
 from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from adapters.telegram import errors
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
@@ -84,6 +90,13 @@ class TelegramDesk:
         return await errors.call(
             self._chat, lambda: self._sender.send_html(self._chat, topic_id, html), desk=True
         )
+
+    async def post_photo(self, topic_id: int | None, png: bytes, caption_html: str) -> str:
+        photo = BufferedInputFile(png, filename="chart.png")
+        sent = await errors.call(self._chat, lambda: self._bot.send_photo(
+            chat_id=self._chat, message_thread_id=topic_id, photo=photo,
+            caption=caption_html, parse_mode="HTML"), desk=True)
+        return str(sent.message_id)
 
     async def post_card(self, topic_id: int, html: str) -> str:
         sent = await errors.call(self._chat, lambda: self._bot.send_message(
