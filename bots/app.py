@@ -27,6 +27,7 @@ from core.ratelimit import SlidingWindowLimiter
 from core.relay import Relayer
 from core.sla_clock import SlaClock
 from core.sweep import SlaSweeper
+from core.titles import TitleKeeper
 from storage.database import close_database, open_database, pending_migrations
 from storage.sla import TortoiseSlaStore
 from storage.store import TortoiseStore
@@ -124,7 +125,8 @@ class App:
         if cfg.service is not None and policy is not None:
             sweeper = SlaSweeper(store, sla_store, self.clock, policy, desk.chat_id,
                                  outbox.wake)
-            jobs = SlaJobs(cfg.service, sweeper, controls)
+            titles = TitleKeeper(sla_store, desk, relayer.limiter, self.clock)
+            jobs = SlaJobs(cfg.service, sweeper, controls, titles)
         dp = Dispatcher()
         dp["intake"] = intake
         dp["controls"] = controls

@@ -137,6 +137,8 @@ class ServiceConfig(_Section):
                                      le=timedelta(hours=1))
     digest_interval: Target = timedelta(hours=1)
     daily_report: str | None = "09:00"  # local time of the daily report; off for none
+    # A topic title's status emoji changes after the status held still this long; off: never.
+    title_debounce: Target = timedelta(seconds=30)
 
     validate_zone = field_validator("timezone")(_check_zone)
     validate_hours = field_validator("hours")(_optional_hours)
@@ -205,4 +207,5 @@ def sla_policy(service: ServiceConfig, admins: list[int]) -> SlaPolicy:
         ack=AckSettings(ack.enabled, ack.quiet, ack.default_language),
         on_duty=tuple(service.on_duty), admins=tuple(admins),
         texts=ack.texts, timezone_names=ack.timezone_names,
+        title_debounce=service.title_debounce,
     )

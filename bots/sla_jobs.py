@@ -18,14 +18,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bots.config_service import ServiceConfig
 from core.controls import DeskControls
 from core.sweep import SlaSweeper
+from core.titles import TitleKeeper
 
 logger = logging.getLogger(__name__)
 
 
 class SlaJobs:
-    def __init__(self, service: ServiceConfig, sweeper: SlaSweeper, controls: DeskControls
-                 ) -> None:
+    def __init__(self, service: ServiceConfig, sweeper: SlaSweeper, controls: DeskControls,
+                 titles: TitleKeeper) -> None:
         self._service = service
+        self._titles = titles
         self.sweeper = sweeper
         self._controls = controls
         self.scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, timezone=UTC)
@@ -38,6 +40,10 @@ class SlaJobs:
         add(self._job("sla-sweep", self.sweeper.sweep), IntervalTrigger(
             seconds=service.sweep_interval.total_seconds()), id="sla-sweep", max_instances=1,
             coalesce=True, next_run_time=datetime.now(UTC))
+        if service.title_debounce is not None:
+            add(self._job("sla-titles", self._titles.run), IntervalTrigger(
+                seconds=service.sweep_interval.total_seconds()), id="sla-titles",
+                max_instances=1, coalesce=True)
         if service.digest_interval is not None:
             add(self._job("sla-digest", self.sweeper.digest), IntervalTrigger(
                 seconds=service.digest_interval.total_seconds()), id="sla-digest",

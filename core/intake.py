@@ -121,6 +121,7 @@ class IntakeService:
             fields["waiting_since"] = now
             if self._sla is not None:  # the SLA clock starts (once per wait, not per message)
                 await self._sla.customer_waits(conversation, created, now)
+                fields.update(self._sla.title("waiting", now))
                 ack = self._sla.acknowledgement(conversation, customer.language, now)
                 if ack is not None:
                     fields["acked_at"] = now
@@ -248,6 +249,7 @@ class IntakeService:
             fields["answered_at"] = now
             if conversation.waiting_since is not None:
                 await self._sla.human_answered(conversation.id, inbound.operator_id, now)
+                fields.update(self._sla.title("answered", now))
         await store.update_conversation(conversation.id, **fields)
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
 

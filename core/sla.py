@@ -97,6 +97,8 @@ class SlaPolicy:
     admins: tuple[int, ...] = ()  # mentioned in escalations
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang → overrides
     timezone_names: Mapping[str, str] = field(default_factory=dict)  # lang → "Moscow time"
+    # A topic's status mark changes after its status held still this long (None: never).
+    title_debounce: timedelta | None = timedelta(seconds=30)
 
     def channel(self, name: str) -> ChannelPolicy:
         return self.per_channel.get(name, self.default)

@@ -10,6 +10,7 @@ from core.ack import acknowledgement
 from core.model import Conversation
 from core.ports import SlaStorePort
 from core.sla import RESPONSE_KINDS, SlaPolicy, TargetKind
+from core.titles import title_fields
 
 _ALL_KINDS = tuple(str(k) for k in TargetKind)
 
@@ -40,6 +41,10 @@ class SlaClock:
             return None
         return acknowledgement(self.policy, conversation.channel, language, now)
 
+    def title(self, state: str, now: datetime) -> dict[str, object]:
+        """Conversation fields asking for the topic's status mark to become `state`."""
+        return title_fields(state, now, self.policy.title_debounce)
+
     async def human_answered(self, conversation_id: int, operator_id: str, now: datetime
                              ) -> None:
         await self._store.stop_deadlines(conversation_id, [str(k) for k in RESPONSE_KINDS],
@@ -47,3 +52,4 @@ class SlaClock:
 
     async def closed(self, conversation_id: int, operator_id: str, now: datetime) -> None:
         await self._store.stop_deadlines(conversation_id, _ALL_KINDS, now, operator_id)
+        await self._store.forget_title(conversation_id)

@@ -69,7 +69,9 @@ class SlaSweeper:
         to_breach = [d.id for d in due if d.due_at <= now]
         async with self._store.transaction():
             reminded = await self._sla.claim_reminders(to_remind, now)
-            breached = await self._sla.record_breaches(to_breach, now)
+            debounce = self._policy.title_debounce
+            breached = await self._sla.record_breaches(
+                to_breach, now, now + debounce if debounce is not None else None)
             for d in due:
                 if d.id in reminded:
                     await enqueue_notice(self._store, now, self._desk_chat, d.conversation_id,

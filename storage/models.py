@@ -64,6 +64,11 @@ class Conversation(Model):
     # operator answer (an acknowledgement right after a live answer would be noise).
     acked_at = fields.DatetimeField(null=True)
     answered_at = fields.DatetimeField(null=True)
+    # The status emoji in the topic title: wanted (set on the clock's changes), shown (last
+    # applied) and when a rename may happen (debounced; NULL when nothing is to be done).
+    title_want = fields.CharField(max_length=8, null=True)
+    title_mark = fields.CharField(max_length=8, null=True)
+    title_due_at = fields.DatetimeField(null=True, db_index=True)
 
     class Meta:
         table = "conversation"

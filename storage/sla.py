@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from core.ports import ConversationRecord, DeadlineRecord, DueDeadline
+from core.ports import ConversationRecord, DeadlineRecord, DueDeadline, TitleWork
 from storage.base import TortoiseBase, dt_out, from_us, to_us
 
 _DUE_COLUMNS = (
@@ -80,10 +80,19 @@ class TortoiseSlaStore(TortoiseBase):
         )
         return {r["id"] for r in rows}
 
-    async def record_breaches(self, ids: Sequence[int], now: datetime) -> set[int]:
+    async def record_breaches(self, ids: Sequence[int], now: datetime,
+                              title_due: datetime | None = None) -> set[int]:
         if not ids:
             return set()
         marks = _marks(len(ids))
+        if title_due is not None:  # overdue answers turn the topic's mark red
+            await self._raw(
+                "UPDATE conversation SET title_want = ?, title_due_at = ? WHERE id IN"
+                f" (SELECT conversation_id FROM sla_deadline WHERE id IN ({marks})"
+                " AND kind <> 'resolution' AND stopped_us IS NULL AND breached = FALSE)"
+                " AND open_key IS NOT NULL",
+                ["🔴", self.dt_in(title_due), *ids],
+            )
         won = await self._raw(
             "INSERT INTO sla_breach (conversation_id, kind, seq, due_us, breached_us)"
             " SELECT conversation_id, kind, seq, due_us, ? FROM sla_deadline"
@@ -170,3 +179,32 @@ class TortoiseSlaStore(TortoiseBase):
             list(operator_ids),
         )
         return {r["author_id"]: r["author_name"] for r in rows if r["author_name"]}
+
+    async def titles_due(self, now: datetime, limit: int) -> list[TitleWork]:
+        rows = await self._raw(
+            "SELECT c.id, c.topic_id, c.customer_id, c.channel, c.title_want, c.title_mark,"
+            " u.display_name FROM conversation c JOIN customer u ON u.id = c.customer_id"
+            " WHERE c.title_due_at <= ? ORDER BY c.title_due_at LIMIT ?",
+            [self.dt_in(now), limit * 4],
+        )
+        out = []
+        for r in rows:
+            if r["title_want"] == r["title_mark"] or r["topic_id"] is None or not r["title_want"]:
+                await self.title_applied(r["id"], r["title_want"])  # nothing to rename
+                continue
+            out.append(TitleWork(r["id"], r["topic_id"], r["customer_id"], r["display_name"],
+                                 r["channel"], r["title_want"]))
+        return out[:limit]
+
+    async def forget_title(self, conversation_id: int) -> None:
+        """A closed conversation's title is left as it is."""
+        await self._raw("UPDATE conversation SET title_due_at = NULL WHERE id = ?",
+                        [conversation_id])
+
+    async def title_applied(self, conversation_id: int, mark: str | None) -> None:
+        """The title shows `mark`; done unless the wanted mark changed meanwhile."""
+        await self._raw(
+            "UPDATE conversation SET title_mark = ?, title_due_at = CASE WHEN title_want = ?"
+            " THEN NULL ELSE title_due_at END WHERE id = ?",
+            [mark, mark, conversation_id],
+        )

@@ -14,6 +14,7 @@ service:
   remind_before: 2s
   on_duty: [4242]
   sweep_interval: 200ms
+  title_debounce: 300ms
   daily_report: "off"
 """
 
@@ -47,6 +48,9 @@ async def test_ack_reminder_and_escalation_from_the_scheduled_sweep(
     assert services.sla_jobs.runs.get("sla-sweep", 0) >= 2
     reminders = [m for m in desk.bot_posts(topic) if _text(m).startswith("⏰")]
     assert len(reminders) == 1  # once per deadline, however many sweeps ran
+    # The topic title shows the status: overdue.
+    await desk.wait(lambda: any(t["message_thread_id"] == topic and t["name"].startswith("🔴")
+                                for t in desk.topics()))
 
 
 async def test_operator_answer_stops_the_clock_and_commands_work(

@@ -259,3 +259,50 @@ async def test_digest_lists_overdue_conversations(rig: Rig) -> None:
     await rig.sweeper.sweep()
     assert await rig.sweeper.digest() == 1
     assert any(t.startswith("⏳ 1 conversation waiting") for t in await rig.texts())
+
+
+class FakeDesk:
+    """Only what TitleKeeper uses of a DeskPort."""
+
+    def __init__(self) -> None:
+        self.renames: list[tuple[int, str]] = []
+
+    def rate_keys(self) -> list[Any]:
+        from core.ports import RateKey
+
+        return [RateKey("group", 20, 60.0)]
+
+    async def rename_topic(self, topic_id: int, title: str) -> None:
+        self.renames.append((topic_id, title))
+
+
+async def test_topic_title_marks_are_debounced_and_yield_to_deliveries(rig: Rig) -> None:
+    from core.ratelimit import SlidingWindowLimiter
+    from core.titles import TitleKeeper
+
+    desk, limiter = FakeDesk(), SlidingWindowLimiter()
+    keeper = TitleKeeper(rig.sla, desk, limiter, rig.clock)  # type: ignore[arg-type]
+    conv = await rig.customer("hello")
+    assert await keeper.run() == 0  # the status must hold still for 30 s first
+    rig.clock.advance(timedelta(seconds=31))
+    assert await keeper.run() == 1
+    assert desk.renames == [(500 + conv, "🟡 Anna · TG · #1")]
+    assert await keeper.run() == 0  # applied: nothing more to do
+    # An answer and a new question inside the debounce window: no rename at all.
+    await rig.operator(conv, "hi")
+    rig.clock.advance(timedelta(seconds=10))
+    await rig.customer("one more")
+    rig.clock.advance(timedelta(seconds=31))
+    assert await keeper.run() == 0 and len(desk.renames) == 1
+    # Overdue: red, but only while the group's window has headroom.
+    rig.clock.advance(timedelta(minutes=31))
+    assert (await rig.sweeper.sweep()).breached == 1
+    rig.clock.advance(timedelta(seconds=31))
+    limiter.record(desk.rate_keys(), 16)  # deliveries used most of the window
+    assert await keeper.run() == 0
+    other = TitleKeeper(rig.sla, desk, SlidingWindowLimiter(), rig.clock)  # type: ignore[arg-type]
+    assert await other.run() == 1
+    assert desk.renames[-1] == (500 + conv, "🔴 Anna · TG · #1")
+    await rig.intake.close_conversation(500 + conv, "77", "Olga")
+    rig.clock.advance(timedelta(minutes=5))
+    assert await other.run() == 0

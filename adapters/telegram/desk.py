@@ -98,6 +98,10 @@ class TelegramDesk:
             caption=caption_html, parse_mode="HTML"), desk=True)
         return str(sent.message_id)
 
+    async def rename_topic(self, topic_id: int, title: str) -> None:
+        await errors.call(self._chat, lambda: self._bot.edit_forum_topic(
+            chat_id=self._chat, message_thread_id=topic_id, name=title), desk=True)
+
     async def post_card(self, topic_id: int, html: str) -> str:
         sent = await errors.call(self._chat, lambda: self._bot.send_message(
             chat_id=self._chat, message_thread_id=topic_id, text=html, parse_mode="HTML",

@@ -52,4 +52,19 @@ class Migration(migrations.Migration):
             name='answered_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
+        ops.AddField(
+            model_name='Conversation',
+            name='title_due_at',
+            field=fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AddField(
+            model_name='Conversation',
+            name='title_mark',
+            field=fields.CharField(null=True, max_length=8),
+        ),
+        ops.AddField(
+            model_name='Conversation',
+            name='title_want',
+            field=fields.CharField(null=True, max_length=8),
+        ),
     ]
