@@ -38,18 +38,22 @@ class TortoiseSlaStore(TortoiseBase):
 
     async def start_deadlines(self, conversation_id: int, channel: str,
                               deadlines: Sequence[Any]) -> None:
+        if not deadlines:
+            return
+        # One statement for all of them (a new conversation starts two clocks); each row's
+        # seq is the next of its kind, read through the unique index.
+        rows, values = [], []
         for d in deadlines:
             remind = to_us(d.remind_at) if d.remind_at is not None else None
             due = to_us(d.due_at)
-            # One statement: the next seq of this kind comes from the unique index.
-            await self._raw(
-                "INSERT INTO sla_deadline (conversation_id, channel, kind, seq, started_us,"
-                " due_us, remind_us, next_us, reminded, breached)"
-                " SELECT ?, ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, FALSE, FALSE"
-                " FROM sla_deadline WHERE conversation_id = ? AND kind = ?",
-                [conversation_id, channel, str(d.kind), to_us(d.started_at), due, remind,
-                 remind if remind is not None else due, conversation_id, str(d.kind)],
-            )
+            rows.append("(?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM sla_deadline"
+                        " WHERE conversation_id = ? AND kind = ?), ?, ?, ?, ?, FALSE, FALSE)")
+            values += [conversation_id, channel, str(d.kind), conversation_id, str(d.kind),
+                       to_us(d.started_at), due, remind, remind if remind is not None else due]
+        await self._raw(
+            "INSERT INTO sla_deadline (conversation_id, channel, kind, seq, started_us, due_us,"
+            f" remind_us, next_us, reminded, breached) VALUES {', '.join(rows)}", values,
+        )
 
     async def stop_deadlines(self, conversation_id: int, kinds: Sequence[str], now: datetime,
                              by: str | None) -> None:
