@@ -19,7 +19,11 @@ from sandbox.telegram import TelegramEmulator
 DEMO_TOKEN = "100000:SANDBOX-relaydesk-demo"
 
 
-def _config(db_path: Path, api: str, chat_id: int, admin: int) -> Config:
+def _config(db_path: Path, api: str, chat_id: int, admin: int, short: bool = True) -> Config:
+    """The demo's config; `short` targets show a reminder within seconds (the interactive
+    sandbox keeps real ones: 15 minutes to the first response)."""
+    targets = "first_response: 4s" if short else "first_response: 15m"
+    remind = "2s" if short else "5m"
     return load_config_text(
         f"""
 storage: {{url: "sqlite://{db_path}"}}
@@ -29,8 +33,8 @@ outbox: {{album_wait: 300ms}}
 logging: {{level: WARNING}}
 service:
   # Shortened so the demo shows a reminder within seconds; real targets are 15m-1h.
-  targets: {{first_response: 4s, business_hours: false}}
-  remind_before: 2s
+  targets: {{{targets}, business_hours: false}}
+  remind_before: {remind}
   sweep_interval: 250ms
   daily_report: "off"
 """,
@@ -141,7 +145,7 @@ async def run_sandbox(port: int) -> int:
     group, olga, anna = await _setup(emu)
     data = Path("data")
     await asyncio.to_thread(data.mkdir, exist_ok=True)
-    app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id))
+    app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id, short=False))
     print(f"Telegram emulator: {emu.base_url} (control API under {emu.base_url}/_control)\n"
           f"operator group {group}; operator Olga id {olga.id}; customer Anna id {anna.id}\n"
           "Press Ctrl+C to stop.")

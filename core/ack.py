@@ -56,12 +56,13 @@ def language_of(code: str | None, policy: SlaPolicy) -> str:
     return policy.ack.default_language
 
 
-def acknowledgement(policy: SlaPolicy, channel: str, language: str | None, now: datetime
-                    ) -> str:
-    """The HTML text that tells the customer when to expect a human."""
+def acknowledgement(policy: SlaPolicy, channel: str, language: str | None, now: datetime,
+                    target: timedelta | None = None) -> str:
+    """The HTML text that tells the customer when to expect a human (within `target`, the
+    running response target; the first-response target by default)."""
     lang = language_of(language, policy)
     chan = policy.channel(channel)
-    target = chan.targets.first_response or timedelta(hours=1)
+    target = target or chan.targets.first_response or timedelta(hours=1)
     due = chan.clock.add_open_time(now, target)
     zone = chan.hours.zone
     values: dict[str, str] = {"wait": human_duration(target, lang),

@@ -39,7 +39,10 @@ class SlaClock:
         if not self.policy.should_acknowledge(conversation.acked_at, conversation.answered_at,
                                               now, conversation.channel):
             return None
-        return acknowledgement(self.policy, conversation.channel, language, now)
+        targets = self.policy.channel(conversation.channel).targets
+        answered = conversation.first_response_at is not None
+        target = targets.next_response if answered else targets.first_response
+        return acknowledgement(self.policy, conversation.channel, language, now, target)
 
     def title(self, state: str, now: datetime) -> dict[str, object]:
         """Conversation fields asking for the topic's status mark to become `state`."""
