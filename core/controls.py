@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from core import reports, texts
 from core.clock import Clock
-from core.model import DESK, Action, Conversation, ConversationStatus, desk_lane
-from core.notices import enqueue_notice
+from core.model import DESK, Conversation, ConversationStatus
+from core.notices import enqueue_general, enqueue_notice
 from core.ports import SlaStorePort, StorePort
 from core.sla import SlaPolicy
 
@@ -116,16 +116,10 @@ class DeskControls:
             if chart:
                 png = reports.chart(report, names)
         async with self._store.transaction():
-            await self._store.enqueue(
-                lane=desk_lane(None), target=DESK, chat_id=self._desk_chat, action=Action.TEXT,
-                now=now, body={"html": html, "topic_id": topic_id},
-            )
+            await enqueue_general(self._store, now, self._desk_chat, html, topic_id=topic_id)
             if png is not None:
-                await self._store.enqueue(
-                    lane=desk_lane(None), target=DESK, chat_id=self._desk_chat,
-                    action=Action.TEXT, now=now,
-                    body={"html": texts.render("chart_caption", period=period),
-                          "topic_id": topic_id, "png": base64.b64encode(png).decode()},
-                )
+                await enqueue_general(self._store, now, self._desk_chat,
+                                      texts.render("chart_caption", period=period),
+                                      topic_id=topic_id, png=base64.b64encode(png).decode())
         self._wake({DESK})
         return html

@@ -17,8 +17,8 @@ from markupsafe import Markup
 from core import texts
 from core.ack import human_duration
 from core.clock import Clock
-from core.model import DESK, Action, desk_lane
-from core.notices import enqueue_notice
+from core.model import DESK
+from core.notices import enqueue_general, enqueue_notice
 from core.ports import DueDeadline, SlaStorePort, StorePort
 from core.sla import SlaPolicy
 
@@ -103,8 +103,7 @@ class SlaSweeper:
         self._wake({DESK})
 
     async def _general(self, html: str, now: datetime) -> None:
-        await self._store.enqueue(lane=desk_lane(None), target=DESK, chat_id=self._desk_chat,
-                                  action=Action.TEXT, now=now, body={"html": html})
+        await enqueue_general(self._store, now, self._desk_chat, html)
 
     def _link(self, d: DueDeadline) -> Markup:
         return Markup(texts.topic_link(self._desk_chat, d.topic_id, d.conversation_id))

@@ -307,3 +307,19 @@ async def test_topic_title_marks_are_debounced_and_yield_to_deliveries(rig: Rig)
     await rig.intake.close_conversation(500 + conv, "77", "Olga")
     rig.clock.advance(timedelta(minutes=5))
     assert await other.run() == 0
+
+
+async def test_restart_inside_the_reminder_window_reminds_once(db_url: str) -> None:
+    clock = FrozenClock(START)
+    handle = await open_database(db_url, apply_migrations=False)
+    await _rig(clock).customer("hello")
+    await close_database(handle)
+    clock.advance(timedelta(minutes=50))  # down while the reminder came due
+    for expected in (1, 0):
+        handle = await open_database(db_url, apply_migrations=False)
+        try:
+            rig = _rig(clock)
+            assert (await rig.sweeper.sweep()).reminded == expected
+            assert len(reminders(await rig.texts())) == 1
+        finally:
+            await close_database(handle)
