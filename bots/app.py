@@ -16,13 +16,20 @@ from adapters.telegram.desk import TelegramDesk, desk_router
 from adapters.telegram.polling import DurablePoller
 from adapters.telegram.startup import check_desk
 from bots.config import Config
+from bots.config_service import sla_policy
+from bots.sla_jobs import SlaJobs
 from core.clock import Clock, SystemClock
+from core.controls import DeskControls
 from core.intake import IntakeService
 from core.outbox import Outbox, OutboxSettings
 from core.ports import RateKey
 from core.ratelimit import SlidingWindowLimiter
 from core.relay import Relayer
+from core.sla_clock import SlaClock
+from core.sweep import SlaSweeper
+from core.titles import TitleKeeper
 from storage.database import close_database, open_database, pending_migrations
+from storage.sla import TortoiseSlaStore
 from storage.store import TortoiseStore
 
 logger = logging.getLogger(__name__)
@@ -41,6 +48,8 @@ class Services:
     intake: IntakeService
     outbox: Outbox
     poller: DurablePoller
+    controls: DeskControls
+    sla_jobs: SlaJobs | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -104,17 +113,30 @@ class App:
             ),
             desk.chat_id,
         )
+        sla_store = TortoiseSlaStore()
+        policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         intake = IntakeService(
             store, self.clock, desk_platform=desk.platform, desk_chat_id=desk.chat_id,
             album_wait=ob.album_wait, wake=outbox.wake, stored=relayer.remember,
+            sla=SlaClock(sla_store, policy) if policy else None,
         )
+        controls = DeskControls(store, sla_store, self.clock, policy, desk.chat_id, outbox.wake)
+        jobs = None
+        if cfg.service is not None and policy is not None:
+            sweeper = SlaSweeper(store, sla_store, self.clock, policy, desk.chat_id,
+                                 outbox.wake)
+            titles = TitleKeeper(sla_store, desk, relayer.limiter, self.clock)
+            jobs = SlaJobs(cfg.service, sweeper, controls, titles)
         dp = Dispatcher()
         dp["intake"] = intake
+        dp["controls"] = controls
         dp.include_router(desk_router(cfg.operators.chat_id))
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(tg.poll_timeout.total_seconds()))
-        services = Services(bot, store, intake, outbox, poller)
+        services = Services(bot, store, intake, outbox, poller, controls, jobs)
         services.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
+        if jobs is not None:
+            jobs.start()
         services.tasks.append(asyncio.create_task(poller.run(), name="polling"))
         self.services = services
         logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
@@ -141,6 +163,8 @@ class App:
             polling = next(t for t in services.tasks if t.get_name() == "polling")
             # A batch being handled finishes (its updates commit) before anything else stops.
             await asyncio.wait([polling], timeout=15)
+            if services.sla_jobs is not None:
+                services.sla_jobs.stop()
             await services.outbox.stop()
             for task in services.tasks:
                 if not task.done():

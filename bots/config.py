@@ -33,7 +33,7 @@ from bots.config_models import (
     TelegramConfig,
     TelegramLimits,
 )
-from bots.durations import parse_duration
+from bots.durations import format_duration, parse_duration
 
 __all__ = [
     "Config",
@@ -141,8 +141,19 @@ def summarize(config: Config) -> str:
             f"  telegram: {redact_url(telegram.api_server)} ({telegram.mode})",
             f"  operators: chat {operators.chat_id}, {admins} admin{'' if admins == 1 else 's'}",
             f"  logging: {config.logging.level} ({config.logging.format})",
+            f"  service levels: {_service_line(config)}",
         ]
     )
+
+
+def _service_line(config: Config) -> str:
+    service = config.service
+    if service is None:
+        return "off (no 'service' section)"
+    targets = service.targets
+    first = format_duration(targets.first_response) if targets.first_response else "off"
+    hours = "working hours" if service.hours and targets.business_hours else "around the clock"
+    return f"{service.timezone}, first response {first} ({hours})"
 
 
 def _read_file(path: Path, source: str) -> str:

@@ -343,6 +343,9 @@ class LoggingConfig(_Section):
     format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = "text"
 
 
+from bots.config_service import ServiceConfig  # noqa: E402 - it builds on the types above
+
+
 class Config(_Section):
     """The whole config file."""
 
@@ -351,3 +354,5 @@ class Config(_Section):
     operators: OperatorsConfig
     outbox: OutboxConfig = OutboxConfig()
     logging: LoggingConfig = LoggingConfig()
+    # Service levels (hours, targets, acknowledgements, reminders); none without the section.
+    service: ServiceConfig | None = None

@@ -19,7 +19,11 @@ from sandbox.telegram import TelegramEmulator
 DEMO_TOKEN = "100000:SANDBOX-relaydesk-demo"
 
 
-def _config(db_path: Path, api: str, chat_id: int, admin: int) -> Config:
+def _config(db_path: Path, api: str, chat_id: int, admin: int, short: bool = True) -> Config:
+    """The demo's config; `short` targets show a reminder within seconds (the interactive
+    sandbox keeps real ones: 15 minutes to the first response)."""
+    targets = "first_response: 4s" if short else "first_response: 15m"
+    remind = "2s" if short else "5m"
     return load_config_text(
         f"""
 storage: {{url: "sqlite://{db_path}"}}
@@ -27,6 +31,12 @@ telegram: {{token: "{DEMO_TOKEN}", api_server: "{api}", poll_timeout: 1s}}
 operators: {{chat_id: {chat_id}, admins: [{admin}]}}
 outbox: {{album_wait: 300ms}}
 logging: {{level: WARNING}}
+service:
+  # Shortened so the demo shows a reminder within seconds; real targets are 15m-1h.
+  targets: {{{targets}, business_hours: false}}
+  remind_before: {remind}
+  sweep_interval: 250ms
+  daily_report: "off"
 """,
         source="sandbox",
         env={},
@@ -87,9 +97,15 @@ async def run_demo() -> int:
             print(f"  {'':<18}   topic created: “{title}”")
             for m in bot_msgs(group, topic):
                 t.say("relaydesk (bot)", f"topic “{title[:20]}”", _plain(m))
+            await emu.wait_for(lambda: bool(bot_msgs(anna.id)), 10)
+            t.say("relaydesk (bot)", "Anna's private chat", _plain(bot_msgs(anna.id)[0]))
             note = "/note VIP customer, order is in the Kazan warehouse"
             await emu.user_send(olga, group, text=note, thread_id=topic)
             t.say("Olga (operator)", "topic (internal)", note)
+            is_reminder = lambda m: (m.get("text") or "").startswith("⏰")  # noqa: E731
+            await emu.wait_for(lambda: any(map(is_reminder, bot_msgs(group, topic))), 15)
+            reminder = next(m for m in bot_msgs(group, topic) if is_reminder(m))
+            t.say("relaydesk (bot)", f"topic “{title[:20]}”", _plain(reminder))
             answer = "Sorry, Anna! It ships today; tracking number RX-55 follows."
             await emu.user_send(olga, group, text=answer, thread_id=topic,
                                 reply_to=copy["message_id"])
@@ -129,7 +145,7 @@ async def run_sandbox(port: int) -> int:
     group, olga, anna = await _setup(emu)
     data = Path("data")
     await asyncio.to_thread(data.mkdir, exist_ok=True)
-    app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id))
+    app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id, short=False))
     print(f"Telegram emulator: {emu.base_url} (control API under {emu.base_url}/_control)\n"
           f"operator group {group}; operator Olga id {olga.id}; customer Anna id {anna.id}\n"
           "Press Ctrl+C to stop.")

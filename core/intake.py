@@ -34,6 +34,7 @@ from core.model import (
 )
 from core.notices import enqueue_notice
 from core.ports import DuplicateError, StorePort
+from core.sla_clock import SlaClock
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class IntakeService:
         album_wait: timedelta,
         wake: Callable[[set[str]], None],
         stored: Callable[[list[Message]], None] | None = None,
+        sla: SlaClock | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -79,6 +81,7 @@ class IntakeService:
         self._album_wait = album_wait
         self._wake = wake
         self._stored = stored  # told about committed messages (the relay keeps them at hand)
+        self._sla = sla
 
     async def _atomic(self, work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
         """Run `work` in one transaction; retry when a concurrent writer won a unique key.
@@ -126,6 +129,7 @@ class IntakeService:
             # Writing to us means they can hear us again (Telegram unblock, VK allow).
             await store.set_reachable(identity.id, True)
         conversation = await store.open_conversation(customer.id)
+        created = conversation is None
         if conversation is None:
             conversation = await self._start_conversation(
                 customer.id, customer.display_name, inbound.channel, identity.id
@@ -135,6 +139,17 @@ class IntakeService:
             fields["reply_identity_id"] = identity.id
         if conversation.waiting_since is None:
             fields["waiting_since"] = now
+            if self._sla is not None:  # the SLA clock starts (once per wait, not per message)
+                await self._sla.customer_waits(conversation, created, now)
+                fields.update(self._sla.title("waiting", now))
+                ack = self._sla.acknowledgement(conversation, customer.language, now)
+                if ack is not None:
+                    fields["acked_at"] = now
+                    await self._enqueue(
+                        lane=channel_lane(identity.channel, identity.chat_id),
+                        target=identity.channel, chat_id=identity.chat_id,
+                        action=Action.TEXT, now=now, body={"text": ack},
+                    )
         if fields:
             await store.update_conversation(conversation.id, **fields)
         reply_to_id = None
@@ -249,6 +264,12 @@ class IntakeService:
             fields["first_response_at"] = now
         if conversation.assignee_id is None:
             fields["assignee_id"] = inbound.operator_id
+        if self._sla is not None:
+            # Only a human answer stops the clock (notes returned above; bots never get here).
+            fields["answered_at"] = now
+            if conversation.waiting_since is not None:
+                await self._sla.human_answered(conversation.id, inbound.operator_id, now)
+                fields.update(self._sla.title("answered", now))
         await store.update_conversation(conversation.id, **fields)
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
@@ -266,6 +287,8 @@ class IntakeService:
                 conversation.id, status=ConversationStatus.CLOSED, closed_at=now,
                 waiting_since=None,
             )
+            if self._sla is not None:
+                await self._sla.closed(conversation.id, operator_id, now)
             await self._system_notice(
                 conversation.id,
                 texts.render("closed", conversation_id=conversation.id, operator=operator_name),

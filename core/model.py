@@ -145,6 +145,8 @@ class Conversation:
     waiting_since: datetime | None
     closed_at: datetime | None
     card_posted: bool = False
+    acked_at: datetime | None = None  # the last SLA acknowledgement sent to the customer
+    answered_at: datetime | None = None  # the last human operator answer
 
 
 @dataclass(frozen=True, slots=True)

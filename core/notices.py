@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from core.model import DESK, Action, Content, MessageKind, desk_lane
 from core.ports import StorePort
@@ -24,3 +25,18 @@ async def enqueue_notice(
         action=Action.RELAY, now=now, message_id=message.id, conversation_id=conversation_id,
     )
     return message.id
+
+
+async def enqueue_general(
+    store: StorePort, now: datetime, desk_chat_id: str, html: str, *,
+    topic_id: int | None = None, png: str | None = None,
+) -> int:
+    """Queue a bot post that belongs to no conversation: the General topic (or `topic_id`),
+    optionally a base64 PNG with `html` as its caption. Call inside a transaction."""
+    body: dict[str, Any] = {"html": html}
+    if topic_id is not None:
+        body["topic_id"] = topic_id
+    if png is not None:
+        body["png"] = png
+    return await store.enqueue(lane=desk_lane(None), target=DESK, chat_id=desk_chat_id,
+                               action=Action.TEXT, now=now, body=body)

@@ -7,6 +7,7 @@ topics; rows targeting a channel relay operators' answers to the customer.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -168,7 +169,12 @@ class Relayer:
         keys = desk.rate_keys()
         if first.action is Action.TEXT:
             html = str(first.body.get("html", ""))
-            await self._limited(keys, 1, lambda: desk.post_html(first.body.get("topic_id"), html))
+            topic, png = first.body.get("topic_id"), first.body.get("png")
+            if png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
+                image = base64.b64decode(str(png))
+                await self._limited(keys, 1, lambda: desk.post_photo(topic, image, html))
+            else:
+                await self._limited(keys, 1, lambda: desk.post_html(topic, html))
             await self._finish(step)
             return
         assert first.conversation_id is not None
@@ -225,7 +231,7 @@ class Relayer:
             identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
         )
         card_topic = topic_id
-        await self._limited(desk.rate_keys(), 1, lambda: desk.post_html(card_topic, card))
+        await self._limited(desk.rate_keys(), 1, lambda: desk.post_card(card_topic, card))
         async with store.transaction():
             await store.update_conversation(conversation.id, card_posted=True)
         return topic_id

@@ -22,7 +22,8 @@ _TEMPLATES: dict[str, str] = {
         "{% for i in identities %}{{ i }}{% if not loop.last %}, {% endif %}{% endfor %}\n"
         "{% endif %}"
         "\nReply in this topic to answer. <code>/note text</code> stays internal, "
-        "<code>/close</code> closes the conversation."
+        "<code>/close</code> closes the conversation, <code>/reopen</code> reopens it; "
+        "<code>/take</code> assigns it to you, <code>/snooze 2h</code> pauses reminders."
     ),
     "new_conversation": (
         "🔄 New conversation #{{ conversation_id }} from <b>{{ name }}</b>"
@@ -40,7 +41,42 @@ _TEMPLATES: dict[str, str] = {
     "{{ detail }}{% endif %}",
     "edited": "✏️ <i>{{ name }} edited a message:</i>\n{{ text }}",
     "greeting": "Hello! Write your question here and a support agent will answer you.",
+    # service levels (core/sla.py); `who` and `link` are rendered HTML, marked safe
+    "sla_reminder": "⏰ {{ who }} {{ target }} is due in {{ left }} (by {{ due }}).",
+    "sla_escalation": "🚨 {{ admins }} — missed target{% if items|length > 1 %}s{% endif %}:\n"
+    "{% for i in items %}• {{ i.link }} — {{ i.target }}, due {{ i.due }}\n{% endfor %}"
+    "{% if more %}…and {{ more }} more\n{% endif %}",
+    "sla_digest": "⏳ {{ count }} conversation{% if count != 1 %}s{% endif %} waiting past "
+    "the target:\n{% for i in items %}• {{ i.link }} — {{ i.target }}, overdue {{ i.late }}\n"
+    "{% endfor %}{% if more %}…and {{ more }} more\n{% endif %}",
+    "taken": "🙋 {{ operator }} took conversation #{{ conversation_id }}.",
+    "reopened": "🔓 Conversation #{{ conversation_id }} reopened by {{ operator }}.",
+    "cannot_reopen": "⚠️ Conversation #{{ conversation_id }} can't be reopened: the customer "
+    "already has a newer open conversation.",
+    "snoozed": "💤 Snoozed by {{ operator }} until {{ until }}: no reminders before then.",
+    "sla_report": "📊 <b>Report: {{ period }}</b> ({{ since }} – {{ until }})\n"
+    "Conversations: {{ conversations }}\n"
+    "First response: median {{ fr_median }}, p90 {{ fr_p90 }}\n"
+    "Resolution: median {{ resolution }}\n"
+    "SLA hit rate: {{ hit }}\n"
+    "{% if channels %}\n<b>By channel</b>\n{% for r in channels %}• {{ r.label }}: "
+    "{{ r.n }} conv., first response {{ r.fr }}, hit {{ r.hit }}\n{% endfor %}{% endif %}"
+    "{% if operators %}\n<b>By operator</b>\n{% for r in operators %}• {{ r.label }}: "
+    "{{ r.n }} conv., first response {{ r.fr }}, hit {{ r.hit }}\n{% endfor %}{% endif %}",
+    "chart_caption": "📈 {{ period }}: first response by hour, hit rate per channel and per "
+    "operator",
+    "bad_report": "⚠️ Use <code>/report today</code>, <code>/report week</code> or "
+    "<code>/report month</code>.",
+    "bad_snooze": "⚠️ Use <code>/snooze 2h</code>, <code>/snooze 18:30</code> or "
+    "<code>/snooze tomorrow 10:00</code>.",
 }
+
+_TEMPLATES.update({
+    "_mention": '<a href="tg://user?id={{ user_id }}">{{ name }}</a>',
+    "_topic_link": '<a href="https://t.me/c/{{ internal }}/{{ topic_id }}">'
+    "#{{ conversation_id }}</a>",
+    "_plain_ref": "#{{ conversation_id }}",
+})
 
 CHANNEL_LABELS = {"telegram": "TG", "vk": "VK"}
 
@@ -68,6 +104,20 @@ def topic_title(name: str, channel: str, customer_id: int) -> str:
     return _plain["topic_title"].render(
         name=clean, channel_label=label, customer_id=customer_id
     )[:TITLE_LIMIT]
+
+
+def mention(user_id: int | str, name: str = "operator") -> str:
+    """An HTML mention that notifies a Telegram user by id (no username needed)."""
+    return render("_mention", user_id=str(user_id), name=name)
+
+
+def topic_link(desk_chat_id: str, topic_id: int | None, conversation_id: int) -> str:
+    """An HTML link to a conversation's topic (a forum supergroup id is -100<internal id>)."""
+    internal = desk_chat_id.removeprefix("-100")
+    if topic_id is None or not internal.isdigit():
+        return render("_plain_ref", conversation_id=conversation_id)
+    return render("_topic_link", internal=internal, topic_id=topic_id,
+                  conversation_id=conversation_id)
 
 
 def channel_label(channel: str) -> str:

@@ -60,6 +60,15 @@ class Conversation(Model):
     # constraint makes a second open conversation for one customer impossible on every
     # database (NULLs never collide), not just unlikely under a lock.
     open_key = fields.IntField(null=True, unique=True)
+    # Service levels: the last acknowledgement sent to the customer and the last human
+    # operator answer (an acknowledgement right after a live answer would be noise).
+    acked_at = fields.DatetimeField(null=True)
+    answered_at = fields.DatetimeField(null=True)
+    # The status emoji in the topic title: wanted (set on the clock's changes), shown (last
+    # applied) and when a rename may happen (debounced; NULL when nothing is to be done).
+    title_want = fields.CharField(max_length=8, null=True)
+    title_mark = fields.CharField(max_length=8, null=True)
+    title_due_at = fields.DatetimeField(null=True, db_index=True)
 
     class Meta:
         table = "conversation"
@@ -124,3 +133,47 @@ class Delivery(Model):
             Index(fields=("lane", "status", "id"), name="delivery_lane_idx"),
             Index(fields=("status", "target", "due_us"), name="delivery_due_idx"),
         )
+
+
+class SlaDeadline(Model):
+    # One target of one conversation, keyed (conversation, kind, seq). `next_us` is when the
+    # sweep must look at it again (the reminder, then the deadline), NULL once settled, so
+    # the sweep is one range scan on its index. (Comments, not docstrings: tortoise turns a
+    # model's docstring into a table comment, and a semicolon in it breaks the DDL.)
+
+    id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.IntField()
+    channel = fields.CharField(max_length=16)
+    kind = fields.CharField(max_length=16)
+    seq = fields.IntField()
+    started_us = fields.BigIntField()
+    due_us = fields.BigIntField()
+    remind_us = fields.BigIntField(null=True)
+    next_us = fields.BigIntField(null=True)
+    reminded = fields.BooleanField(default=False)
+    breached = fields.BooleanField(default=False)
+    stopped_us = fields.BigIntField(null=True)  # when a human answered (or it was closed)
+    stopped_by = fields.CharField(max_length=64, null=True)  # the operator who answered
+
+    class Meta:
+        table = "sla_deadline"
+        unique_together = (("conversation_id", "kind", "seq"),)
+        indexes = (
+            Index(fields=("next_us",), name="sla_deadline_next_idx"),
+            Index(fields=("started_us",), name="sla_deadline_started_idx"),
+        )
+
+
+class SlaBreach(Model):
+    # A missed target: the unique key makes a second escalation for it impossible.
+
+    id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.IntField()
+    kind = fields.CharField(max_length=16)
+    seq = fields.IntField()
+    due_us = fields.BigIntField()
+    breached_us = fields.BigIntField()
+
+    class Meta:
+        table = "sla_breach"
+        unique_together = (("conversation_id", "kind", "seq"),)

@@ -40,7 +40,8 @@ def _identity_raw(r: Any) -> m.Identity:
 
 _CONVERSATION_COLUMNS = {
     "channel", "status", "topic_id", "card_posted", "reply_identity_id", "assignee_id",
-    "first_response_at", "waiting_since", "closed_at", "open_key",
+    "first_response_at", "waiting_since", "closed_at", "open_key", "acked_at", "answered_at",
+    "title_want", "title_mark", "title_due_at",
 }
 
 
@@ -52,7 +53,8 @@ def _conversation_raw(r: Any) -> m.Conversation:
         opened_at=dt_out(r["opened_at"]),  # type: ignore[arg-type]
         first_response_at=dt_out(r["first_response_at"]),
         waiting_since=dt_out(r["waiting_since"]), closed_at=dt_out(r["closed_at"]),
-        card_posted=bool(r["card_posted"]),
+        card_posted=bool(r["card_posted"]), acked_at=dt_out(r["acked_at"]),
+        answered_at=dt_out(r["answered_at"]),
     )
 
 

@@ -11,11 +11,18 @@ import logging
 from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
-from aiogram.types import Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from adapters.telegram import errors
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
+from core.controls import DeskControls
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.intake import IntakeService
 from core.model import InboundEdit, InboundOperatorMessage, Outgoing
@@ -26,6 +33,14 @@ logger = logging.getLogger(__name__)
 
 # Bot API topic icon colours; one is picked per customer so neighbours differ.
 ICON_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
+# The buttons under every customer card; the same actions as /take, /snooze 1h, /close,
+# /reopen typed in the topic.
+CONTROLS = InlineKeyboardMarkup(inline_keyboard=[[
+    InlineKeyboardButton(text="🙋 Take", callback_data="rd:take"),
+    InlineKeyboardButton(text="💤 1h", callback_data="rd:snooze"),
+    InlineKeyboardButton(text="✅ Close", callback_data="rd:close"),
+    InlineKeyboardButton(text="🔓 Reopen", callback_data="rd:reopen"),
+]])
 
 
 class TelegramDesk:
@@ -76,10 +91,31 @@ class TelegramDesk:
             self._chat, lambda: self._sender.send_html(self._chat, topic_id, html), desk=True
         )
 
+    async def post_photo(self, topic_id: int | None, png: bytes, caption_html: str) -> str:
+        photo = BufferedInputFile(png, filename="chart.png")
+        sent = await errors.call(self._chat, lambda: self._bot.send_photo(
+            chat_id=self._chat, message_thread_id=topic_id, photo=photo,
+            caption=caption_html, parse_mode="HTML"), desk=True)
+        return str(sent.message_id)
+
+    async def rename_topic(self, topic_id: int, title: str) -> None:
+        await errors.call(self._chat, lambda: self._bot.edit_forum_topic(
+            chat_id=self._chat, message_thread_id=topic_id, name=title), desk=True)
+
+    async def post_card(self, topic_id: int, html: str) -> str:
+        sent = await errors.call(self._chat, lambda: self._bot.send_message(
+            chat_id=self._chat, message_thread_id=topic_id, text=html, parse_mode="HTML",
+            reply_markup=CONTROLS), desk=True)
+        return str(sent.message_id)
+
     async def edit(self, topic_id: int | None, platform_message_id: str, message: CoreMessage,
                    reply_to: str | None) -> str | None:
         return await errors.call(self._chat, lambda: self._sender.edit(
             self._chat, topic_id, platform_message_id, message, reply_to), desk=True)
+
+
+CONTROL_ANSWERS = {"take": "Assigned to you", "snooze": "Snoozed for 1 hour",
+                   "close": "Closed", "reopen": "Reopen requested"}
 
 
 def _operator(message: Message) -> tuple[str, str] | None:
@@ -121,24 +157,57 @@ def desk_router(chat_id: int) -> Router:
     router.edited_message.filter(in_desk)
 
     @router.message()
-    async def on_topic_message(message: Message, intake: IntakeService) -> None:
-        if not message.is_topic_message or not message.message_thread_id:
+    async def on_topic_message(message: Message, intake: IntakeService,
+                               controls: DeskControls) -> None:
+        text = message.text or ""
+        command, _, rest = text.partition(" ")
+        command = command.split("@", 1)[0].lower()
+        in_topic = message.is_topic_message and message.message_thread_id
+        if command == "/report" and _operator(message) is not None:
+            await controls.report(rest.strip().lower() or "today",
+                                  message.message_thread_id if in_topic else None)
+            return
+        if not in_topic or not message.message_thread_id:
             return  # the General topic is for people, never relayed
         if kind_of(message) in SERVICE_TYPES:
             return
         operator = _operator(message)
         if operator is None:
             return
-        text = message.text or ""
-        command, _, rest = text.partition(" ")
-        command = command.split("@", 1)[0].lower()
+        topic = message.message_thread_id
         if command == "/note":
             await intake.add_note(_inbound(message, operator, rest.strip()))
         elif command == "/close":
-            await intake.close_conversation(message.message_thread_id, *operator)
+            await intake.close_conversation(topic, *operator)
+        elif command == "/take":
+            await controls.take(topic, *operator)
+        elif command == "/reopen":
+            await controls.reopen(topic, operator[1])
+        elif command == "/snooze":
+            await controls.snooze(topic, operator[1], rest)
         else:
             result = await intake.relay_operator_to_customer(_inbound(message, operator))
             logger.debug("operator message %s: %s", message.message_id, result.outcome)
+
+    @router.callback_query(F.data.startswith("rd:"), F.message.chat.id == chat_id)
+    async def on_control(query: CallbackQuery, intake: IntakeService,
+                         controls: DeskControls) -> None:
+        user, message = query.from_user, query.message
+        topic = getattr(message, "message_thread_id", None)
+        if user.is_bot or not topic:
+            await query.answer()
+            return
+        operator = (str(user.id), user.full_name)
+        action = (query.data or "").removeprefix("rd:")
+        if action == "take":
+            await controls.take(topic, *operator)
+        elif action == "snooze":
+            await controls.snooze(topic, operator[1], "1h")
+        elif action == "close":
+            await intake.close_conversation(topic, *operator)
+        elif action == "reopen":
+            await controls.reopen(topic, operator[1])
+        await query.answer(CONTROL_ANSWERS.get(action, ""))
 
     @router.edited_message()
     async def on_operator_edit(message: Message, intake: IntakeService) -> None:

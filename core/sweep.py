@@ -1,0 +1,131 @@
+"""The SLA sweep: one indexed query for deadlines that need attention, then conditional claims
+so each reminder and each breach happens once, whatever the restarts or processes.
+
+Posts never go out inline: reminders are notices in the conversation's topic, escalations and
+digests are General-topic texts, all queued in the outbox in the sweep's own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from markupsafe import Markup
+
+from core import texts
+from core.ack import human_duration
+from core.clock import Clock
+from core.model import DESK
+from core.notices import enqueue_general, enqueue_notice
+from core.ports import DueDeadline, SlaStorePort, StorePort
+from core.sla import SlaPolicy
+
+logger = logging.getLogger(__name__)
+
+TARGET_LABELS = {"first_response": "first response", "next_response": "next response",
+                 "resolution": "resolution"}
+_LIST_LIMIT = 30  # lines in one General post; the rest is counted, not listed
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    reminded: int = 0
+    breached: int = 0
+
+
+class SlaSweeper:
+    def __init__(self, store: StorePort, sla: SlaStorePort, clock: Clock, policy: SlaPolicy,
+                 desk_chat_id: str, wake: Callable[[set[str]], None], batch: int = 1000) -> None:
+        self._store = store
+        self._sla = sla
+        self._clock = clock
+        self._policy = policy
+        self._desk_chat = desk_chat_id
+        self._wake = wake
+        self._batch = batch
+
+    async def sweep(self) -> SweepResult:
+        """Remind before deadlines, escalate breaches. Safe to run from any number of
+        processes at once and at any time after a restart."""
+        reminded = breached = 0
+        for _ in range(10):  # a backlog is worked off in batches, not in one huge transaction
+            now = self._clock.now()
+            due = await self._sla.due_deadlines(now, self._batch)
+            if not due:
+                break
+            r, b = await self._act(due, now)
+            reminded, breached = reminded + r, breached + b
+            if len(due) < self._batch:
+                break
+        if reminded or breached:
+            self._wake({DESK})
+            logger.info("SLA sweep: %d reminder(s), %d breach(es)", reminded, breached)
+        return SweepResult(reminded, breached)
+
+    async def _act(self, due: Sequence[DueDeadline], now: datetime) -> tuple[int, int]:
+        to_remind = [d.id for d in due if d.due_at > now and not d.reminded]
+        to_breach = [d.id for d in due if d.due_at <= now]
+        async with self._store.transaction():
+            reminded = await self._sla.claim_reminders(to_remind, now)
+            debounce = self._policy.title_debounce
+            breached = await self._sla.record_breaches(
+                to_breach, now, now + debounce if debounce is not None else None)
+            for d in due:
+                if d.id in reminded:
+                    await enqueue_notice(self._store, now, self._desk_chat, d.conversation_id,
+                                         self._reminder(d, now))
+            new = [d for d in due if d.id in breached]
+            if new:
+                await self._general(self._escalation(new), now)
+        return len(reminded), len(breached)
+
+    async def digest(self) -> int:
+        """Post the conversations still waiting past a target, if any (hourly)."""
+        now = self._clock.now()
+        overdue = await self._sla.overdue(now, _LIST_LIMIT + 1)
+        if not overdue:
+            return 0
+        items = [{"link": self._link(d), "target": TARGET_LABELS.get(d.kind, d.kind),
+                  "late": human_duration(now - d.due_at, "en")} for d in overdue[:_LIST_LIMIT]]
+        html = texts.render("sla_digest", count=len(overdue), items=items,
+                            more=max(0, len(overdue) - _LIST_LIMIT))
+        async with self._store.transaction():
+            await self._general(html, now)
+        self._wake({DESK})
+        return len(overdue)
+
+    async def post_general(self, html: str) -> None:
+        """Queue a bot post for the General topic (reports)."""
+        async with self._store.transaction():
+            await self._general(html, self._clock.now())
+        self._wake({DESK})
+
+    async def _general(self, html: str, now: datetime) -> None:
+        await enqueue_general(self._store, now, self._desk_chat, html)
+
+    def _link(self, d: DueDeadline) -> Markup:
+        return Markup(texts.topic_link(self._desk_chat, d.topic_id, d.conversation_id))
+
+    def _reminder(self, d: DueDeadline, now: datetime) -> str:
+        people: Sequence[int | str] = (d.assignee_id,) if d.assignee_id else self._policy.on_duty
+        who = " ".join(texts.mention(p) for p in people) or "Operators:"
+        zone = self._policy.channel(d.channel).hours.zone
+        left = max(d.due_at - now, timedelta(seconds=1))
+        return texts.render("sla_reminder", who=Markup(who),
+                            target=TARGET_LABELS.get(d.kind, d.kind).capitalize(),
+                            left=human_duration(left, "en"),
+                            due=d.due_at.astimezone(zone).strftime("%H:%M %Z"))
+
+    def _escalation(self, new: Sequence[DueDeadline]) -> str:
+        admins = " ".join(texts.mention(a, "admin") for a in self._policy.admins) or "Admins"
+        items = []
+        for d in new[:_LIST_LIMIT]:
+            zone = self._policy.channel(d.channel).hours.zone
+            items.append({"link": self._link(d),
+                          "target": TARGET_LABELS.get(d.kind, d.kind),
+                          "due": d.due_at.astimezone(zone).strftime("%d.%m %H:%M %Z")})
+        return texts.render("sla_escalation", admins=Markup(admins), items=items,
+                            more=max(0, len(new) - _LIST_LIMIT))
+

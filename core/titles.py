@@ -1,0 +1,69 @@
+"""The status emoji in a conversation's topic title, changed sparingly.
+
+Renames share the operator group's flood budget with every relayed message, so they are
+debounced (a title changes only after its status held still for a while), limited per run,
+and made only while the group's window has headroom: a rename never delays a delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from core import texts
+from core.clock import Clock
+from core.errors import NotModified, TopicClosed, TopicMissing
+from core.ports import DeskPort, SlaStorePort
+from core.ratelimit import SlidingWindowLimiter
+
+logger = logging.getLogger(__name__)
+
+MARKS = {"waiting": "🟡", "overdue": "🔴", "answered": "🟢"}
+
+
+def title_fields(state: str, now: datetime, debounce: timedelta | None) -> dict[str, object]:
+    """Conversation fields that ask for a title change (merged into intake's own update)."""
+    if debounce is None:
+        return {}
+    return {"title_want": MARKS[state], "title_due_at": now + debounce}
+
+
+def marked_title(mark: str, name: str, channel: str, customer_id: int) -> str:
+    return f"{mark} {texts.topic_title(name, channel, customer_id)}"[: texts.TITLE_LIMIT]
+
+
+class TitleKeeper:
+    def __init__(self, sla: SlaStorePort, desk: DeskPort, limiter: SlidingWindowLimiter,
+                 clock: Clock, per_run: int = 3) -> None:
+        self._sla = sla
+        self._desk = desk
+        self._limiter = limiter
+        self._clock = clock
+        self._per_run = per_run
+
+    def _headroom(self) -> int:
+        """Rename only while a quarter of the tightest window is still free."""
+        return max(1, min(k.count for k in self._desk.rate_keys()) // 4 + 1)
+
+    async def run(self) -> int:
+        """Apply up to `per_run` due title changes; returns how many were renamed."""
+        done = 0
+        keys = self._desk.rate_keys()
+        for work in await self._sla.titles_due(self._clock.now(), self._per_run):
+            if self._limiter.delay(keys, self._headroom()) > 0:
+                break  # deliveries first; the title waits for the next run
+            title = marked_title(work.want, work.name, work.channel, work.customer_id)
+            recorded = self._limiter.record(keys, 1)
+            try:
+                await self._desk.rename_topic(work.topic_id, title)
+                done += 1
+            except (NotModified, TopicMissing, TopicClosed):
+                pass  # nothing to change, or no topic to change: settled either way
+            except Exception:
+                logger.warning("renaming topic %s failed; retried later", work.topic_id,
+                               exc_info=True)
+                break
+            finally:
+                self._limiter.settle(keys, 1, recorded)
+            await self._sla.title_applied(work.conversation_id, work.want)
+        return done
