@@ -36,15 +36,31 @@ class FastAsyncpgClient(AsyncpgDBClient):
         self._fast_opening = 0
 
     async def fast_acquire(self) -> asyncpg.Connection:
-        try:
-            return self._fast_free.get_nowait()
-        except asyncio.QueueEmpty:
-            pass
-        if not self._fast_all and not self._fast_opening:
-            await self._open_all()
-        elif len(self._fast_all) + self._fast_opening < FAST_CONNECTIONS:
-            await self._open(1)  # one was lost: replace it
-        return await self._fast_free.get()
+        while True:
+            conn = self._take()
+            if conn is not None:
+                return conn
+            if len(self._fast_all) + self._fast_opening < FAST_CONNECTIONS:
+                if not self._fast_all and not self._fast_opening:
+                    await self._open_all()
+                else:
+                    await self._open(1)  # one was lost: replace it
+                continue
+            try:  # all in use (or being opened by another task): wait, and look again
+                self._fast_free.put_nowait(await asyncio.wait_for(self._fast_free.get(), 1.0))
+            except TimeoutError:
+                continue
+
+    def _take(self) -> asyncpg.Connection | None:
+        while True:
+            try:
+                conn = self._fast_free.get_nowait()
+            except asyncio.QueueEmpty:
+                return None
+            if not conn.is_closed():
+                return conn
+            if conn in self._fast_all:  # lost while idle (server restart)
+                self._fast_all.remove(conn)
 
     async def _open_all(self) -> None:
         """All at once on first use: opening one takes milliseconds, and a connection opened

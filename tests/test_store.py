@@ -152,3 +152,35 @@ async def test_exclusive_claims_write_nothing_and_page_by_id(store: TortoiseStor
     more = await store.claim_next("desk:1", NOW, 10, None, after_id=head.id)
     assert [d.id for d in more] == ids[1:]
     assert await store.count_deliveries(DeliveryStatus.SENDING) == 0
+
+
+async def test_postgres_connections_lost_are_replaced(db_url: str, store: TortoiseStore) -> None:
+    """A PostgreSQL restart (here: every backend of the database terminated) costs the
+    statements in flight, never the store: the next ones run on new connections."""
+    if not db_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only")
+    import asyncpg
+
+    from tests.dbs import PG_URL
+
+    identity, customer = await _customer(store)
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()", db_url.rsplit("/", 1)[-1])
+    finally:
+        await admin.close()
+    assert killed >= 1
+    failures = 0
+    for _ in range(20):  # each dead connection fails once, then is dropped and replaced
+        try:
+            conv = await store.create_conversation(customer, "telegram", identity, None, NOW)
+            break
+        except Exception:
+            failures += 1
+    else:
+        raise AssertionError("the store never recovered")
+    assert (await store.open_conversation(customer)) == conv
+    async with store.transaction():  # transactions work again too
+        assert await store.count_conversations(customer) == 1
