@@ -200,7 +200,7 @@ class Outbox:
         try:
             await self._relayer.execute(step)
         except NotModified:
-            await self._finish(step, DeliveryStatus.DONE)
+            await self._store.complete([d.id for d in step.deliveries])
         except RetryAfter as exc:
             # Not a failure: the platform set a pause. Nothing goes to that bucket before it
             # ends (the limiter blocks every lane that shares it).
@@ -235,8 +235,7 @@ class Outbox:
         if isinstance(exc, TopicMissing):
             logger.warning("topic %s is gone; conversation %s gets a new one",
                            conversation.topic_id, conversation.id)
-            async with self._store.transaction():
-                await self._store.forget_topic(conversation.topic_id)
+            await self._store.forget_topic(conversation.topic_id)
         else:
             logger.info("topic %s is closed; reopening it", conversation.topic_id)
             await self._relayer.reopen_topic(conversation.topic_id)
@@ -260,11 +259,6 @@ class Outbox:
                 await self._store.reschedule(
                     d.id, at, error[:500], d.attempts + 1 if count else d.attempts
                 )
-
-    async def _finish(self, step: Step, status: DeliveryStatus, error: str | None = None) -> None:
-        async with self._store.transaction():
-            for d in step.deliveries:
-                await self._store.finish(d.id, status, error)
 
     async def _unreachable(self, step: Step, exc: RecipientUnreachable) -> None:
         """Blocked or denied: no retry storm; mark the identity and tell operators."""

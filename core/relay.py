@@ -212,8 +212,7 @@ class Relayer:
         if topic_id is None:
             title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
             topic_id = await self._limited(desk.rate_keys(), 1, lambda: desk.create_topic(title))
-            async with store.transaction():
-                await store.set_topic(conversation.id, topic_id)
+            await store.set_topic(conversation.id, topic_id)  # one statement: atomic alone
         # The card is tracked on its own so that a failed card (429, network) is retried
         # before anything else lands in the new topic.
         identities = await store.identities_of(customer.id)
@@ -232,8 +231,7 @@ class Relayer:
         )
         card_topic = topic_id
         await self._limited(desk.rate_keys(), 1, lambda: desk.post_card(card_topic, card))
-        async with store.transaction():
-            await store.update_conversation(conversation.id, card_posted=True)
+        await store.update_conversation(conversation.id, card_posted=True)
         return topic_id
 
     async def _to_channel(self, step: Step) -> None:
