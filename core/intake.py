@@ -22,6 +22,7 @@ from core.model import (
     Content,
     Conversation,
     ConversationStatus,
+    InboundChannelAnswer,
     InboundCustomerMessage,
     InboundEdit,
     InboundOperatorMessage,
@@ -232,6 +233,90 @@ class IntakeService:
         await store.update_conversation(conversation.id, **fields)
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
+    async def relay_channel_answer_to_desk(self, inbound: InboundChannelAnswer) -> IntakeResult:
+        """An answer an operator wrote on the customer's channel itself: shown in the topic,
+        counted as the human answer, never sent to the customer again."""
+
+        async def work() -> IntakeResult:
+            store, now = self._store, self._clock.now()
+            if await store.find_link(inbound.channel, inbound.chat_id, inbound.message_id):
+                return IntakeResult(Outcome.DUPLICATE)
+            identity = await store.find_identity_by_chat(inbound.channel, inbound.chat_id)
+            if identity is None:
+                return IntakeResult(Outcome.IGNORED)  # not a customer of ours (yet)
+            conversation = await store.open_conversation(identity.customer_id)
+            if conversation is None:
+                return IntakeResult(Outcome.IGNORED)  # an answer after the conversation closed
+            reply_to_id = None
+            if inbound.reply_to_message_id is not None:
+                link = await store.find_link(
+                    inbound.channel, inbound.chat_id, inbound.reply_to_message_id
+                )
+                reply_to_id = link.message_id if link else None
+            message = await store.add_message(
+                conversation.id, MessageKind.OPERATOR, inbound.operator_id,
+                inbound.operator_name, inbound.content,
+                SourceRef(inbound.channel, inbound.chat_id, inbound.message_id), reply_to_id, now,
+            )
+            await store.add_link(message.id, inbound.channel, inbound.chat_id,
+                                 inbound.message_id, True)
+            await self._enqueue_relay(
+                lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
+                message_id=message.id, conversation_id=conversation.id, group=None,
+            )
+            fields: dict[str, object] = {"waiting_since": None}
+            if conversation.first_response_at is None:
+                fields["first_response_at"] = now
+            await store.update_conversation(conversation.id, **fields)
+            return IntakeResult(Outcome.STORED, message.id, conversation.id)
+
+        return await self._atomic(work)
+
+    async def link_customers(
+        self, topic_id: int, other_customer_id: int, operator_name: str
+    ) -> bool:
+        """An operator links the customer of a topic with customer `other_customer_id`
+        (the same person on another channel): from now on they are one customer and this
+        topic's conversation is theirs; an open conversation of the other is closed with a
+        pointer here. Never guessed: only this explicit command links identities."""
+
+        async def work() -> bool:
+            store, now = self._store, self._clock.now()
+            here = await store.conversation_by_topic(topic_id)
+            if here is None:
+                return False
+            fail = None
+            try:
+                other = await store.get_customer(other_customer_id)
+            except LookupError:
+                other = None
+            if other is None:
+                fail = f"there is no customer #{other_customer_id}"
+            elif other.id == here.customer_id:
+                fail = f"customer #{other.id} is already this customer"
+            if fail is not None or other is None:
+                await self._system_notice(here.id, texts.render("link_failed", reason=fail))
+                return False
+            # The other customer's open conversation ends; this one continues for both.
+            theirs = await store.open_conversation(other.id)
+            if theirs is not None and here.status is not ConversationStatus.CLOSED:
+                await store.update_conversation(
+                    theirs.id, status=ConversationStatus.CLOSED, closed_at=now,
+                    waiting_since=None,
+                )
+                await self._system_notice(theirs.id, texts.render(
+                    "linked_away", operator=operator_name, customer_id=other.id,
+                    conversation_id=here.id))
+            await store.move_customer(here.customer_id, other.id)
+            identities = await store.identities_of(other.id)
+            await self._system_notice(here.id, texts.render(
+                "linked", operator=operator_name, other=here.customer_id, customer_id=other.id,
+                identities=", ".join(f"{texts.channel_label(i.channel)} {i.user_id}"
+                                     for i in identities)))
+            return True
+
+        return await self._atomic(work)
+
     async def close_conversation(
         self, topic_id: int, operator_id: str, operator_name: str
     ) -> Conversation | None:
@@ -271,14 +356,18 @@ class IntakeService:
             message = await store.get_message(link.message_id)
             await store.update_content(message.id, inbound.content, inbound.edited_at)
             conversation = await store.get_conversation(message.conversation_id)
-            if message.kind is MessageKind.CUSTOMER:
+            from_desk = (inbound.platform, inbound.chat_id) == (self._desk_platform,
+                                                                self._desk_chat)
+            if message.kind not in (MessageKind.CUSTOMER, MessageKind.OPERATOR):
+                return IntakeResult(Outcome.STORED, message.id, conversation.id)
+            if not from_desk:
+                # Written on a customer channel (the customer's own message, or an answer
+                # typed there by an operator): the copy to update is in the topic.
                 lane, target, chat = desk_lane(conversation.id), DESK, self._desk_chat
-            elif message.kind is MessageKind.OPERATOR:
+            else:
                 identity = await store.get_identity(conversation.reply_identity_id)
                 lane = channel_lane(identity.channel, identity.chat_id)
                 target, chat = identity.channel, identity.chat_id
-            else:
-                return IntakeResult(Outcome.STORED, message.id, conversation.id)
             # Same lane as the relay: FIFO guarantees the copy exists when the edit runs.
             await self._enqueue(
                 lane=lane, target=target, chat_id=chat, action=Action.EDIT,
@@ -305,7 +394,8 @@ class IntakeService:
                 await self._system_notice(
                     conversation.id,
                     texts.render("unblocked" if reachable else "blocked",
-                                 name=customer.display_name),
+                                 name=customer.display_name,
+                                 channel_label=texts.channel_label(channel)),
                 )
             return True
 

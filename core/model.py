@@ -60,6 +60,23 @@ class SourceRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that lives on the platform it came from.
+
+    Another platform can't copy it: the channel or desk on the other side fetches the bytes
+    from `platform` (through the `Files` registry, by `ref`, the origin's own handle: a
+    Telegram file_id, a VK URL) and uploads them its own way. `kind` is one of "photo",
+    "document", "voice", "sticker", "video", "audio", "animation".
+    """
+
+    kind: str
+    platform: str
+    ref: str
+    name: str | None = None
+    mime: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Content:
     """A normalized message body.
 
@@ -75,6 +92,7 @@ class Content:
     summary: str | None = None
     media_group_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +112,22 @@ class InboundOperatorMessage:
     platform: str
     chat_id: str
     thread_id: int
+    message_id: str
+    operator_id: str
+    operator_name: str
+    content: Content
+    sent_at: datetime
+    reply_to_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundChannelAnswer:
+    """An operator's answer written on the customer's own channel, outside the desk (a VK
+    community admin in VK's web inbox): the customer already has it, so it only goes to
+    the operator topic, and it counts as a human answer."""
+
+    channel: str
+    chat_id: str
     message_id: str
     operator_id: str
     operator_name: str
@@ -185,6 +219,7 @@ class Outgoing:
 
     message: Message
     reply_to: str | None = None
+    key: int = 0  # the delivery id: platforms with idempotent sends derive their key from it
 
 
 def desk_lane(conversation_id: int | None) -> str:

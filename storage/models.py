@@ -124,3 +124,15 @@ class Delivery(Model):
             Index(fields=("lane", "status", "id"), name="delivery_lane_idx"),
             Index(fields=("status", "target", "due_us"), name="delivery_due_idx"),
         )
+
+
+class Cursor(Model):
+    """Where a platform's update stream was last acknowledged, for platforms that keep no
+    cursor of their own for us (VK Bots Long Poll's `ts`)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    value = fields.CharField(max_length=64)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "cursor"

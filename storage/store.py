@@ -19,7 +19,14 @@ def _content_json(content: m.Content) -> dict[str, Any]:
         "content_type": content.content_type, "text": content.text,
         "copyable": content.copyable, "summary": content.summary,
         "media_group_id": content.media_group_id, "data": content.data,
+        **({"attachments": [_attachment_json(a) for a in content.attachments]}
+           if content.attachments else {}),
     }
+
+
+def _attachment_json(a: m.Attachment) -> dict[str, Any]:
+    return {"kind": a.kind, "platform": a.platform, "ref": a.ref, "name": a.name,
+            "mime": a.mime}
 
 
 def _content(raw: dict[str, Any]) -> m.Content:
@@ -27,6 +34,7 @@ def _content(raw: dict[str, Any]) -> m.Content:
         content_type=raw.get("content_type", "text"), text=raw.get("text", ""),
         copyable=raw.get("copyable", True), summary=raw.get("summary"),
         media_group_id=raw.get("media_group_id"), data=raw.get("data") or {},
+        attachments=tuple(m.Attachment(**a) for a in raw.get("attachments") or ()),
     )
 
 
@@ -157,7 +165,10 @@ class TortoiseStore(DeliveryRepository):
         return _identity(await db.Identity.get(id=identity_id))
 
     async def get_customer(self, customer_id: int) -> m.Customer:
-        return _customer(await db.Customer.get(id=customer_id))
+        row = await db.Customer.get_or_none(id=customer_id)
+        if row is None:
+            raise LookupError(f"customer {customer_id} not found")
+        return _customer(row)
 
     async def identities_of(self, customer_id: int) -> list[m.Identity]:
         rows = await db.Identity.filter(customer_id=customer_id).order_by("id")
@@ -165,6 +176,24 @@ class TortoiseStore(DeliveryRepository):
 
     async def set_reachable(self, identity_id: int, reachable: bool) -> None:
         await db.Identity.filter(id=identity_id).update(reachable=reachable)
+
+    async def move_customer(self, from_id: int, into_id: int) -> None:
+        """Every identity and conversation of customer `from_id` now belongs to `into_id`
+        (the caller has closed one of two open conversations first)."""
+        await db.Identity.filter(customer_id=from_id).update(customer_id=into_id)
+        await self._raw(
+            "UPDATE conversation SET customer_id = ?, open_key = CASE WHEN open_key IS NULL"
+            " THEN NULL ELSE ? END WHERE customer_id = ?", [into_id, into_id, from_id],
+        )
+
+    async def load_cursor(self, name: str) -> str | None:
+        row = await db.Cursor.get_or_none(name=name)
+        return row.value if row else None
+
+    async def save_cursor(self, name: str, value: str, now: datetime) -> None:
+        updated = await db.Cursor.filter(name=name).update(value=value, updated_at=now)
+        if not updated:
+            await db.Cursor.create(name=name, value=value, updated_at=now)
 
     async def find_identity(self, channel: str, user_id: str) -> m.Identity | None:
         row = await db.Identity.get_or_none(channel=channel, user_id=user_id)

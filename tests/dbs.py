@@ -9,7 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 PG_URL = os.environ.get("RELAYDESK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
-TABLES = ("delivery", "message_link", "message", "conversation", "identity", "customer")
+TABLES = ("delivery", "message_link", "message", "conversation", "identity", "customer",
+          "cursor")
 
 
 def _with_db(url: str, name: str) -> str:
