@@ -17,6 +17,7 @@ from adapters.telegram import errors
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.errors import NotModified, TopicClosed, TopicMissing
+from core.files import Files
 from core.intake import IntakeService
 from core.model import InboundEdit, InboundOperatorMessage, Outgoing
 from core.model import Message as CoreMessage
@@ -31,11 +32,12 @@ ICON_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
 class TelegramDesk:
     platform = PLATFORM
 
-    def __init__(self, bot: Bot, chat_id: int, group_limit: RateKey, bot_limit: RateKey) -> None:
+    def __init__(self, bot: Bot, chat_id: int, group_limit: RateKey, bot_limit: RateKey,
+                 files: Files | None = None) -> None:
         self._bot = bot
         self._chat = chat_id
         self.chat_id = str(chat_id)
-        self._sender = TelegramSender(bot)
+        self._sender = TelegramSender(bot, files)
         self._keys = (group_limit, bot_limit)
         self._topics_made = 0
 
@@ -136,6 +138,12 @@ def desk_router(chat_id: int) -> Router:
             await intake.add_note(_inbound(message, operator, rest.strip()))
         elif command == "/close":
             await intake.close_conversation(message.message_thread_id, *operator)
+        elif command == "/link":
+            # `/link 57`: this topic's customer and customer #57 are the same person.
+            number = rest.strip().lstrip("#")
+            if number.isdigit():
+                await intake.link_customers(message.message_thread_id, int(number),
+                                            operator[1])
         else:
             result = await intake.relay_operator_to_customer(_inbound(message, operator))
             logger.debug("operator message %s: %s", message.message_id, result.outcome)

@@ -7,10 +7,11 @@ import html
 from collections.abc import Sequence
 
 from aiogram import Bot
-from aiogram.types import MessageEntity, ReplyParameters
+from aiogram.types import BufferedInputFile, MessageEntity, ReplyParameters
 
 from core import texts
-from core.model import Message, MessageKind, Outgoing
+from core.files import Files
+from core.model import Attachment, Message, MessageKind, Outgoing
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -67,6 +68,10 @@ def render_html(message: Message) -> list[str]:
     if message.kind is MessageKind.SYSTEM or content.data.get("html"):
         return [content.text]
     name = message.author_name or "Customer"
+    if message.kind is MessageKind.OPERATOR and message.source is not None:
+        # An answer an operator typed on the customer's channel (VK's web inbox).
+        return [texts.render("channel_answer", name=name, text=content.text,
+                             channel_label=texts.channel_label(message.source.platform))]
     if not content.copyable and content.summary:
         icon, what, detail = (content.summary.split("|", 2) + ["", ""])[:3]
         return [texts.render("placeholder", icon=icon, name=name, what=what, detail=detail)]
@@ -75,8 +80,9 @@ def render_html(message: Message) -> list[str]:
 
 
 class TelegramSender:
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, files: Files | None = None) -> None:
         self.bot = bot
+        self._files = files
 
     async def send(
         self, chat_id: int, thread_id: int | None, items: Sequence[Outgoing]
@@ -117,13 +123,41 @@ class TelegramSender:
                     )
             return [str(result.message_id)]
         first_id: str | None = None
-        for part in render_html(item.message):
+        message = item.message
+        parts = render_html(message)
+        if message.content.attachments and not message.content.text:
+            parts = []  # a file alone: no empty text before it
+        for part in parts:
             sent = await self.bot.send_message(
                 chat_id=chat_id, text=part, message_thread_id=thread_id, parse_mode="HTML",
                 reply_parameters=reply if first_id is None else None,
             )
             first_id = first_id or str(sent.message_id)
+        for attachment in message.content.attachments if self._files else ():
+            sent_id = await self._send_file(chat_id, thread_id, attachment,
+                                            reply if first_id is None else None)
+            first_id = first_id or sent_id
         return [first_id or ""]
+
+    async def _send_file(self, chat_id: int, thread_id: int | None, attachment: Attachment,
+                         reply: ReplyParameters | None) -> str:
+        """A file from another platform, uploaded (Telegram can't fetch from e.g. VK's
+        servers for us, and the URL may be short-lived)."""
+        assert self._files is not None
+        data = await self._files.fetch(attachment)
+        upload = BufferedInputFile(data, filename=attachment.name or f"{attachment.kind}.bin")
+        common: dict[str, object] = {"chat_id": chat_id, "message_thread_id": thread_id,
+                                     "reply_parameters": reply}
+        kind = attachment.kind
+        if kind in ("photo", "sticker"):  # other platforms' stickers are plain images here
+            sent = await self.bot.send_photo(photo=upload, **common)  # type: ignore[arg-type]
+        elif kind == "voice":
+            sent = await self.bot.send_voice(voice=upload, **common)  # type: ignore[arg-type]
+        elif kind == "video":
+            sent = await self.bot.send_video(video=upload, **common)  # type: ignore[arg-type]
+        else:
+            sent = await self.bot.send_document(document=upload, **common)  # type: ignore[arg-type]
+        return str(sent.message_id)
 
     async def send_html(self, chat_id: int, thread_id: int | None, text: str) -> str:
         first_id: str | None = None
@@ -143,6 +177,14 @@ class TelegramSender:
         entities = [MessageEntity.model_validate(e) for e in content.data.get("entities", [])]
         if not content.copyable:
             return None
+        if message.source is not None and message.source.platform != PLATFORM:
+            # Another platform's message was rendered as HTML: render the new version.
+            [first, *more] = render_html(message)
+            if not more and content.text:
+                await self.bot.edit_message_text(
+                    chat_id=chat_id, message_id=int(copy_id), text=first, parse_mode="HTML"
+                )
+                return None
         if not content.data.get("has_caption"):
             if len(content.text) <= TEXT_LIMIT:
                 await self.bot.edit_message_text(
