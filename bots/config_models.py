@@ -49,6 +49,10 @@ _PATH_HINTS: dict[str, str] = {
     "operators.admins": "a list of numeric Telegram user ids, e.g. [123456789]",
     "operators.admins[*]": "use numeric Telegram user ids (e.g. 123456789), not @usernames",
     "storage.url": STORAGE_HINT,
+    "vk.token": "a community token: community → Manage → API usage → Access tokens (with "
+    "messages, photos and docs rights)",
+    "vk.group_id": "the community's numeric id (club123456 → 123456), not the negative peer id",
+    "vk.api_server": "e.g. https://api.vk.ru, or the sandbox emulator's address",
 }
 # Values people paste from docs and templates: the Bot API manual's example token, the one
 # from Telegram's "Bots: an introduction for developers", and the usual stand-ins.
@@ -278,6 +282,52 @@ def _is_placeholder_token(token: str) -> bool:
     return not random_looking and any(word in lowered for word in _PLACEHOLDER_WORDS)
 
 
+# --- vk -------------------------------------------------------------------------------------
+
+
+class VkConfig(_Section):
+    """The VK community: customers write to its messages (Bots Long Poll, API 5.199)."""
+
+    enabled: bool = True
+    token: SecretStr
+    group_id: Int = Field(gt=0)
+    api_server: str = "https://api.vk.ru"
+    poll_wait: Duration = Field(
+        default=timedelta(seconds=25), ge=timedelta(seconds=1), le=timedelta(seconds=90)
+    )
+    request_timeout: Duration = Field(
+        default=timedelta(seconds=30), ge=timedelta(seconds=1), le=timedelta(minutes=5)
+    )
+    rate: RateLimit = RateLimit(count=20, per=timedelta(seconds=1))
+    profile_ttl: Duration = Field(default=timedelta(hours=1), ge=timedelta(0))
+
+    @field_validator("token")
+    @classmethod
+    def _check_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if not token:
+            raise issue("is empty", _PATH_HINTS["vk.token"])
+        if _is_placeholder_token(token) or token.startswith("${"):
+            raise issue("is an example value, not a real community token",
+                        _PATH_HINTS["vk.token"])
+        if len(token) < 20 or any(ch.isspace() for ch in token):
+            raise issue("does not look like a VK community token", _PATH_HINTS["vk.token"])
+        return SecretStr(token)
+
+    @field_validator("api_server")
+    @classmethod
+    def _check_api_server(cls, value: str) -> str:
+        server = value.strip().rstrip("/")
+        parts = urlsplit(server)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            shown = echo(("vk", "api_server"), value)
+            raise issue(f"must be an http:// or https:// URL, got {shown}")
+        if parts.path.rstrip("/").endswith("/method"):
+            raise issue("must be the server only, without /method",
+                        "e.g. https://api.vk.ru")
+        return server
+
+
 # --- operators, outbox, logging ------------------------------------------------------------
 
 
@@ -351,3 +401,4 @@ class Config(_Section):
     operators: OperatorsConfig
     outbox: OutboxConfig = OutboxConfig()
     logging: LoggingConfig = LoggingConfig()
+    vk: VkConfig | None = None

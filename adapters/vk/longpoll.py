@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Handler = Callable[[list[Event]], Awaitable[None]]
+Acknowledged = Callable[[str], Awaitable[None]]
 
 
 class LongPollFailed(Exception):
@@ -52,6 +53,8 @@ class VkLongPoll:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         timeout_slack: float = 10.0,
+        ts: str | None = None,
+        on_acknowledged: Acknowledged | None = None,
     ) -> None:
         self._api = api
         self.group_id = group_id
@@ -61,7 +64,10 @@ class VkLongPoll:
         self.timeout_slack = timeout_slack  # a_check times out after wait + this
         self._server: str | None = None
         self._key: str | None = None
-        self.ts: str | None = None  # the next ts to ask with (acknowledges what came before)
+        # The next ts to ask with (acknowledges what came before). VK keeps no cursor for
+        # us: pass the one saved by `on_acknowledged` to resume where the last run stopped.
+        self.ts: str | None = ts
+        self._on_acknowledged = on_acknowledged
         self._stopping = asyncio.Event()
         self._inflight: asyncio.Task[Any] | None = None
         self._failures = 0  # consecutive errors / failed answers
@@ -105,6 +111,11 @@ class VkLongPoll:
                 continue
             handler_failures = 0
             self._acknowledge(events, next_ts)
+            if self._on_acknowledged is not None:
+                try:
+                    await self._on_acknowledged(next_ts)
+                except Exception:  # the events are handled; at worst they come again
+                    logger.exception("VK long poll: saving ts %s failed", next_ts)
 
     async def batches(self) -> AsyncIterator[list[Event]]:
         """Yield non-empty batches; each is acknowledged when the next one is asked for."""
@@ -208,6 +219,11 @@ class VkLongPoll:
         if not isinstance(answer, dict):
             raise LongPollFailed("a_check answer is not a JSON object")
         return answer
+
+    async def connect(self) -> None:
+        """Get a server and key now (and the current ts when none was given): events from
+        this moment on are then certain to be seen."""
+        await self._connect()
 
     async def _connect(self) -> None:
         info = await self._api.call("groups.getLongPollServer", group_id=self.group_id)

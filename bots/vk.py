@@ -1,0 +1,88 @@
+"""Wiring of the VK community channel (when `vk` is configured and enabled)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+
+from adapters.vk.channel import VkChannel, VkFiles
+from adapters.vk.customer import VkIntake, VkProfiles
+from adapters.vk.longpoll import VkLongPoll
+from adapters.vk.transport import VkApi, token_rate_key
+from bots.config_models import VkConfig
+from core.clock import Clock
+from core.files import Files
+from core.intake import IntakeService
+from core.ratelimit import SlidingWindowLimiter
+from storage.store import TortoiseStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class VkParts:
+    """The VK side of a running App."""
+
+    config: VkConfig
+    session: aiohttp.ClientSession
+    api: VkApi
+    channel: VkChannel
+    profiles: VkProfiles
+    longpoll: VkLongPoll | None = None
+    handler: VkIntake | None = None
+
+    @classmethod
+    async def connect(cls, cfg: VkConfig, limiter: SlidingWindowLimiter,
+                      files: Files) -> VkParts:
+        """Build the VK side and check the token and community (a bad token must stop the
+        start with a clear error, not fail every delivery later)."""
+        session = aiohttp.ClientSession()
+        rate = cfg.rate
+        api = VkApi(
+            session, cfg.token.get_secret_value(), cfg.api_server, limiter=limiter,
+            rate=token_rate_key(cfg.group_id, rate.count, rate.per.total_seconds()),
+            timeout=cfg.request_timeout.total_seconds(),
+        )
+        try:
+            groups = await api.call("groups.getById", group_id=cfg.group_id)
+        except Exception:
+            await session.close()
+            raise
+        group = (groups.get("groups") or [{}])[0] if isinstance(groups, dict) else groups[0]
+        logger.info("VK community %s (%s) connected", cfg.group_id, group.get("name", "?"))
+        files.register(VkFiles(api))
+        return cls(cfg, session, api, VkChannel(api, files),
+                   VkProfiles(api, cfg.profile_ttl.total_seconds()))
+
+    async def start(self, store: TortoiseStore, intake: IntakeService,
+                    clock: Clock) -> asyncio.Task[None]:
+        """Resume the long poll at the last acknowledged ts and run it as a task."""
+        name = cursor_name(self.config.group_id)
+
+        async def save(ts: str) -> None:
+            async with store.transaction():
+                await store.save_cursor(name, ts, clock.now())
+
+        self.longpoll = VkLongPoll(
+            self.api, self.config.group_id, wait=int(self.config.poll_wait.total_seconds()),
+            ts=await store.load_cursor(name), on_acknowledged=save,
+        )
+        await self.longpoll.connect()
+        self.handler = VkIntake(self.config.group_id, intake, self.profiles)
+        return asyncio.create_task(self.longpoll.run(self.handler.handle), name="vk-polling")
+
+    def stop(self) -> None:
+        if self.longpoll is not None:
+            self.longpoll.stop()
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+def cursor_name(group_id: int) -> str:
+    return f"vk:{group_id}:ts"
+
+

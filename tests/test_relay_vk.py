@@ -1,0 +1,186 @@
+"""VK community customers ↔ operator topics, end to end (real VK transport against the VK
+emulator, real aiogram against the Telegram emulator), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.vk.media import TINY_PNG
+from tests.harness import Desk
+from tests.vk_harness import VkSide, bot_texts, tg_file_bytes
+
+
+def _text(m: dict[str, Any]) -> str:
+    return str(m.get("text", m.get("caption", "")))
+
+
+async def test_first_message_makes_a_topic_with_a_vk_card(desk: Desk, vk: VkSide,
+                                                          vk_relay) -> None:
+    anna = vk.customer("Anna", "Smirnova", screen_name="anna_s", lang_id=3)
+    await anna.says("Where is my order <#57> & why?")
+    topic = await desk.topic_with("Where is my order <#57> & why?")
+    card = desk.bot_posts(topic)[0]["text"]
+    assert "Anna Smirnova" in card and "VK" in card and "en" in card
+    [info] = [t for t in desk.topics() if t["message_thread_id"] == topic]
+    assert info["name"].startswith("Anna Smirnova · VK · #")
+    entities = desk.bot_posts(topic)[0].get("entities", [])
+    assert any(e.get("url") == "https://vk.com/anna_s" for e in entities)
+    # the name came from users.get, once, however many messages follow
+    await anna.says("second")
+    await desk.topic_with("second")
+    assert len(vk.emu.calls("users.get")) == 1
+
+
+async def test_operator_answers_reach_vk_threaded_both_ways(desk: Desk, vk: VkSide,
+                                                           vk_relay) -> None:
+    anna = vk.customer()
+    first = await anna.says("My parcel is late")
+    topic = await desk.topic_with("My parcel is late")
+    copy = desk.find("My parcel is late")
+    assert copy is not None
+    olga = desk.operator("Olga")
+    await olga.says(topic, "Sorry! Checking now.", reply_to=copy["message_id"])
+    got = await anna.receives("Sorry! Checking now.")
+    assert got["reply_message"]["id"] == first["id"]
+    assert got["random_id"] != 0
+    # the customer replies to the answer: the copy in the topic threads onto Olga's message
+    await anna.says("Thanks", reply_to=got["id"])
+    await desk.topic_with("Thanks")
+    thanks = desk.find("Thanks")
+    assert thanks is not None
+    assert thanks["reply_to_message"]["text"] == "Sorry! Checking now."
+    # our own sends come back as message_reply events; none is shown as an admin answer
+    assert not any("answered in VK" in t for t in bot_texts(desk, topic))
+
+
+async def test_every_kind_of_vk_message_is_relayed(desk: Desk, vk: VkSide, vk_relay) -> None:
+    anna = vk.customer()
+    await anna.says("media coming")
+    topic = await desk.topic_with("media coming")
+    png = TINY_PNG
+    await anna.says("a photo", [{"type": "photo", "data": png}])
+    await anna.says("", [{"type": "doc", "data": b"%PDF-1.4 invoice", "title": "invoice.pdf"}])
+    await anna.says("", ["sticker"])
+    await anna.says("", ["audio_message"])
+    await anna.says("see this", [{"type": "wall", "owner_id": -1, "id": 7, "text": "Sale!"}])
+    await anna.says("", [{"type": "link", "url": "https://shop.example/42", "title": "Item"}])
+    await anna.says("look", fwd=[{"from_id": 99, "text": "forwarded words"}])
+    await anna.says("done")
+    await desk.topic_with("done")
+    posts = desk.bot_posts(topic)
+    photo = next(p for p in posts if "photo" in p)
+    assert tg_file_bytes(desk, photo["photo"][-1]["file_id"]) == png
+    assert "a photo" in bot_texts(desk, topic)
+    doc = next(p for p in posts if "document" in p)
+    assert doc["document"]["file_name"] == "invoice.pdf"
+    assert tg_file_bytes(desk, doc["document"]["file_id"]) == b"%PDF-1.4 invoice"
+    assert any("voice" in p for p in posts)
+    assert sum("photo" in p for p in posts) == 2  # the photo and the sticker image
+    texts = bot_texts(desk, topic)
+    assert any("https://vk.com/wall-1_7" in t and "Sale!" in t for t in texts)
+    assert any("https://shop.example/42" in t and "Item" in t for t in texts)
+    assert any("Forwarded" in t and "forwarded words" in t and t.startswith("look")
+               for t in texts)
+
+
+async def test_operator_photo_and_document_are_uploaded_to_vk(desk: Desk, vk: VkSide,
+                                                             vk_relay) -> None:
+    anna = vk.customer()
+    await anna.says("send me the invoice")
+    topic = await desk.topic_with("send me the invoice")
+    olga = desk.operator()
+    await olga.sends(topic, "photo", caption="the label", data=TINY_PNG)
+    await olga.sends(topic, "document", caption="the invoice", data=b"%PDF-1.4 bill",
+                     file_name="bill.pdf", mime_type="application/pdf")
+    photo = await anna.receives("the label")
+    doc = await anna.receives("the invoice")
+    assert photo["attachments"][0]["type"] == "photo"
+    assert vk.emu.file_bytes(photo["attachments"][0]) == TINY_PNG
+    assert doc["attachments"][0]["type"] == "doc"
+    assert doc["attachments"][0]["doc"]["title"] == "bill.pdf"
+    assert vk.emu.file_bytes(doc["attachments"][0]) == b"%PDF-1.4 bill"
+    assert vk.emu.calls("photos.getMessagesUploadServer")
+    assert vk.emu.calls("docs.getMessagesUploadServer")
+
+
+async def test_admin_answer_in_vk_inbox_shows_in_topic_and_is_not_echoed(
+    desk: Desk, vk: VkSide, vk_relay
+) -> None:
+    anna = vk.customer()
+    await anna.says("anyone there?")
+    topic = await desk.topic_with("anyone there?")
+    await vk.admin_replies(anna, "Yes, this is Pavel from the web inbox")
+    await desk.wait(lambda: any("Yes, this is Pavel from the web inbox" in t
+                                and "answered in VK" in t for t in bot_texts(desk, topic)))
+    store = vk_relay.services.store
+    conversation = await store.conversation_by_topic(topic)
+    assert conversation is not None and conversation.first_response_at is not None
+    assert conversation.waiting_since is None
+    # the answer is never sent back to the customer by the bot
+    assert [m["text"] for m in anna.inbox()] == ["Yes, this is Pavel from the web inbox"]
+    assert not vk.emu.calls("messages.send")
+
+
+async def test_customer_edits_update_the_copy_in_the_topic(desk: Desk, vk: VkSide,
+                                                          vk_relay) -> None:
+    anna = vk.customer()
+    sent = await anna.says("I ordered 2 pcs")
+    topic = await desk.topic_with("I ordered 2 pcs")
+    await anna.edits(sent["id"], "I ordered 3 pcs")
+    await desk.wait(lambda: "I ordered 3 pcs" in bot_texts(desk, topic))
+    assert "I ordered 2 pcs" not in bot_texts(desk, topic)
+
+
+async def test_deny_makes_unreachable_once_and_allow_restores(desk: Desk, vk: VkSide,
+                                                             vk_relay) -> None:
+    anna = vk.customer()
+    await anna.says("hello")
+    topic = await desk.topic_with("hello")
+    anna.denies()
+    await desk.wait(lambda: any("denied messages" in t for t in bot_texts(desk, topic)))
+    olga = desk.operator()
+    await olga.says(topic, "are you there?")
+    await desk.wait(lambda: any("Not delivered" in t for t in bot_texts(desk, topic)))
+    assert not vk.emu.calls("messages.send")  # known unreachable: not even tried
+    anna.allows()
+    await desk.wait(lambda: any("allowed messages" in t for t in bot_texts(desk, topic)))
+    await olga.says(topic, "welcome back")
+    await anna.receives("welcome back")
+
+
+async def test_send_errors_900_901_902_mark_unreachable_without_retrying(
+    desk: Desk, vk: VkSide, vk_relay
+) -> None:
+    olga = desk.operator()
+    for n, (code, block) in enumerate([(900, "blacklist"), (901, "deny"), (902, "privacy")]):
+        person = vk.customer(f"P{code}")
+        await person.says(f"question {n}")
+        topic = await desk.topic_with(f"question {n}")
+        if block == "blacklist":
+            vk.emu.set_blacklisted(person.user, vk.club)
+        elif block == "deny":
+            vk.emu.state.communities[vk.club.id].conversation(person.id).allowed = False
+        else:
+            vk.emu.set_privacy(person.user)
+        await olga.says(topic, f"answer {n}")
+        await desk.wait(lambda t=topic: any("Not delivered" in x for x in bot_texts(desk, t)))
+        sends = [r for r in vk.emu.calls("messages.send") if r.peer_id == person.id]
+        assert len(sends) == 1 and sends[0].error_code == code
+        await olga.says(topic, f"again {n}")
+        await desk.wait(lambda t=topic: sum("Not delivered" in x
+                                            for x in bot_texts(desk, t)) == 2)
+        assert len([r for r in vk.emu.calls("messages.send") if r.peer_id == person.id]) == 1
+
+
+async def test_lost_send_answer_delivers_exactly_one_copy(desk: Desk, vk: VkSide,
+                                                         vk_relay) -> None:
+    anna = vk.customer()
+    await anna.says("hi")
+    topic = await desk.topic_with("hi")
+    vk.emu.drop_connection("messages.send", times=2, after=True)
+    await desk.operator().says(topic, "only once please")
+    await anna.receives("only once please")
+    await desk.wait(lambda: len(vk.emu.calls("messages.send")) >= 3)
+    assert [m["text"] for m in anna.inbox()] == ["only once please"]
+    ids = {r.params["random_id"] for r in vk.emu.calls("messages.send")}
+    assert len(ids) == 1
