@@ -181,10 +181,10 @@ class TortoiseStore(DeliveryRepository):
         """Every identity and conversation of customer `from_id` now belongs to `into_id`
         (the caller has closed one of two open conversations first)."""
         await db.Identity.filter(customer_id=from_id).update(customer_id=into_id)
-        await self._raw(
-            "UPDATE conversation SET customer_id = ?, open_key = CASE WHEN open_key IS NULL"
-            " THEN NULL ELSE ? END WHERE customer_id = ?", [into_id, into_id, from_id],
+        await db.Conversation.filter(customer_id=from_id, open_key__isnull=False).update(
+            open_key=into_id
         )
+        await db.Conversation.filter(customer_id=from_id).update(customer_id=into_id)
 
     async def load_cursor(self, name: str) -> str | None:
         row = await db.Cursor.get_or_none(name=name)

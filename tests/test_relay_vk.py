@@ -184,3 +184,45 @@ async def test_lost_send_answer_delivers_exactly_one_copy(desk: Desk, vk: VkSide
     assert [m["text"] for m in anna.inbox()] == ["only once please"]
     ids = {r.params["random_id"] for r in vk.emu.calls("messages.send")}
     assert len(ids) == 1
+
+
+async def test_linked_customer_continues_in_one_conversation_answered_where_they_wrote(
+    desk: Desk, vk: VkSide, vk_relay
+) -> None:
+    tg_anna = desk.customer("Anna")
+    await tg_anna.says("hi from telegram")
+    tg_topic = await desk.topic_with("hi from telegram")
+    vk_anna = vk.customer("Anna", "Smirnova")
+    await vk_anna.says("hi from vk")
+    vk_topic = await desk.topic_with("hi from vk")
+    assert vk_topic != tg_topic
+    store = vk_relay.services.store
+    tg_conversation = await store.conversation_by_topic(tg_topic)
+    assert tg_conversation is not None
+    olga = desk.operator()
+    # Olga checked it is the same person and links the VK topic's customer to the TG one
+    await olga.says(vk_topic, f"/link {tg_conversation.customer_id}")
+    await desk.wait(lambda: any("linked customer" in t for t in bot_texts(desk, vk_topic)))
+    await desk.wait(lambda: any("continues in conversation" in t
+                                for t in bot_texts(desk, tg_topic)))
+    # both identities now write into the VK topic's conversation
+    await tg_anna.says("telegram again")
+    assert await desk.topic_with("telegram again") == vk_topic
+    await olga.says(vk_topic, "answer to telegram")
+    await tg_anna.receives("answer to telegram")
+    await vk_anna.says("vk again")
+    assert await desk.topic_with("vk again") == vk_topic
+    await olga.says(vk_topic, "answer to vk")
+    await vk_anna.receives("answer to vk")
+    assert "answer to vk" not in [m.get("text") for m in tg_anna.inbox()]
+    identities = await store.identities_of(tg_conversation.customer_id)
+    assert {i.channel for i in identities} == {"telegram", "vk"}
+
+
+async def test_link_to_an_unknown_customer_says_why(desk: Desk, vk: VkSide, vk_relay) -> None:
+    anna = vk.customer()
+    await anna.says("hello")
+    topic = await desk.topic_with("hello")
+    await desk.operator().says(topic, "/link 9999")
+    await desk.wait(lambda: any("no customer #9999" in t for t in bot_texts(desk, topic)))
+    assert not anna.inbox()
