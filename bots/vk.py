@@ -60,18 +60,26 @@ class VkParts:
     async def start(self, store: TortoiseStore, intake: IntakeService,
                     clock: Clock) -> asyncio.Task[None]:
         """Resume the long poll at the last acknowledged ts and run it as a task."""
-        name = cursor_name(self.config.group_id)
+        group = self.config.group_id
+        ts_name, mid_name = f"vk:{group}:ts", f"vk:{group}:message"
+        saved_mid = await store.load_cursor(mid_name)
+        handler = VkIntake(group, intake, self.profiles, self.api,
+                           int(saved_mid) if saved_mid else None)
 
         async def save(ts: str) -> None:
             async with store.transaction():
-                await store.save_cursor(name, ts, clock.now())
+                await store.save_cursor(ts_name, ts, clock.now())
+                if handler.last_message_id is not None:
+                    await store.save_cursor(mid_name, str(handler.last_message_id),
+                                            clock.now())
 
         self.longpoll = VkLongPoll(
-            self.api, self.config.group_id, wait=int(self.config.poll_wait.total_seconds()),
-            ts=await store.load_cursor(name), on_acknowledged=save,
+            self.api, group, wait=int(self.config.poll_wait.total_seconds()),
+            ts=await store.load_cursor(ts_name), on_acknowledged=save,
+            recover=handler.missed_events,
         )
         await self.longpoll.connect()
-        self.handler = VkIntake(self.config.group_id, intake, self.profiles)
+        self.handler = handler
         return asyncio.create_task(self.longpoll.run(self.handler.handle), name="vk-polling")
 
     def stop(self) -> None:
@@ -80,9 +88,5 @@ class VkParts:
 
     async def close(self) -> None:
         await self.session.close()
-
-
-def cursor_name(group_id: int) -> str:
-    return f"vk:{group_id}:ts"
 
 

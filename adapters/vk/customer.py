@@ -77,12 +77,51 @@ class VkProfiles:
 class VkIntake:
     """The long-poll handler of one community."""
 
-    def __init__(self, group_id: int, intake: IntakeService, profiles: VkProfiles) -> None:
+    def __init__(self, group_id: int, intake: IntakeService, profiles: VkProfiles,
+                 api: VkApi, last_message_id: int | None = None) -> None:
         self._group_id = group_id
         self._intake = intake
         self._profiles = profiles
+        self._api = api
         self._failures: dict[str, int] = {}
         self.handled = 0
+        # The newest mailbox message handled: after a long-poll gap, everything newer is
+        # read back from the mailbox (see `missed_events`).
+        self.last_message_id = last_message_id
+        self.recovered = 0
+
+    async def missed_events(self) -> list[Event]:
+        """Messages newer than `last_message_id`, read from the mailbox as the events VK
+        would have sent (message_new / message_reply); intake drops the ones it has."""
+        after = self.last_message_id
+        if after is None:
+            logger.warning("VK group %s: no handled message known; lost events can't be "
+                           "recovered", self._group_id)
+            return []
+        peers: list[int] = []
+        offset = 0
+        while True:
+            page = await self._api.call("messages.getConversations", offset=offset,
+                                        count=200)
+            items = page.get("items") or []
+            fresh = [i for i in items if int((i.get("last_message") or {}).get("id", 0)) > after]
+            peers += [int(i["conversation"]["peer"]["id"]) for i in fresh]
+            if len(fresh) < len(items) or len(items) < 200:
+                break
+            offset += 200
+        messages: list[Event] = []
+        for peer in peers:
+            history = await self._api.call("messages.getHistory", peer_id=peer, count=200)
+            messages += [m for m in history.get("items") or [] if int(m["id"]) > after]
+        messages.sort(key=lambda m: int(m["id"]))
+        self.recovered += len(messages)
+        return [
+            {"type": "message_reply", "object": m, "event_id": f"recovered:{m['id']}"}
+            if m.get("out") else
+            {"type": "message_new", "object": {"message": m, "client_info": {}},
+             "event_id": f"recovered:{m['id']}"}
+            for m in messages
+        ]
 
     async def handle(self, events: list[Event]) -> None:
         """Handle a batch; raises (so the same batch comes again) if any event failed."""
@@ -94,6 +133,10 @@ class VkIntake:
         results = await asyncio.gather(*(self._handle_peer(e) for e in by_peer.values()))
         if not all(results):
             raise RuntimeError("some VK events failed; the batch is asked for again")
+        ids = [int(_message(e).get("id") or 0) for e in events
+               if e.get("type") in ("message_new", "message_reply")]
+        if ids and max(ids) > (self.last_message_id or 0):
+            self.last_message_id = max(ids)
 
     async def _handle_peer(self, events: list[Event]) -> bool:
         for event in events:

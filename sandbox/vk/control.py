@@ -104,7 +104,9 @@ class ControlApi:
                 )
             ),
             "longpoll_fault": _sync(
-                lambda b: emu.longpoll_fault(b["kind"], b.get("code"), b.get("times", 1))
+                lambda b: emu.longpoll_fault(
+                    b["kind"], b.get("code"), b.get("times", 1), after=float(b.get("after", 0))
+                )
             ),
             "reset_faults": _sync(lambda b: emu.reset_faults()),
             "expire_key": _sync(lambda b: emu.expire_key(b["group_id"])),
