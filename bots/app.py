@@ -16,6 +16,7 @@ from adapters.telegram.desk import TelegramDesk, desk_router
 from adapters.telegram.files import TelegramFiles
 from adapters.telegram.polling import DurablePoller
 from adapters.telegram.startup import check_desk
+from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.vk import VkParts
 from core.clock import Clock, SystemClock
@@ -103,6 +104,9 @@ class App:
         if cfg.vk is not None and cfg.vk.enabled:
             try:
                 vk = await VkParts.connect(cfg.vk, limiter, files)
+            except VkSetupError as exc:
+                await bot.session.close()
+                raise StartupError(str(exc)) from exc
             except Exception:
                 await bot.session.close()
                 raise
@@ -124,6 +128,13 @@ class App:
             store, self.clock, desk_platform=desk.platform, desk_chat_id=desk.chat_id,
             album_wait=ob.album_wait, wake=outbox.wake,
         )
+        if vk is not None:
+            try:
+                await vk.prepare(store, intake, self.clock)
+            except VkSetupError as exc:
+                await bot.session.close()
+                await vk.close()
+                raise StartupError(str(exc)) from exc
         dp = Dispatcher()
         dp["intake"] = intake
         dp.include_router(desk_router(cfg.operators.chat_id))
@@ -133,7 +144,7 @@ class App:
         services.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
         services.tasks.append(asyncio.create_task(poller.run(), name="polling"))
         if vk is not None:
-            services.tasks.append(await vk.start(store, intake, self.clock))
+            services.tasks.append(vk.run())
         self.services = services
         logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
                     cfg.operators.chat_id, cfg.storage.kind)

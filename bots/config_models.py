@@ -289,8 +289,8 @@ class VkConfig(_Section):
     """The VK community: customers write to its messages (Bots Long Poll, API 5.199)."""
 
     enabled: bool = True
-    token: SecretStr
-    group_id: Int = Field(gt=0)
+    token: SecretStr | None = None
+    group_id: Int | None = Field(default=None, gt=0)
     api_server: str = "https://api.vk.ru"
     poll_wait: Duration = Field(
         default=timedelta(seconds=25), ge=timedelta(seconds=1), le=timedelta(seconds=90)
@@ -301,19 +301,6 @@ class VkConfig(_Section):
     rate: RateLimit = RateLimit(count=20, per=timedelta(seconds=1))
     profile_ttl: Duration = Field(default=timedelta(hours=1), ge=timedelta(0))
 
-    @field_validator("token")
-    @classmethod
-    def _check_token(cls, value: SecretStr) -> SecretStr:
-        token = value.get_secret_value().strip()
-        if not token:
-            raise issue("is empty", _PATH_HINTS["vk.token"])
-        if _is_placeholder_token(token) or token.startswith("${"):
-            raise issue("is an example value, not a real community token",
-                        _PATH_HINTS["vk.token"])
-        if len(token) < 20 or any(ch.isspace() for ch in token):
-            raise issue("does not look like a VK community token", _PATH_HINTS["vk.token"])
-        return SecretStr(token)
-
     @field_validator("api_server")
     @classmethod
     def _check_api_server(cls, value: str) -> str:
@@ -323,9 +310,39 @@ class VkConfig(_Section):
             shown = echo(("vk", "api_server"), value)
             raise issue(f"must be an http:// or https:// URL, got {shown}")
         if parts.path.rstrip("/").endswith("/method"):
-            raise issue("must be the server only, without /method",
-                        "e.g. https://api.vk.ru")
+            raise issue("must be the server only, without /method", "e.g. https://api.vk.ru")
         return server
+
+    @model_validator(mode="after")
+    def _check_enabled(self) -> VkConfig:
+        # A disabled section may keep empty values (the shipped example does).
+        if not self.enabled:
+            return self
+        hint = _PATH_HINTS["vk.token"]
+        token = self.token.get_secret_value().strip() if self.token is not None else ""
+        if not token:
+            raise issue("is required when vk is enabled", hint, field_name="token")
+        if _is_placeholder_token(token) or token.startswith("${"):
+            raise issue("is an example value, not a real community token", hint,
+                        field_name="token")
+        if len(token) < 20 or any(ch.isspace() for ch in token):
+            raise issue("does not look like a VK community token", hint, field_name="token")
+        if self.group_id is None:
+            raise issue("is required when vk is enabled", _PATH_HINTS["vk.group_id"],
+                        field_name="group_id")
+        return self
+
+    @property
+    def community(self) -> int:
+        """The group id of an enabled section."""
+        assert self.group_id is not None
+        return self.group_id
+
+    @property
+    def secret(self) -> str:
+        """The token of an enabled section."""
+        assert self.token is not None
+        return self.token.get_secret_value().strip()
 
 
 # --- operators, outbox, logging ------------------------------------------------------------

@@ -10,7 +10,9 @@ import aiohttp
 
 from adapters.vk.channel import VkChannel, VkFiles
 from adapters.vk.customer import VkIntake, VkProfiles
+from adapters.vk.errors import VkApiError, VkNetworkError
 from adapters.vk.longpoll import VkLongPoll
+from adapters.vk.startup import VkSetupError, check_community
 from adapters.vk.transport import VkApi, token_rate_key
 from bots.config_models import VkConfig
 from core.clock import Clock
@@ -42,25 +44,24 @@ class VkParts:
         session = aiohttp.ClientSession()
         rate = cfg.rate
         api = VkApi(
-            session, cfg.token.get_secret_value(), cfg.api_server, limiter=limiter,
-            rate=token_rate_key(cfg.group_id, rate.count, rate.per.total_seconds()),
+            session, cfg.secret, cfg.api_server, limiter=limiter,
+            rate=token_rate_key(cfg.community, rate.count, rate.per.total_seconds()),
             timeout=cfg.request_timeout.total_seconds(),
         )
         try:
-            groups = await api.call("groups.getById", group_id=cfg.group_id)
+            name = await check_community(api, cfg.community)
         except Exception:
             await session.close()
             raise
-        group = (groups.get("groups") or [{}])[0] if isinstance(groups, dict) else groups[0]
-        logger.info("VK community %s (%s) connected", cfg.group_id, group.get("name", "?"))
+        logger.info("VK community %s (%s) connected", cfg.community, name)
         files.register(VkFiles(api))
         return cls(cfg, session, api, VkChannel(api, files),
                    VkProfiles(api, cfg.profile_ttl.total_seconds()))
 
-    async def start(self, store: TortoiseStore, intake: IntakeService,
-                    clock: Clock) -> asyncio.Task[None]:
-        """Resume the long poll at the last acknowledged ts and run it as a task."""
-        group = self.config.group_id
+    async def prepare(self, store: TortoiseStore, intake: IntakeService, clock: Clock) -> None:
+        """Set the long poll up where the last run acknowledged, and connect it (so events
+        from now on are certain to be seen)."""
+        group = self.config.community
         ts_name, mid_name = f"vk:{group}:ts", f"vk:{group}:message"
         saved_mid = await store.load_cursor(mid_name)
         handler = VkIntake(group, intake, self.profiles, self.api,
@@ -78,8 +79,17 @@ class VkParts:
             ts=await store.load_cursor(ts_name), on_acknowledged=save,
             recover=handler.missed_events,
         )
-        await self.longpoll.connect()
+        try:
+            await self.longpoll.connect()
+        except (VkApiError, VkNetworkError) as exc:
+            raise VkSetupError(
+                f"vk: groups.getLongPollServer failed ({exc}). In the community settings turn "
+                "on Bots Long Poll API, version 5.199, with the message events."
+            ) from exc
         self.handler = handler
+
+    def run(self) -> asyncio.Task[None]:
+        assert self.longpoll is not None and self.handler is not None
         return asyncio.create_task(self.longpoll.run(self.handler.handle), name="vk-polling")
 
     def stop(self) -> None:

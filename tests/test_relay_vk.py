@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from bots.app import StartupError
 from sandbox.vk.media import TINY_PNG
 from tests.harness import Desk
 from tests.vk_harness import VkSide, bot_texts, tg_file_bytes
@@ -226,3 +229,14 @@ async def test_link_to_an_unknown_customer_says_why(desk: Desk, vk: VkSide, vk_r
     await desk.operator().says(topic, "/link 9999")
     await desk.wait(lambda: any("no customer #9999" in t for t in bot_texts(desk, topic)))
     assert not anna.inbox()
+
+
+async def test_a_bad_vk_token_or_group_stops_the_start_naming_the_key(
+    desk: Desk, vk: VkSide, start_relay
+) -> None:
+    wrong_token = vk.config().replace(vk.club.token, "vk1.a.Wrong-Token-Of-Nobody-1234567")
+    with pytest.raises(StartupError, match=r"vk\.token: VK rejected the token"):
+        await start_relay(extra=wrong_token)
+    wrong_group = vk.config().replace(f"group_id: {vk.club.id}", "group_id: 777")
+    with pytest.raises(StartupError, match=r"vk\.group_id"):
+        await start_relay(extra=wrong_group)
