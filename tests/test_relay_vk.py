@@ -240,3 +240,35 @@ async def test_a_bad_vk_token_or_group_stops_the_start_naming_the_key(
     wrong_group = vk.config().replace(f"group_id: {vk.club.id}", "group_id: 777")
     with pytest.raises(StartupError, match=r"vk\.group_id"):
         await start_relay(extra=wrong_group)
+
+
+async def test_operator_edits_and_voice_reach_vk(desk: Desk, vk: VkSide, vk_relay) -> None:
+    anna = vk.customer()
+    await anna.says("hello")
+    topic = await desk.topic_with("hello")
+    olga = desk.operator()
+    sent = await olga.says(topic, "Your order ships Monday")
+    got = await anna.receives("Your order ships Monday")
+    await olga.edits(sent["message_id"], text="Your order ships Tuesday")
+    await vk.emu.wait_for(lambda: vk.emu.message(vk.club, got["id"])["text"]
+                          == "Your order ships Tuesday")
+    await olga.sends(topic, "voice", data=b"OggS-operator-voice")
+    await vk.emu.wait_for(lambda: any(a["type"] == "audio_message" for m in anna.inbox()
+                                      for a in m["attachments"]))
+    voice = next(a for m in anna.inbox() for a in m["attachments"]
+                 if a["type"] == "audio_message")
+    assert vk.emu.file_bytes(voice["audio_message"]["link_ogg"]) == b"OggS-operator-voice"
+
+
+async def test_admin_edit_in_vk_inbox_updates_the_topic_not_the_customer(
+    desk: Desk, vk: VkSide, vk_relay
+) -> None:
+    anna = vk.customer()
+    await anna.says("question")
+    topic = await desk.topic_with("question")
+    answer = await vk.admin_replies(anna, "We open at 9")
+    await desk.wait(lambda: any("We open at 9" in t for t in bot_texts(desk, topic)))
+    # the admin corrects the answer in VK: the copy in the topic follows
+    await vk.emu.admin_edit(vk.club, answer["id"], "We open at 10")
+    await desk.wait(lambda: any("We open at 10" in t for t in bot_texts(desk, topic)))
+    assert not vk.emu.calls("messages.edit") and not vk.emu.calls("messages.send")
