@@ -118,12 +118,8 @@ class IntakeService:
             fields["waiting_since"] = now
         if fields:
             await store.update_conversation(conversation.id, **fields)
-        reply_to_id = None
-        if inbound.reply_to_message_id is not None:
-            link = await store.find_link(
-                inbound.channel, inbound.chat_id, inbound.reply_to_message_id
-            )
-            reply_to_id = link.message_id if link else None
+        reply_to_id = await self._replied(inbound.channel, inbound.chat_id,
+                                          inbound.reply_to_message_id)
         message = await store.add_message(
             conversation.id, MessageKind.CUSTOMER, inbound.user_id, inbound.profile.display_name,
             inbound.content,
@@ -174,6 +170,13 @@ class IntakeService:
             not_before=not_before,
         )
 
+    async def _replied(self, platform: str, chat_id: str, ref: str | None) -> int | None:
+        """The canonical message a platform message replied to, if it is linked yet."""
+        if ref is None:
+            return None
+        link = await self._store.find_link(platform, chat_id, ref)
+        return link.message_id if link else None
+
     async def _enqueue(self, **fields: Any) -> None:
         self._touched.add(fields["target"])
         await self._store.enqueue(**fields)
@@ -200,12 +203,8 @@ class IntakeService:
         conversation = await store.conversation_by_topic(inbound.thread_id)
         if conversation is None:
             return IntakeResult(Outcome.IGNORED)
-        reply_to_id = None
-        if inbound.reply_to_message_id is not None:
-            link = await store.find_link(
-                inbound.platform, inbound.chat_id, inbound.reply_to_message_id
-            )
-            reply_to_id = link.message_id if link else None
+        reply_to_id = await self._replied(inbound.platform, inbound.chat_id,
+                                          inbound.reply_to_message_id)
         message = await store.add_message(
             conversation.id, kind, inbound.operator_id, inbound.operator_name, inbound.content,
             SourceRef(inbound.platform, inbound.chat_id, inbound.message_id), reply_to_id, now,
@@ -247,12 +246,8 @@ class IntakeService:
             conversation = await store.open_conversation(identity.customer_id)
             if conversation is None:
                 return IntakeResult(Outcome.IGNORED)  # an answer after the conversation closed
-            reply_to_id = None
-            if inbound.reply_to_message_id is not None:
-                link = await store.find_link(
-                    inbound.channel, inbound.chat_id, inbound.reply_to_message_id
-                )
-                reply_to_id = link.message_id if link else None
+            reply_to_id = await self._replied(inbound.channel, inbound.chat_id,
+                                              inbound.reply_to_message_id)
             message = await store.add_message(
                 conversation.id, MessageKind.OPERATOR, inbound.operator_id,
                 inbound.operator_name, inbound.content,

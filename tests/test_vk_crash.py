@@ -10,25 +10,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.harness import FAST_LIMITS, TOKEN, Desk
-from tests.test_crash import _start
+from tests.harness import Desk
+from tests.test_crash import _start, _stop, _write_config
 from tests.vk_harness import VkSide, vk_config
-
-
-def _write_config(path: Path, db_url: str, desk: Desk, vk: VkSide) -> None:
-    path.write_text(
-        f"""storage: {{url: "{db_url}"}}
-telegram:
-  token: "{TOKEN}"
-  api_server: "{desk.emu.base_url}"
-  poll_timeout: 1s
-  limits: {FAST_LIMITS}
-operators: {{chat_id: {desk.group}}}
-outbox: {{album_wait: 200ms, backoff_base: 100ms, backoff_max: 1s, lease: 3s}}
-logging: {{level: WARNING}}
-{vk_config(vk.emu, vk.club)}""",
-        encoding="utf-8",
-    )
 
 
 def _copies(desk: Desk) -> list[dict[str, Any]]:
@@ -36,20 +20,10 @@ def _copies(desk: Desk) -> list[dict[str, Any]]:
             and str(m.get("text", "")).startswith("v")]
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 20)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 async def test_sigkill_mid_vk_burst_loses_nothing(desk: Desk, vk: VkSide, db_url: str,
                                                   tmp_path: Path) -> None:
     config, log = tmp_path / "config.yaml", tmp_path / "relaydesk.log"
-    _write_config(config, db_url, desk, vk)
+    _write_config(config, db_url, desk.emu.base_url, desk.group, vk_config(vk.emu, vk.club))
     people = [vk.customer(f"Crash{i}", "Vk") for i in range(20)]
     expected = {f"v{i:02d}-m{j}" for i in range(20) for j in range(5)}
 
