@@ -272,3 +272,15 @@ async def test_admin_edit_in_vk_inbox_updates_the_topic_not_the_customer(
     await vk.emu.admin_edit(vk.club, answer["id"], "We open at 10")
     await desk.wait(lambda: any("We open at 10" in t for t in bot_texts(desk, topic)))
     assert not vk.emu.calls("messages.edit") and not vk.emu.calls("messages.send")
+
+
+async def test_start_button_is_greeted_without_a_topic(desk: Desk, vk: VkSide,
+                                                       vk_relay) -> None:
+    anna = vk.customer()
+    await anna.says("Начать", payload={"command": "start"})
+    greeting = await anna.receives(
+        "Hello! Write your question here and a support agent will answer you.")
+    assert greeting["random_id"] != 0
+    assert not [t for t in desk.topics() if "· VK ·" in t["name"]]
+    await anna.says("my real question")
+    await desk.topic_with("my real question")

@@ -46,8 +46,10 @@ class VkCustomer:
         return self.user.id
 
     async def says(self, text: str = "", attachments: list[Any] | None = None,
-                   reply_to: int | None = None, fwd: list[Any] | None = None) -> dict[str, Any]:
-        return await self.emu.user_send(self.user, self.club, text, attachments, reply_to, fwd)
+                   reply_to: int | None = None, fwd: list[Any] | None = None,
+                   payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self.emu.user_send(self.user, self.club, text, attachments, reply_to, fwd,
+                                        payload=payload)
 
     async def edits(self, message_id: int, text: str) -> dict[str, Any]:
         return await self.emu.user_edit(self.user, self.club, message_id, text)

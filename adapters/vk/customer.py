@@ -9,6 +9,7 @@ order, conversations concurrently.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import defaultdict
@@ -172,6 +173,11 @@ class VkIntake:
         from_id, peer_id = int(message.get("from_id", 0)), int(message.get("peer_id", 0))
         if from_id <= 0 or peer_id >= GROUP_CHATS_FROM:
             return  # other communities, group chats: not customers of this desk
+        if _is_start(message):
+            # The "Start" button of a new conversation is not a question: greet, and make a
+            # topic only for a real message.
+            await self._intake.greet(CHANNEL, str(peer_id))
+            return
         lang = client.get("lang_id")
         await self._intake.relay_customer_to_desk(InboundCustomerMessage(
             channel=CHANNEL, user_id=str(from_id), chat_id=str(peer_id),
@@ -200,6 +206,17 @@ class VkIntake:
             message_id=str(message.get("id")), content=content_of(message),
             edited_at=edited_at(message),
         ))
+
+
+def _is_start(message: Event) -> bool:
+    payload = message.get("payload")
+    if not payload or message.get("attachments") or message.get("fwd_messages"):
+        return False
+    try:
+        data = json.loads(payload) if isinstance(payload, str) else payload
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("command") == "start"
 
 
 def _message(event: Event) -> Event:
