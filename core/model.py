@@ -83,7 +83,8 @@ class Content:
     `text` is the plain text (or caption); `data` holds the adapter's own description of the
     content (entities, file ids, content type) so the same adapter can copy or re-render it.
     `copyable` says whether the platform can copy the original; when it can't, `summary`
-    is what operators see instead (a placeholder such as "📊 Poll: …").
+    is what operators see instead (a placeholder such as "📊 Poll: …"). `attachments` are
+    files another platform must fetch and upload; `quote` is the replied-to message as text.
     """
 
     content_type: str
@@ -93,6 +94,9 @@ class Content:
     media_group_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
+    # The message this one replied to, as plain text ("who: what"), for when the reply can't
+    # be threaded on the other side (the original was never relayed).
+    quote: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ def _content_json(content: m.Content) -> dict[str, Any]:
         "media_group_id": content.media_group_id, "data": content.data,
         **({"attachments": [_attachment_json(a) for a in content.attachments]}
            if content.attachments else {}),
+        **({"quote": content.quote} if content.quote else {}),
     }
 
 
@@ -35,6 +36,7 @@ def _content(raw: dict[str, Any]) -> m.Content:
         copyable=raw.get("copyable", True), summary=raw.get("summary"),
         media_group_id=raw.get("media_group_id"), data=raw.get("data") or {},
         attachments=tuple(m.Attachment(**a) for a in raw.get("attachments") or ()),
+        quote=raw.get("quote"),
     )
 
 

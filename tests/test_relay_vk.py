@@ -284,3 +284,21 @@ async def test_start_button_is_greeted_without_a_topic(desk: Desk, vk: VkSide,
     assert not [t for t in desk.topics() if "· VK ·" in t["name"]]
     await anna.says("my real question")
     await desk.topic_with("my real question")
+
+
+async def test_a_reply_to_something_never_relayed_is_quoted(desk: Desk, vk: VkSide,
+                                                            vk_relay) -> None:
+    anna = vk.customer()
+    await anna.says("Начать", payload={"command": "start"})
+    greeting = await anna.receives(
+        "Hello! Write your question here and a support agent will answer you.")
+    await anna.says("what do you mean?", reply_to=greeting["id"])
+    await desk.wait(lambda: any("what do you mean?" in t for t in desk_texts(desk)))
+    copy = next(m for m in desk.messages() if "what do you mean?" in _text(m))
+    assert "forum_topic_created" in copy.get("reply_to_message", {"forum_topic_created": 1})
+    assert copy["text"].startswith(f"club{vk.club.id}: Hello! Write your question")
+    assert any(e["type"] == "blockquote" for e in copy.get("entities", []))
+
+
+def desk_texts(desk: Desk) -> list[str]:
+    return [_text(m) for m in desk.messages() if m.get("from", {}).get("is_bot")]

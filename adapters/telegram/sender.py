@@ -79,6 +79,19 @@ def render_html(message: Message) -> list[str]:
     return [html.escape(part, quote=False) for part in split_text(content.text)]
 
 
+def rendered(message: Message, reply_to: str | None) -> list[str]:
+    """The HTML parts of a message that can't be copied, with what it replied to quoted
+    when the reply can't be threaded; no parts for a file alone."""
+    parts = render_html(message)
+    content = message.content
+    if content.attachments and not content.text:
+        parts = []  # a file alone: no empty text before it
+    if content.quote and reply_to is None and message.kind is not MessageKind.SYSTEM:
+        block = f"<blockquote>{html.escape(content.quote[:500], quote=False)}</blockquote>"
+        parts = [f"{block}\n{parts[0]}" if parts else block, *parts[1:]]
+    return parts
+
+
 class TelegramSender:
     def __init__(self, bot: Bot, files: Files | None = None) -> None:
         self.bot = bot
@@ -124,10 +137,7 @@ class TelegramSender:
             return [str(result.message_id)]
         first_id: str | None = None
         message = item.message
-        parts = render_html(message)
-        if message.content.attachments and not message.content.text:
-            parts = []  # a file alone: no empty text before it
-        for part in parts:
+        for part in rendered(message, item.reply_to):
             sent = await self.bot.send_message(
                 chat_id=chat_id, text=part, message_thread_id=thread_id, parse_mode="HTML",
                 reply_parameters=reply if first_id is None else None,
@@ -179,7 +189,7 @@ class TelegramSender:
             return None
         if message.source is not None and message.source.platform != PLATFORM:
             # Another platform's message was rendered as HTML: render the new version.
-            [first, *more] = render_html(message)
+            [first, *more] = rendered(message, reply_to) or [""]
             if not more and content.text:
                 await self.bot.edit_message_text(
                     chat_id=chat_id, message_id=int(copy_id), text=first, parse_mode="HTML"

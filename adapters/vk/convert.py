@@ -51,13 +51,9 @@ def content_of(message: Json) -> Content:
     attachments: list[Attachment] = []
     _describe(message, lines, attachments, depth=0)
     reply = message.get("reply_message")
-    if isinstance(reply, dict) and not reply.get("id"):
-        # A quote VK gives no message id for: show it, as nothing can thread onto it.
-        lines.insert(0, _quote("↩️ In reply to", reply))
     kind = attachments[0].kind if attachments else "text"
     return Content(content_type=kind, text="\n".join(lines), attachments=tuple(attachments),
-                   data={"vk_attachments": [a.get("type") for a in message.get("attachments")
-                                            or []]})
+                   quote=_quote_text(reply) if isinstance(reply, dict) else None)
 
 
 def reply_id(message: Json) -> str | None:
@@ -67,11 +63,21 @@ def reply_id(message: Json) -> str | None:
     return None
 
 
-def _quote(label: str, quoted: Json) -> str:
+def _author(quoted: Json) -> str:
     author = quoted.get("from_id")
-    who = f"id{author}" if isinstance(author, int) and author > 0 else f"club{-int(author or 0)}"
+    return f"id{author}" if isinstance(author, int) and author > 0 else f"club{-int(author or 0)}"
+
+
+def _quote(label: str, quoted: Json) -> str:
     text = str(quoted.get("text") or "").replace("\n", "\n» ")
+    who = _author(quoted)
     return f"{label} ({who}):\n» {text}" if text else f"{label} ({who})"
+
+
+def _quote_text(quoted: Json) -> str:
+    text = str(quoted.get("text") or "") or "[" + ", ".join(
+        str(a.get("type")) for a in quoted.get("attachments") or []) + "]"
+    return f"{_author(quoted)}: {text}"
 
 
 def _describe(message: Json, lines: list[str], files: list[Attachment], depth: int) -> None:
