@@ -304,7 +304,11 @@ class IntakeService:
                     conversation_id=here.id))
             await store.move_customer(here.customer_id, other.id)
             identities = await store.identities_of(other.id)
-            await self._system_notice(here.id, texts.render(
+            # Said where the conversation goes on: here, unless this one was already closed
+            # and the other customer's is open.
+            continuing = theirs if theirs is not None and here.status is \
+                ConversationStatus.CLOSED else here
+            await self._system_notice(continuing.id, texts.render(
                 "linked", operator=operator_name, other=here.customer_id, customer_id=other.id,
                 identities=", ".join(f"{texts.channel_label(i.channel)} {i.user_id}"
                                      for i in identities)))
