@@ -65,7 +65,7 @@ class VkParts:
         ts_name, mid_name = f"vk:{group}:ts", f"vk:{group}:message"
         saved_mid = await store.load_cursor(mid_name)
         handler = VkIntake(group, intake, self.profiles, self.api,
-                           int(saved_mid) if saved_mid else None)
+                           int(saved_mid) if saved_mid else None, ours=self.channel.sent_by_us)
 
         async def save(ts: str) -> None:
             async with store.transaction():

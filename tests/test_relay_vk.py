@@ -302,3 +302,20 @@ async def test_a_reply_to_something_never_relayed_is_quoted(desk: Desk, vk: VkSi
 
 def desk_texts(desk: Desk) -> list[str]:
     return [_text(m) for m in desk.messages() if m.get("from", {}).get("is_bot")]
+
+
+async def test_own_sends_are_never_taken_for_admin_answers_even_with_an_admin_id(
+    desk: Desk, vk: VkSide, vk_relay
+) -> None:
+    vk.emu.options.admin_author_on_api_sends = True  # VK might name an admin on API sends
+    anna = vk.customer()
+    await anna.says("hello")
+    topic = await desk.topic_with("hello")
+    olga = desk.operator()
+    for n in range(5):
+        await olga.says(topic, f"answer {n}")
+    for n in range(5):
+        await anna.receives(f"answer {n}")
+    await vk.admin_replies(anna, "typed in VK")
+    await desk.wait(lambda: any("typed in VK" in t for t in bot_texts(desk, topic)))
+    assert sum("answered in VK" in t for t in bot_texts(desk, topic)) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import partial
 
@@ -20,7 +21,7 @@ from core.ports import RateKey
 
 from . import errors
 from .convert import PLATFORM
-from .transport import VkApi, random_id_for
+from .transport import VkApi, part_random_id, random_id_for, split_text
 from .uploads import upload_doc, upload_photo
 
 CHANNEL = "vk"
@@ -43,9 +44,22 @@ class VkChannel:
     name = CHANNEL
     platform = PLATFORM
 
-    def __init__(self, api: VkApi, files: Files) -> None:
+    def __init__(self, api: VkApi, files: Files, remember: int = 10_000) -> None:
         self._api = api
         self._files = files
+        # random_ids of recent sends: VK reports our own messages back as message_reply,
+        # possibly before it answers the send itself.
+        self._recent: OrderedDict[int, None] = OrderedDict()
+        self._remember = remember
+
+    def sent_by_us(self, random_id: int) -> bool:
+        return random_id in self._recent
+
+    def _note(self, random_id: int, parts: int) -> None:
+        for part in range(parts):
+            self._recent[part_random_id(random_id, part)] = None
+        while len(self._recent) > self._remember:
+            self._recent.popitem(last=False)
 
     def rate_keys(self, chat_id: str) -> Sequence[RateKey]:
         # The transport paces every request (uploads and reads too) at the token's budget;
@@ -66,8 +80,11 @@ class VkChannel:
 
     async def _send(self, peer_id: int, item: Outgoing) -> str:
         attachments = [await self._upload(peer_id, a) for a in item.message.content.attachments]
+        text = plain_text(item.message)
+        random_id = random_id_for(item.key)
+        self._note(random_id, len(split_text(text, self._api.text_limit)))
         ids = await self._api.messages_send_parts(
-            peer_id, plain_text(item.message), random_id=random_id_for(item.key),
+            peer_id, text, random_id=random_id,
             attachment=attachments or None,
             reply_to=int(item.reply_to) if item.reply_to else None,
         )
@@ -85,9 +102,11 @@ class VkChannel:
     async def send_text(self, chat_id: str, text: str, key: int = 0) -> str:
         plain = html.unescape(_TAG.sub("", text))
 
+        random_id = random_id_for(key)
+        self._note(random_id, len(split_text(plain, self._api.text_limit)))
+
         async def send() -> int:
-            return await self._api.messages_send(int(chat_id), plain,
-                                                 random_id=random_id_for(key))
+            return await self._api.messages_send(int(chat_id), plain, random_id=random_id)
 
         return str(await errors.call(send, bucket=self._api.rate.key))
 

@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from core.intake import IntakeService
@@ -79,8 +80,10 @@ class VkIntake:
     """The long-poll handler of one community."""
 
     def __init__(self, group_id: int, intake: IntakeService, profiles: VkProfiles,
-                 api: VkApi, last_message_id: int | None = None) -> None:
+                 api: VkApi, last_message_id: int | None = None,
+                 ours: Callable[[int], bool] = lambda random_id: False) -> None:
         self._group_id = group_id
+        self._ours = ours
         self._intake = intake
         self._profiles = profiles
         self._api = api
@@ -188,16 +191,24 @@ class VkIntake:
         ))
 
     async def _message_reply(self, message: Event) -> None:
-        # message_reply also reports every message this bot sent (they carry our random_id
-        # and no admin_author_id): only a person typing in VK's web inbox is an answer.
+        # message_reply also reports every message this bot sent. Ours are known by their
+        # random_id (remembered before the send, since the event may come before VK's answer
+        # does; after a restart intake finds their links). Another program's API sends carry
+        # a random_id and no admin: not a person either. Everything else was typed by
+        # someone in VK itself (the web inbox names the admin in admin_author_id).
         admin = message.get("admin_author_id")
-        if not admin or int(message.get("random_id") or 0) != 0:
+        random_id = int(message.get("random_id") or 0)
+        if self._ours(random_id) or (not admin and random_id != 0):
+            return
+        peer_id = int(message.get("peer_id") or 0)
+        if peer_id <= 0 or peer_id >= GROUP_CHATS_FROM:
             return
         await self._intake.relay_channel_answer_to_desk(InboundChannelAnswer(
-            channel=CHANNEL, chat_id=str(message.get("peer_id")),
-            message_id=str(message["id"]), operator_id=f"vk:{admin}",
-            operator_name=self._profiles.name(int(admin)), content=content_of(message),
-            sent_at=sent_at(message), reply_to_message_id=reply_id(message),
+            channel=CHANNEL, chat_id=str(peer_id), message_id=str(message["id"]),
+            operator_id=f"vk:{admin or 'admin'}",
+            operator_name=self._profiles.name(int(admin)) if admin else "Community admin",
+            content=content_of(message), sent_at=sent_at(message),
+            reply_to_message_id=reply_id(message),
         ))
 
     async def _message_edit(self, message: Event) -> None:
