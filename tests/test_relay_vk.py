@@ -319,3 +319,20 @@ async def test_own_sends_are_never_taken_for_admin_answers_even_with_an_admin_id
     await vk.admin_replies(anna, "typed in VK")
     await desk.wait(lambda: any("typed in VK" in t for t in bot_texts(desk, topic)))
     assert sum("answered in VK" in t for t in bot_texts(desk, topic)) == 1
+
+
+async def test_operator_content_vk_cannot_show_arrives_as_a_clear_text(
+    desk: Desk, vk: VkSide, vk_relay
+) -> None:
+    anna = vk.customer()
+    await anna.says("hi")
+    vk_topic = await desk.topic_with("hi")
+    tg_anna = desk.customer("Tanya")
+    await tg_anna.says("hello")
+    tg_topic = await desk.topic_with("hello")
+    olga = desk.operator()
+    await olga.sends(vk_topic, "poll")
+    await olga.sends(tg_topic, "poll")
+    await vk.emu.wait_for(lambda: any("a poll" in m["text"] for m in anna.inbox()))
+    await desk.emu.wait_for(lambda: any("a poll" in _text(m) for m in tg_anna.inbox()))
+    assert not any("answered in" in _text(m) for m in tg_anna.inbox())

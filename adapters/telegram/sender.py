@@ -68,8 +68,9 @@ def render_html(message: Message) -> list[str]:
     if message.kind is MessageKind.SYSTEM or content.data.get("html"):
         return [content.text]
     name = message.author_name or "Customer"
-    if message.kind is MessageKind.OPERATOR and message.source is not None:
+    if _channel_answer(message):
         # An answer an operator typed on the customer's channel (VK's web inbox).
+        assert message.source is not None
         return [texts.render("channel_answer", name=name, text=content.text,
                              channel_label=texts.channel_label(message.source.platform))]
     if not content.copyable and content.summary:
@@ -79,12 +80,17 @@ def render_html(message: Message) -> list[str]:
     return [html.escape(part, quote=False) for part in split_text(content.text)]
 
 
+def _channel_answer(message: Message) -> bool:
+    return (message.kind is MessageKind.OPERATOR and message.source is not None
+            and message.source.platform != PLATFORM)
+
+
 def rendered(message: Message, reply_to: str | None) -> list[str]:
     """The HTML parts of a message that can't be copied, with what it replied to quoted
     when the reply can't be threaded; no parts for a file alone."""
     parts = render_html(message)
     content = message.content
-    if content.attachments and not content.text:
+    if content.attachments and not content.text and not _channel_answer(message):
         parts = []  # a file alone: no empty text before it
     if content.quote and reply_to is None and message.kind is not MessageKind.SYSTEM:
         block = f"<blockquote>{html.escape(content.quote[:500], quote=False)}</blockquote>"
