@@ -142,7 +142,8 @@ class Relayer:
             await self._edit(step, desk.chat_id, desk.platform,
                              lambda pid, m, r: desk.edit(topic_id, pid, m, r), keys)
             return
-        ids = await self._limited(keys, len(step.items), lambda: desk.post(topic_id, step.items))
+        ids = await self._limited(keys, desk.sends_for(step.items),
+                                  lambda: desk.post(topic_id, step.items))
         await self._finish(step, [(desk.platform, desk.chat_id, ids)])
 
     async def reopen_topic(self, topic_id: int) -> None:

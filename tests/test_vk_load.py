@@ -112,3 +112,38 @@ async def test_rate_limit_on_every_reply_delivered_never_over_twenty_per_second(
     for person in people:
         assert len(person.inbox()) == 3
     assert app.services is not None
+
+
+GROUP_LIMITS = ("{private_chat: {count: 3, per: 1s}, group: {count: 20, per: 2s}, "
+                "bot: {count: 30, per: 1s}}")
+
+
+async def test_vk_files_are_counted_against_the_group_limit(desk: Desk, vk: VkSide,
+                                                            start_vk_relay) -> None:
+    """A VK message with text and two photos is three sends into the group: the modelled
+    limit counts all three, so Telegram never answers 429 (which would re-send the text)."""
+    desk.emu.set_rate_limits(enabled=True, private=(3, 1.0), group=(20, 2.0), bot=(30, 1.0))
+    await start_vk_relay(limits=GROUP_LIMITS)
+    people = [vk.customer(f"Files{i}", "Test") for i in range(6)]
+    await asyncio.gather(*(p.says(f"g{i} two photos", ["photo", "photo"])
+                           for i, p in enumerate(people)))
+    await desk.wait(lambda: sum("photo" in m for m in desk.messages()) >= 12, timeout=30)
+    assert desk.emu.violations == []
+    assert not [r for r in desk.emu.requests if r.error_code == 429]
+    counts = Counter(m.get("text") for m in copies(desk, "g"))
+    assert set(counts.values()) == {1} and len(counts) == 6
+
+
+async def test_text_and_one_photo_make_one_captioned_post_edited_in_place(
+    desk: Desk, vk: VkSide, vk_relay
+) -> None:
+    anna = vk.customer()
+    sent = await anna.says("broken, see photo", ["photo"])
+    await desk.wait(lambda: any(m.get("caption") == "broken, see photo"
+                                for m in desk.messages()))
+    post = next(m for m in desk.messages() if m.get("caption") == "broken, see photo")
+    assert "photo" in post
+    assert not any(m.get("text") == "broken, see photo" for m in desk.messages())
+    await anna.edits(sent["id"], "broken since Monday, see photo")
+    await desk.wait(lambda: any(m.get("caption") == "broken since Monday, see photo"
+                                for m in desk.messages()))

@@ -68,6 +68,9 @@ class TelegramDesk:
             await errors.call(self._chat, lambda: self._bot.close_forum_topic(
                 chat_id=self._chat, message_thread_id=topic_id), desk=True)
 
+    def sends_for(self, items: Sequence[Outgoing]) -> int:
+        return self._sender.sends_for(items)
+
     async def post(self, topic_id: int | None, items: Sequence[Outgoing]) -> list[str]:
         return await errors.call(
             self._chat, lambda: self._sender.send(self._chat, topic_id, items), desk=True

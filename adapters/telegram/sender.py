@@ -7,15 +7,16 @@ import html
 from collections.abc import Sequence
 
 from aiogram import Bot
-from aiogram.types import BufferedInputFile, MessageEntity, ReplyParameters
+from aiogram.types import MessageEntity, ReplyParameters
 
+from adapters.telegram import foreign
 from core import texts
 from core.files import Files
-from core.model import Attachment, Message, MessageKind, Outgoing
+from core.model import Message, MessageKind, Outgoing
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-PLATFORM = "telegram"
+PLATFORM = foreign.PLATFORM
 
 
 def split_text(text: str, limit: int = 3900) -> list[str]:
@@ -68,34 +69,13 @@ def render_html(message: Message) -> list[str]:
     if message.kind is MessageKind.SYSTEM or content.data.get("html"):
         return [content.text]
     name = message.author_name or "Customer"
-    if _channel_answer(message):
-        # An answer an operator typed on the customer's channel (VK's web inbox).
-        assert message.source is not None
-        return [texts.render("channel_answer", name=name, text=content.text,
-                             channel_label=texts.channel_label(message.source.platform))]
+    if foreign.is_channel_answer(message):
+        return [foreign.channel_answer_html(message)]
     if not content.copyable and content.summary:
         icon, what, detail = (content.summary.split("|", 2) + ["", ""])[:3]
         return [texts.render("placeholder", icon=icon, name=name, what=what, detail=detail)]
     # Text from another platform: escape every part separately after splitting the plain text.
     return [html.escape(part, quote=False) for part in split_text(content.text)]
-
-
-def _channel_answer(message: Message) -> bool:
-    return (message.kind is MessageKind.OPERATOR and message.source is not None
-            and message.source.platform != PLATFORM)
-
-
-def rendered(message: Message, reply_to: str | None) -> list[str]:
-    """The HTML parts of a message that can't be copied, with what it replied to quoted
-    when the reply can't be threaded; no parts for a file alone."""
-    parts = render_html(message)
-    content = message.content
-    if content.attachments and not content.text and not _channel_answer(message):
-        parts = []  # a file alone: no empty text before it
-    if content.quote and reply_to is None and message.kind is not MessageKind.SYSTEM:
-        block = f"<blockquote>{html.escape(content.quote[:500], quote=False)}</blockquote>"
-        parts = [f"{block}\n{parts[0]}" if parts else block, *parts[1:]]
-    return parts
 
 
 class TelegramSender:
@@ -142,38 +122,36 @@ class TelegramSender:
                     )
             return [str(result.message_id)]
         first_id: str | None = None
-        message = item.message
-        for part in rendered(message, item.reply_to):
+        steps = self.plan(item)
+        for part in steps.texts:
             sent = await self.bot.send_message(
                 chat_id=chat_id, text=part, message_thread_id=thread_id, parse_mode="HTML",
                 reply_parameters=reply if first_id is None else None,
             )
             first_id = first_id or str(sent.message_id)
-        for attachment in message.content.attachments if self._files else ():
-            sent_id = await self._send_file(chat_id, thread_id, attachment,
-                                            reply if first_id is None else None)
+        for index, attachment in enumerate(steps.files):
+            assert self._files is not None
+            sent_id = await foreign.send_file(
+                self.bot, self._files, chat_id, thread_id, attachment,
+                reply if first_id is None else None, steps.caption if index == 0 else None,
+            )
             first_id = first_id or sent_id
         return [first_id or ""]
 
-    async def _send_file(self, chat_id: int, thread_id: int | None, attachment: Attachment,
-                         reply: ReplyParameters | None) -> str:
-        """A file from another platform, uploaded (Telegram can't fetch from e.g. VK's
-        servers for us, and the URL may be short-lived)."""
-        assert self._files is not None
-        data = await self._files.fetch(attachment)
-        upload = BufferedInputFile(data, filename=attachment.name or f"{attachment.kind}.bin")
-        common: dict[str, object] = {"chat_id": chat_id, "message_thread_id": thread_id,
-                                     "reply_parameters": reply}
-        kind = attachment.kind
-        if kind in ("photo", "sticker"):  # other platforms' stickers are plain images here
-            sent = await self.bot.send_photo(photo=upload, **common)  # type: ignore[arg-type]
-        elif kind == "voice":
-            sent = await self.bot.send_voice(voice=upload, **common)  # type: ignore[arg-type]
-        elif kind == "video":
-            sent = await self.bot.send_video(video=upload, **common)  # type: ignore[arg-type]
-        else:
-            sent = await self.bot.send_document(document=upload, **common)  # type: ignore[arg-type]
-        return str(sent.message_id)
+    def plan(self, item: Outgoing) -> foreign.Plan:
+        """How a message that can't be copied is put on Telegram."""
+        return foreign.plan(render_html(item.message), item.message, item.reply_to,
+                            self._files is not None)
+
+    def sends_for(self, items: Sequence[Outgoing]) -> int:
+        """How many messages `send(items)` puts into the chat (what the limits count)."""
+        if len(items) > 1:
+            return len(items)  # copyMessages
+        item = items[0]
+        if is_copy(item):
+            return 1 + (len(split_text(item.message.content.text)) if _long_caption(item)
+                        else 0)
+        return max(self.plan(item).sends, 1)
 
     async def send_html(self, chat_id: int, thread_id: int | None, text: str) -> str:
         first_id: str | None = None
@@ -195,10 +173,17 @@ class TelegramSender:
             return None
         if message.source is not None and message.source.platform != PLATFORM:
             # Another platform's message was rendered as HTML: render the new version.
-            [first, *more] = rendered(message, reply_to) or [""]
-            if not more and content.text:
+            steps = self.plan(Outgoing(message, reply_to))
+            if steps.caption is not None:
+                await self.bot.edit_message_caption(
+                    chat_id=chat_id, message_id=int(copy_id), caption=steps.caption,
+                    parse_mode="HTML",
+                )
+                return None
+            if len(steps.texts) == 1 and content.text:
                 await self.bot.edit_message_text(
-                    chat_id=chat_id, message_id=int(copy_id), text=first, parse_mode="HTML"
+                    chat_id=chat_id, message_id=int(copy_id), text=steps.texts[0],
+                    parse_mode="HTML",
                 )
                 return None
         if not content.data.get("has_caption"):
