@@ -343,6 +343,7 @@ class RelayProcess:
     limits: str = OPEN_LIMITS
     wrap: Sequence[str] = ()  # e.g. a profiler command line put before the python one
     db_url: str | None = None
+    extra_config: str = ""  # YAML sections appended to the config (e.g. vk)
     proc: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     peak_rss_kb: int | None = None
@@ -381,7 +382,8 @@ class RelayProcess:
             assert self.db_url is not None, "relaydesk needs db_url"
             config = self.workdir / "config.yaml"
             config.write_text(relaydesk_config(self.db_url, emu.base_url, self.world.group,
-                                               self.limits), encoding="utf-8")
+                                               self.limits) + self.extra_config,
+                              encoding="utf-8")
             if self.kind == "postgres":
                 await self._run_cli("migrate", "-c", str(config))
             cmd = [PYTHON, "-m", "bots", "run", "-c", str(config)]
@@ -459,7 +461,8 @@ class RelayProcess:
 
 @contextlib.asynccontextmanager
 async def running_relay(kind: str, w: World, *, limits: str = OPEN_LIMITS,
-                        wrap: Sequence[str] = ()) -> AsyncIterator[RelayProcess]:
+                        wrap: Sequence[str] = (), extra_config: str = ""
+                        ) -> AsyncIterator[RelayProcess]:
     """Start the relay of `kind` against world `w` (with its own fresh database) and stop it,
     whatever happens, on the way out."""
     if kind not in RELAYS:
@@ -472,7 +475,8 @@ async def running_relay(kind: str, w: World, *, limits: str = OPEN_LIMITS,
                 db_url = f"sqlite://{workdir / 'relaydesk.sqlite3'}"
             elif kind == "postgres":
                 db_url = await stack.enter_async_context(pg_database())
-            relay = RelayProcess(kind, w, workdir, limits=limits, wrap=wrap, db_url=db_url)
+            relay = RelayProcess(kind, w, workdir, limits=limits, wrap=wrap, db_url=db_url,
+                                 extra_config=extra_config)
             try:
                 await relay.start()
                 yield relay

@@ -121,10 +121,33 @@ def summarise(results: dict[str, Any]) -> list[dict[str, Any]]:
         vals = {k: v["violations"] for k, v in rl.items()}
         rows.append(_row("rate limits on: violations", "count", vals, "0",
                          lambda v, _f: v == 0, floor_applies=False))
+    if results.get("vk"):
+        rows += _vk_rows(results["vk"], lat.get("floor"))
     peaks = {k: max(lat[k]["peak_rss_mb"], burst[k]["peak_rss_mb"]) for k in lat
              if k in burst}
     rows.append(_row("peak RSS (max of latency and burst runs)", "MB", peaks,
                      "≤ floor + 40 MB", lambda v, f: f is not None and v - f <= 40))
+    return rows
+
+
+def _vk_rows(vk: dict[str, Any], floor: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """VK customer→topic against the floor's customer→topic (the same client stack on the
+    desk side), and answers at VK's 20 requests/s."""
+    rows = []
+    for stat, limit in (("p50_ms", 3.0), ("p99_ms", 12.0)):
+        vals: dict[str, float | None] = {
+            k: v["latency"]["vk_customer_to_topic"][stat] for k, v in vk.items()}
+        vals["floor"] = floor["customer_to_topic"][stat] if floor else None
+        rows.append(_row(f"VK customer→topic {stat[:3]}", "ms", vals, f"≤ {limit:g} ms",
+                         lambda v, _f, lim=limit: v <= lim))
+    answers = {k: v["answers_at_20_per_s"] for k, v in vk.items()}
+    rows.append(_row("VK: 100 answers at 20 req/s, first written → last sent", "s",
+                     {k: a["seconds_first_answer_to_last_send"] for k, a in answers.items()},
+                     "≈ 5 s", lambda v, _f: v <= 5.5, floor_applies=False))
+    rows.append(_row("VK: most requests in any 1 s window / violations", "count",
+                     {k: a["max_requests_in_any_1s_window"] + a["emulator_rate_violations"]
+                      for k, a in answers.items()}, "≤ 20 / 0",
+                     lambda v, _f: v <= 20, floor_applies=False))
     return rows
 
 
@@ -156,6 +179,7 @@ def main() -> None:
                         help="rate-limited benchmark group window in seconds (60 = full size)")
     parser.add_argument("--skip-rate-limited", action="store_true")
     parser.add_argument("--skip-intake", action="store_true")
+    parser.add_argument("--skip-vk", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
     results: dict[str, Any] = {"relay_latency": {}, "burst": {}}
@@ -169,6 +193,8 @@ def main() -> None:
             db: _bench("rate_limited", "--relay", db, "--window", f"{args.window:g}")
             for db in DBS
         }
+    if not args.skip_vk:
+        results["vk"] = {db: _bench("vk", "--relay", db) for db in DBS}
     rows = summarise(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "run_all.md").write_text(markdown(rows), encoding="utf-8")

@@ -13,16 +13,20 @@ from aiogram.client.telegram import TelegramAPIServer
 
 from adapters.telegram.customer import TelegramChannel, customer_router
 from adapters.telegram.desk import TelegramDesk, desk_router
+from adapters.telegram.files import TelegramFiles
 from adapters.telegram.polling import DurablePoller
 from adapters.telegram.startup import check_desk
+from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
 from bots.sla_jobs import SlaJobs
+from bots.vk import VkParts
 from core.clock import Clock, SystemClock
 from core.controls import DeskControls
+from core.files import Files
 from core.intake import IntakeService
 from core.outbox import Outbox, OutboxSettings
-from core.ports import RateKey
+from core.ports import ChannelPort, RateKey
 from core.ratelimit import SlidingWindowLimiter
 from core.relay import Relayer
 from core.sla_clock import SlaClock
@@ -51,6 +55,7 @@ class Services:
     controls: DeskControls
     sla_jobs: SlaJobs | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    vk: VkParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -95,15 +100,30 @@ class App:
             await bot.session.close()
             raise
         store = TortoiseStore()
+        limiter = SlidingWindowLimiter()
+        files = Files()
+        files.register(TelegramFiles(bot))
         bot_limit = _limit("tg:bot", tg.limits.bot)
         desk = TelegramDesk(bot, cfg.operators.chat_id,
-                            _limit(f"tg:chat:{cfg.operators.chat_id}", tg.limits.group), bot_limit)
+                            _limit(f"tg:chat:{cfg.operators.chat_id}", tg.limits.group), bot_limit,
+                            files)
         channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
-        relayer = Relayer(store, self.clock, desk, {channel.name: channel},
-                          SlidingWindowLimiter())
+        channels: dict[str, ChannelPort] = {channel.name: channel}
+        vk = None
+        if cfg.vk is not None and cfg.vk.enabled:
+            try:
+                vk = await VkParts.connect(cfg.vk, limiter, files)
+            except VkSetupError as exc:
+                await bot.session.close()
+                raise StartupError(str(exc)) from exc
+            except Exception:
+                await bot.session.close()
+                raise
+            channels[vk.channel.name] = vk.channel
+        relayer = Relayer(store, self.clock, desk, channels, limiter)
         ob = cfg.outbox
         outbox = Outbox(
-            store, self.clock, relayer, ["desk", channel.name],
+            store, self.clock, relayer, ["desk", *channels],
             OutboxSettings(
                 max_attempts=ob.max_attempts, workers=ob.workers,
                 backoff_base=ob.backoff_base.total_seconds(),
@@ -127,17 +147,26 @@ class App:
                                  outbox.wake)
             titles = TitleKeeper(sla_store, desk, relayer.limiter, self.clock)
             jobs = SlaJobs(cfg.service, sweeper, controls, titles)
+        if vk is not None:
+            try:
+                await vk.prepare(store, intake, self.clock)
+            except VkSetupError as exc:
+                await bot.session.close()
+                await vk.close()
+                raise StartupError(str(exc)) from exc
         dp = Dispatcher()
         dp["intake"] = intake
         dp["controls"] = controls
         dp.include_router(desk_router(cfg.operators.chat_id))
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(tg.poll_timeout.total_seconds()))
-        services = Services(bot, store, intake, outbox, poller, controls, jobs)
+        services = Services(bot, store, intake, outbox, poller, controls, jobs, vk=vk)
         services.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
         if jobs is not None:
             jobs.start()
         services.tasks.append(asyncio.create_task(poller.run(), name="polling"))
+        if vk is not None:
+            services.tasks.append(vk.run())
         self.services = services
         logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
                     cfg.operators.chat_id, cfg.storage.kind)
@@ -160,9 +189,11 @@ class App:
         services, self.services = self.services, None
         if services is not None:
             services.poller.stop()
-            polling = next(t for t in services.tasks if t.get_name() == "polling")
+            if services.vk is not None:
+                services.vk.stop()
+            polling = [t for t in services.tasks if t.get_name() in ("polling", "vk-polling")]
             # A batch being handled finishes (its updates commit) before anything else stops.
-            await asyncio.wait([polling], timeout=15)
+            await asyncio.wait(polling, timeout=15)
             if services.sla_jobs is not None:
                 services.sla_jobs.stop()
             await services.outbox.stop()
@@ -173,6 +204,8 @@ class App:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await services.bot.session.close()
+            if services.vk is not None:
+                await services.vk.close()
         if self._db_open:
             self._db_open = False
             await close_database(self._db)

@@ -49,6 +49,10 @@ _PATH_HINTS: dict[str, str] = {
     "operators.admins": "a list of numeric Telegram user ids, e.g. [123456789]",
     "operators.admins[*]": "use numeric Telegram user ids (e.g. 123456789), not @usernames",
     "storage.url": STORAGE_HINT,
+    "vk.token": "a community token: community → Manage → API usage → Access tokens (with "
+    "messages, photos and docs rights)",
+    "vk.group_id": "the community's numeric id (club123456 → 123456), not the negative peer id",
+    "vk.api_server": "e.g. https://api.vk.ru, or the sandbox emulator's address",
 }
 # Values people paste from docs and templates: the Bot API manual's example token, the one
 # from Telegram's "Bots: an introduction for developers", and the usual stand-ins.
@@ -278,6 +282,69 @@ def _is_placeholder_token(token: str) -> bool:
     return not random_looking and any(word in lowered for word in _PLACEHOLDER_WORDS)
 
 
+# --- vk -------------------------------------------------------------------------------------
+
+
+class VkConfig(_Section):
+    """The VK community: customers write to its messages (Bots Long Poll, API 5.199)."""
+
+    enabled: bool = True
+    token: SecretStr | None = None
+    group_id: Int | None = Field(default=None, gt=0)
+    api_server: str = "https://api.vk.ru"
+    poll_wait: Duration = Field(
+        default=timedelta(seconds=25), ge=timedelta(seconds=1), le=timedelta(seconds=90)
+    )
+    request_timeout: Duration = Field(
+        default=timedelta(seconds=30), ge=timedelta(seconds=1), le=timedelta(minutes=5)
+    )
+    rate: RateLimit = RateLimit(count=20, per=timedelta(seconds=1))
+    profile_ttl: Duration = Field(default=timedelta(hours=1), ge=timedelta(0))
+
+    @field_validator("api_server")
+    @classmethod
+    def _check_api_server(cls, value: str) -> str:
+        server = value.strip().rstrip("/")
+        parts = urlsplit(server)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            shown = echo(("vk", "api_server"), value)
+            raise issue(f"must be an http:// or https:// URL, got {shown}")
+        if parts.path.rstrip("/").endswith("/method"):
+            raise issue("must be the server only, without /method", "e.g. https://api.vk.ru")
+        return server
+
+    @model_validator(mode="after")
+    def _check_enabled(self) -> VkConfig:
+        # A disabled section may keep empty values (the shipped example does).
+        if not self.enabled:
+            return self
+        hint = _PATH_HINTS["vk.token"]
+        token = self.token.get_secret_value().strip() if self.token is not None else ""
+        if not token:
+            raise issue("is required when vk is enabled", hint, field_name="token")
+        if _is_placeholder_token(token) or token.startswith("${"):
+            raise issue("is an example value, not a real community token", hint,
+                        field_name="token")
+        if len(token) < 20 or any(ch.isspace() for ch in token):
+            raise issue("does not look like a VK community token", hint, field_name="token")
+        if self.group_id is None:
+            raise issue("is required when vk is enabled", _PATH_HINTS["vk.group_id"],
+                        field_name="group_id")
+        return self
+
+    @property
+    def community(self) -> int:
+        """The group id of an enabled section."""
+        assert self.group_id is not None
+        return self.group_id
+
+    @property
+    def secret(self) -> str:
+        """The token of an enabled section."""
+        assert self.token is not None
+        return self.token.get_secret_value().strip()
+
+
 # --- operators, outbox, logging ------------------------------------------------------------
 
 
@@ -356,3 +423,4 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     # Service levels (hours, targets, acknowledgements, reminders); none without the section.
     service: ServiceConfig | None = None
+    vk: VkConfig | None = None

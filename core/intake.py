@@ -11,18 +11,20 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.linking import Linking
 from core.model import (
     DESK,
     Action,
     Content,
     Conversation,
     ConversationStatus,
+    InboundChannelAnswer,
     InboundCustomerMessage,
     InboundEdit,
     InboundOperatorMessage,
@@ -59,7 +61,7 @@ class IntakeResult:
     conversation_id: int | None = None
 
 
-class IntakeService:
+class IntakeService(Linking):
     """Turns normalized inbound values into stored messages and queued deliveries."""
 
     def __init__(
@@ -152,12 +154,8 @@ class IntakeService:
                     )
         if fields:
             await store.update_conversation(conversation.id, **fields)
-        reply_to_id = None
-        if inbound.reply_to_message_id is not None:
-            link = await store.find_link(
-                inbound.channel, inbound.chat_id, inbound.reply_to_message_id
-            )
-            reply_to_id = link.message_id if link else None
+        reply_to_id = await self._replied(inbound.channel, inbound.chat_id,
+                                          inbound.reply_to_message_id)
         message = await store.add_message(
             conversation.id, MessageKind.CUSTOMER, inbound.user_id, inbound.profile.display_name,
             inbound.content,
@@ -207,6 +205,13 @@ class IntakeService:
             not_before=not_before,
         )
 
+    async def _replied(self, platform: str, chat_id: str, ref: str | None) -> int | None:
+        """The canonical message a platform message replied to, if it is linked yet."""
+        if ref is None:
+            return None
+        link = await self._store.find_link(platform, chat_id, ref)
+        return link.message_id if link else None
+
     async def _enqueue(self, **fields: Any) -> None:
         _touched.get().add(fields["target"])
         await self._store.enqueue(**fields)
@@ -235,12 +240,8 @@ class IntakeService:
         conversation = await store.conversation_by_topic(inbound.thread_id)
         if conversation is None:
             return IntakeResult(Outcome.IGNORED)
-        reply_to_id = None
-        if inbound.reply_to_message_id is not None:
-            link = await store.find_link(
-                inbound.platform, inbound.chat_id, inbound.reply_to_message_id
-            )
-            reply_to_id = link.message_id if link else None
+        reply_to_id = await self._replied(inbound.platform, inbound.chat_id,
+                                          inbound.reply_to_message_id)
         message = await store.add_message(
             conversation.id, kind, inbound.operator_id, inbound.operator_name, inbound.content,
             SourceRef(inbound.platform, inbound.chat_id, inbound.message_id), reply_to_id, now,
@@ -259,19 +260,59 @@ class IntakeService:
                 conversation_id=conversation.id,
                 group=_group_key(inbound.platform, inbound.chat_id, inbound.content),
             )
+        await self._human_answered(conversation, inbound.operator_id, now, assign=True)
+        return IntakeResult(Outcome.STORED, message.id, conversation.id)
+
+    async def _human_answered(
+        self, conversation: Conversation, operator_id: str, now: datetime, *, assign: bool
+    ) -> None:
+        """A person answered the customer (in the topic, or on the customer's channel): the
+        wait ends and the SLA clock stops. Notes and bot posts never come here."""
         fields: dict[str, object] = {"waiting_since": None}
         if conversation.first_response_at is None:
             fields["first_response_at"] = now
-        if conversation.assignee_id is None:
-            fields["assignee_id"] = inbound.operator_id
+        if assign and conversation.assignee_id is None:
+            fields["assignee_id"] = operator_id
         if self._sla is not None:
-            # Only a human answer stops the clock (notes returned above; bots never get here).
             fields["answered_at"] = now
             if conversation.waiting_since is not None:
-                await self._sla.human_answered(conversation.id, inbound.operator_id, now)
+                await self._sla.human_answered(conversation.id, operator_id, now)
                 fields.update(self._sla.title("answered", now))
-        await store.update_conversation(conversation.id, **fields)
-        return IntakeResult(Outcome.STORED, message.id, conversation.id)
+        await self._store.update_conversation(conversation.id, **fields)
+
+    async def relay_channel_answer_to_desk(self, inbound: InboundChannelAnswer) -> IntakeResult:
+        """An answer an operator wrote on the customer's channel itself: shown in the topic,
+        counted as the human answer, never sent to the customer again."""
+
+        async def work() -> IntakeResult:
+            store, now = self._store, self._clock.now()
+            if _retrying.get() and await store.find_link(
+                inbound.channel, inbound.chat_id, inbound.message_id
+            ):
+                return IntakeResult(Outcome.DUPLICATE)
+            identity = await store.find_identity_by_chat(inbound.channel, inbound.chat_id)
+            if identity is None:
+                return IntakeResult(Outcome.IGNORED)  # not a customer of ours (yet)
+            conversation = await store.open_conversation(identity.customer_id)
+            if conversation is None:
+                return IntakeResult(Outcome.IGNORED)  # an answer after the conversation closed
+            reply_to_id = await self._replied(inbound.channel, inbound.chat_id,
+                                              inbound.reply_to_message_id)
+            message = await store.add_message(
+                conversation.id, MessageKind.OPERATOR, inbound.operator_id,
+                inbound.operator_name, inbound.content,
+                SourceRef(inbound.channel, inbound.chat_id, inbound.message_id), reply_to_id, now,
+            )
+            _stored.get().append(message)
+            await self._enqueue_relay(
+                lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
+                message_id=message.id, conversation_id=conversation.id, group=None,
+            )
+            # An admin in VK's inbox is a person but not one of our operators: no assignee.
+            await self._human_answered(conversation, inbound.operator_id, now, assign=False)
+            return IntakeResult(Outcome.STORED, message.id, conversation.id)
+
+        return await self._atomic(work)
 
     async def close_conversation(
         self, topic_id: int, operator_id: str, operator_name: str
@@ -314,14 +355,18 @@ class IntakeService:
             message = await store.get_message(link.message_id)
             await store.update_content(message.id, inbound.content, inbound.edited_at)
             conversation = await store.get_conversation(message.conversation_id)
-            if message.kind is MessageKind.CUSTOMER:
+            from_desk = (inbound.platform, inbound.chat_id) == (self._desk_platform,
+                                                                self._desk_chat)
+            if message.kind not in (MessageKind.CUSTOMER, MessageKind.OPERATOR):
+                return IntakeResult(Outcome.STORED, message.id, conversation.id)
+            if not from_desk:
+                # Written on a customer channel (the customer's own message, or an answer
+                # typed there by an operator): the copy to update is in the topic.
                 lane, target, chat = desk_lane(conversation.id), DESK, self._desk_chat
-            elif message.kind is MessageKind.OPERATOR:
+            else:
                 identity = await store.get_identity(conversation.reply_identity_id)
                 lane = channel_lane(identity.channel, identity.chat_id)
                 target, chat = identity.channel, identity.chat_id
-            else:
-                return IntakeResult(Outcome.STORED, message.id, conversation.id)
             # Same lane as the relay: FIFO guarantees the copy exists when the edit runs.
             await self._enqueue(
                 lane=lane, target=target, chat_id=chat, action=Action.EDIT,
@@ -348,7 +393,8 @@ class IntakeService:
                 await self._system_notice(
                     conversation.id,
                     texts.render("unblocked" if reachable else "blocked",
-                                 name=customer.display_name),
+                                 name=customer.display_name,
+                                 channel_label=texts.channel_label(channel)),
                 )
             return True
 

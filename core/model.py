@@ -60,13 +60,31 @@ class SourceRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that lives on the platform it came from.
+
+    Another platform can't copy it: the channel or desk on the other side fetches the bytes
+    from `platform` (through the `Files` registry, by `ref`, the origin's own handle: a
+    Telegram file_id, a VK URL) and uploads them its own way. `kind` is one of "photo",
+    "document", "voice", "sticker", "video", "audio", "animation".
+    """
+
+    kind: str
+    platform: str
+    ref: str
+    name: str | None = None
+    mime: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Content:
     """A normalized message body.
 
     `text` is the plain text (or caption); `data` holds the adapter's own description of the
     content (entities, file ids, content type) so the same adapter can copy or re-render it.
     `copyable` says whether the platform can copy the original; when it can't, `summary`
-    is what operators see instead (a placeholder such as "📊 Poll: …").
+    is what operators see instead (a placeholder such as "📊 Poll: …"). `attachments` are
+    files another platform must fetch and upload; `quote` is the replied-to message as text.
     """
 
     content_type: str
@@ -75,6 +93,10 @@ class Content:
     summary: str | None = None
     media_group_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    # The message this one replied to, as plain text ("who: what"), for when the reply can't
+    # be threaded on the other side (the original was never relayed).
+    quote: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +116,22 @@ class InboundOperatorMessage:
     platform: str
     chat_id: str
     thread_id: int
+    message_id: str
+    operator_id: str
+    operator_name: str
+    content: Content
+    sent_at: datetime
+    reply_to_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundChannelAnswer:
+    """An operator's answer written on the customer's own channel, outside the desk (a VK
+    community admin in VK's web inbox): the customer already has it, so it only goes to
+    the operator topic, and it counts as a human answer."""
+
+    channel: str
+    chat_id: str
     message_id: str
     operator_id: str
     operator_name: str
@@ -190,6 +228,7 @@ class Outgoing:
 
     message: Message
     reply_to: str | None = None
+    key: int = 0  # the delivery id: platforms with idempotent sends derive their key from it
 
 
 def desk_lane(conversation_id: int | None) -> str:

@@ -101,7 +101,7 @@ class Relayer:
         if message is None:
             message = await self._store.get_message(delivery.message_id)
         target = await self._reply_target(message)
-        return Outgoing(message, await self._copy_in(target, delivery.chat_id))
+        return Outgoing(message, await self._copy_in(target, delivery.chat_id), delivery.id)
 
     async def _reply_target(self, message: Message) -> int | None:
         """The canonical message replied to; mapped again now if intake could not (the
@@ -191,7 +191,7 @@ class Relayer:
                              lambda pid, m, r: desk.edit(topic_id, pid, m, r), keys)
             return
         with self._recorded(desk.chat_id):
-            ids = await self._limited(keys, len(step.items),
+            ids = await self._limited(keys, desk.sends_for(step.items),
                                       lambda: desk.post(topic_id, step.items))
             await self._finish(step, [(desk.platform, desk.chat_id, ids)])
 
@@ -240,7 +240,9 @@ class Relayer:
         keys = channel.rate_keys(first.chat_id)
         if first.action is Action.TEXT:
             text = str(first.body.get("text", ""))
-            await self._limited(keys, 1, lambda: channel.send_text(first.chat_id, text))
+            await self._limited(
+                keys, 1, lambda: channel.send_text(first.chat_id, text, first.id)
+            )
             await self._finish(step)
             return
         identity = await self._store.find_identity_by_chat(first.target, first.chat_id)

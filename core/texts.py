@@ -30,10 +30,19 @@ _TEMPLATES: dict[str, str] = {
         "{% if previous %} (previous: {{ previous }}){% endif %}"
     ),
     "closed": "✅ Conversation #{{ conversation_id }} closed by {{ operator }}.",
-    "blocked": "⛔ <b>{{ name }}</b> blocked the bot; replies can't reach them until they "
-    "unblock it.",
-    "unblocked": "✅ <b>{{ name }}</b> unblocked the bot; replies reach them again.",
-    "not_delivered_blocked": "⚠️ Not delivered: the customer has blocked the bot.",
+    "blocked": "⛔ <b>{{ name }}</b> blocked the bot or denied messages ({{ channel_label }}); "
+    "replies can't reach them there until they allow them again.",
+    "unblocked": "✅ <b>{{ name }}</b> unblocked the bot / allowed messages "
+    "({{ channel_label }}); replies reach them again.",
+    "not_delivered_blocked": "⚠️ Not delivered: the customer has blocked the bot or denied "
+    "messages.",
+    "channel_answer": "💬 <i>{{ name }} answered in {{ channel_label }}:</i>\n{{ text }}",
+    "linked": "🔗 {{ operator }} linked customer #{{ other }} to #{{ customer_id }}: "
+    "{{ identities }}. The conversation continues here; answers go to the channel the "
+    "customer last wrote from.",
+    "linked_away": "🔗 {{ operator }} linked this customer to #{{ customer_id }}; the "
+    "conversation continues in conversation #{{ conversation_id }}.",
+    "link_failed": "⚠️ /link: {{ reason }}",
     "not_delivered": "⚠️ Not delivered to the customer: {{ reason }}",
     "dead_letter": "⚠️ A delivery to {{ target }} failed for good after {{ attempts }} "
     "attempt(s): {{ reason }}{% if topic_link %} — {{ topic_link }}{% endif %}",

@@ -177,3 +177,15 @@ class SlaBreach(Model):
     class Meta:
         table = "sla_breach"
         unique_together = (("conversation_id", "kind", "seq"),)
+
+
+class Cursor(Model):
+    """Where a platform's update stream was last acknowledged, for platforms that keep no
+    cursor of their own for us (VK Bots Long Poll's `ts`)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    value = fields.CharField(max_length=64)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "cursor"

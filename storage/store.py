@@ -19,7 +19,15 @@ def _content_json(content: m.Content) -> dict[str, Any]:
         "content_type": content.content_type, "text": content.text,
         "copyable": content.copyable, "summary": content.summary,
         "media_group_id": content.media_group_id, "data": content.data,
+        **({"attachments": [_attachment_json(a) for a in content.attachments]}
+           if content.attachments else {}),
+        **({"quote": content.quote} if content.quote else {}),
     }
+
+
+def _attachment_json(a: m.Attachment) -> dict[str, Any]:
+    return {"kind": a.kind, "platform": a.platform, "ref": a.ref, "name": a.name,
+            "mime": a.mime}
 
 
 def _content(raw: dict[str, Any]) -> m.Content:
@@ -27,6 +35,8 @@ def _content(raw: dict[str, Any]) -> m.Content:
         content_type=raw.get("content_type", "text"), text=raw.get("text", ""),
         copyable=raw.get("copyable", True), summary=raw.get("summary"),
         media_group_id=raw.get("media_group_id"), data=raw.get("data") or {},
+        attachments=tuple(m.Attachment(**a) for a in raw.get("attachments") or ()),
+        quote=raw.get("quote"),
     )
 
 
@@ -168,6 +178,27 @@ class TortoiseStore(DeliveryRepository):
     async def set_reachable(self, identity_id: int, reachable: bool) -> None:
         await self._raw("UPDATE identity SET reachable = ? WHERE id = ?",
                         [reachable, identity_id])
+
+    async def move_customer(self, from_id: int, into_id: int) -> None:
+        """Every identity and conversation of customer `from_id` now belongs to `into_id`
+        (the caller has closed one of two open conversations first)."""
+        await self._raw("UPDATE identity SET customer_id = ? WHERE customer_id = ?",
+                        [into_id, from_id])
+        await self._raw("UPDATE conversation SET open_key = ? WHERE customer_id = ?"
+                        " AND open_key IS NOT NULL", [into_id, from_id])
+        await self._raw("UPDATE conversation SET customer_id = ? WHERE customer_id = ?",
+                        [into_id, from_id])
+
+    async def load_cursor(self, name: str) -> str | None:
+        rows = await self._raw('SELECT value FROM "cursor" WHERE name = ?', [name])
+        return str(rows[0]["value"]) if rows else None
+
+    async def save_cursor(self, name: str, value: str, now: datetime) -> None:
+        await self._raw(
+            'INSERT INTO "cursor" (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)'
+            " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            [name, value, self.dt_in(now)],
+        )
 
     async def find_identity(self, channel: str, user_id: str) -> m.Identity | None:
         rows = await self._raw("SELECT * FROM identity WHERE channel = ? AND user_id = ?",

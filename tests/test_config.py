@@ -717,3 +717,47 @@ def test_parse_duration_errors(text: object, reason: str) -> None:
 def test_format_duration_round_trips(value: timedelta, text: str) -> None:
     assert format_duration(value) == text
     assert parse_duration(text) == value
+
+
+# --- vk -------------------------------------------------------------------------------------
+
+VK_TOKEN = "vk1.a.Rk2pQ9xZ7mN4bV1cX8zL3kJ6hG5fD0sA"
+
+
+def test_vk_section_loads_with_defaults() -> None:
+    config = load(make(vk={"token": VK_TOKEN, "group_id": 123456}))
+    assert config.vk is not None and config.vk.enabled
+    assert config.vk.group_id == 123456
+    assert config.vk.api_server == "https://api.vk.ru"
+    assert config.vk.rate.count == 20 and config.vk.rate.per == timedelta(seconds=1)
+    assert config.vk.poll_wait == timedelta(seconds=25)
+    assert VK_TOKEN not in repr(config)
+
+
+def test_disabled_vk_section_may_stay_empty() -> None:
+    config = load(make(vk={"enabled": False, "token": "", "group_id": None}))
+    assert config.vk is not None and not config.vk.enabled
+
+
+@pytest.mark.parametrize(
+    ("section", "path", "message"),
+    [
+        ({"group_id": 1}, "vk.token", "is required when vk is enabled"),
+        ({"token": "", "group_id": 1}, "vk.token", "is required when vk is enabled"),
+        ({"token": "<community token>", "group_id": 1}, "vk.token", "is an example value"),
+        ({"token": "short", "group_id": 1}, "vk.token", "does not look like a VK"),
+        ({"token": VK_TOKEN}, "vk.group_id", "is required when vk is enabled"),
+        ({"token": VK_TOKEN, "group_id": -123}, "vk.group_id", "greater than 0"),
+        ({"token": VK_TOKEN, "group_id": 1, "api_server": "api.vk.ru"}, "vk.api_server",
+         "must be an http:// or https:// URL"),
+        ({"token": VK_TOKEN, "group_id": 1, "api_server": "https://api.vk.ru/method"},
+         "vk.api_server", "without /method"),
+        ({"token": VK_TOKEN, "group_id": 1, "poll_wait": "2m"}, "vk.poll_wait", ""),
+        ({"token": VK_TOKEN, "group_id": 1, "wait": "20s"}, "vk.wait", ""),
+    ],
+)
+def test_bad_vk_section_names_the_key(section: dict[str, Any], path: str, message: str) -> None:
+    found = only_problem(make(vk=section))
+    assert found.path == path
+    assert message in found.message
+    assert VK_TOKEN not in found.render()

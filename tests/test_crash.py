@@ -16,7 +16,7 @@ from tests.harness import FAST_LIMITS, TOKEN, Desk
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _write_config(path: Path, db_url: str, api: str, chat_id: int) -> None:
+def _write_config(path: Path, db_url: str, api: str, chat_id: int, extra: str = "") -> None:
     path.write_text(
         f"""storage: {{url: "{db_url}"}}
 telegram:
@@ -27,7 +27,7 @@ telegram:
 operators: {{chat_id: {chat_id}}}
 outbox: {{album_wait: 200ms, backoff_base: 100ms, backoff_max: 1s, lease: 3s}}
 logging: {{level: WARNING}}
-""",
+{extra}""",
         encoding="utf-8",
     )
 
@@ -39,6 +39,17 @@ async def _start(config: Path, log: Path) -> asyncio.subprocess.Process:
             sys.executable, "-m", "bots", "run", "-c", str(config),
             cwd=ROOT, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT,
         )
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM (a graceful stop), SIGKILL if it takes longer than 20 s."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 20)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def _copies(desk: Desk) -> list[dict[str, Any]]:
@@ -77,13 +88,7 @@ async def test_sigkill_mid_burst_loses_nothing(desk: Desk, db_url: str, tmp_path
             print(log.read_text(encoding="utf-8")[-5000:])
             raise
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 20)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await _stop(proc)
 
     copies = _copies(desk)
     counts = Counter(m["text"] for m in copies)

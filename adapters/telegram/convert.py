@@ -8,7 +8,7 @@ from typing import Any
 
 from aiogram.types import Message, User
 
-from core.model import Content, Profile
+from core.model import Attachment, Content, Profile
 
 # What copyMessage reproduces faithfully. Polls, dice and games are technically copyable
 # in some cases, but a copied poll is a new poll whose answers never reach the customer, so
@@ -71,12 +71,36 @@ def content_of(message: Message) -> Content:
     }
     if kind in COPYABLE:
         return Content(content_type=kind, text=text, media_group_id=message.media_group_id,
-                       data=data)
+                       data=data, attachments=_attachments(message, kind))
     icon, what = _PLACEHOLDERS.get(kind, ("❔", f"a message of a kind relaydesk can't show "
                                              f"({kind})"))
     detail = _detail(message, kind)
     return Content(content_type=kind, text=text, copyable=False, summary=f"{icon}|{what}|"
                    f"{detail}", media_group_id=message.media_group_id, data=data)
+
+
+# Message kinds whose file another platform can take, as the core's attachment kinds.
+_FILE_KINDS = {
+    "photo": "photo", "document": "document", "voice": "voice", "sticker": "sticker",
+    "video": "video", "audio": "audio", "animation": "animation", "video_note": "video",
+}
+
+
+def _attachments(message: Message, kind: str) -> tuple[Attachment, ...]:
+    """The file of a media message, fetchable by file_id (see `TelegramFiles`)."""
+    core_kind = _FILE_KINDS.get(kind)
+    if core_kind is None:
+        return ()
+    media: Any = message.photo[-1] if kind == "photo" and message.photo else getattr(
+        message, kind, None)
+    if media is None:
+        return ()
+    name = getattr(media, "file_name", None)
+    if name is None:
+        name = {"photo": "photo.jpg", "voice": "voice.ogg", "sticker": "sticker.webp",
+                "video_note": "video.mp4"}.get(kind)
+    return (Attachment(core_kind, "telegram", media.file_id, name,
+                       getattr(media, "mime_type", None)),)
 
 
 def _detail(message: Message, kind: str) -> str:

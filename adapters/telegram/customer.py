@@ -49,7 +49,7 @@ class TelegramChannel:
     async def send(self, chat_id: str, items: Sequence[Outgoing]) -> list[str]:
         return await errors.call(chat_id, lambda: self._sender.send(int(chat_id), None, items))
 
-    async def send_text(self, chat_id: str, text: str) -> str:
+    async def send_text(self, chat_id: str, text: str, key: int = 0) -> str:
         return await errors.call(chat_id, lambda: self._sender.send_html(int(chat_id), None, text))
 
     async def edit(self, chat_id: str, platform_message_id: str, message: CoreMessage,

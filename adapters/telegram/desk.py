@@ -24,6 +24,7 @@ from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_a
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.controls import DeskControls
 from core.errors import NotModified, TopicClosed, TopicMissing
+from core.files import Files
 from core.intake import IntakeService
 from core.model import InboundEdit, InboundOperatorMessage, Outgoing
 from core.model import Message as CoreMessage
@@ -46,11 +47,12 @@ CONTROLS = InlineKeyboardMarkup(inline_keyboard=[[
 class TelegramDesk:
     platform = PLATFORM
 
-    def __init__(self, bot: Bot, chat_id: int, group_limit: RateKey, bot_limit: RateKey) -> None:
+    def __init__(self, bot: Bot, chat_id: int, group_limit: RateKey, bot_limit: RateKey,
+                 files: Files | None = None) -> None:
         self._bot = bot
         self._chat = chat_id
         self.chat_id = str(chat_id)
-        self._sender = TelegramSender(bot)
+        self._sender = TelegramSender(bot, files)
         self._keys = (group_limit, bot_limit)
         self._topics_made = 0
 
@@ -80,6 +82,9 @@ class TelegramDesk:
         with contextlib.suppress(NotModified, TopicMissing, TopicClosed):
             await errors.call(self._chat, lambda: self._bot.close_forum_topic(
                 chat_id=self._chat, message_thread_id=topic_id), desk=True)
+
+    def sends_for(self, items: Sequence[Outgoing]) -> int:
+        return self._sender.sends_for(items)
 
     async def post(self, topic_id: int | None, items: Sequence[Outgoing]) -> list[str]:
         return await errors.call(
@@ -185,6 +190,11 @@ def desk_router(chat_id: int) -> Router:
             await controls.reopen(topic, operator[1])
         elif command == "/snooze":
             await controls.snooze(topic, operator[1], rest)
+        elif command == "/link":
+            # `/link 57`: this topic's customer and customer #57 are the same person.
+            number = rest.strip().lstrip("#")
+            if number.isdigit():
+                await intake.link_customers(topic, int(number), operator[1])
         else:
             result = await intake.relay_operator_to_customer(_inbound(message, operator))
             logger.debug("operator message %s: %s", message.message_id, result.outcome)

@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from aiogram import Bot
 from aiogram.types import MessageEntity, ReplyParameters
 
+from adapters.telegram import foreign
 from core import texts
+from core.files import Files
 from core.model import Message, MessageKind, Outgoing
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-PLATFORM = "telegram"
+PLATFORM = foreign.PLATFORM
 
 
 def split_text(text: str, limit: int = 3900) -> list[str]:
@@ -67,6 +69,8 @@ def render_html(message: Message) -> list[str]:
     if message.kind is MessageKind.SYSTEM or content.data.get("html"):
         return [content.text]
     name = message.author_name or "Customer"
+    if foreign.is_channel_answer(message):
+        return [foreign.channel_answer_html(message)]
     if not content.copyable and content.summary:
         icon, what, detail = (content.summary.split("|", 2) + ["", ""])[:3]
         return [texts.render("placeholder", icon=icon, name=name, what=what, detail=detail)]
@@ -75,8 +79,9 @@ def render_html(message: Message) -> list[str]:
 
 
 class TelegramSender:
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, files: Files | None = None) -> None:
         self.bot = bot
+        self._files = files
 
     async def send(
         self, chat_id: int, thread_id: int | None, items: Sequence[Outgoing]
@@ -117,13 +122,36 @@ class TelegramSender:
                     )
             return [str(result.message_id)]
         first_id: str | None = None
-        for part in render_html(item.message):
+        steps = self.plan(item)
+        for part in steps.texts:
             sent = await self.bot.send_message(
                 chat_id=chat_id, text=part, message_thread_id=thread_id, parse_mode="HTML",
                 reply_parameters=reply if first_id is None else None,
             )
             first_id = first_id or str(sent.message_id)
+        for index, attachment in enumerate(steps.files):
+            assert self._files is not None
+            sent_id = await foreign.send_file(
+                self.bot, self._files, chat_id, thread_id, attachment,
+                reply if first_id is None else None, steps.caption if index == 0 else None,
+            )
+            first_id = first_id or sent_id
         return [first_id or ""]
+
+    def plan(self, item: Outgoing) -> foreign.Plan:
+        """How a message that can't be copied is put on Telegram."""
+        return foreign.plan(render_html(item.message), item.message, item.reply_to,
+                            self._files is not None)
+
+    def sends_for(self, items: Sequence[Outgoing]) -> int:
+        """How many messages `send(items)` puts into the chat (what the limits count)."""
+        if len(items) > 1:
+            return len(items)  # copyMessages
+        item = items[0]
+        if is_copy(item):
+            return 1 + (len(split_text(item.message.content.text)) if _long_caption(item)
+                        else 0)
+        return max(self.plan(item).sends, 1)
 
     async def send_html(self, chat_id: int, thread_id: int | None, text: str) -> str:
         first_id: str | None = None
@@ -143,6 +171,21 @@ class TelegramSender:
         entities = [MessageEntity.model_validate(e) for e in content.data.get("entities", [])]
         if not content.copyable:
             return None
+        if message.source is not None and message.source.platform != PLATFORM:
+            # Another platform's message was rendered as HTML: render the new version.
+            steps = self.plan(Outgoing(message, reply_to))
+            if steps.caption is not None:
+                await self.bot.edit_message_caption(
+                    chat_id=chat_id, message_id=int(copy_id), caption=steps.caption,
+                    parse_mode="HTML",
+                )
+                return None
+            if len(steps.texts) == 1 and content.text:
+                await self.bot.edit_message_text(
+                    chat_id=chat_id, message_id=int(copy_id), text=steps.texts[0],
+                    parse_mode="HTML",
+                )
+                return None
         if not content.data.get("has_caption"):
             if len(content.text) <= TEXT_LIMIT:
                 await self.bot.edit_message_text(

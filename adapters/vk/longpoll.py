@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
 Handler = Callable[[list[Event]], Awaitable[None]]
+Acknowledged = Callable[[str], Awaitable[None]]
+Recover = Callable[[], Awaitable[list[Event]]]
 
 
 class LongPollFailed(Exception):
@@ -52,6 +54,9 @@ class VkLongPoll:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         timeout_slack: float = 10.0,
+        ts: str | None = None,
+        on_acknowledged: Acknowledged | None = None,
+        recover: Recover | None = None,
     ) -> None:
         self._api = api
         self.group_id = group_id
@@ -61,7 +66,14 @@ class VkLongPoll:
         self.timeout_slack = timeout_slack  # a_check times out after wait + this
         self._server: str | None = None
         self._key: str | None = None
-        self.ts: str | None = None  # the next ts to ask with (acknowledges what came before)
+        # The next ts to ask with (acknowledges what came before). VK keeps no cursor for
+        # us: pass the one saved by `on_acknowledged` to resume where the last run stopped.
+        self.ts: str | None = ts
+        self._on_acknowledged = on_acknowledged
+        # After VK says events were lost (failed 1), `recover` reads them back from the
+        # mailbox (messages.getHistory); its events go to the handler like any batch.
+        self._recover = recover
+        self._gap = False
         self._stopping = asyncio.Event()
         self._inflight: asyncio.Task[Any] | None = None
         self._failures = 0  # consecutive errors / failed answers
@@ -105,6 +117,11 @@ class VkLongPoll:
                 continue
             handler_failures = 0
             self._acknowledge(events, next_ts)
+            if self._on_acknowledged is not None:
+                try:
+                    await self._on_acknowledged(next_ts)
+                except Exception:  # the events are handled; at worst they come again
+                    logger.exception("VK long poll: saving ts %s failed", next_ts)
 
     async def batches(self) -> AsyncIterator[list[Event]]:
         """Yield non-empty batches; each is acknowledged when the next one is asked for."""
@@ -128,6 +145,11 @@ class VkLongPoll:
                 self._delay = 0.0
                 if self._stopping.is_set():
                     return None
+            if self._gap and self._recover is not None:
+                recovered = await self._recovered()
+                if recovered:
+                    return recovered, str(self.ts)
+                continue
             self._inflight = asyncio.create_task(self._check())
             try:
                 answer = await self._inflight
@@ -155,6 +177,21 @@ class VkLongPoll:
             self.ts = next_ts
         return None
 
+    async def _recovered(self) -> list[Event] | None:
+        """The events `recover` found (None: it failed and is tried again after a delay)."""
+        assert self._recover is not None
+        try:
+            events = await self._recover()
+        except (VkApiError, VkNetworkError) as exc:
+            self._strike(first_is_free=False)
+            logger.warning("VK long poll of group %s: recovering lost events failed: %s; "
+                           "retrying in %.2fs", self.group_id, exc, self._delay)
+            return None
+        self._gap = False
+        logger.info("VK long poll of group %s: %d events recovered from the mailbox",
+                    self.group_id, len(events))
+        return events
+
     def _strike(self, *, first_is_free: bool) -> None:
         """One more failure in a row: set the delay before the next attempt."""
         self._failures += 1
@@ -175,16 +212,23 @@ class VkLongPoll:
                 "events in between may be lost", self.group_id, self.ts, answer["ts"],
             )
             self.ts = str(answer["ts"])
+            self._gap = True
             return
         self.reconnects += 1
-        self._server = self._key = None  # 2 and anything unknown: a new key, same ts
-        if code == 3:
+        self._server = self._key = None  # 2, 3 and anything unknown: a new key, same ts
+        if code == 3 and self._recover is None:
             self.history_gaps += 1
             logger.warning(
                 "VK long poll of group %s lost its key and history (failed 3): "
                 "starting from a new ts, events may be lost", self.group_id,
             )
             self.ts = None
+        elif code == 3:
+            # VK says the history may be gone. Asking with the old ts under the new key
+            # costs nothing: what is still kept comes, and if it is not, the answer is
+            # failed 1 with a new ts, which starts a recovery from the mailbox.
+            logger.warning("VK long poll of group %s lost its key (failed 3); asking from "
+                           "ts %s again with a new key", self.group_id, self.ts)
         else:
             logger.info("VK long poll key of group %s expired (failed %s)", self.group_id, code)
 
@@ -208,6 +252,11 @@ class VkLongPoll:
         if not isinstance(answer, dict):
             raise LongPollFailed("a_check answer is not a JSON object")
         return answer
+
+    async def connect(self) -> None:
+        """Get a server and key now (and the current ts when none was given): events from
+        this moment on are then certain to be seen."""
+        await self._connect()
 
     async def _connect(self) -> None:
         info = await self._api.call("groups.getLongPollServer", group_id=self.group_id)

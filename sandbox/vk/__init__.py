@@ -26,7 +26,11 @@ Decisions where VK's behaviour is unverified (each is one place to change):
   owner's photo/doc needs its access_key;
 - a_check without ``wait`` waits 25 s; failed 1 carries the current ts (events in between are
   lost); getLongPollServer issues a new key each call and old keys stay valid until expired;
-- messages.delete answers ``{"<message id>": 1, ...}``.
+- messages.delete answers ``{"<message id>": 1, ...}``;
+- messages sent through the API carry no ``admin_author_id`` (``options.
+  admin_author_on_api_sends`` gives them the community admin's, as the web inbox does);
+- messages.getConversations lists conversations with a message, newest first;
+  messages.getHistory is newest first (``rev=1``: oldest first), count at most 200.
 """
 
 from .emulator import VkEmulator

@@ -122,6 +122,8 @@ async def send(call: Call) -> int:
         random_id=random_id,
         keyboard=keyboard,
         payload=call.str("payload") or None,
+        admin_author_id=community.admin_id if call.state.options.admin_author_on_api_sends
+        else None,
     )
     if random_id != 0:
         community.random_ids[(peer_id, random_id)] = (msg.id, now)

@@ -93,8 +93,11 @@ class EmulatorBase:
         method "longpoll" cuts a_check requests."""
         self.faults.add(Fault("drop", method.lower(), times, peer_id=peer_id, after=after))
 
-    def longpoll_fault(self, kind: str, code: int | None = None, times: int | None = 1) -> None:
-        """Long poll (a_check) faults, in the order injected:
+    def longpoll_fault(
+        self, kind: str, code: int | None = None, times: int | None = 1, *, after: float = 0.0
+    ) -> None:
+        """Long poll (a_check) faults, in the order injected (``after``: answer the fault
+        that many seconds after the request came, like a server that was slow to fail):
         "failed" + code 1/2/3: answer ``{"failed": code}`` (1 also carries the current ts);
         "hang": never answer until the emulator stops (the client must time out);
         "status" + code: answer that HTTP status (e.g. 502) with an HTML body;
@@ -103,7 +106,7 @@ class EmulatorBase:
             raise ControlError(f"unknown long poll fault {kind!r}")
         if kind in ("failed", "status") and code is None:
             raise ControlError(f"long poll fault {kind!r} needs a code")
-        self.faults.add(Fault(kind, LP_METHOD, times, error_code=code or 0))
+        self.faults.add(Fault(kind, LP_METHOD, times, error_code=code or 0, seconds=after))
 
     def reset_faults(self) -> None:
         self.faults.reset()

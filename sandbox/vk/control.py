@@ -69,6 +69,9 @@ class ControlApi:
             "admin_reply": lambda b: emu.admin_reply(
                 b["group_id"], int(b["peer_id"]), b["text"], b.get("admin_id")
             ),
+            "admin_edit": lambda b: emu.admin_edit(
+                b["group_id"], int(b["message_id"]), b["text"]
+            ),
             "user_press_button": lambda b: emu.user_press_button(
                 b["user_id"], b["group_id"], b.get("payload"), b.get("conversation_message_id")
             ),
@@ -104,7 +107,9 @@ class ControlApi:
                 )
             ),
             "longpoll_fault": _sync(
-                lambda b: emu.longpoll_fault(b["kind"], b.get("code"), b.get("times", 1))
+                lambda b: emu.longpoll_fault(
+                    b["kind"], b.get("code"), b.get("times", 1), after=float(b.get("after", 0))
+                )
             ),
             "reset_faults": _sync(lambda b: emu.reset_faults()),
             "expire_key": _sync(lambda b: emu.expire_key(b["group_id"])),

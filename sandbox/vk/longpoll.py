@@ -45,6 +45,10 @@ class LongPollServer:
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.seconds)
             fault = None
+        elif fault is not None and fault.seconds:
+            # answer the fault only after a while: events that arrive meanwhile are skipped
+            # by a failed 1 (its ts is taken when answering), as when VK's history moves on
+            await asyncio.sleep(fault.seconds)
         if fault is None:
             answer = await self._check(community, params)
         elif fault.kind == "failed":

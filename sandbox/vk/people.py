@@ -118,6 +118,18 @@ class PeopleApi(EmulatorBase):
         await asyncio.sleep(0)
         return msg.to_api()
 
+    async def admin_edit(self, community: CommunityRef, message_id: int, text: str) -> Json:
+        """An admin edits a community message in VK's web inbox (``message_edit``)."""
+        group = self._community(community)
+        msg = group.find_message(message_id)
+        if msg is None or msg.deleted or msg.from_id != -group.id:
+            raise ControlError(f"community {group.id} has no message {message_id}")
+        msg.text = text
+        msg.update_time = max(now_ts(), msg.date + 1)
+        emit(self.state, group, "message_edit", msg.to_api())
+        await asyncio.sleep(0)
+        return msg.to_api()
+
     async def user_press_button(
         self,
         user: UserRef,

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import api_messages, api_misc  # noqa: F401 - importing registers the methods
+from . import api_history, api_messages, api_misc  # noqa: F401 - importing registers them
 from .errors import VkApiError
 from .limits import FaultInjector, RateLimiter
 from .registry import REGISTRY, Call

@@ -244,6 +244,10 @@ class Options:
     event_answer_ttl: float = 60.0  # sendMessageEventAnswer accepted this long after a press
     longpoll_default_wait: float = 25.0  # a_check without ``wait`` (unverified)
     longpoll_max_wait: float = 90.0
+    # Whether messages sent through the API carry the token owner's admin id in
+    # admin_author_id, like those typed in the web inbox (unverified): on, a client can only
+    # tell its own sends from an admin's by their random_id.
+    admin_author_on_api_sends: bool = False
 
 
 @dataclass

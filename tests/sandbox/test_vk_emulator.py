@@ -794,3 +794,52 @@ async def test_command_line_entry_point() -> None:
     finally:
         proc.terminate()
         await proc.communicate()
+
+
+async def test_conversations_and_history_read_the_mailbox(
+    vk: VkEmulator, club: Community, client: VkClient, anna: UserRecord
+) -> None:
+    bob = vk.add_user("Bob", "Petrov")
+    for n in range(3):
+        await vk.user_send(anna, club, f"anna {n}")
+    await vk.user_send(bob, club, "bob 0")
+    await vk.admin_reply(club, anna.id, "admin answer")
+    convs = await client.ok("messages.getConversations", count=200)
+    assert convs["count"] == 2
+    assert [i["conversation"]["peer"]["id"] for i in convs["items"]] == [anna.id, bob.id]
+    assert convs["items"][0]["last_message"]["text"] == "admin answer"
+    history = await client.ok("messages.getHistory", peer_id=anna.id, count=2)
+    assert history["count"] == 4
+    assert [m["text"] for m in history["items"]] == ["admin answer", "anna 2"]
+    oldest = await client.ok("messages.getHistory", peer_id=anna.id, rev=1, count=1)
+    assert oldest["items"][0]["text"] == "anna 0"
+    error = await client.error("messages.getHistory", peer_id=anna.id, count=500)
+    assert error["error_code"] == 100
+
+
+async def test_admin_edit_and_admin_id_on_api_sends(
+    vk: VkEmulator, club: Community, client: VkClient, anna: UserRecord
+) -> None:
+    await vk.user_send(anna, club, "help")
+    answer = await vk.admin_reply(club, anna.id, "at 9")
+    server = await client.lp_server(club.id)
+    await vk.admin_edit(club, answer["id"], "at 10")
+    (event,) = (await client.a_check(server))["updates"]
+    assert event["type"] == "message_edit" and event["object"]["text"] == "at 10"
+    with pytest.raises(ControlError):
+        await vk.admin_edit(club, 9999, "nothing")
+    vk.options.admin_author_on_api_sends = True
+    sent = await client.ok("messages.send", peer_id=anna.id, message="api", random_id=7)
+    assert vk.message(club, sent)["admin_author_id"] == club.admin_id
+
+
+async def test_a_failed_answer_can_come_late(
+    vk: VkEmulator, club: Community, client: VkClient, anna: UserRecord
+) -> None:
+    server = await client.lp_server(club.id)
+    vk.longpoll_fault("failed", 1, after=0.2)
+    check = asyncio.create_task(client.a_check(server))
+    await asyncio.sleep(0.05)
+    await vk.user_send(anna, club, "written while the answer was on its way")
+    answer = await check
+    assert answer["failed"] == 1 and int(answer["ts"]) == int(server["ts"]) + 1

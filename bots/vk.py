@@ -1,0 +1,102 @@
+"""Wiring of the VK community channel (when `vk` is configured and enabled)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+
+from adapters.vk.channel import VkChannel, VkFiles
+from adapters.vk.customer import VkIntake, VkProfiles
+from adapters.vk.errors import VkApiError, VkNetworkError
+from adapters.vk.longpoll import VkLongPoll
+from adapters.vk.startup import VkSetupError, check_community
+from adapters.vk.transport import VkApi, token_rate_key
+from bots.config_models import VkConfig
+from core.clock import Clock
+from core.files import Files
+from core.intake import IntakeService
+from core.ratelimit import SlidingWindowLimiter
+from storage.store import TortoiseStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class VkParts:
+    """The VK side of a running App."""
+
+    config: VkConfig
+    session: aiohttp.ClientSession
+    api: VkApi
+    channel: VkChannel
+    profiles: VkProfiles
+    longpoll: VkLongPoll | None = None
+    handler: VkIntake | None = None
+
+    @classmethod
+    async def connect(cls, cfg: VkConfig, limiter: SlidingWindowLimiter,
+                      files: Files) -> VkParts:
+        """Build the VK side and check the token and community (a bad token must stop the
+        start with a clear error, not fail every delivery later)."""
+        session = aiohttp.ClientSession()
+        rate = cfg.rate
+        api = VkApi(
+            session, cfg.secret, cfg.api_server, limiter=limiter,
+            rate=token_rate_key(cfg.community, rate.count, rate.per.total_seconds()),
+            timeout=cfg.request_timeout.total_seconds(),
+        )
+        try:
+            name = await check_community(api, cfg.community)
+        except Exception:
+            await session.close()
+            raise
+        logger.info("VK community %s (%s) connected", cfg.community, name)
+        files.register(VkFiles(api))
+        return cls(cfg, session, api, VkChannel(api, files),
+                   VkProfiles(api, cfg.profile_ttl.total_seconds()))
+
+    async def prepare(self, store: TortoiseStore, intake: IntakeService, clock: Clock) -> None:
+        """Set the long poll up where the last run acknowledged, and connect it (so events
+        from now on are certain to be seen)."""
+        group = self.config.community
+        ts_name, mid_name = f"vk:{group}:ts", f"vk:{group}:message"
+        saved_mid = await store.load_cursor(mid_name)
+        handler = VkIntake(group, intake, self.profiles, self.api,
+                           int(saved_mid) if saved_mid else None, ours=self.channel.sent_by_us)
+
+        async def save(ts: str) -> None:
+            async with store.transaction():
+                await store.save_cursor(ts_name, ts, clock.now())
+                if handler.last_message_id is not None:
+                    await store.save_cursor(mid_name, str(handler.last_message_id),
+                                            clock.now())
+
+        self.longpoll = VkLongPoll(
+            self.api, group, wait=int(self.config.poll_wait.total_seconds()),
+            ts=await store.load_cursor(ts_name), on_acknowledged=save,
+            recover=handler.missed_events,
+        )
+        try:
+            await self.longpoll.connect()
+        except (VkApiError, VkNetworkError) as exc:
+            raise VkSetupError(
+                f"vk: groups.getLongPollServer failed ({exc}). In the community settings turn "
+                "on Bots Long Poll API, version 5.199, with the message events."
+            ) from exc
+        self.handler = handler
+
+    def run(self) -> asyncio.Task[None]:
+        assert self.longpoll is not None and self.handler is not None
+        return asyncio.create_task(self.longpoll.run(self.handler.handle), name="vk-polling")
+
+    def stop(self) -> None:
+        if self.longpoll is not None:
+            self.longpoll.stop()
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
