@@ -154,11 +154,10 @@ async def test_exclusive_claims_write_nothing_and_page_by_id(store: TortoiseStor
     assert await store.count_deliveries(DeliveryStatus.SENDING) == 0
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_postgres_connections_lost_are_replaced(db_url: str, store: TortoiseStore) -> None:
     """A PostgreSQL restart (here: every backend of the database terminated) costs the
     statements in flight, never the store: the next ones run on new connections."""
-    if not db_url.startswith("postgres"):
-        pytest.skip("PostgreSQL only")
     import asyncpg
 
     from tests.dbs import PG_URL
