@@ -9,13 +9,23 @@ tortoise (tortoise holds the client's lock around every statement and transactio
 so "lock free" means "aiosqlite's thread is idle").
 
 A commit in WAL mode with `synchronous=NORMAL` does not fsync (see `storage.database`), so
-running it on the loop thread does not stall the loop on the disk.
+running it on the loop thread does not stall the loop on the disk. What does fsync is the
+checkpoint (WAL → database file) that SQLite runs inside a commit every 1 000 pages: measured
+here, it made the commit p99 2.5 ms and its max 8 ms, on the loop thread. So this engine turns
+automatic checkpoints off and runs them itself: a PASSIVE checkpoint on a second connection,
+in a worker thread, whenever the WAL has grown past `CHECKPOINT_BYTES` (checked every
+`CHECKPOINT_EVERY` seconds). WAL mode lets a checkpoint run beside the writer, and a passive
+one never waits for it.
 
 Selected by `storage.database.tortoise_config` for `sqlite://` URLs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,8 +35,15 @@ import aiosqlite
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionWrapper
 from tortoise.exceptions import IntegrityError, OperationalError
 
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_EVERY = 0.5  # seconds between looks at the WAL's size
+CHECKPOINT_BYTES = 1 << 20  # checkpoint once the WAL is past this (SQLite's own: ~4 MB)
+
 
 class FastSqliteClient(SqliteClient):
+    _checkpointer: asyncio.Task[None] | None = None
+
     async def create_connection(self, with_db: bool) -> None:
         if not self._connection:
             self._connection = await aiosqlite.connect(
@@ -37,6 +54,47 @@ class FastSqliteClient(SqliteClient):
                 cursor = await self._connection.execute(f"PRAGMA {pragma}={val}")
                 await cursor.close()
             await self._post_connect()
+            if self.filename != ":memory:" and str(self.pragmas.get("journal_mode")).upper() \
+                    == "WAL":
+                cursor = await self._connection.execute("PRAGMA wal_autocheckpoint=0")
+                await cursor.close()
+                self._checkpointer = asyncio.create_task(
+                    _checkpoints(self.filename, self.pragmas), name="sqlite-checkpoints"
+                )
+
+    async def close(self) -> None:
+        task, self._checkpointer = self._checkpointer, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await super().close()
+
+
+async def _checkpoints(path: str, pragmas: dict[str, Any]) -> None:
+    """Keep the WAL short, off the loop thread (see the module docstring)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA synchronous={pragmas.get('synchronous', 'NORMAL')}")
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY)
+            try:
+                await asyncio.to_thread(_checkpoint_if_long, conn, f"{path}-wal")
+            except sqlite3.Error as exc:  # busy or locked now: the next look tries again
+                logger.debug("sqlite checkpoint skipped: %s", exc)
+            except Exception:  # never let the WAL grow for good because of one failure
+                logger.exception("sqlite checkpoint failed; trying again")
+    finally:
+        conn.close()
+
+
+def _checkpoint_if_long(conn: sqlite3.Connection, wal: str) -> None:
+    try:
+        if os.path.getsize(wal) < CHECKPOINT_BYTES:
+            return
+    except OSError:  # no WAL yet
+        return
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 client_class = FastSqliteClient
