@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -183,3 +186,39 @@ async def test_postgres_connections_lost_are_replaced(db_url: str, store: Tortoi
     assert (await store.open_conversation(customer)) == conv
     async with store.transaction():  # transactions work again too
         assert await store.count_conversations(customer) == 1
+
+
+async def test_sqlite_checkpoints_run_beside_the_loop(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Automatic checkpoints (an fsync inside some commit, on the loop thread) are off; the
+    engine's own checkpointer still moves committed rows into the database file."""
+    import sqlite3
+
+    from tortoise.connection import get_connection
+
+    from storage import sqlite_engine
+    from storage.database import migrate
+
+    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_EVERY", 0.02)
+    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_BYTES", 1)
+    path = tmp_path / "relaydesk.sqlite3"
+    await migrate(f"sqlite://{path}")
+    handle = await open_database(f"sqlite://{path}", apply_migrations=False)
+    try:
+        store = TortoiseStore()
+        for n in range(30):
+            await _customer(store, str(n))
+        raw = sqlite_engine.raw_connection(get_connection("default"))
+        assert raw is not None and raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+
+        def in_database_file() -> int:  # `immutable` reads the main file only, not the WAL
+            with contextlib.closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as db:
+                return int(db.execute("SELECT COUNT(*) FROM identity").fetchone()[0])
+
+        for _ in range(250):
+            if in_database_file() == 30:
+                break
+            await asyncio.sleep(0.02)
+        assert in_database_file() == 30
+    finally:
+        await close_database(handle)
