@@ -163,7 +163,8 @@ def main() -> None:
     relay_arg(parser, floor=False)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--warm", type=int, default=20)
-    parser.add_argument("--gap", type=float, default=0.02)
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="idle seconds between samples (0: closed loop, as relay_latency)")
     parser.add_argument("--customers", type=int, default=100)
     args = parser.parse_args()
     result = asyncio.run(run(args.relay, args.samples, args.warm, args.gap, args.customers))
