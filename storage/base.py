@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -73,7 +74,10 @@ class TortoiseBase:
             token = get_connections().set("default", SqliteTransactionWrapper(conn))
             try:
                 yield
-                sqlite_engine.run(raw, "COMMIT", ())
+                if conn.commit_syncs:  # synchronous=FULL: the commit fsyncs, keep it off the loop
+                    await asyncio.to_thread(sqlite_engine.run, raw, "COMMIT", ())
+                else:
+                    sqlite_engine.run(raw, "COMMIT", ())
             except BaseException:
                 if raw.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -134,6 +138,9 @@ class TortoiseBase:
         else:
             sqlite = sqlite_engine.raw_connection(conn)
             if sqlite is not None:  # SQLite: on the loop thread, once tortoise is not using it
+                if not sqlite.in_transaction and getattr(conn, "commit_syncs", False):
+                    async with conn._lock:  # autocommit under synchronous=FULL: it fsyncs
+                        return await asyncio.to_thread(sqlite_engine.run, sqlite, query, values)
                 if not conn._lock.locked():
                     return sqlite_engine.run(sqlite, query, values)
                 async with conn._lock:

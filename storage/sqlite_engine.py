@@ -44,6 +44,11 @@ CHECKPOINT_BYTES = 1 << 20  # checkpoint once the WAL is past this (SQLite's own
 class FastSqliteClient(SqliteClient):
     _checkpointer: asyncio.Task[None] | None = None
 
+    @property
+    def commit_syncs(self) -> bool:
+        """Whether a commit fsyncs (synchronous=FULL/EXTRA), so it must not run on the loop."""
+        return str(self.pragmas.get("synchronous", "")).upper() in ("FULL", "EXTRA", "2", "3")
+
     async def create_connection(self, with_db: bool) -> None:
         if not self._connection:
             self._connection = await aiosqlite.connect(

@@ -222,3 +222,25 @@ async def test_sqlite_checkpoints_run_beside_the_loop(tmp_path: Path,
         assert in_database_file() == 30
     finally:
         await close_database(handle)
+
+
+async def test_sqlite_synchronous_full_commits_off_the_loop(tmp_path: Path) -> None:
+    """With `?synchronous=FULL` every commit fsyncs; the engine then commits in a worker
+    thread (under the connection's lock), inside and outside transactions alike."""
+    from tortoise.connection import get_connection
+
+    from storage.database import migrate
+
+    url = f"sqlite://{tmp_path / 'full.sqlite3'}?synchronous=FULL"
+    await migrate(url)
+    handle = await open_database(url, apply_migrations=False)
+    try:
+        store = TortoiseStore()
+        identity, customer = await _customer(store)  # autocommit statements
+        async with store.transaction():
+            conv = await store.create_conversation(customer, "telegram", identity, None, NOW)
+        client = get_connection("default")
+        assert client.commit_syncs  # type: ignore[attr-defined]
+        assert (await store.open_conversation(customer)) == conv
+    finally:
+        await close_database(handle)
