@@ -107,7 +107,7 @@ def text_content(text: str, entities: list[Json] | None) -> Json:
         clean, found = trim(text, validate_entities(text, entities))
     if not clean:
         raise ControlError("Telegram clients don't send empty messages")
-    if len(clean) > MAX_TEXT:
+    if utf16_len(clean) > MAX_TEXT:
         raise ControlError("text longer than 4096 characters: clients split such messages")
     content: Json = {"text": clean}
     if found:

@@ -133,6 +133,20 @@ class PeopleApi(EmulatorBase):
         await asyncio.sleep(0)
         return self._render(msg)
 
+    async def user_delete(
+        self, user: UserRef, chat_id: int, message_id: int, *, bot: BotRef = None
+    ) -> None:
+        """A person deletes their own message. Bots get no update for deletions (the Bot API
+        has none), so the bot learns of it only when a copy or reply finds it gone."""
+        person = self._user(user)
+        chat = self._person_chat(person, chat_id, bot)
+        msg = chat.live_message(message_id)
+        if msg is None or msg.sender_id != person.id or msg.service:
+            raise ControlError(f"user {person.id} has no message {message_id} in {chat.id}")
+        msg.deleted = True
+        self.state.notifier.notify()
+        await asyncio.sleep(0)
+
     async def user_block_bot(self, user: UserRef, bot: BotRef = None) -> None:
         humans.set_blocked(self.state, self._user(user), self._bot_for(bot), True)
         await asyncio.sleep(0)
