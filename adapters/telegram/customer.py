@@ -46,7 +46,7 @@ class TelegramChannel:
     def can_batch(self, first: Outgoing, nxt: Outgoing) -> bool:
         return can_batch(first, nxt)
 
-    async def send(self, chat_id: str, items: Sequence[Outgoing]) -> list[str]:
+    async def send(self, chat_id: str, items: Sequence[Outgoing]) -> list[str | None]:
         return await errors.call(chat_id, lambda: self._sender.send(int(chat_id), None, items))
 
     async def send_text(self, chat_id: str, text: str) -> str:

@@ -81,7 +81,7 @@ class TelegramDesk:
             await errors.call(self._chat, lambda: self._bot.close_forum_topic(
                 chat_id=self._chat, message_thread_id=topic_id), desk=True)
 
-    async def post(self, topic_id: int | None, items: Sequence[Outgoing]) -> list[str]:
+    async def post(self, topic_id: int | None, items: Sequence[Outgoing]) -> list[str | None]:
         return await errors.call(
             self._chat, lambda: self._sender.send(self._chat, topic_id, items), desk=True
         )
