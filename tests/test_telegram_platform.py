@@ -161,3 +161,35 @@ async def test_replies_in_general_are_never_relayed(desk: Desk, relay) -> None:
     assert [_text(m) for m in anna.inbox()
             if _text(m) in ("yes", "/report", "team: lunch at 1?")] == []
     assert not desk.emu.calls("sendMessage", ok=False)
+
+
+@pytest.mark.parametrize("admin_bots_post_in_closed_topics", [False, True])
+async def test_topics_are_reopened_explicitly(
+    desk: Desk, relay, admin_bots_post_in_closed_topics: bool
+) -> None:
+    """Whether Telegram refuses an admin bot's post into a closed topic (TOPIC_CLOSED) is
+    undocumented. Either way, a new conversation in the customer's topic, or /reopen,
+    reopens the topic itself, so operators who are not admins can answer there."""
+    desk.emu.options.closed_topic_admin_bypass = admin_bots_post_in_closed_topics
+    anna = desk.customer("Anna")
+    await anna.says("hello")
+    topic = await desk.topic_with("hello")
+    olga = desk.operator("Olga")
+
+    def closed() -> bool:
+        return bool(next(t for t in desk.topics() if t["message_thread_id"] == topic)
+                    .get("closed"))
+
+    await olga.says(topic, "/close")
+    await desk.wait(closed)
+    await anna.says("one more question")
+    assert await desk.topic_with("one more question") == topic
+    await desk.wait(lambda: not closed())
+    await olga.says(topic, "Sure, ask")  # a plain member: refused if the topic were closed
+    await anna.receives("Sure, ask")
+
+    await olga.says(topic, "/close")
+    await desk.wait(closed)
+    desk.emu.add_member(desk.group, olga.user, admin=True, can_manage_topics=True)
+    await olga.says(topic, "/reopen")
+    await desk.wait(lambda: not closed())
