@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 
 from adapters.telegram import errors
 from adapters.telegram.desk import TelegramDesk
 from adapters.telegram.sender import split_text
+from adapters.telegram.startup import DeskSetupError, check_desk
 from core.errors import (
     NotModified,
     PermanentError,
@@ -193,3 +195,18 @@ async def test_topics_are_reopened_explicitly(
     desk.emu.add_member(desk.group, olga.user, admin=True, can_manage_topics=True)
     await olga.says(topic, "/reopen")
     await desk.wait(lambda: not closed())
+
+
+async def test_start_refuses_while_a_webhook_is_set(desk: Desk, bot: Bot) -> None:
+    """Telegram answers getUpdates with 409 while a webhook is set: relaydesk would run
+    deaf. It stops at start, naming the fix, and never prints the webhook's path."""
+    with pytest.raises(TelegramBadRequest, match="HTTPS URL must be provided"):
+        await bot.set_webhook("http://example.com/hook")
+    await bot.set_webhook("https://hooks.example.com/secret-path")
+    with pytest.raises(TelegramConflictError, match="webhook is active"):
+        await bot.get_updates(timeout=0)
+    with pytest.raises(DeskSetupError, match="deleteWebhook") as caught:
+        await check_desk(bot, desk.group)
+    assert "hooks.example.com" in str(caught.value) and "secret-path" not in str(caught.value)
+    await bot.delete_webhook()
+    assert await check_desk(bot, desk.group) == "relaydesk_bot"
