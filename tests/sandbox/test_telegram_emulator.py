@@ -621,6 +621,9 @@ async def test_blocked_and_never_started_users(
         await bot.send_message(anna.id, "hi")
     await started(emu, anna, bot)
     await bot.send_message(anna.id, "hi")
+    # no topic mode in private chats here: a thread id names a thread that doesn't exist
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(anna.id, "in a thread?", message_thread_id=5)
 
     await emu.user_block_bot(anna)
     with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):

@@ -107,7 +107,10 @@ def resolve_destination(call: Call, chat: ChatRecord | None = None) -> Destinati
         raise bad_request("message to be replied not found")
 
     if chat.type == "private":
-        thread_id = None  # no topics in the emulator's private chats
+        # The emulator's bots have no topic mode in private chats ("threaded mode", Bot API
+        # 9.3+), so no thread exists there; Telegram refuses unknown threads this way.
+        if thread_id is not None:
+            raise bad_request("message thread not found")
     elif chat.is_forum:
         if thread_id is None and target is not None:
             thread_id = target.thread_id  # a reply lands in the replied message's topic
