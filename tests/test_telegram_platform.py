@@ -210,3 +210,21 @@ async def test_start_refuses_while_a_webhook_is_set(desk: Desk, bot: Bot) -> Non
     assert "hooks.example.com" in str(caught.value) and "secret-path" not in str(caught.value)
     await bot.delete_webhook()
     assert await check_desk(bot, desk.group) == "relaydesk_bot"
+
+
+async def test_a_moving_live_location_is_not_an_edit_to_relay(desk: Desk, relay) -> None:
+    """Telegram sends edited_message when a live location moves (and for changes to fields
+    a bot doesn't use). Such a message has no caption to edit: no editMessageCaption, no
+    failed delivery, no ⚠️ notice for operators every few seconds."""
+    anna = desk.customer("Anna")
+    await anna.says("I am here")
+    topic = await desk.topic_with("I am here")
+    spot = await anna.sends("location", latitude=55.75, longitude=37.61, live_period=900)
+    for step in range(3):
+        await desk.emu.user_move_live_location(anna.user, anna.id, spot["message_id"],
+                                               55.75 + step / 1000, 37.61)
+    await anna.says("see you")
+    await desk.topic_with("see you")
+    assert sum("location" in m for m in desk.bot_posts(topic)) == 1
+    assert not desk.emu.calls("editMessageCaption")
+    assert not any("⚠️" in _text(m) for m in desk.messages())

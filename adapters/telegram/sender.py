@@ -22,6 +22,11 @@ from core.model import Message, MessageKind, Outgoing
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# Kinds whose caption editMessageCaption can change. Locations, venues, contacts, stickers
+# and video notes have none: their edited_message updates (a live location moving, or
+# "changes to message fields that are either unavailable or not actively used by your
+# bot", Bot API Update docs) leave nothing to edit in the copy.
+CAPTIONED = frozenset({"photo", "video", "animation", "document", "audio", "voice"})
 PLATFORM = "telegram"
 
 logger = logging.getLogger(__name__)
@@ -180,6 +185,8 @@ class TelegramSender:
         content = message.content
         entities = [MessageEntity.model_validate(e) for e in content.data.get("entities", [])]
         if not content.copyable:
+            return None
+        if content.data.get("has_caption") and content.content_type not in CAPTIONED:
             return None
         if not content.data.get("has_caption"):
             if utf16_len(content.text) <= TEXT_LIMIT:

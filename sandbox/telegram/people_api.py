@@ -133,6 +133,17 @@ class PeopleApi(EmulatorBase):
         await asyncio.sleep(0)
         return self._render(msg)
 
+    async def user_move_live_location(
+        self, user: UserRef, chat_id: int, message_id: int, latitude: float, longitude: float,
+        *, bot: BotRef = None,
+    ) -> Json:
+        """Send a live location with ``user_send_media(kind="location", live_period=N)``."""
+        person = self._user(user)
+        chat = self._person_chat(person, chat_id, bot)
+        msg = humans.move_live_location(self.state, person, chat, message_id, latitude, longitude)
+        await asyncio.sleep(0)
+        return self._render(msg)
+
     async def user_delete(
         self, user: UserRef, chat_id: int, message_id: int, *, bot: BotRef = None
     ) -> None:

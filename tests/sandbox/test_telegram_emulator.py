@@ -602,6 +602,22 @@ async def test_edits(emu: TelegramEmulator, bot: Bot, group: int, oleg: UserReco
     assert emu.message(group, theirs["message_id"])["text"] == "operator text, fixed"  # type: ignore[index]
 
 
+async def test_live_location_moves_arrive_as_edits_and_have_no_caption(
+    emu: TelegramEmulator, bot: Bot, group: int, anna: UserRecord
+) -> None:
+    spot = await emu.user_send_media(anna, anna.id, "location", live_period=600)
+    await emu.user_move_live_location(anna, anna.id, spot["message_id"], 1.5, 2.5)
+    [_, moved] = await bot.get_updates(timeout=0)
+    assert moved.edited_message is not None and moved.edited_message.location is not None
+    assert moved.edited_message.location.latitude == 1.5 and moved.edited_message.caption is None
+    for kind in ("location", "sticker"):
+        sent = await emu.user_send_media(anna, anna.id, kind)
+        copy = await bot.copy_message(group, anna.id, sent["message_id"])
+        with pytest.raises(TelegramBadRequest, match="there is no caption in the message"):
+            await bot.edit_message_caption(chat_id=group, message_id=copy.message_id,
+                                           caption="")
+
+
 async def test_deleting_messages(emu: TelegramEmulator, bot: Bot, anna: UserRecord) -> None:
     await started(emu, anna, bot)
     incoming = await emu.user_send(anna, anna.id, "delete me")
