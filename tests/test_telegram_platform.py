@@ -4,6 +4,7 @@ units, the General topic's thread ids. Real aiogram against the emulator on 127.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -228,3 +229,14 @@ async def test_a_moving_live_location_is_not_an_edit_to_relay(desk: Desk, relay)
     assert sum("location" in m for m in desk.bot_posts(topic)) == 1
     assert not desk.emu.calls("editMessageCaption")
     assert not any("⚠️" in _text(m) for m in desk.messages())
+
+
+async def test_topic_titles_fit_128_utf16_units(desk: Desk, relay) -> None:
+    """A name of 128 emoji fits relaydesk's 128-character title in code points but is
+    twice that in UTF-16 units: the topic is still made, the channel and number kept."""
+    emoji = desk.customer("🎉" * 64, last_name="🎉" * 64)
+    await emoji.says("party")
+    topic = await desk.topic_with("party")
+    [info] = [t for t in desk.topics() if t["message_thread_id"] == topic]
+    assert utf16_len(info["name"]) <= 128 and info["name"].startswith("🎉")
+    assert re.search(r"🎉… · TG · #\d+$", info["name"])

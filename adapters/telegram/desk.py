@@ -21,7 +21,7 @@ from aiogram.types import (
 
 from adapters.telegram import errors
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
-from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
+from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch, utf16_len, utf16_prefix
 from core.controls import DeskControls
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.intake import IntakeService
@@ -41,6 +41,22 @@ CONTROLS = InlineKeyboardMarkup(inline_keyboard=[[
     InlineKeyboardButton(text="✅ Close", callback_data="rd:close"),
     InlineKeyboardButton(text="🔓 Reopen", callback_data="rd:reopen"),
 ]])
+
+
+TITLE_LIMIT = 128
+
+
+def fit_title(title: str) -> str:
+    """A topic title within 128 UTF-16 code units (the conservative reading of the Bot API's
+    "1-128 characters"): the name before the first " · " is shortened, the channel and
+    customer number after it are kept."""
+    if utf16_len(title) <= TITLE_LIMIT:
+        return title
+    head, sep, tail = title.partition(" · ")
+    room = TITLE_LIMIT - utf16_len(sep + tail) - 1
+    if not sep or room < 1:
+        return title[: utf16_prefix(title, TITLE_LIMIT)]
+    return head[: utf16_prefix(head, room)] + "…" + sep + tail
 
 
 class TelegramDesk:
@@ -67,7 +83,7 @@ class TelegramDesk:
         self._topics_made += 1
         color = ICON_COLORS[self._topics_made % len(ICON_COLORS)]
         topic = await errors.call(self._chat, lambda: self._bot.create_forum_topic(
-            chat_id=self._chat, name=title, icon_color=color), desk=True)
+            chat_id=self._chat, name=fit_title(title), icon_color=color), desk=True)
         return topic.message_thread_id
 
     async def reopen_topic(self, topic_id: int) -> None:
@@ -100,7 +116,7 @@ class TelegramDesk:
 
     async def rename_topic(self, topic_id: int, title: str) -> None:
         await errors.call(self._chat, lambda: self._bot.edit_forum_topic(
-            chat_id=self._chat, message_thread_id=topic_id, name=title), desk=True)
+            chat_id=self._chat, message_thread_id=topic_id, name=fit_title(title)), desk=True)
 
     async def post_card(self, topic_id: int, html: str) -> str:
         sent = await errors.call(self._chat, lambda: self._bot.send_message(

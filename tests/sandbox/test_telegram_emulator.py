@@ -368,6 +368,8 @@ async def test_topic_creation_errors(emu: TelegramEmulator, bot: Bot, group: int
         await bot.create_forum_topic(member_only, "x")
     with pytest.raises(TelegramBadRequest, match="TOPIC_TITLE_TOO_LONG"):
         await bot.create_forum_topic(group, "n" * 129)
+    with pytest.raises(TelegramBadRequest, match="TOPIC_TITLE_TOO_LONG"):
+        await bot.create_forum_topic(group, "🎉" * 65)  # 130 UTF-16 code units
     with pytest.raises(TelegramBadRequest, match="TOPIC_ICON_COLOR_INVALID"):
         await bot.create_forum_topic(group, "x", icon_color=123)
     assert emu.topics(group) == []
