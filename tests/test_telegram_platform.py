@@ -240,3 +240,21 @@ async def test_topic_titles_fit_128_utf16_units(desk: Desk, relay) -> None:
     [info] = [t for t in desk.topics() if t["message_thread_id"] == topic]
     assert utf16_len(info["name"]) <= 128 and info["name"].startswith("🎉")
     assert re.search(r"🎉… · TG · #\d+$", info["name"])
+
+
+async def test_a_late_button_answer_does_not_repeat_the_action(desk: Desk, relay) -> None:
+    """Telegram refuses to answer a callback query that is too old (a press handled after a
+    restart). The press is committed by then: it must not be handled again."""
+    anna = desk.customer("Anna")
+    await anna.says("hello")
+    topic = await desk.topic_with("hello")
+    card = desk.bot_posts(topic)[0]
+    olga = desk.operator("Olga")
+    desk.emu.inject_fault("answerCallbackQuery", error_code=400, description=(
+        "Bad Request: query is too old and response timeout expired or query ID is invalid"))
+    await desk.emu.user_press_button(olga.user, desk.group, card["message_id"], "rd:take")
+    await desk.wait(lambda: any(_text(m).startswith("🙋 Olga took")
+                                for m in desk.bot_posts(topic)))
+    await anna.says("still there?")
+    await desk.topic_with("still there?")
+    assert sum(_text(m).startswith("🙋 Olga took") for m in desk.bot_posts(topic)) == 1

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -166,6 +167,16 @@ def _inbound(message: Message, operator: tuple[str, str], text: str | None = Non
     )
 
 
+async def _answer(query: CallbackQuery, text: str = "") -> None:
+    """Answer a button press; the action is already committed by then. Telegram refuses late
+    answers ("query is too old and response timeout expired or query ID is invalid", e.g.
+    after a restart); failing the update for that would handle the press again."""
+    try:
+        await query.answer(text)
+    except TelegramBadRequest as exc:
+        logger.info("callback query %s not answered: %s", query.id, exc.message)
+
+
 def desk_router(chat_id: int) -> Router:
     router = Router(name="desk")
     in_desk = F.chat.id == chat_id
@@ -211,7 +222,7 @@ def desk_router(chat_id: int) -> Router:
         user, message = query.from_user, query.message
         topic = getattr(message, "message_thread_id", None)
         if user.is_bot or not topic:
-            await query.answer()
+            await _answer(query)
             return
         operator = (str(user.id), user.full_name)
         action = (query.data or "").removeprefix("rd:")
@@ -223,7 +234,7 @@ def desk_router(chat_id: int) -> Router:
             await intake.close_conversation(topic, *operator)
         elif action == "reopen":
             await controls.reopen(topic, operator[1])
-        await query.answer(CONTROL_ANSWERS.get(action, ""))
+        await _answer(query, CONTROL_ANSWERS.get(action, ""))
 
     @router.edited_message()
     async def on_operator_edit(message: Message, intake: IntakeService) -> None:
