@@ -258,3 +258,15 @@ async def test_a_late_button_answer_does_not_repeat_the_action(desk: Desk, relay
     await anna.says("still there?")
     await desk.topic_with("still there?")
     assert sum(_text(m).startswith("🙋 Olga took") for m in desk.bot_posts(topic)) == 1
+
+
+async def test_a_customers_service_message_opens_no_conversation(desk: Desk, relay) -> None:
+    """write_access_allowed (the customer let the bot write from a Web App) is a service
+    message: no topic, no placeholder; the first real message is the first post."""
+    anna = desk.customer("Anna")
+    await desk.emu.user_allows_write_access(anna.user)
+    await anna.says("hi, a question")
+    topic = await desk.topic_with("hi, a question")
+    posts = desk.bot_posts(topic)
+    assert len(desk.topics()) == 1 and len(posts) == 2  # the card, then the question
+    assert not any("write_access_allowed" in _text(m) for m in desk.messages())

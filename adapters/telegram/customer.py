@@ -14,7 +14,14 @@ from aiogram.filters import CommandStart
 from aiogram.types import ChatMemberUpdated, Message
 
 from adapters.telegram import errors
-from adapters.telegram.convert import aware, content_of, edited_at, profile_of
+from adapters.telegram.convert import (
+    SERVICE_TYPES,
+    aware,
+    content_of,
+    edited_at,
+    kind_of,
+    profile_of,
+)
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.intake import IntakeService
 from core.model import InboundCustomerMessage, InboundEdit, Outgoing
@@ -88,6 +95,8 @@ def customer_router() -> Router:
     @router.message()
     async def on_customer_message(message: Message, intake: IntakeService) -> None:
         if message.from_user is None or message.from_user.is_bot:
+            return
+        if kind_of(message) in SERVICE_TYPES:
             return
         await intake.relay_customer_to_desk(_inbound(message))
 

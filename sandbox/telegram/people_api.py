@@ -8,6 +8,7 @@ from typing import Any
 
 from . import humans, topics
 from .base import BotRef, EmulatorBase, UserRef
+from .delivery import new_message, publish
 from .errors import ControlError
 from .state import Json
 
@@ -141,6 +142,17 @@ class PeopleApi(EmulatorBase):
         person = self._user(user)
         chat = self._person_chat(person, chat_id, bot)
         msg = humans.move_live_location(self.state, person, chat, message_id, latitude, longitude)
+        await asyncio.sleep(0)
+        return self._render(msg)
+
+    async def user_allows_write_access(self, user: UserRef, *, bot: BotRef = None) -> Json:
+        """The person lets the bot write first (a Web App's requestWriteAccess): their private
+        chat gets a ``write_access_allowed`` service message, which the bot receives."""
+        person = self._user(user)
+        chat = self._person_chat(person, person.id, bot)
+        chat.started = True
+        content: Json = {"write_access_allowed": {"from_request": True}}
+        msg = publish(self.state, new_message(chat, person.id, content, service=True))
         await asyncio.sleep(0)
         return self._render(msg)
 
