@@ -270,3 +270,19 @@ async def test_a_customers_service_message_opens_no_conversation(desk: Desk, rel
     posts = desk.bot_posts(topic)
     assert len(desk.topics()) == 1 and len(posts) == 2  # the card, then the question
     assert not any("write_access_allowed" in _text(m) for m in desk.messages())
+
+
+async def test_a_post_into_a_vanished_topic_never_blocks_general(desk: Desk, relay) -> None:
+    """A /report asked for in a topic is posted there; if Telegram answers "message thread
+    not found" (the topic was deleted meanwhile), the post belongs to no conversation and
+    has no topic to recreate: it is dead-lettered, and later General posts still flow."""
+    anna = desk.customer("Anna")
+    await anna.says("hello")
+    topic = await desk.topic_with("hello")
+    olga = desk.operator("Olga")
+    await olga.says(topic, "/report")
+    desk.emu.delete_topic(desk.group, topic)  # before relaydesk has even seen the command
+    await desk.wait(lambda: desk.emu.calls("sendMessage", ok=False))
+    await desk.emu.user_send(olga.user, desk.group, "/report week")
+    await desk.wait(lambda: any(m.get("from", {}).get("is_bot") and "message_thread_id" not in m
+                                and "week" in _text(m).lower() for m in desk.messages()))
