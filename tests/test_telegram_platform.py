@@ -286,3 +286,19 @@ async def test_a_post_into_a_vanished_topic_never_blocks_general(desk: Desk, rel
     await desk.emu.user_send(olga.user, desk.group, "/report week")
     await desk.wait(lambda: any(m.get("from", {}).get("is_bot") and "message_thread_id" not in m
                                 and "week" in _text(m).lower() for m in desk.messages()))
+
+
+async def test_a_deep_link_start_is_a_greeting_not_a_question(desk: Desk, relay) -> None:
+    """t.me/bot?start=ref reaches the bot as "/start ref" (Bot API, deep linking): the
+    customer is greeted and no topic is made; "/start" followed by words is a question."""
+    greeting = "Hello! Write your question here and a support agent will answer you."
+    anna = desk.customer("Anna")
+    await anna.says("/start promo_2024-11")
+    await anna.receives(greeting)
+    bob = desk.customer("Bob")
+    await bob.says("/start I need help with my order")
+    topic = await desk.topic_with("/start I need help with my order")
+    await anna.says("now a real question")
+    assert await desk.topic_with("now a real question") != topic
+    assert len(desk.topics()) == 2
+    assert not any("promo_2024" in _text(m) for m in desk.messages())

@@ -6,6 +6,7 @@ turns customers' updates into intake calls (messages coming in).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
@@ -29,6 +30,9 @@ from core.model import Message as CoreMessage
 from core.ports import RateKey
 
 CHANNEL = "telegram"
+# /start, optionally @bot, optionally a deep-link payload: A-Z, a-z, 0-9, _ and -, up to
+# 64 characters (Bot API docs, "Deep linking").
+START = re.compile(r"/start(?:@\w+)?(?:\s+[A-Za-z0-9_-]{1,64})?", re.ASCII | re.IGNORECASE)
 
 
 class TelegramChannel:
@@ -84,10 +88,13 @@ def customer_router() -> Router:
     router.edited_message.filter(private)
     router.my_chat_member.filter(private)
 
-    @router.message(CommandStart(deep_link=False))
+    # deep_link=None: with or without arguments (aiogram 3.31's deep_link=False refuses any,
+    # so "/start ref" used to fall through to the catch-all and open a topic).
+    @router.message(CommandStart(deep_link=None))
     async def on_start(message: Message, intake: IntakeService) -> None:
-        # /start alone is not a question: greet, and make a topic only for a real message.
-        if message.text and message.text.strip() != "/start":
+        # /start is not a question, nor is the payload of a deep link (t.me/bot?start=ref
+        # arrives as "/start ref"): greet, and make a topic only for a real message.
+        if message.text and not START.fullmatch(message.text.strip()):
             await intake.relay_customer_to_desk(_inbound(message))
             return
         await intake.greet(CHANNEL, str(message.chat.id))
