@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from core import reports, texts
 from core.clock import Clock
 from core.model import DESK, Conversation, ConversationStatus
-from core.notices import enqueue_general, enqueue_notice
+from core.notices import enqueue_general, enqueue_notice, enqueue_reopen_topic
 from core.ports import SlaStorePort, StorePort
 from core.sla import SlaPolicy
 
@@ -75,6 +75,9 @@ class DeskControls:
             if conversation is None or conversation.status is not ConversationStatus.CLOSED:
                 return False
             done = await self._sla.reopen_conversation(conversation.id)
+            if done:
+                await enqueue_reopen_topic(self._store, self._clock.now(), self._desk_chat,
+                                           conversation.id)
             name = "reopened" if done else "cannot_reopen"
             await self._notice(conversation.id, texts.render(
                 name, operator=operator_name, conversation_id=conversation.id))

@@ -34,7 +34,7 @@ from core.model import (
     channel_lane,
     desk_lane,
 )
-from core.notices import enqueue_notice
+from core.notices import enqueue_notice, enqueue_reopen_topic
 from core.ports import DuplicateError, StorePort
 from core.sla_clock import SlaClock
 
@@ -181,6 +181,8 @@ class IntakeService(Linking):
             customer_id, channel, identity_id, topic_id, now
         )
         if previous is not None and topic_id is not None:
+            # The previous conversation's /close closed the topic.
+            await enqueue_reopen_topic(self._store, now, self._desk_chat, conversation.id)
             await self._system_notice(
                 conversation.id,
                 texts.render("new_conversation", conversation_id=conversation.id, name=name,

@@ -35,6 +35,7 @@ class Action(StrEnum):
     EDIT = "edit"  # apply a message's edited content to an existing copy
     TEXT = "text"  # a bot-authored text that is not part of a conversation (greetings)
     CLOSE_TOPIC = "close_topic"
+    REOPEN_TOPIC = "reopen_topic"
 
 
 DESK = "desk"  # the target name of the operator desk; channel names are "telegram", "vk"

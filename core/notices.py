@@ -27,6 +27,21 @@ async def enqueue_notice(
     return message.id
 
 
+async def enqueue_reopen_topic(
+    store: StorePort, now: datetime, desk_chat_id: str, conversation_id: int
+) -> None:
+    """Queue reopening the conversation's topic before anything else is posted in it.
+
+    Done explicitly, never left to a send failing with TOPIC_CLOSED: whether Telegram lets
+    an admin bot post into a closed topic is undocumented, and if it does, the topic would
+    stay closed to operators who are not admins. Call inside the caller's transaction.
+    """
+    await store.enqueue(
+        lane=desk_lane(conversation_id), target=DESK, chat_id=desk_chat_id,
+        action=Action.REOPEN_TOPIC, now=now, conversation_id=conversation_id,
+    )
+
+
 async def enqueue_general(
     store: StorePort, now: datetime, desk_chat_id: str, html: str, *,
     topic_id: int | None = None, png: str | None = None,

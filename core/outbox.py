@@ -210,6 +210,12 @@ class Outbox:
             await self._reschedule(step, at, str(exc), count=False)
             return False
         except (TopicMissing, TopicClosed) as exc:
+            if step.deliveries[0].conversation_id is None:
+                # A post into a topic of no conversation (/report asked for in a topic that
+                # was deleted since): no topic to make again, and retrying would hold the
+                # General lane for ever. It can't be delivered.
+                await self._dead(step, str(exc))
+                return True
             if retries_left <= 0:
                 return await self._transient(step, exc)
             await self._repair_topic(step, exc)

@@ -179,10 +179,12 @@ class Relayer:
             return
         assert first.conversation_id is not None
         conversation = await self._store.get_conversation(first.conversation_id)
-        if first.action is Action.CLOSE_TOPIC:
+        if first.action in (Action.CLOSE_TOPIC, Action.REOPEN_TOPIC):
             if conversation.topic_id is not None:
                 topic = conversation.topic_id
-                await self._limited(keys, 1, lambda: desk.close_topic(topic))
+                change = desk.close_topic if first.action is Action.CLOSE_TOPIC \
+                    else desk.reopen_topic
+                await self._limited(keys, 1, lambda: change(topic))
             await self._finish(step)
             return
         topic_id = await self.ensure_topic(conversation)

@@ -28,15 +28,26 @@ _PLACEHOLDERS: dict[str, tuple[str, str]] = {
     "giveaway": ("🎁", "a giveaway"),
 }
 
+# Service messages (the Bot API's "Service message: ..." fields, as aiogram 3.31 names their
+# content types). They are events, not something a person wrote: never relayed either way,
+# and a customer's (e.g. write_access_allowed when they let the bot write from a Web App)
+# never opens a conversation.
 SERVICE_TYPES = {
     "forum_topic_created", "forum_topic_edited", "forum_topic_closed", "forum_topic_reopened",
     "general_forum_topic_hidden", "general_forum_topic_unhidden", "new_chat_members",
     "left_chat_member", "new_chat_title", "new_chat_photo", "delete_chat_photo",
-    "group_chat_created", "supergroup_chat_created", "pinned_message",
+    "group_chat_created", "supergroup_chat_created", "channel_chat_created", "pinned_message",
     "message_auto_delete_timer_changed",
     "migrate_to_chat_id", "migrate_from_chat_id", "video_chat_started", "video_chat_ended",
     "video_chat_scheduled", "video_chat_participants_invited", "write_access_allowed",
-    "chat_shared", "users_shared", "boost_added", "chat_background_set",
+    "chat_shared", "users_shared", "user_shared", "boost_added", "chat_background_set",
+    "connected_website", "proximity_alert_triggered", "web_app_data", "successful_payment",
+    "refunded_payment", "gift", "unique_gift", "gift_upgrade_sent", "giveaway_created",
+    "giveaway_completed", "checklist_tasks_done", "checklist_tasks_added",
+    "paid_message_price_changed", "direct_message_price_changed", "poll_option_added",
+    "poll_option_deleted", "chat_owner_changed", "chat_owner_left", "managed_bot_created",
+    "suggested_post_approved", "suggested_post_approval_failed", "suggested_post_declined",
+    "suggested_post_paid", "suggested_post_refunded",
 }
 
 

@@ -6,6 +6,7 @@ turns customers' updates into intake calls (messages coming in).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
@@ -14,7 +15,14 @@ from aiogram.filters import CommandStart
 from aiogram.types import ChatMemberUpdated, Message
 
 from adapters.telegram import errors
-from adapters.telegram.convert import aware, content_of, edited_at, profile_of
+from adapters.telegram.convert import (
+    SERVICE_TYPES,
+    aware,
+    content_of,
+    edited_at,
+    kind_of,
+    profile_of,
+)
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.intake import IntakeService
 from core.model import InboundCustomerMessage, InboundEdit, Outgoing
@@ -22,6 +30,9 @@ from core.model import Message as CoreMessage
 from core.ports import RateKey
 
 CHANNEL = "telegram"
+# /start, optionally @bot, optionally a deep-link payload: A-Z, a-z, 0-9, _ and -, up to
+# 64 characters (Bot API docs, "Deep linking").
+START = re.compile(r"/start(?:@\w+)?(?:\s+[A-Za-z0-9_-]{1,64})?", re.ASCII | re.IGNORECASE)
 
 
 class TelegramChannel:
@@ -46,7 +57,7 @@ class TelegramChannel:
     def can_batch(self, first: Outgoing, nxt: Outgoing) -> bool:
         return can_batch(first, nxt)
 
-    async def send(self, chat_id: str, items: Sequence[Outgoing]) -> list[str]:
+    async def send(self, chat_id: str, items: Sequence[Outgoing]) -> list[str | None]:
         return await errors.call(chat_id, lambda: self._sender.send(int(chat_id), None, items))
 
     async def send_text(self, chat_id: str, text: str, key: int = 0) -> str:
@@ -77,10 +88,13 @@ def customer_router() -> Router:
     router.edited_message.filter(private)
     router.my_chat_member.filter(private)
 
-    @router.message(CommandStart(deep_link=False))
+    # deep_link=None: with or without arguments (aiogram 3.31's deep_link=False refuses any,
+    # so "/start ref" used to fall through to the catch-all and open a topic).
+    @router.message(CommandStart(deep_link=None))
     async def on_start(message: Message, intake: IntakeService) -> None:
-        # /start alone is not a question: greet, and make a topic only for a real message.
-        if message.text and message.text.strip() != "/start":
+        # /start is not a question, nor is the payload of a deep link (t.me/bot?start=ref
+        # arrives as "/start ref"): greet, and make a topic only for a real message.
+        if message.text and not START.fullmatch(message.text.strip()):
             await intake.relay_customer_to_desk(_inbound(message))
             return
         await intake.greet(CHANNEL, str(message.chat.id))
@@ -88,6 +102,8 @@ def customer_router() -> Router:
     @router.message()
     async def on_customer_message(message: Message, intake: IntakeService) -> None:
         if message.from_user is None or message.from_user.is_bot:
+            return
+        if kind_of(message) in SERVICE_TYPES:
             return
         await intake.relay_customer_to_desk(_inbound(message))
 

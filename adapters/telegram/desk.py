@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -21,7 +22,7 @@ from aiogram.types import (
 
 from adapters.telegram import errors
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
-from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
+from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch, utf16_len, utf16_prefix
 from core.controls import DeskControls
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.files import Files
@@ -42,6 +43,22 @@ CONTROLS = InlineKeyboardMarkup(inline_keyboard=[[
     InlineKeyboardButton(text="✅ Close", callback_data="rd:close"),
     InlineKeyboardButton(text="🔓 Reopen", callback_data="rd:reopen"),
 ]])
+
+
+TITLE_LIMIT = 128
+
+
+def fit_title(title: str) -> str:
+    """A topic title within 128 UTF-16 code units (the conservative reading of the Bot API's
+    "1-128 characters"): the name before the first " · " is shortened, the channel and
+    customer number after it are kept."""
+    if utf16_len(title) <= TITLE_LIMIT:
+        return title
+    head, sep, tail = title.partition(" · ")
+    room = TITLE_LIMIT - utf16_len(sep + tail) - 1
+    if not sep or room < 1:
+        return title[: utf16_prefix(title, TITLE_LIMIT)]
+    return head[: utf16_prefix(head, room)] + "…" + sep + tail
 
 
 class TelegramDesk:
@@ -69,7 +86,7 @@ class TelegramDesk:
         self._topics_made += 1
         color = ICON_COLORS[self._topics_made % len(ICON_COLORS)]
         topic = await errors.call(self._chat, lambda: self._bot.create_forum_topic(
-            chat_id=self._chat, name=title, icon_color=color), desk=True)
+            chat_id=self._chat, name=fit_title(title), icon_color=color), desk=True)
         return topic.message_thread_id
 
     async def reopen_topic(self, topic_id: int) -> None:
@@ -86,7 +103,7 @@ class TelegramDesk:
     def sends_for(self, items: Sequence[Outgoing]) -> int:
         return self._sender.sends_for(items)
 
-    async def post(self, topic_id: int | None, items: Sequence[Outgoing]) -> list[str]:
+    async def post(self, topic_id: int | None, items: Sequence[Outgoing]) -> list[str | None]:
         return await errors.call(
             self._chat, lambda: self._sender.send(self._chat, topic_id, items), desk=True
         )
@@ -105,7 +122,7 @@ class TelegramDesk:
 
     async def rename_topic(self, topic_id: int, title: str) -> None:
         await errors.call(self._chat, lambda: self._bot.edit_forum_topic(
-            chat_id=self._chat, message_thread_id=topic_id, name=title), desk=True)
+            chat_id=self._chat, message_thread_id=topic_id, name=fit_title(title)), desk=True)
 
     async def post_card(self, topic_id: int, html: str) -> str:
         sent = await errors.call(self._chat, lambda: self._bot.send_message(
@@ -153,6 +170,16 @@ def _inbound(message: Message, operator: tuple[str, str], text: str | None = Non
         operator_id=operator[0], operator_name=operator[1], content=content,
         sent_at=aware(message.date), reply_to_message_id=reply_id,
     )
+
+
+async def _answer(query: CallbackQuery, text: str = "") -> None:
+    """Answer a button press; the action is already committed by then. Telegram refuses late
+    answers ("query is too old and response timeout expired or query ID is invalid", e.g.
+    after a restart); failing the update for that would handle the press again."""
+    try:
+        await query.answer(text)
+    except TelegramBadRequest as exc:
+        logger.info("callback query %s not answered: %s", query.id, exc.message)
 
 
 def desk_router(chat_id: int) -> Router:
@@ -205,7 +232,7 @@ def desk_router(chat_id: int) -> Router:
         user, message = query.from_user, query.message
         topic = getattr(message, "message_thread_id", None)
         if user.is_bot or not topic:
-            await query.answer()
+            await _answer(query)
             return
         operator = (str(user.id), user.full_name)
         action = (query.data or "").removeprefix("rd:")
@@ -217,7 +244,7 @@ def desk_router(chat_id: int) -> Router:
             await intake.close_conversation(topic, *operator)
         elif action == "reopen":
             await controls.reopen(topic, operator[1])
-        await query.answer(CONTROL_ANSWERS.get(action, ""))
+        await _answer(query, CONTROL_ANSWERS.get(action, ""))
 
     @router.edited_message()
     async def on_operator_edit(message: Message, intake: IntakeService) -> None:

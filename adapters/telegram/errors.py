@@ -42,8 +42,13 @@ async def call(chat_id: int | str, fn: Callable[[], Awaitable[T]], *, desk: bool
             raise TransientError(exc.message) from exc
         raise RecipientUnreachable(exc.message) from exc
     except TelegramBadRequest as exc:
+        # Matched on lower-cased substrings: the Bot API prefixes "Bad Request: " and passes
+        # TDLib's sentences (first letter lowered) and MTProto's UPPER_CASE codes through.
         text = exc.message.lower()
-        if "message thread not found" in text or "topic_deleted" in text:
+        # A deleted topic: "message thread not found" when posting into it; TOPIC_ID_INVALID
+        # when closing, reopening or renaming it; TOPIC_DELETED from MTProto directly.
+        if any(s in text for s in ("message thread not found", "topic_deleted",
+                                   "topic_id_invalid")):
             raise TopicMissing(exc.message) from exc
         if "topic_closed" in text:
             raise TopicClosed(exc.message) from exc

@@ -1,9 +1,17 @@
 """Putting core messages on Telegram: copy what Telegram can copy (formatting and media
-survive), render the rest (placeholders, notices, other channels' messages) as HTML."""
+survive), render the rest (placeholders, notices, other channels' messages) as HTML.
+
+Lengths are measured in UTF-16 code units. The Bot API documents "1-4096 characters" (text)
+and "0-1024 characters" (caption) without saying which characters; entity offsets are UTF-16,
+and reports disagree on whether the length limit is too (one measurement says code points).
+UTF-16 units are never fewer than code points, so counting them is safe under either reading:
+an emoji-heavy text is split a little earlier than strictly needed, never refused.
+"""
 
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Sequence
 
 from aiogram import Bot
@@ -16,19 +24,43 @@ from core.model import Message, MessageKind, Outgoing
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# Kinds whose caption editMessageCaption can change. Locations, venues, contacts, stickers
+# and video notes have none: their edited_message updates (a live location moving, or
+# "changes to message fields that are either unavailable or not actively used by your
+# bot", Bot API Update docs) leave nothing to edit in the copy.
+CAPTIONED = frozenset({"photo", "video", "animation", "document", "audio", "voice"})
 PLATFORM = foreign.PLATFORM
+
+logger = logging.getLogger(__name__)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf16_prefix(text: str, units: int) -> int:
+    """The length (in code points) of the longest prefix of `text` within `units` UTF-16
+    code units; never splits a surrogate pair."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return index
+    return len(text)
 
 
 def split_text(text: str, limit: int = 3900) -> list[str]:
-    """Cut a long text at line or word boundaries into parts Telegram accepts."""
+    """Cut a long text at line or word boundaries into parts Telegram accepts (`limit` in
+    UTF-16 code units)."""
     parts: list[str] = []
     rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
+    while utf16_len(rest) > limit:
+        fits = utf16_prefix(rest, limit)
+        cut = rest.rfind("\n", 0, fits)
+        if cut < fits // 2:
+            cut = rest.rfind(" ", 0, fits)
+        if cut < fits // 2:
+            cut = fits
         parts.append(rest[:cut])
         rest = rest[cut:].lstrip("\n ") if cut < len(rest) else ""
     if rest or not parts:
@@ -49,7 +81,7 @@ def _long_caption(item: Outgoing) -> bool:
     message fails ("message caption is too long"), so it is copied with a shortened
     caption and the full text follows."""
     content = item.message.content
-    return bool(content.data.get("has_caption")) and len(content.text) > CAPTION_LIMIT
+    return bool(content.data.get("has_caption")) and utf16_len(content.text) > CAPTION_LIMIT
 
 
 def can_batch(first: Outgoing, nxt: Outgoing) -> bool:
@@ -85,17 +117,27 @@ class TelegramSender:
 
     async def send(
         self, chat_id: int, thread_id: int | None, items: Sequence[Outgoing]
-    ) -> list[str]:
+    ) -> list[str | None]:
+        """Post `items` (one copyMessages call when there are several); the copies' ids in
+        the order of `items`, None where a copy's id is not known."""
         if len(items) > 1:
             source = items[0].message.source
             assert source is not None
+            wanted = [int(i.message.source.message_id) for i in items]  # type: ignore[union-attr]
             ids = await self.bot.copy_messages(
-                chat_id=chat_id, from_chat_id=int(source.chat_id),
-                message_ids=[int(i.message.source.message_id) for i in items  # type: ignore[union-attr]
-                             ],
+                chat_id=chat_id, from_chat_id=int(source.chat_id), message_ids=wanted,
                 message_thread_id=thread_id,
             )
-            return [str(i.message_id) for i in ids]
+            if len(ids) == len(wanted):
+                return [str(i.message_id) for i in ids]
+            # copyMessages skips messages it can't find or copy (e.g. the customer deleted
+            # one after sending it) and answers only the copies' ids, without saying which
+            # sources they belong to. Guessing by position would link a copy to the wrong
+            # message, and a later edit or reply would land on it; no link is the honest
+            # outcome (edits of these messages are then not relayed).
+            logger.warning("copyMessages to %s copied %d of %d messages %s; their copies are "
+                           "not linked", chat_id, len(ids), len(wanted), wanted)
+            return [None] * len(items)
         item = items[0]
         reply = (
             ReplyParameters(message_id=int(item.reply_to), allow_sending_without_reply=True)
@@ -106,11 +148,12 @@ class TelegramSender:
             assert source is not None
             long_caption = _long_caption(item)
             text = item.message.content.text
+            short = text[: utf16_prefix(text, CAPTION_LIMIT - 1)] + "…" if long_caption else None
             result = await self.bot.copy_message(
                 chat_id=chat_id, from_chat_id=int(source.chat_id),
                 message_id=int(source.message_id), message_thread_id=thread_id,
                 reply_parameters=reply,
-                caption=text[: CAPTION_LIMIT - 1] + "…" if long_caption else None,
+                caption=short,
             )
             if long_caption:
                 for part in split_text(text):
@@ -186,14 +229,16 @@ class TelegramSender:
                     parse_mode="HTML",
                 )
                 return None
+        if content.data.get("has_caption") and content.content_type not in CAPTIONED:
+            return None
         if not content.data.get("has_caption"):
-            if len(content.text) <= TEXT_LIMIT:
+            if utf16_len(content.text) <= TEXT_LIMIT:
                 await self.bot.edit_message_text(
                     chat_id=chat_id, message_id=int(copy_id), text=content.text,
                     entities=entities or None, parse_mode=None,
                 )
                 return None
-        elif len(content.text) <= CAPTION_LIMIT:
+        elif utf16_len(content.text) <= CAPTION_LIMIT:
             await self.bot.edit_message_caption(
                 chat_id=chat_id, message_id=int(copy_id), caption=content.text,
                 caption_entities=entities or None, parse_mode=None,
@@ -211,13 +256,13 @@ class TelegramSender:
 
 def _split_html(text: str) -> list[str]:
     # Our own notices are short; a long one is split only at line breaks so no tag is cut.
-    if len(text) <= TEXT_LIMIT:
+    if utf16_len(text) <= TEXT_LIMIT:
         return [text]
     parts, current = [], ""
     for line in text.split("\n"):
-        if current and len(current) + len(line) + 1 > TEXT_LIMIT:
+        if current and utf16_len(current) + utf16_len(line) + 1 > TEXT_LIMIT:
             parts.append(current)
             current = ""
         current = f"{current}\n{line}" if current else line
     parts.append(current)
-    return [p[:TEXT_LIMIT] for p in parts]
+    return [p[: utf16_prefix(p, TEXT_LIMIT)] for p in parts]

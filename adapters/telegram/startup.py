@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeChat
@@ -21,6 +23,16 @@ async def check_desk(bot: Bot, chat_id: int) -> str:
             "Copy it again from @BotFather, or run `relaydesk sandbox --demo` to try "
             "relaydesk without a token."
         ) from exc
+    webhook = await bot.get_webhook_info()
+    if webhook.url:
+        # Telegram answers every getUpdates with 409 while a webhook is set. Deleting it here
+        # could silently cut off another deployment that uses it, so the admin decides.
+        raise DeskSetupError(
+            "telegram.mode: relaydesk polls for updates, but a webhook is set for this bot "
+            f"(host {urlsplit(webhook.url).hostname}), and Telegram refuses polling while "
+            "it is. Stop whatever set it and remove it with the Bot API method deleteWebhook, "
+            "then start relaydesk again."
+        )
     try:
         chat = await bot.get_chat(chat_id)
     except TelegramAPIError as exc:

@@ -14,6 +14,21 @@ Quick tour::
 
 The server answers ``/bot{token}/{method}`` and ``/file/bot{token}/{path}`` like Telegram and
 ``/_control/...`` for tests in another process. Nothing here imports the project or aiogram.
+
+Where Telegram's behaviour is undocumented the emulator takes the strict reading, so a client
+that works here works on Telegram under either reading:
+
+- text, caption and topic-name limits count UTF-16 code units (Telegram may count code
+  points; a text within the UTF-16 limit fits both);
+- an admin bot posting into a closed topic gets ``TOPIC_CLOSED`` unless
+  ``closed_topic_admin_bypass`` is on (run client tests both ways);
+- ``message_thread_id=1`` (General) and thread ids in private chats answer
+  "message thread not found"; replies outside topics carry the replied thread's root as
+  ``message_thread_id`` without ``is_topic_message``, as Telegram does;
+- ``copyMessages``/``forwardMessages`` skip what they can't copy and answer only the copies;
+- ``editMessageCaption`` refuses messages that have no caption (stickers, video notes,
+  locations); a moving live location reaches bots as ``edited_message``;
+- ``getUpdates`` answers 409 while a webhook is set (the webhook itself is never called).
 """
 
 from .emulator import TelegramEmulator

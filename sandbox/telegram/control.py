@@ -36,6 +36,7 @@ class ControlApi:
             "user_send": self._user_send,
             "user_send_media": self._user_send_media,
             "user_edit": self._user_edit,
+            "user_delete": self._user_delete,
             "user_block_bot": self._user_block_bot,
             "user_unblock_bot": self._user_unblock_bot,
             "user_press_button": self._user_press_button,
@@ -191,6 +192,13 @@ class ControlApi:
             body.get("caption"),
             bot=self._bot(body),
         )
+
+    async def _user_delete(self, body: dict[str, Any]) -> Any:
+        await self.emu.user_delete(
+            int(body["user_id"]), int(body["chat_id"]), int(body["message_id"]),
+            bot=self._bot(body),
+        )
+        return True
 
     async def _user_block_bot(self, body: dict[str, Any]) -> Any:
         await self.emu.user_block_bot(int(body["user_id"]), self._bot(body))

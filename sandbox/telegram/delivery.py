@@ -70,6 +70,17 @@ def reply_target(state: State, msg: MessageRecord) -> MessageRecord | None:
     return chat.live_message(target_id) if target_id is not None else None
 
 
+def _reply_thread_root(chat: ChatRecord, msg: MessageRecord) -> int:
+    root = msg.reply_to
+    assert root is not None
+    for _ in range(100):  # reply chains are short; the bound only guards against a cycle
+        parent = chat.messages.get(root)
+        if parent is None or parent.reply_to is None:
+            break
+        root = parent.reply_to
+    return root
+
+
 def render_message(
     state: State, msg: MessageRecord, viewer_id: int, *, nested: bool = True
 ) -> Json:
@@ -84,6 +95,12 @@ def render_message(
         data["message_thread_id"] = msg.thread_id
         if chat.is_forum:
             data["is_topic_message"] = True
+    elif chat.type == "supergroup" and msg.reply_to is not None:
+        # Outside topics (a plain supergroup, or a forum's General topic) a reply belongs to
+        # the "thread" of the message it answers: Telegram sets message_thread_id to the id of
+        # that thread's first message, without is_topic_message. That id is no topic: sending
+        # with it answers "message thread not found" (tdlib/telegram-bot-api#356, #447).
+        data["message_thread_id"] = _reply_thread_root(chat, msg)
     if nested:
         target = reply_target(state, msg)
         if target is not None:

@@ -107,7 +107,7 @@ def text_content(text: str, entities: list[Json] | None) -> Json:
         clean, found = trim(text, validate_entities(text, entities))
     if not clean:
         raise ControlError("Telegram clients don't send empty messages")
-    if len(clean) > MAX_TEXT:
+    if utf16_len(clean) > MAX_TEXT:
         raise ControlError("text longer than 4096 characters: clients split such messages")
     content: Json = {"text": clean}
     if found:
@@ -150,6 +150,8 @@ def media_message(
         "longitude": float(fields.get("longitude", 37.6173)),
     }
     if kind == "location":
+        if fields.get("live_period"):
+            location["live_period"] = int(fields["live_period"])
         return {"location": location}
     if kind == "venue":
         venue = {
@@ -214,6 +216,26 @@ def edit(
     if content == msg.content:
         raise ControlError("edit changes nothing (Telegram clients don't send such edits)")
     msg.content = content
+    msg.edit_date = now_ts()
+    fan_out(state, msg, "edited_message")
+    state.notifier.notify()
+    return msg
+
+
+def move_live_location(
+    state: State, user: UserRecord, chat: ChatRecord, message_id: int, latitude: float,
+    longitude: float,
+) -> MessageRecord:
+    """A live location moves: Telegram sends the bot an edited_message whose text and caption
+    did not change (edits are not only about text)."""
+    msg = chat.live_message(message_id)
+    if msg is None or msg.sender_id != user.id:
+        raise ControlError(f"user {user.id} has no message {message_id} in {chat.id}")
+    location = msg.content.get("location")
+    if not location or "live_period" not in location:
+        raise ControlError(f"message {message_id} is not a live location")
+    msg.content = {**msg.content, "location": {**location, "latitude": float(latitude),
+                                               "longitude": float(longitude)}}
     msg.edit_date = now_ts()
     fan_out(state, msg, "edited_message")
     state.notifier.notify()

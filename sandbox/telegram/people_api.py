@@ -8,6 +8,7 @@ from typing import Any
 
 from . import humans, topics
 from .base import BotRef, EmulatorBase, UserRef
+from .delivery import new_message, publish
 from .errors import ControlError
 from .state import Json
 
@@ -132,6 +133,42 @@ class PeopleApi(EmulatorBase):
         msg = humans.edit(self.state, person, chat, message_id, changes)
         await asyncio.sleep(0)
         return self._render(msg)
+
+    async def user_move_live_location(
+        self, user: UserRef, chat_id: int, message_id: int, latitude: float, longitude: float,
+        *, bot: BotRef = None,
+    ) -> Json:
+        """Send a live location with ``user_send_media(kind="location", live_period=N)``."""
+        person = self._user(user)
+        chat = self._person_chat(person, chat_id, bot)
+        msg = humans.move_live_location(self.state, person, chat, message_id, latitude, longitude)
+        await asyncio.sleep(0)
+        return self._render(msg)
+
+    async def user_allows_write_access(self, user: UserRef, *, bot: BotRef = None) -> Json:
+        """The person lets the bot write first (a Web App's requestWriteAccess): their private
+        chat gets a ``write_access_allowed`` service message, which the bot receives."""
+        person = self._user(user)
+        chat = self._person_chat(person, person.id, bot)
+        chat.started = True
+        content: Json = {"write_access_allowed": {"from_request": True}}
+        msg = publish(self.state, new_message(chat, person.id, content, service=True))
+        await asyncio.sleep(0)
+        return self._render(msg)
+
+    async def user_delete(
+        self, user: UserRef, chat_id: int, message_id: int, *, bot: BotRef = None
+    ) -> None:
+        """A person deletes their own message. Bots get no update for deletions (the Bot API
+        has none), so the bot learns of it only when a copy or reply finds it gone."""
+        person = self._user(user)
+        chat = self._person_chat(person, chat_id, bot)
+        msg = chat.live_message(message_id)
+        if msg is None or msg.sender_id != person.id or msg.service:
+            raise ControlError(f"user {person.id} has no message {message_id} in {chat.id}")
+        msg.deleted = True
+        self.state.notifier.notify()
+        await asyncio.sleep(0)
 
     async def user_block_bot(self, user: UserRef, bot: BotRef = None) -> None:
         humans.set_blocked(self.state, self._user(user), self._bot_for(bot), True)

@@ -97,6 +97,9 @@ class BotRecord(UserRecord):
     commands: dict[str, list[Json]] = field(default_factory=dict)
     # Bumped by every getUpdates; an older waiting call sees the change and answers 409.
     poll_generation: int = 0
+    # setWebhook's URL. The emulator never delivers to it; it only refuses getUpdates while
+    # one is set, as Telegram does.
+    webhook_url: str = ""
 
 
 @dataclass

@@ -265,7 +265,46 @@ async def test_text_and_caption_limits(bot: Bot, group: int) -> None:
     assert (await bot.send_photo(group, photo, caption="c" * 1024)).caption == "c" * 1024
 
 
+async def test_limits_count_utf16_code_units(bot: Bot, group: int) -> None:
+    # The conservative reading of "4096 characters": an astral emoji is 2 UTF-16 units.
+    assert (await bot.send_message(group, "🎉" * 2048)).text == "🎉" * 2048
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await bot.send_message(group, "🎉" * 2048 + "x")
+    photo = BufferedInputFile(b"img", "p.jpg")
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.send_photo(group, photo, caption="🎉" * 513)
+    assert (await bot.send_photo(group, photo, caption="🎉" * 512)).caption == "🎉" * 512
+
+
 # ---- forum topics -------------------------------------------------------------------------
+
+
+async def test_general_topic_has_no_thread_id(
+    emu: TelegramEmulator, bot: Bot, group: int, oleg: UserRecord
+) -> None:
+    # Telegram: omit message_thread_id to post in General; 1 (its MTProto id) is refused.
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(group, "general?", message_thread_id=1)
+    root = await emu.user_send(oleg, group, "hello team")
+    assert "message_thread_id" not in root
+    await drain(bot)
+    # A reply in General carries the replied thread's root as message_thread_id, without
+    # is_topic_message; that id is no topic.
+    reply = await emu.user_send(oleg, group, "re: hello", reply_to=root["message_id"])
+    again = await emu.user_send(oleg, group, "re: re", reply_to=reply["message_id"])
+    [first, second] = [u.message for u in await bot.get_updates(timeout=0)]
+    assert first is not None and second is not None
+    assert first.message_thread_id == second.message_thread_id == root["message_id"]
+    assert not first.is_topic_message and not second.is_topic_message
+    assert again["message_thread_id"] == root["message_id"]
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(group, "x", message_thread_id=root["message_id"])
+    # replying without a thread id lands in General, like the message replied to
+    answer = await bot.send_message(
+        group, "answer", reply_parameters=ReplyParameters(message_id=reply["message_id"])
+    )
+    assert not answer.is_topic_message and answer.message_thread_id == root["message_id"]
+
 
 
 async def test_topic_lifecycle(emu: TelegramEmulator, bot: Bot, group: int) -> None:
@@ -329,6 +368,8 @@ async def test_topic_creation_errors(emu: TelegramEmulator, bot: Bot, group: int
         await bot.create_forum_topic(member_only, "x")
     with pytest.raises(TelegramBadRequest, match="TOPIC_TITLE_TOO_LONG"):
         await bot.create_forum_topic(group, "n" * 129)
+    with pytest.raises(TelegramBadRequest, match="TOPIC_TITLE_TOO_LONG"):
+        await bot.create_forum_topic(group, "🎉" * 65)  # 130 UTF-16 code units
     with pytest.raises(TelegramBadRequest, match="TOPIC_ICON_COLOR_INVALID"):
         await bot.create_forum_topic(group, "x", icon_color=123)
     assert emu.topics(group) == []
@@ -426,6 +467,25 @@ async def test_copy_messages_keeps_albums_together(
     assert stored[0] and stored[0]["caption"] == "trip"
     with pytest.raises(TelegramBadRequest, match="strictly increasing"):
         await bot.copy_messages(group, anna.id, [ids[1], ids[0]])
+
+
+async def test_copy_messages_skips_deleted_and_answers_only_the_copies(
+    emu: TelegramEmulator, bot: Bot, group: int, anna: UserRecord
+) -> None:
+    sent = [await emu.user_send(anna, anna.id, f"m{i}") for i in range(3)]
+    ids = [m["message_id"] for m in sent]
+    await emu.user_delete(anna, anna.id, ids[0])
+    tid = await new_topic(bot, group)
+    copies = await bot.copy_messages(group, anna.id, ids, message_thread_id=tid)
+    # Shorter than message_ids, and nothing says which source each copy came from.
+    assert [emu.message(group, c.message_id)["text"] for c in copies] == ["m1", "m2"]  # type: ignore[index]
+    await emu.user_delete(anna, anna.id, ids[1])
+    await emu.user_delete(anna, anna.id, ids[2])
+    # TDLib's wording, for copyMessages as well as forwardMessages
+    with pytest.raises(TelegramBadRequest, match="there are no messages to forward"):
+        await bot.copy_messages(group, anna.id, ids, message_thread_id=tid)
+    with pytest.raises(TelegramBadRequest, match="message to copy not found"):
+        await bot.copy_message(group, anna.id, ids[2], message_thread_id=tid)
 
 
 async def test_forward_origin_respects_privacy(
@@ -544,6 +604,22 @@ async def test_edits(emu: TelegramEmulator, bot: Bot, group: int, oleg: UserReco
     assert emu.message(group, theirs["message_id"])["text"] == "operator text, fixed"  # type: ignore[index]
 
 
+async def test_live_location_moves_arrive_as_edits_and_have_no_caption(
+    emu: TelegramEmulator, bot: Bot, group: int, anna: UserRecord
+) -> None:
+    spot = await emu.user_send_media(anna, anna.id, "location", live_period=600)
+    await emu.user_move_live_location(anna, anna.id, spot["message_id"], 1.5, 2.5)
+    [_, moved] = await bot.get_updates(timeout=0)
+    assert moved.edited_message is not None and moved.edited_message.location is not None
+    assert moved.edited_message.location.latitude == 1.5 and moved.edited_message.caption is None
+    for kind in ("location", "sticker"):
+        sent = await emu.user_send_media(anna, anna.id, kind)
+        copy = await bot.copy_message(group, anna.id, sent["message_id"])
+        with pytest.raises(TelegramBadRequest, match="there is no caption in the message"):
+            await bot.edit_message_caption(chat_id=group, message_id=copy.message_id,
+                                           caption="")
+
+
 async def test_deleting_messages(emu: TelegramEmulator, bot: Bot, anna: UserRecord) -> None:
     await started(emu, anna, bot)
     incoming = await emu.user_send(anna, anna.id, "delete me")
@@ -563,6 +639,9 @@ async def test_blocked_and_never_started_users(
         await bot.send_message(anna.id, "hi")
     await started(emu, anna, bot)
     await bot.send_message(anna.id, "hi")
+    # no topic mode in private chats here: a thread id names a thread that doesn't exist
+    with pytest.raises(TelegramBadRequest, match="message thread not found"):
+        await bot.send_message(anna.id, "in a thread?", message_thread_id=5)
 
     await emu.user_block_bot(anna)
     with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
@@ -722,6 +801,9 @@ async def test_http_control_mirror(
     assert body["result"]["text"] == "hey"
     [update] = await bot.get_updates(timeout=0)
     assert update.message is not None and update.message.from_user.id == user_id  # type: ignore[union-attr]
+    status, body = await raw_post(emu, "/_control/user_delete", json={
+        "user_id": user_id, "chat_id": user_id, "message_id": update.message.message_id})
+    assert status == 200 and emu.messages(user_id) == []
 
     await raw_post(emu, "/_control/add_member", json={"chat_id": group, "user_id": user_id})
     await raw_post(

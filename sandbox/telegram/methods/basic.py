@@ -17,6 +17,10 @@ CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
 )
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
 
 
 @api_method("getMe")
@@ -34,6 +38,8 @@ async def get_me(call: Call) -> Json:
 @api_method("getUpdates")
 async def get_updates(call: Call) -> list[Json]:
     bot, params = call.bot, call.params
+    if bot.webhook_url:
+        raise ApiError(409, WEBHOOK_CONFLICT)
     offset = params.get_int("offset")
     limit = min(max(params.get_int("limit") or 100, 1), 100)
     timeout = max(params.get_int("timeout") or 0, 0)
@@ -60,8 +66,20 @@ async def get_updates(call: Call) -> list[Json]:
         await call.state.notifier.wait(remaining)
 
 
+@api_method("setWebhook")
+async def set_webhook(call: Call) -> bool:
+    url = call.params.get_str("url") or ""
+    if url and not url.lower().startswith("https://"):
+        raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    call.bot.webhook_url = url  # an empty url removes the webhook, like deleteWebhook
+    if call.params.get_bool("drop_pending_updates"):
+        call.bot.updates.clear()
+    return True
+
+
 @api_method("deleteWebhook")
 async def delete_webhook(call: Call) -> bool:
+    call.bot.webhook_url = ""
     if call.params.get_bool("drop_pending_updates"):
         call.bot.updates.clear()
     return True
@@ -70,7 +88,7 @@ async def delete_webhook(call: Call) -> bool:
 @api_method("getWebhookInfo")
 async def get_webhook_info(call: Call) -> Json:
     return {
-        "url": "",
+        "url": call.bot.webhook_url,
         "has_custom_certificate": False,
         "pending_update_count": len(call.bot.updates),
     }

@@ -7,14 +7,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..delivery import new_message, publish
-from ..entities import parse_html, trim, validate_entities
+from ..entities import parse_html, trim, utf16_len, validate_entities
 from ..errors import bad_request, forbidden
 from ..params import Params
 from ..state import ChatRecord, Json, MemberRecord, MessageRecord, State
 from .registry import Call
 
+# Limits in UTF-16 code units. The Bot API says "characters"; entity offsets are UTF-16 and
+# reports disagree on the limits (one measurement found code points). Counting UTF-16 is the
+# conservative reading: a client that fits it fits Telegram under either.
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+# The General topic's id in MTProto. Bot API messages in General carry no message_thread_id,
+# and sending with message_thread_id=1 answers "message thread not found"
+# (tdlib/telegram-bot-api#798, python-telegram-bot#4739): omit it to post in General.
 GENERAL_TOPIC_ID = 1
 
 
@@ -101,11 +107,12 @@ def resolve_destination(call: Call, chat: ChatRecord | None = None) -> Destinati
         raise bad_request("message to be replied not found")
 
     if chat.type == "private":
-        thread_id = None  # no topics in the emulator's private chats
+        # The emulator's bots have no topic mode in private chats ("threaded mode", Bot API
+        # 9.3+), so no thread exists there; Telegram refuses unknown threads this way.
+        if thread_id is not None:
+            raise bad_request("message thread not found")
     elif chat.is_forum:
-        if thread_id == GENERAL_TOPIC_ID:
-            thread_id = None
-        elif thread_id is None and target is not None:
+        if thread_id is None and target is not None:
             thread_id = target.thread_id  # a reply lands in the replied message's topic
         if thread_id is not None:
             check_topic_open(call.state, chat, thread_id, bot_member(call, chat))
@@ -159,7 +166,7 @@ def message_text(call: Call, field: str = "text") -> Json:
     )
     if not text:
         raise bad_request("message text is empty")
-    if len(text) > MAX_TEXT:
+    if utf16_len(text) > MAX_TEXT:
         raise bad_request("message is too long")
     content: Json = {"text": text}
     if entities:
@@ -179,7 +186,7 @@ def caption_fields(
     if caption is None or caption == "":
         return {}
     text, parsed = format_text(call, caption, parse_mode, entities)
-    if len(text) > MAX_CAPTION:
+    if utf16_len(text) > MAX_CAPTION:
         raise bad_request("message caption is too long")
     fields: Json = {"caption": text} if text else {}
     if parsed and text:

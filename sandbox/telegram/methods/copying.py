@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..entities import utf16_len
 from ..errors import bad_request
 from ..media import content_kind
 from ..state import ChatRecord, Json, MessageRecord
@@ -51,7 +52,7 @@ def _copied_content(call: Call, src: MessageRecord, *, remove_caption: bool = Fa
                 params.get_json("caption_entities"),
             )
         )
-    elif len(content.get("caption", "")) > MAX_CAPTION:
+    elif utf16_len(content.get("caption", "")) > MAX_CAPTION:
         # A Premium user's long caption: a bot may not send it, so the copy fails.
         raise bad_request("message caption is too long")
     return content
@@ -111,6 +112,9 @@ def _message_ids(call: Call) -> list[int]:
 
 
 async def _batch(call: Call, *, forward: bool) -> list[Json]:
+    """forwardMessages/copyMessages. Like Telegram, messages that can't be found or copied
+    are skipped and the answer lists only the copies made, so it can be shorter than
+    ``message_ids`` and does not say which sources were skipped."""
     source_chat = _source_chat(call)
     ids = _message_ids(call)
     sources = [
@@ -119,7 +123,8 @@ async def _batch(call: Call, *, forward: bool) -> list[Json]:
         if msg is not None and _copyable(msg)
     ]
     if not sources:
-        raise bad_request(f"there are no messages to {'forward' if forward else 'copy'}")
+        # TDLib's wording, which the Bot API passes through for copyMessages too.
+        raise bad_request("there are no messages to forward")
     dest = resolve_destination(call)
     remove_caption = call.params.get_bool("remove_caption")
     contents = [

@@ -63,10 +63,16 @@ async def edit_message_text(call: Call) -> Json:
     return _apply(call, chat, msg, content, reply_markup(call))
 
 
+# Kinds that carry a caption. Stickers and video notes are files without one; Telegram's
+# wording for editing their caption is undocumented, so the emulator refuses them like
+# text and locations.
+_CAPTIONED = frozenset({"photo", "video", "animation", "document", "audio", "voice"})
+
+
 @api_method("editMessageCaption")
 async def edit_message_caption(call: Call) -> Json:
     chat, msg = _target(call)
-    if content_kind(msg.content) is None:
+    if content_kind(msg.content) not in _CAPTIONED:
         raise bad_request("there is no caption in the message to edit")
     params = call.params
     content = {k: v for k, v in msg.content.items() if k not in ("caption", "caption_entities")}

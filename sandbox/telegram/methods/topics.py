@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import topics
+from ..entities import utf16_len
 from ..errors import bad_request
 from ..state import ChatRecord, Json, TopicRecord
 from .common import bot_member, can_manage_topics, ensure_can_write
@@ -29,7 +30,9 @@ def _topic(call: Call, chat: ChatRecord) -> TopicRecord:
 def _check_name(name: str) -> str:
     if not name.strip():
         raise bad_request("TOPIC_TITLE_EMPTY")
-    if len(name) > topics.MAX_TOPIC_NAME:
+    # UTF-16 code units, the same conservative reading as the text limits (TDLib cuts a long
+    # title to 128 code points instead; a client within 128 units fits either).
+    if utf16_len(name) > topics.MAX_TOPIC_NAME:
         raise bad_request("TOPIC_TITLE_TOO_LONG")
     return name
 
