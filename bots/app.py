@@ -15,6 +15,7 @@ from adapters.telegram.customer import TelegramChannel, customer_router
 from adapters.telegram.desk import TelegramDesk, desk_router
 from adapters.telegram.files import TelegramFiles
 from adapters.telegram.polling import DurablePoller
+from adapters.telegram.responses import pin_response_models
 from adapters.telegram.startup import check_desk
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
@@ -89,6 +90,7 @@ class App:
         self._db = await open_database(url, apply_migrations=self._migrate)
         self._db_open = True
         tg = cfg.telegram
+        pin_response_models()
         session = AiohttpSession(
             api=TelegramAPIServer.from_base(tg.api_server),
             timeout=tg.request_timeout.total_seconds(),
