@@ -67,10 +67,14 @@ class Outbox:
         self._held: dict[str, list[int]] = {}  # lane -> rows it has claimed (leases to renew)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._wakes: dict[str, int] = {}  # per target: how many times work was committed
 
     def wake(self, targets: Iterable[str] | None = None) -> None:
         """New work was committed (for `targets`, or anywhere)."""
-        self._dirty.update(self._targets if targets is None else targets)
+        woken = self._targets if targets is None else list(targets)
+        self._dirty.update(woken)
+        for target in woken:
+            self._wakes[target] = self._wakes.get(target, 0) + 1
         self._event.set()
 
     async def run(self) -> None:
@@ -165,6 +169,7 @@ class Outbox:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_lane(self, head: Delivery) -> None:
+        target, drained, seen = head.target, False, -1
         try:
             claimed: list[Delivery] = [head]
             while claimed:
@@ -175,15 +180,25 @@ class Outbox:
                 self._held[head.lane] = [d.id for d in claimed]
                 if not await self._process(claimed) or self._stopping:
                     break
+                seen = self._wakes.get(target, 0)
                 claimed = await self._store.claim_next(
                     head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id
                 )
+            else:
+                drained = True
         except Exception:
             logger.exception("outbox lane %s crashed; its rows are retried later", head.lane)
         finally:
+            busy = sum(1 for t in self._lanes.values() if t == target)
             self._held.pop(head.lane, None)
             self._lanes.pop(head.lane, None)
-            self.wake([head.target])
+            # The dispatcher looks again unless nothing can have changed for it: this process
+            # is the only one (SQLite), the lane ran dry, no work was committed for the target
+            # since the lane's last look, and no head waited for this lane's slot.
+            quiet = (self._settings.exclusive and drained and busy < self._settings.workers
+                     and self._wakes.get(target, 0) == seen)
+            if not quiet:
+                self.wake([target])
 
     async def _process(self, claimed: list[Delivery]) -> bool:
         """Run the claimed rows in order. False when the lane must pause (FIFO holds)."""
