@@ -96,7 +96,7 @@ async def run_demo() -> int:
             title = next(x["name"] for x in emu.topics(group) if x["message_thread_id"] == topic)
             print(f"  {'':<18}   topic created: “{title}”")
             for m in bot_msgs(group, topic):
-                t.say("relaydesk (bot)", f"topic “{title[:20]}”", _plain(m))
+                t.say("relaydesk (bot)", f"topic “{_short(title)}”", _plain(m))
             await emu.wait_for(lambda: bool(bot_msgs(anna.id)), 10)
             t.say("relaydesk (bot)", "Anna's private chat", _plain(bot_msgs(anna.id)[0]))
             note = "/note VIP customer, order is in the Kazan warehouse"
@@ -105,11 +105,11 @@ async def run_demo() -> int:
             is_reminder = lambda m: (m.get("text") or "").startswith("⏰")  # noqa: E731
             await emu.wait_for(lambda: any(map(is_reminder, bot_msgs(group, topic))), 15)
             reminder = next(m for m in bot_msgs(group, topic) if is_reminder(m))
-            t.say("relaydesk (bot)", f"topic “{title[:20]}”", _plain(reminder))
+            t.say("relaydesk (bot)", f"topic “{_short(title)}”", _plain(reminder))
             answer = "Sorry, Anna! It ships today; tracking number RX-55 follows."
             await emu.user_send(olga, group, text=answer, thread_id=topic,
                                 reply_to=copy["message_id"])
-            t.say("Olga (operator)", f"topic “{title[:20]}”", answer)
+            t.say("Olga (operator)", f"topic “{_short(title)}”", answer)
             await emu.wait_for(lambda: any(m.get("text") == answer for m in bot_msgs(anna.id)),
                                10)
             got = next(m for m in bot_msgs(anna.id) if m.get("text") == answer)
@@ -120,12 +120,12 @@ async def run_demo() -> int:
             await emu.user_send(anna, anna.id, text=thanks)
             t.say("Anna (customer)", "@relaydesk_demo_bot", thanks)
             await emu.wait_for(lambda: any(m.get("text") == thanks for m in bot_msgs(group)), 10)
-            t.say("relaydesk (bot)", f"topic “{title[:20]}”", thanks)
+            t.say("relaydesk (bot)", f"topic “{_short(title)}”", thanks)
             await emu.user_send(olga, group, text="/close", thread_id=topic)
-            t.say("Olga (operator)", f"topic “{title[:20]}”", "/close")
+            t.say("Olga (operator)", f"topic “{_short(title)}”", "/close")
             await emu.wait_for(lambda: any(x["message_thread_id"] == topic and x.get("closed")
                                            for x in emu.topics(group)), 10)
-            t.say("relaydesk (bot)", f"topic “{title[:20]}”", "topic closed ✅")
+            t.say("relaydesk (bot)", f"topic “{_short(title)}”", "topic closed ✅")
             print(f"\nThe internal note reached the customer: {'YES (bug!)' if leaked else 'no'}."
                   "\nThat was the real bot (aiogram) against the emulator. Next: put your token "
                   "and group id into config.yaml and run `relaydesk run -c config.yaml`.")
@@ -159,3 +159,8 @@ async def run_sandbox(port: int) -> int:
         await app.stop()
         await emu.stop()
     return 0
+
+
+def _short(title: str, width: int = 24) -> str:
+    """A topic title for the transcript's second column."""
+    return title if len(title) <= width else title[: width - 1] + "…"
