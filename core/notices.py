@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +19,33 @@ async def enqueue_notice(
     """
     message = await store.add_message(
         conversation_id, MessageKind.SYSTEM, None, None,
-        Content(content_type="text", text=html, data={"html": True}), None, None, now,
+        _notice_content(html), None, None, now,
     )
     await store.enqueue(
         lane=desk_lane(conversation_id), target=DESK, chat_id=desk_chat_id,
         action=Action.RELAY, now=now, message_id=message.id, conversation_id=conversation_id,
     )
     return message.id
+
+
+async def enqueue_notices(
+    store: StorePort, now: datetime, desk_chat_id: str, notices: Sequence[tuple[int, str]]
+) -> None:
+    """`enqueue_notice` for many (conversation id, html) at once: two statements, not two per
+    notice (a sweep may remind a thousand conversations). Call inside a transaction."""
+    if not notices:
+        return
+    ids = await store.add_system_messages(
+        [(conversation_id, _notice_content(html)) for conversation_id, html in notices], now
+    )
+    await store.enqueue_relays(
+        [(desk_lane(conversation_id), DESK, desk_chat_id, message_id, conversation_id)
+         for (conversation_id, _), message_id in zip(notices, ids, strict=True)], now,
+    )
+
+
+def _notice_content(html: str) -> Content:
+    return Content(content_type="text", text=html, data={"html": True})
 
 
 async def enqueue_reopen_topic(

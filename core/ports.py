@@ -88,6 +88,12 @@ class StorePort(Protocol):
         """Store a message and, when it has a `source`, its origin link in the same unit.
         DuplicateError when that platform message was stored before."""
         ...
+    async def add_system_messages(
+        self, items: Sequence[tuple[int, Content]], now: datetime
+    ) -> list[int]:
+        """Store bot-authored system messages, (conversation id, content) each, in one go;
+        their ids in the order of `items`."""
+        ...
     async def get_message(self, message_id: int) -> Message: ...
     async def update_content(self, message_id: int, content: Content, now: datetime) -> None: ...
     async def add_link(
@@ -110,6 +116,12 @@ class StorePort(Protocol):
         group_key: str | None = None, not_before: datetime | None = None,
         body: dict[str, Any] | None = None,
     ) -> int: ...
+    async def enqueue_relays(
+        self, rows: Sequence[tuple[str, str, str, int, int]], now: datetime
+    ) -> None:
+        """Queue many RELAY rows due now in one go: (lane, target, chat id, message id,
+        conversation id) each, FIFO in the order given."""
+        ...
     async def postpone_group(self, lane: str, group_key: str, until: datetime) -> None: ...
     async def claim_heads(
         self, now: datetime, limit: int, exclude_lanes: set[str], lease_until: datetime | None,

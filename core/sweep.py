@@ -18,7 +18,7 @@ from core import texts
 from core.ack import human_duration
 from core.clock import Clock
 from core.model import DESK
-from core.notices import enqueue_general, enqueue_notice
+from core.notices import enqueue_general, enqueue_notices
 from core.ports import DueDeadline, SlaStorePort, StorePort
 from core.sla import SlaPolicy
 
@@ -72,10 +72,9 @@ class SlaSweeper:
             debounce = self._policy.title_debounce
             breached = await self._sla.record_breaches(
                 to_breach, now, now + debounce if debounce is not None else None)
-            for d in due:
-                if d.id in reminded:
-                    await enqueue_notice(self._store, now, self._desk_chat, d.conversation_id,
-                                         self._reminder(d, now))
+            await enqueue_notices(self._store, now, self._desk_chat, [
+                (d.conversation_id, self._reminder(d, now)) for d in due if d.id in reminded
+            ])
             new = [d for d in due if d.id in breached]
             if new:
                 await self._general(self._escalation(new), now)

@@ -65,6 +65,20 @@ class DeliveryRepository(TortoiseBase):
         )
         return int(rows[0]["id"])
 
+    async def enqueue_relays(
+        self, rows: Sequence[tuple[str, str, str, int, int]], now: datetime
+    ) -> None:
+        due, created = to_us(now), self.dt_in(now)
+        for start in range(0, len(rows), 500):
+            chunk = rows[start:start + 500]
+            await self._raw(
+                "INSERT INTO delivery (lane, target, chat_id, action, message_id,"
+                " conversation_id, status, attempts, due_us, body, created_at) VALUES "
+                + ", ".join("(?, ?, ?, 'relay', ?, ?, 'pending', 0, ?, '{}', ?)" for _ in chunk),
+                [v for lane, target, chat_id, message_id, conversation_id in chunk
+                 for v in (lane, target, chat_id, message_id, conversation_id, due, created)],
+            )
+
     async def postpone_group(self, lane: str, group_key: str, until: datetime) -> None:
         await self._raw(
             "UPDATE delivery SET due_us = ? WHERE lane = ? AND group_key = ?"

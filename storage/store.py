@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -38,6 +39,10 @@ def _content(raw: dict[str, Any]) -> m.Content:
         attachments=tuple(m.Attachment(**a) for a in raw.get("attachments") or ()),
         quote=raw.get("quote"),
     )
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _identity_raw(r: Any) -> m.Identity:
@@ -335,6 +340,23 @@ class TortoiseStore(DeliveryRepository):
             author_name=name, content=content, source=source, reply_to_id=reply_to_id,
             created_at=now, edited_at=None, reply_ref=reply_ref,
         )
+
+    async def add_system_messages(
+        self, items: Sequence[tuple[int, m.Content]], now: datetime
+    ) -> list[int]:
+        ids: list[int] = []
+        now_in = self.dt_in(now)
+        for chunk in _chunks(items, 500):
+            rows = await self._raw(
+                "INSERT INTO message (conversation_id, kind, content, created_at) VALUES "
+                + ", ".join("(?, 'system', ?, ?)" for _ in chunk) + " RETURNING id",
+                [v for conversation_id, content in chunk
+                 for v in (conversation_id, json_in(_content_json(content)), now_in)],
+            )
+            # One statement takes ids in VALUES order (SQLite's next rowid, PostgreSQL's
+            # sequence), while RETURNING's own order is unspecified: sort.
+            ids += sorted(int(r["id"]) for r in rows)
+        return ids
 
     async def get_message(self, message_id: int) -> m.Message:
         rows = await self._raw("SELECT * FROM message WHERE id = ?", [message_id])

@@ -244,3 +244,26 @@ async def test_sqlite_synchronous_full_commits_off_the_loop(tmp_path: Path) -> N
         assert (await store.open_conversation(customer)) == conv
     finally:
         await close_database(handle)
+
+
+async def test_system_messages_and_relays_in_bulk_keep_their_order(store: TortoiseStore) -> None:
+    """What a sweep posts to a thousand topics: two statements, ids in the given order."""
+    from core.model import Content
+
+    convs = []
+    for n in range(3):
+        identity, customer = await _customer(store, str(100 + n))
+        convs.append(await store.create_conversation(customer, "telegram", identity, None, NOW))
+    items = [(c.id, Content("text", f"notice {i}", data={"html": True}))
+             for i, c in enumerate([convs[2], convs[0], convs[2], convs[1]])]
+    async with store.transaction():
+        ids = await store.add_system_messages(items, NOW)
+        await store.enqueue_relays(
+            [(f"desk:{conv}", "desk", "-1001", mid, conv)
+             for (conv, _), mid in zip(items, ids, strict=True)], NOW)
+    assert [(await store.get_message(i)).content.text for i in ids] == [
+        "notice 0", "notice 1", "notice 2", "notice 3"]
+    heads = await store.claim_heads(NOW, 10, set(), None, "desk")
+    assert sorted((d.lane, d.message_id) for d in heads) == sorted(
+        [(f"desk:{convs[2].id}", ids[0]), (f"desk:{convs[0].id}", ids[1]),
+         (f"desk:{convs[1].id}", ids[3])])  # the second notice of convs[2] waits behind its first
