@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import sys
 
+from ..common.cli import serve_until_interrupted
 from .emulator import TelegramEmulator
 
 
@@ -35,12 +34,7 @@ async def serve(host: str, port: int, token: str, username: str) -> None:
         "customer_id": customer.id,
         "operator_id": operator.id,
     }
-    sys.stdout.write(json.dumps(info, indent=2) + "\n")
-    sys.stdout.flush()
-    try:
-        await asyncio.Event().wait()  # until Ctrl+C
-    finally:
-        await emu.stop()
+    await serve_until_interrupted(emu, info)
 
 
 def main() -> None:

@@ -7,26 +7,24 @@ are referenced by id (``user_id``, ``bot_id``); binary data travels as ``data_ba
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..common.control import Action, ControlRoutes
 from .errors import ControlError
 
 if TYPE_CHECKING:
     from .emulator import TelegramEmulator
-
-Action = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 def _limit(value: Any) -> tuple[int, float] | None:
     return None if value is None else (int(value[0]), float(value[1]))
 
 
-class ControlApi:
+class ControlApi(ControlRoutes):
     def __init__(self, emulator: TelegramEmulator) -> None:
+        super().__init__(emulator, ControlError)
         self.emu = emulator
         self.actions: dict[str, Action] = {
             "add_bot": self._add_bot,
@@ -63,28 +61,6 @@ class ControlApi:
             web.post("/_control/{action}", self._post),
         ]
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _get(self, read: Callable[[dict[str, str]], Any]) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.Response:
-            try:
-                return _ok(read(dict(request.query)))
-            except (ControlError, KeyError, ValueError) as error:
-                return _fail(error)
-
-        return handler
-
-    async def _post(self, request: web.Request) -> web.Response:
-        action = self.actions.get(request.match_info["action"])
-        if action is None:
-            return _fail(KeyError(f"unknown control action {request.match_info['action']!r}"), 404)
-        try:
-            body = await request.json() if request.body_exists else {}
-            if not isinstance(body, dict):
-                raise ValueError("body must be a JSON object")
-            return _ok(await action(body))
-        except (ControlError, KeyError, ValueError, TypeError) as error:
-            return _fail(error)
-
     def _bot(self, body: dict[str, Any]) -> int | None:
         return int(body["bot_id"]) if body.get("bot_id") is not None else None
 
@@ -97,10 +73,6 @@ class ControlApi:
         thread = int(query["thread_id"]) if "thread_id" in query else None
         bot = int(query["bot_id"]) if "bot_id" in query else None
         return self.emu.messages(int(query["chat_id"]), thread, from_bot, bot=bot)
-
-    def _requests(self, query: dict[str, str]) -> Any:
-        records = self.emu.calls(query.get("method"))
-        return [r.to_json() for r in records[-int(query.get("last", 1000)) :]]
 
     def _violations(self, query: dict[str, str]) -> Any:
         return [v.__dict__ for v in self.emu.violations]
@@ -273,18 +245,3 @@ class ControlApi:
     async def _clear_requests(self, body: dict[str, Any]) -> Any:
         self.emu.clear_requests()
         return True
-
-
-def _ok(result: Any) -> web.Response:
-    return web.json_response({"ok": True, "result": result}, dumps=_dumps)
-
-
-def _fail(error: Exception, status: int = 400) -> web.Response:
-    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-    if isinstance(error, KeyError) and status == 400:
-        text = f"missing field {text!r}"
-    return web.json_response({"ok": False, "error": str(text)}, status=status)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)

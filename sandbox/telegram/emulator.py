@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
+from ..common.lifecycle import ServedApp
 from .base import UserRef
 from .control import ControlApi
 from .delivery import new_message
@@ -18,8 +19,10 @@ from .state import BotRecord, ChatRecord, MemberRecord, UserRecord
 _TOKEN_RE = re.compile(r"^(\d+):[\w-]+$")
 
 
-class TelegramEmulator(PeopleApi, InspectionApi):
+class TelegramEmulator(PeopleApi, InspectionApi, ServedApp):
     """A local Telegram Bot API. See ``sandbox/telegram/__init__.py`` for the tour."""
+
+    client_max_size = MAX_BODY
 
     def __init__(
         self,
@@ -34,39 +37,10 @@ class TelegramEmulator(PeopleApi, InspectionApi):
             topic_root_reply=topic_root_reply,
         )
         self.control = ControlApi(self)
-        self._runner: web.AppRunner | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
-    def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
-        app.add_routes(self.control.routes())
-        app.add_routes(self.server.routes())
-        return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self.state.closing = False
-        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        bound_host, bound_port = runner.addresses[0][:2]
-        self.base_url = f"http://{bound_host}:{bound_port}"
-        return self.base_url
-
-    async def stop(self) -> None:
-        self.state.closing = True
-        self.state.notifier.notify()  # long polls answer [] right away
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> TelegramEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+    def _routes(self) -> list[list[web.RouteDef]]:
+        return [self.control.routes(), self.server.routes()]
 
     # ---- world setup --------------------------------------------------------------------
     def add_bot(

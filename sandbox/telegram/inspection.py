@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import TypeVar
-
+from ..common.inspection import RequestLogInspection
 from . import topics
 from .base import BotRef, EmulatorBase
 from .limits import Violation
 from .server import RequestRecord
 from .state import BotRecord, Json
 
-T = TypeVar("T")
 
+class InspectionApi(EmulatorBase, RequestLogInspection[RequestRecord, Violation]):
+    _poll_method = "getUpdates"
+    _report_title = "Bot API calls (getUpdates omitted)"
+    _report_hint = "(none: is the bot polling this emulator's base_url?)"
 
-class InspectionApi(EmulatorBase):
     # ---- inspection ---------------------------------------------------------------------
     def messages(
         self,
@@ -55,26 +54,6 @@ class InspectionApi(EmulatorBase):
         query = self.state.callback_queries.get(query_id)
         return query["answer"] if query else None
 
-    @property
-    def requests(self) -> list[RequestRecord]:
-        return self.server.requests
-
-    def calls(self, method: str | None = None, *, ok: bool | None = None) -> list[RequestRecord]:
-        """The request log filtered by method (case-insensitive) and success."""
-        return [
-            r
-            for r in self.server.requests
-            if (method is None or r.method.lower() == method.lower())
-            and (ok is None or r.ok == ok)
-        ]
-
-    def clear_requests(self) -> None:
-        self.server.requests.clear()
-
-    @property
-    def violations(self) -> list[Violation]:
-        return self.limiter.violations
-
     def snapshot(self) -> Json:
         """A JSON summary of the world (what ``GET /_control/state`` answers)."""
         state = self.state
@@ -110,36 +89,8 @@ class InspectionApi(EmulatorBase):
             "requests": len(self.server.requests),
         }
 
-    async def wait_for(
-        self,
-        predicate: Callable[[], T],
-        timeout: float = 5.0,  # noqa: ASYNC109 - bounding the wait is this helper's job
-        message: str | None = None,
-    ) -> T:
-        """Wait until ``predicate()`` is truthy (re-checked on every state change and at
-        least every 0.1 s, so predicates over external state work too); returns its value."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(self._timeout_report(message, timeout))
-            await self.state.notifier.wait(min(remaining, 0.1))
-
-    def _timeout_report(self, message: str | None, timeout: float) -> str:
-        lines = [f"condition not met within {timeout}s" + (f": {message}" if message else "")]
-        recent = [r for r in self.server.requests if not (r.method == "getUpdates" and r.ok)]
-        lines.append(f"last {min(len(recent), 15)} Bot API calls (getUpdates omitted):")
-        for record in recent[-15:]:
-            outcome = "ok" if record.ok else record.description or "dropped"
-            text = record.params.get("text") or record.params.get("caption") or ""
-            lines.append(
-                f"  {record.method} chat={record.chat_id} -> {record.status} {outcome}"
-                + (f" text={str(text)[:60]!r}" if text else "")
-            )
-        if not recent:
-            lines.append("  (none: is the bot polling this emulator's base_url?)")
-        return "\n".join(lines)
+    def _report_line(self, record: RequestRecord) -> str:
+        outcome = "ok" if record.ok else record.description or "dropped"
+        text = record.params.get("text") or record.params.get("caption") or ""
+        line = f"  {record.method} chat={record.chat_id} -> {record.status} {outcome}"
+        return line + (f" text={str(text)[:60]!r}" if text else "")

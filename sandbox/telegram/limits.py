@@ -6,8 +6,9 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..common.limits import FaultQueue, InjectedFault, SlidingWindowLimiter
 from .errors import ApiError, too_many_requests
 
 Limit = tuple[int, float]  # (messages, window seconds)
@@ -36,12 +37,10 @@ class Violation:
     remaining: float  # seconds the client still had to wait
 
 
-class RateLimiter:
+class RateLimiter(SlidingWindowLimiter[Violation]):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock)
         self.config = RateLimitConfig()
-        self.violations: list[Violation] = []
-        self._clock = clock
-        self._events: dict[tuple[object, ...], deque[float]] = {}
         self._blocked_until: dict[tuple[object, ...], float] = {}
 
     def configure(
@@ -103,12 +102,6 @@ class RateLimiter:
         for key, _, _ in scopes:
             self._events[key].extend([now] * count)
 
-    def _window(self, key: tuple[object, ...], now: float, window: float) -> deque[float]:
-        events = self._events.setdefault(key, deque())
-        while events and events[0] <= now - window:
-            events.popleft()
-        return events
-
 
 def _wait_needed(events: deque[float], limit: int, window: float, count: int, now: float) -> float:
     if count > limit:
@@ -122,7 +115,7 @@ def _wait_needed(events: deque[float], limit: int, window: float, count: int, no
 
 
 @dataclass
-class Fault:
+class Fault(InjectedFault):
     kind: str  # "error" | "delay" | "drop"
     method: str  # lower-case method name, or "*" for any method
     times: int | None  # None: until reset_faults()
@@ -133,12 +126,8 @@ class Fault:
     seconds: float = 0.0
     after: bool = False  # drop: perform the call first, then lose the answer
 
-    def matches(self, kind: str, method: str, chat_id: int | None) -> bool:
-        if self.kind != kind or self.times == 0:
-            return False
-        if self.method not in ("*", method.lower()):
-            return False
-        return self.chat_id is None or self.chat_id == chat_id
+    def _target(self) -> int | None:
+        return self.chat_id
 
     def error(self) -> ApiError:
         retry_after = self.retry_after
@@ -147,23 +136,5 @@ class Fault:
         return ApiError(self.error_code, self.description, retry_after)
 
 
-@dataclass
-class FaultInjector:
-    faults: list[Fault] = field(default_factory=list)
-
-    def add(self, fault: Fault) -> None:
-        self.faults.append(fault)
-
-    def take(
-        self, kind: str, method: str, chat_id: int | None, *, after: bool = False
-    ) -> Fault | None:
-        """Consume one use of the first matching fault."""
-        for fault in self.faults:
-            if fault.after == after and fault.matches(kind, method, chat_id):
-                if fault.times is not None:
-                    fault.times -= 1
-                return fault
-        return None
-
-    def reset(self) -> None:
-        self.faults.clear()
+class FaultInjector(FaultQueue[Fault]):
+    """Faults matched by method and (optionally) chat id."""

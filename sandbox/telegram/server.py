@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..common.server import LoggingApiServer, abort
 from .errors import NOT_FOUND, UNAUTHORIZED, ApiError, bad_request
 from .limits import FaultInjector, RateLimiter
 from .methods import REGISTRY, Call, canonical_name
@@ -78,12 +79,10 @@ def _log_chat_id(params: Params) -> int | str | None:
         return str(raw)
 
 
-class BotApiServer:
-    def __init__(self, state: State, limiter: RateLimiter, faults: FaultInjector) -> None:
-        self.state = state
-        self.limiter = limiter
-        self.faults = faults
-        self.requests: list[RequestRecord] = []
+class BotApiServer(LoggingApiServer[RequestRecord]):
+    state: State
+    limiter: RateLimiter
+    faults: FaultInjector
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -130,10 +129,7 @@ class BotApiServer:
             status = 200 if body["ok"] else int(body["error_code"])
         self._log(method, params, bot.id if bot else None, started, body, status, dropped)
         if dropped:
-            # Cut the connection: the client sees a network error, not an HTTP answer.
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response()
+            return abort(request)
         return web.Response(
             text=json.dumps(body, ensure_ascii=False),
             status=status,
@@ -150,7 +146,7 @@ class BotApiServer:
         status: int,
         dropped: bool,
     ) -> None:
-        self.requests.append(
+        self.log(
             RequestRecord(
                 method=method,
                 params=params.for_log(),
@@ -164,7 +160,6 @@ class BotApiServer:
                 dropped=dropped,
             )
         )
-        self.state.notifier.notify()
 
     async def handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] not in self.state.bots_by_token:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import sys
 
+from ..common.cli import serve_until_interrupted
 from .emulator import VkEmulator
 
 
@@ -32,12 +31,7 @@ async def serve(host: str, port: int, token: str | None, group_id: int | None) -
         "admin_id": community.admin_id,
         "customer_id": customer.id,
     }
-    sys.stdout.write(json.dumps(info, indent=2) + "\n")
-    sys.stdout.flush()
-    try:
-        await asyncio.Event().wait()  # until Ctrl+C
-    finally:
-        await emu.stop()
+    await serve_until_interrupted(emu, info)
 
 
 def main() -> None:

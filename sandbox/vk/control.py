@@ -9,18 +9,16 @@ bytes travel as ``data_base64``. Answers: ``{"ok": true, "result": ...}`` or
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..common.control import Action, ControlRoutes
 from .errors import ControlError
 
 if TYPE_CHECKING:
     from .emulator import VkEmulator
-
-Action = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 def _attachments(raw: Any) -> list[Any] | None:
@@ -37,8 +35,9 @@ def _attachments(raw: Any) -> list[Any] | None:
     return result
 
 
-class ControlApi:
+class ControlApi(ControlRoutes):
     def __init__(self, emulator: VkEmulator) -> None:
+        super().__init__(emulator, ControlError)
         self.emu = emulator
         emu = emulator
         self.actions: dict[str, Action] = {
@@ -142,32 +141,6 @@ class ControlApi:
             web.post("/_control/{action}", self._post),
         ]
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _get(self, read: Callable[[dict[str, str]], Any]) -> Callable[[web.Request], Any]:
-        async def handler(request: web.Request) -> web.Response:
-            try:
-                return _ok(read(dict(request.query)))
-            except (ControlError, KeyError, ValueError) as error:
-                return _fail(error)
-
-        return handler
-
-    async def _post(self, request: web.Request) -> web.Response:
-        action = self.actions.get(request.match_info["action"])
-        if action is None:
-            return _fail(KeyError(f"unknown control action {request.match_info['action']!r}"), 404)
-        try:
-            body = await request.json() if request.body_exists else {}
-            if not isinstance(body, dict):
-                raise ValueError("body must be a JSON object")
-            return _ok(await action(body))
-        except (ControlError, KeyError, ValueError, TypeError) as error:
-            return _fail(error)
-
-    def _requests(self, query: dict[str, str]) -> Any:
-        records = self.emu.calls(query.get("method"))
-        return [r.to_json() for r in records[-int(query.get("last", 1000)) :]]
-
     async def _add_community(self, body: dict[str, Any]) -> Any:
         community = self.emu.add_community(
             body.get("group_id"),
@@ -204,18 +177,3 @@ def _sync(call: Callable[[dict[str, Any]], Any]) -> Action:
         return True if result is None else result
 
     return action
-
-
-def _ok(result: Any) -> web.Response:
-    return web.json_response({"ok": True, "result": result}, dumps=_dumps)
-
-
-def _fail(error: Exception, status: int = 400) -> web.Response:
-    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-    if isinstance(error, KeyError) and status == 400:
-        text = f"missing field {text!r}"
-    return web.json_response({"ok": False, "error": str(text)}, status=status)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)

@@ -6,6 +6,7 @@ import secrets
 
 from aiohttp import web
 
+from ..common.lifecycle import ServedApp
 from .control import ControlApi
 from .errors import ControlError
 from .inspection import InspectionApi
@@ -14,48 +15,29 @@ from .server import MAX_BODY
 from .state import Community, UserRecord
 
 
-class VkEmulator(PeopleApi, InspectionApi):
+class VkEmulator(PeopleApi, InspectionApi, ServedApp):
     """A local VK API (5.199, community tokens). See ``sandbox/vk/__init__.py`` for the tour."""
+
+    client_max_size = MAX_BODY
 
     def __init__(self) -> None:
         super().__init__()
         self.control = ControlApi(self)
-        self._runner: web.AppRunner | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
-    def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
-        app.add_routes(self.control.routes())
-        app.add_routes(self.server.routes())
-        app.add_routes(self.longpoll.routes())
-        app.add_routes(self.uploads.routes())
-        return app
+    def _routes(self) -> list[list[web.RouteDef]]:
+        return [
+            self.control.routes(),
+            self.server.routes(),
+            self.longpoll.routes(),
+            self.uploads.routes(),
+        ]
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self.state.closing = False
-        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        bound_host, bound_port = runner.addresses[0][:2]
-        self.base_url = f"http://{bound_host}:{bound_port}"
-        self.state.base_url = self.base_url
-        return self.base_url
-
-    async def stop(self) -> None:
-        self.state.closing = True
-        self.state.notifier.notify()  # waiting long polls answer right away
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> VkEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        base_url = await super().start(host, port)
+        # Method answers carry absolute URLs (long-poll server, upload slots).
+        self.state.base_url = base_url
+        return base_url
 
     # ---- world setup --------------------------------------------------------------------
     def add_community(

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
+from ..common.inspection import RequestLogInspection
 from .base import CommunityRef, EmulatorBase
 from .errors import ControlError
 from .limits import Violation
 from .server import RequestRecord
 from .state import Json
 
-T = TypeVar("T")
 _FILE_URL_RE = re.compile(r"/files/([0-9A-Za-z]+)")
 _ATTACHMENT_RE = re.compile(r"^(photo|doc)(-?\d+)_(\d+)")
 
 
-class InspectionApi(EmulatorBase):
+class InspectionApi(EmulatorBase, RequestLogInspection[RequestRecord, Violation]):
+    # Request records name a_check "longpoll"; calls("longpoll") finds them.
+    _poll_method = "longpoll"
+    _report_title = "VK API calls (successful long polls omitted)"
+    _report_hint = "(none: is the client calling this emulator's base_url?)"
+
     def messages(
         self, community: CommunityRef, peer_id: int, *, include_deleted: bool = False
     ) -> list[Json]:
@@ -67,26 +70,6 @@ class InspectionApi(EmulatorBase):
             raise ControlError(f"no file behind {ref!r}")
         return state.blobs[url.group(1)].data
 
-    @property
-    def requests(self) -> list[RequestRecord]:
-        return self.server.requests
-
-    def calls(self, method: str | None = None, *, ok: bool | None = None) -> list[RequestRecord]:
-        """The request log filtered by method (case-insensitive; "longpoll" = a_check)."""
-        return [
-            r
-            for r in self.server.requests
-            if (method is None or r.method.lower() == method.lower())
-            and (ok is None or r.ok == ok)
-        ]
-
-    def clear_requests(self) -> None:
-        self.server.requests.clear()
-
-    @property
-    def violations(self) -> list[Violation]:
-        return self.limiter.violations
-
     def snapshot(self) -> Json:
         """A JSON summary of the world (what ``GET /_control/state`` answers)."""
         state = self.state
@@ -124,36 +107,8 @@ class InspectionApi(EmulatorBase):
             "requests": len(self.server.requests),
         }
 
-    async def wait_for(
-        self,
-        predicate: Callable[[], T],
-        timeout: float = 5.0,  # noqa: ASYNC109 - bounding the wait is this helper's job
-        message: str | None = None,
-    ) -> T:
-        """Wait until ``predicate()`` is truthy (re-checked on every state change and at
-        least every 0.1 s); returns its value."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = predicate()
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(self._timeout_report(message, timeout))
-            await self.state.notifier.wait(min(remaining, 0.1))
-
-    def _timeout_report(self, message: str | None, timeout: float) -> str:
-        lines = [f"condition not met within {timeout}s" + (f": {message}" if message else "")]
-        recent = [r for r in self.server.requests if r.method != "longpoll" or not r.ok]
-        lines.append(f"last {min(len(recent), 15)} VK API calls (successful long polls omitted):")
-        for record in recent[-15:]:
-            outcome = "ok" if record.ok else record.error_msg or "dropped"
-            text = record.params.get("message", "")
-            lines.append(
-                f"  {record.method} peer={record.peer_id} -> {record.error_code or ''} {outcome}"
-                + (f" text={text[:60]!r}" if text else "")
-            )
-        if not recent:
-            lines.append("  (none: is the client calling this emulator's base_url?)")
-        return "\n".join(lines)
+    def _report_line(self, record: RequestRecord) -> str:
+        outcome = "ok" if record.ok else record.error_msg or "dropped"
+        text = record.params.get("message", "")
+        line = f"  {record.method} peer={record.peer_id} -> {record.error_code or ''} {outcome}"
+        return line + (f" text={text[:60]!r}" if text else "")

@@ -4,10 +4,10 @@ fault injection."""
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..common.limits import FaultQueue, InjectedFault, SlidingWindowLimiter
 from .errors import VkApiError
 
 
@@ -33,12 +33,10 @@ class Violation:
     in_window: int  # requests already accepted in the current window
 
 
-class RateLimiter:
+class RateLimiter(SlidingWindowLimiter[Violation]):
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock)
         self.config = RateLimitConfig()
-        self.violations: list[Violation] = []
-        self._clock = clock
-        self._events: dict[tuple[str, int], deque[float]] = {}
 
     def configure(
         self,
@@ -88,9 +86,7 @@ class RateLimiter:
         limit: int,
         window: float,
     ) -> None:
-        events = self._events.setdefault(key, deque())
-        while events and events[0] <= now - window:
-            events.popleft()
+        events = self._window(key, now, window)
         if len(events) >= limit:
             self.violations.append(Violation(now, group_id, method, code, len(events)))
             raise VkApiError(code)
@@ -98,7 +94,7 @@ class RateLimiter:
 
 
 @dataclass
-class Fault:
+class Fault(InjectedFault):
     # "error" | "delay" | "drop" | long poll only: "failed" | "hang" | "status"
     kind: str
     method: str  # VK method name (lower-case), "longpoll" for a_check, or "*"
@@ -109,39 +105,17 @@ class Fault:
     seconds: float = 0.0
     after: bool = False  # drop: perform the call first, then lose the answer
 
-    def matches(self, kind: str, method: str, peer_id: int | None) -> bool:
-        if self.kind != kind or self.times == 0:
-            return False
-        if self.method not in ("*", method.lower()):
-            return False
-        return self.peer_id is None or self.peer_id == peer_id
+    def _target(self) -> int | None:
+        return self.peer_id
 
 
-@dataclass
-class FaultInjector:
-    faults: list[Fault] = field(default_factory=list)
-
-    def add(self, fault: Fault) -> None:
-        self.faults.append(fault)
-
-    def take(
-        self, kind: str, method: str, peer_id: int | None = None, *, after: bool = False
-    ) -> Fault | None:
-        """Consume one use of the first matching fault."""
-        for fault in self.faults:
-            if fault.after == after and fault.matches(kind, method, peer_id):
-                if fault.times is not None:
-                    fault.times -= 1
-                return fault
-        return None
+class FaultInjector(FaultQueue[Fault]):
+    """Faults matched by method and (optionally) peer id, plus the long poll's own kinds."""
 
     def take_any(self, kinds: tuple[str, ...], method: str) -> Fault | None:
+        """Consume one use of the first fault of any of ``kinds`` for ``method``."""
         for fault in self.faults:
             if fault.kind in kinds and fault.matches(fault.kind, method, None):
-                if fault.times is not None:
-                    fault.times -= 1
+                self._use(fault)
                 return fault
         return None
-
-    def reset(self) -> None:
-        self.faults.clear()

@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ..common.server import abort
 from .limits import FaultInjector
-from .server import ApiServer, RequestRecord, abort, dumps, read_params
+from .server import ApiServer, RequestRecord, dumps, read_params
 from .state import Community, Json, State
 
 LP_METHOD = "longpoll"  # the pseudo-method name faults and the request log use

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..common.server import LoggingApiServer, abort
 from . import api_history, api_messages, api_misc  # noqa: F401 - importing registers them
 from .errors import VkApiError
 from .limits import FaultInjector, RateLimiter
@@ -71,12 +72,10 @@ def peer_of(params: dict[str, str]) -> int | None:
         return None
 
 
-class ApiServer:
-    def __init__(self, state: State, limiter: RateLimiter, faults: FaultInjector) -> None:
-        self.state = state
-        self.limiter = limiter
-        self.faults = faults
-        self.requests: list[RequestRecord] = []
+class ApiServer(LoggingApiServer[RequestRecord]):
+    state: State
+    limiter: RateLimiter
+    faults: FaultInjector
 
     def routes(self) -> list[web.RouteDef]:
         return [web.route("*", "/method/{method}", self.handle_method)]
@@ -134,17 +133,6 @@ class ApiServer:
         if dropped:
             return abort(request)
         return web.json_response(body, dumps=dumps)
-
-    def log(self, record: RequestRecord) -> None:
-        self.requests.append(record)
-        self.state.notifier.notify()
-
-
-def abort(request: web.Request) -> web.StreamResponse:
-    """Cut the connection: the client sees a network error, not an HTTP answer."""
-    if request.transport is not None:
-        request.transport.abort()
-    return web.Response()
 
 
 def dumps(value: Any) -> str:
