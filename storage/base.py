@@ -40,6 +40,14 @@ def json_out(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+# Rows per multi-row INSERT: well under SQLite's 32 766 and PostgreSQL's 65 535 parameters.
+BULK_ROWS = 500
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 def json_in(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -48,8 +56,7 @@ class TortoiseBase:
     """A connection-bound repository base: one dialect check, portable `?` placeholders."""
 
     def __init__(self) -> None:
-        self._conn = get_connection("default")
-        self._pg = self._conn.capabilities.dialect == "postgres"
+        self._pg = get_connection("default").capabilities.dialect == "postgres"
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

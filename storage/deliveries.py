@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from core import model as m
-from storage.base import TortoiseBase, from_us, json_in, to_us
+from storage.base import BULK_ROWS, TortoiseBase, chunks, from_us, json_in, to_us
 
 
 def _delivery_raw(row: Any) -> m.Delivery:
@@ -69,8 +69,7 @@ class DeliveryRepository(TortoiseBase):
         self, rows: Sequence[tuple[str, str, str, int, int]], now: datetime
     ) -> None:
         due, created = to_us(now), self.dt_in(now)
-        for start in range(0, len(rows), 500):
-            chunk = rows[start:start + 500]
+        for chunk in chunks(rows, BULK_ROWS):
             await self._raw(
                 "INSERT INTO delivery (lane, target, chat_id, action, message_id,"
                 " conversation_id, status, attempts, due_us, body, created_at) VALUES "

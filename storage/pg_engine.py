@@ -46,10 +46,13 @@ class FastAsyncpgClient(AsyncpgDBClient):
                 else:
                     await self._open(1)  # one was lost: replace it
                 continue
-            try:  # all in use (or being opened by another task): wait, and look again
-                self._fast_free.put_nowait(await asyncio.wait_for(self._fast_free.get(), 1.0))
+            try:  # all in use (or being opened by another task): wait for one
+                conn = await asyncio.wait_for(self._fast_free.get(), 1.0)
             except TimeoutError:
-                continue
+                continue  # e.g. the opener failed: look again (and open, if none is left)
+            if not conn.is_closed():
+                return conn
+            self._drop(conn)
 
     def _take(self) -> asyncpg.Connection | None:
         while True:
@@ -59,8 +62,11 @@ class FastAsyncpgClient(AsyncpgDBClient):
                 return None
             if not conn.is_closed():
                 return conn
-            if conn in self._fast_all:  # lost while idle (server restart)
-                self._fast_all.remove(conn)
+            self._drop(conn)  # lost while idle (server restart)
+
+    def _drop(self, conn: asyncpg.Connection) -> None:
+        if conn in self._fast_all:
+            self._fast_all.remove(conn)
 
     async def _open_all(self) -> None:
         """All at once on first use: opening one takes milliseconds, and a connection opened
@@ -91,8 +97,7 @@ class FastAsyncpgClient(AsyncpgDBClient):
 
     def fast_release(self, conn: asyncpg.Connection) -> None:
         if conn.is_closed():  # lost (server restart, network): open a new one next time
-            if conn in self._fast_all:
-                self._fast_all.remove(conn)
+            self._drop(conn)
             return
         self._fast_free.put_nowait(conn)
 

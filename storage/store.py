@@ -11,7 +11,8 @@ from tortoise.exceptions import IntegrityError
 
 from core import model as m
 from core.ports import DuplicateError, Link
-from storage.base import dt_out, json_in, json_out
+from storage import models as db
+from storage.base import BULK_ROWS, chunks, dt_out, json_in, json_out
 from storage.deliveries import DeliveryRepository
 
 
@@ -41,10 +42,6 @@ def _content(raw: dict[str, Any]) -> m.Content:
     )
 
 
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
 def _identity_raw(r: Any) -> m.Identity:
     return m.Identity(
         id=r["id"], customer_id=r["customer_id"], channel=r["channel"], user_id=r["user_id"],
@@ -53,11 +50,9 @@ def _identity_raw(r: Any) -> m.Identity:
     )
 
 
-_CONVERSATION_COLUMNS = {
-    "channel", "status", "topic_id", "card_posted", "reply_identity_id", "assignee_id",
-    "first_response_at", "waiting_since", "closed_at", "open_key", "acked_at", "answered_at",
-    "title_want", "title_mark", "title_due_at",
-}
+# What update_conversation may set: the model's columns but the key and the opening time
+# (derived, so a column added by a migration is allowed without a second list to keep).
+_CONVERSATION_COLUMNS = frozenset(db.Conversation._meta.db_fields) - {"id", "opened_at"}
 
 
 def _conversation_raw(r: Any) -> m.Conversation:
@@ -346,7 +341,7 @@ class TortoiseStore(DeliveryRepository):
     ) -> list[int]:
         ids: list[int] = []
         now_in = self.dt_in(now)
-        for chunk in _chunks(items, 500):
+        for chunk in chunks(items, BULK_ROWS):
             rows = await self._raw(
                 "INSERT INTO message (conversation_id, kind, content, created_at) VALUES "
                 + ", ".join("(?, 'system', ?, ?)" for _ in chunk) + " RETURNING id",
