@@ -140,7 +140,7 @@ class App:
         intake = IntakeService(
             store, self.clock, desk_platform=desk.platform, desk_chat_id=desk.chat_id,
             album_wait=ob.album_wait, wake=outbox.wake, stored=relayer.remember,
-            sla=SlaClock(sla_store, policy) if policy else None,
+            sla=SlaClock(sla_store, policy) if policy else None, handoff=outbox,
         )
         controls = DeskControls(store, sla_store, self.clock, policy, desk.chat_id, outbox.wake)
         jobs = None

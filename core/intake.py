@@ -10,32 +10,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.intake_updates import Updates
 from core.linking import Linking
-from core.model import (
+from core.model import (  # noqa: F401 - IntakeResult and Outcome are intake's API
     DESK,
     Action,
     Content,
     Conversation,
     ConversationStatus,
+    DeliveryStatus,
+    Identity,
     InboundChannelAnswer,
     InboundCustomerMessage,
     InboundEdit,
     InboundOperatorMessage,
+    IntakeResult,
     Message,
     MessageKind,
+    Outcome,
     SourceRef,
     channel_lane,
     desk_lane,
 )
 from core.notices import enqueue_notice, enqueue_reopen_topic
-from core.ports import DuplicateError, StorePort
+from core.ports import DuplicateError, FastIntake, StorePort
 from core.sla_clock import SlaClock
 
 logger = logging.getLogger(__name__)
@@ -46,22 +49,24 @@ T = TypeVar("T")
 _touched: ContextVar[set[str]] = ContextVar("intake_touched")  # targets given new work
 _retrying: ContextVar[bool] = ContextVar("intake_retrying", default=False)
 _stored: ContextVar[list[Message]] = ContextVar("intake_stored")  # messages to relay
+_born: ContextVar[list[FastIntake]] = ContextVar("intake_born")  # deliveries born claimed
 
 
-class Outcome(StrEnum):
-    STORED = "stored"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"
+class Handoff(Protocol):
+    """The outbox, as intake sees it when the store can give deliveries born claimed."""
+
+    def birth_lease(self, target: str | None) -> datetime | None:
+        """The lease of a delivery born claimed for `target` (None: whichever the store
+        picks); None when none may be born claimed now (the outbox is stopping, or has no
+        free worker for it)."""
+        ...
+
+    def adopt(self, fast: FastIntake) -> None:
+        """Run a delivery born claimed (its lane was empty): no claim, no read."""
+        ...
 
 
-@dataclass(frozen=True, slots=True)
-class IntakeResult:
-    outcome: Outcome
-    message_id: int | None = None
-    conversation_id: int | None = None
-
-
-class IntakeService(Linking):
+class IntakeService(Linking, Updates):
     """Turns normalized inbound values into stored messages and queued deliveries."""
 
     def __init__(
@@ -75,8 +80,10 @@ class IntakeService(Linking):
         wake: Callable[[set[str]], None],
         stored: Callable[[list[Message]], None] | None = None,
         sla: SlaClock | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self._store = store
+        self._handoff = handoff
         self._clock = clock
         self._desk_platform = desk_platform
         self._desk_chat = desk_chat_id
@@ -95,8 +102,10 @@ class IntakeService(Linking):
         for attempt in range(attempts):
             touched: set[str] = set()
             stored: list[Message] = []
+            born: list[FastIntake] = []
             _touched.set(touched)
             _stored.set(stored)
+            _born.set(born)
             _retrying.set(attempt > 0)
             try:
                 async with self._store.transaction():
@@ -110,13 +119,43 @@ class IntakeService(Linking):
                 self._stored(stored)
             if touched:
                 self._wake(touched)
+            if self._handoff is not None:
+                for fast in born:
+                    self._handoff.adopt(fast)
             return result
         raise AssertionError("unreachable")
 
     # ---- customer → desk -------------------------------------------------------------
 
     async def relay_customer_to_desk(self, inbound: InboundCustomerMessage) -> IntakeResult:
+        if self._store.fast_intake:
+            now = self._clock.now()
+            done = await self._fast(lambda lease: self._store.fast_customer_message(
+                inbound, now, self._desk_chat, lease))
+            if done is not None:
+                return done
         return await self._atomic(lambda: self._customer_message(inbound))
+
+    async def _fast(
+        self, call: Callable[[datetime | None], Awaitable[FastIntake | None]]
+    ) -> IntakeResult | None:
+        """The store's one-statement path for the common case (PostgreSQL): a customer
+        already waiting writes again, an operator answers an answered conversation. None
+        when it does not apply; then the general transaction below decides everything."""
+        lease = self._handoff.birth_lease(None) if self._handoff is not None else None
+        try:
+            fast = await call(lease)
+        except DuplicateError:  # the platform message's origin link exists: re-delivered
+            return IntakeResult(Outcome.DUPLICATE)
+        if fast is None:
+            return None
+        if self._stored is not None:
+            self._stored([fast.message])
+        if fast.claimed and self._handoff is not None:
+            self._handoff.adopt(fast)
+        else:
+            self._wake({fast.delivery.target})
+        return IntakeResult(Outcome.STORED, fast.message.id, fast.message.conversation_id)
 
     async def _customer_message(self, inbound: InboundCustomerMessage) -> IntakeResult:
         store, now = self._store, self._clock.now()
@@ -165,8 +204,7 @@ class IntakeService(Linking):
         _stored.get().append(message)
         await self._enqueue_relay(
             lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
-            message_id=message.id, conversation_id=conversation.id,
-            group=_group_key(inbound.channel, inbound.chat_id, inbound.content),
+            message=message, group=_group_key(inbound.channel, inbound.chat_id, inbound.content),
         )
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
@@ -191,21 +229,30 @@ class IntakeService(Linking):
         return conversation
 
     async def _enqueue_relay(
-        self, *, lane: str, target: str, chat_id: str, message_id: int,
-        conversation_id: int | None, group: str | None,
+        self, *, lane: str, target: str, chat_id: str, message: Message, group: str | None,
+        identity: Identity | None = None,
     ) -> None:
         now = self._clock.now()
-        not_before = None
         if group is not None:
             # Albums arrive as separate updates with no count and no end marker: hold every
             # part until the album has been quiet for `album_wait`, then relay it as one group.
             not_before = now + self._album_wait
             await self._store.postpone_group(lane, group, not_before)
-        await self._enqueue(
-            lane=lane, target=target, chat_id=chat_id, action=Action.RELAY, now=now,
-            message_id=message_id, conversation_id=conversation_id, group_key=group,
-            not_before=not_before,
+            await self._enqueue(
+                lane=lane, target=target, chat_id=chat_id, action=Action.RELAY, now=now,
+                message_id=message.id, conversation_id=message.conversation_id,
+                group_key=group, not_before=not_before,
+            )
+            return
+        lease = self._handoff.birth_lease(target) if self._handoff is not None else None
+        delivery = await self._store.enqueue_relay(
+            lane=lane, target=target, chat_id=chat_id, message_id=message.id,
+            conversation_id=message.conversation_id, now=now, claim_until=lease,
         )
+        if delivery.status is DeliveryStatus.SENDING:  # handed to the outbox after COMMIT
+            _born.get().append(FastIntake(message, delivery, True, identity=identity))
+        else:
+            _touched.get().add(target)
 
     async def _replied(self, platform: str, chat_id: str, ref: str | None) -> int | None:
         """The canonical message a platform message replied to, if it is linked yet."""
@@ -226,6 +273,12 @@ class IntakeService(Linking):
     # ---- desk → customer -------------------------------------------------------------
 
     async def relay_operator_to_customer(self, inbound: InboundOperatorMessage) -> IntakeResult:
+        if self._store.fast_intake:
+            now = self._clock.now()
+            done = await self._fast(lambda lease: self._store.fast_operator_message(
+                inbound, now, self._sla is not None, lease))
+            if done is not None:
+                return done
         return await self._atomic(lambda: self._operator_message(inbound, MessageKind.OPERATOR))
 
     async def add_note(self, inbound: InboundOperatorMessage) -> IntakeResult:
@@ -258,9 +311,9 @@ class IntakeService(Linking):
         else:
             await self._enqueue_relay(
                 lane=channel_lane(identity.channel, identity.chat_id), target=identity.channel,
-                chat_id=identity.chat_id, message_id=message.id,
-                conversation_id=conversation.id,
+                chat_id=identity.chat_id, message=message,
                 group=_group_key(inbound.platform, inbound.chat_id, inbound.content),
+                identity=identity,
             )
         await self._human_answered(conversation, inbound.operator_id, now, assign=True)
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
@@ -308,7 +361,7 @@ class IntakeService(Linking):
             _stored.get().append(message)
             await self._enqueue_relay(
                 lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
-                message_id=message.id, conversation_id=conversation.id, group=None,
+                message=message, group=None,
             )
             # An admin in VK's inbox is a person but not one of our operators: no assignee.
             await self._human_answered(conversation, inbound.operator_id, now, assign=False)
@@ -343,74 +396,6 @@ class IntakeService(Linking):
             return conversation
 
         return await self._atomic(work)
-
-    # ---- edits -----------------------------------------------------------------------
-
-    async def apply_edit(self, inbound: InboundEdit) -> IntakeResult:
-        """An edited original updates the canonical message and every copy of it."""
-
-        async def work() -> IntakeResult:
-            store = self._store
-            link = await store.find_link(inbound.platform, inbound.chat_id, inbound.message_id)
-            if link is None or not link.is_origin:
-                return IntakeResult(Outcome.IGNORED)
-            message = await store.get_message(link.message_id)
-            await store.update_content(message.id, inbound.content, inbound.edited_at)
-            conversation = await store.get_conversation(message.conversation_id)
-            from_desk = (inbound.platform, inbound.chat_id) == (self._desk_platform,
-                                                                self._desk_chat)
-            if message.kind not in (MessageKind.CUSTOMER, MessageKind.OPERATOR):
-                return IntakeResult(Outcome.STORED, message.id, conversation.id)
-            if not from_desk:
-                # Written on a customer channel (the customer's own message, or an answer
-                # typed there by an operator): the copy to update is in the topic.
-                lane, target, chat = desk_lane(conversation.id), DESK, self._desk_chat
-            else:
-                identity = await store.get_identity(conversation.reply_identity_id)
-                lane = channel_lane(identity.channel, identity.chat_id)
-                target, chat = identity.channel, identity.chat_id
-            # Same lane as the relay: FIFO guarantees the copy exists when the edit runs.
-            await self._enqueue(
-                lane=lane, target=target, chat_id=chat, action=Action.EDIT,
-                now=self._clock.now(), message_id=message.id, conversation_id=conversation.id,
-            )
-            return IntakeResult(Outcome.STORED, message.id, conversation.id)
-
-        return await self._atomic(work)
-
-    # ---- reachability and greetings --------------------------------------------------
-
-    async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> bool:
-        """The platform told us the customer blocked/unblocked us; tell operators once."""
-
-        async def work() -> bool:
-            store = self._store
-            identity = await store.find_identity(channel, user_id)
-            if identity is None or identity.reachable == reachable:
-                return False
-            await store.set_reachable(identity.id, reachable)
-            conversation = await store.latest_conversation(identity.customer_id)
-            if conversation is not None:
-                customer = await store.get_customer(identity.customer_id)
-                await self._system_notice(
-                    conversation.id,
-                    texts.render("unblocked" if reachable else "blocked",
-                                 name=customer.display_name,
-                                 channel_label=texts.channel_label(channel)),
-                )
-            return True
-
-        return await self._atomic(work)
-
-    async def greet(self, channel: str, chat_id: str, text: str | None = None) -> None:
-        async def work() -> None:
-            await self._enqueue(
-                lane=channel_lane(channel, chat_id), target=channel, chat_id=chat_id,
-                action=Action.TEXT, now=self._clock.now(),
-                body={"text": text or texts.render("greeting")},
-            )
-
-        await self._atomic(work)
 
 
 def _group_key(platform: str, chat_id: str, content: Content) -> str | None:

@@ -238,3 +238,16 @@ def desk_lane(conversation_id: int | None) -> str:
 
 def channel_lane(channel: str, chat_id: str) -> str:
     return f"{channel}:{chat_id}"
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    outcome: Outcome
+    message_id: int | None = None
+    conversation_id: int | None = None

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from core import texts
 from core.clock import Clock
@@ -28,7 +29,7 @@ from core.errors import (
 )
 from core.model import DESK, Action, Delivery, DeliveryStatus, desk_lane
 from core.notices import enqueue_notice
-from core.ports import StorePort
+from core.ports import FastIntake, StorePort
 from core.relay import Relayer, Step
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class Outbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._wakes: dict[str, int] = {}  # per target: how many times work was committed
+        # Deliveries born claimed (see adopt) for lanes this process was still running.
+        self._adopted: dict[str, list[Delivery]] = {}
 
     def wake(self, targets: Iterable[str] | None = None) -> None:
         """New work was committed (for `targets`, or anywhere)."""
@@ -76,6 +79,45 @@ class Outbox:
         for target in woken:
             self._wakes[target] = self._wakes.get(target, 0) + 1
         self._event.set()
+
+    def birth_lease(self, target: str | None) -> datetime | None:
+        """The lease of a delivery intake may create claimed (see IntakeService.Handoff):
+        it skips the dispatcher's claim and look-up. None while stopping, or when the
+        target's workers (all workers, for `target` None) are busy: then the dispatcher
+        takes it in turn."""
+        if self._stopping:
+            return None
+        lanes = self._lanes.values()
+        busy = len(self._lanes) if target is None else sum(1 for t in lanes if t == target)
+        workers = self._settings.workers * (len(self._targets) if target is None else 1)
+        if busy >= workers:
+            return None
+        return self._clock.now() + self._settings.lease
+
+    def adopt(self, fast: FastIntake) -> None:
+        """Run a delivery intake created claimed, because its lane had nothing pending or in
+        flight. A lane this process is still finishing takes it before looking for more."""
+        delivery = fast.delivery
+        self._relayer.prefetch(delivery.id, fast.conversation or fast.identity)
+        if self._stopping:
+            self._spawn(self._release([delivery.id]), f"release:{delivery.lane}")
+        elif delivery.lane in self._lanes:
+            self._adopted.setdefault(delivery.lane, []).append(delivery)
+        else:
+            self._start_lane(delivery)
+
+    async def _release(self, ids: list[int]) -> None:
+        """Claimed rows this process will not run: due again at once, for whoever runs."""
+        try:
+            await self._store.release(ids)
+        except Exception:  # their lease runs out instead
+            logger.exception("outbox: could not release %s", ids)
+        self.wake()
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def run(self) -> None:
         """Dispatch until stop(); each target gets its own worker budget so a throttled
@@ -164,9 +206,7 @@ class Outbox:
 
     def _start_lane(self, head: Delivery) -> None:
         self._lanes[head.lane] = head.target
-        task = asyncio.create_task(self._run_lane(head), name=f"lane:{head.lane}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._run_lane(head), f"lane:{head.lane}")
 
     async def _run_lane(self, head: Delivery) -> None:
         target, drained, seen = head.target, False, -1
@@ -181,9 +221,13 @@ class Outbox:
                 if not await self._process(claimed) or self._stopping:
                     break
                 seen = self._wakes.get(target, 0)
-                claimed = await self._store.claim_next(
+                # Born claimed while this lane ran (it was empty in the database) first:
+                # anything pending in the lane was committed after them.
+                claimed = self._adopted.pop(head.lane, []) or await self._store.claim_next(
                     head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id
                 )
+                if not claimed:  # adopted while claim_next ran
+                    claimed = self._adopted.pop(head.lane, [])
             else:
                 drained = True
         except Exception:
@@ -192,10 +236,15 @@ class Outbox:
             busy = sum(1 for t in self._lanes.values() if t == target)
             self._held.pop(head.lane, None)
             self._lanes.pop(head.lane, None)
-            # The dispatcher looks again unless nothing can have changed for it: this process
-            # is the only one (SQLite), the lane ran dry, no work was committed for the target
-            # since the lane's last look, and no head waited for this lane's slot.
-            quiet = (self._settings.exclusive and drained and busy < self._settings.workers
+            left = self._adopted.pop(head.lane, None)
+            if left:  # the lane paused or stopped: they wait in the database with the rest
+                self._spawn(self._release([d.id for d in left]), f"release:{head.lane}")
+            # The dispatcher looks again unless nothing can have changed for it: the lane ran
+            # dry, no work was committed here for the target since the lane's last look, and
+            # no head waited for this lane's slot. (Rows another process queued behind this
+            # lane's were seen by that last look; rows it queues from now on, its own
+            # dispatcher takes: the lane holds nothing in flight any more.)
+            quiet = (drained and busy < self._settings.workers
                      and self._wakes.get(target, 0) == seen)
             if not quiet:
                 self.wake([target])

@@ -16,6 +16,8 @@ from core.model import (
     Delivery,
     DeliveryStatus,
     Identity,
+    InboundCustomerMessage,
+    InboundOperatorMessage,
     Message,
     MessageKind,
     Outgoing,
@@ -46,10 +48,42 @@ class RateKey:
     window: float
 
 
+@dataclass(frozen=True, slots=True)
+class FastIntake:
+    """What a store's one-statement intake stored (see `StorePort.fast_customer_message`).
+
+    `delivery` is born claimed when `claimed`: the caller hands it to the outbox in memory,
+    with `conversation` (desk side) or `identity` (channel side) as read in that statement.
+    """
+
+    message: Message
+    delivery: Delivery
+    claimed: bool
+    conversation: Conversation | None = None
+    identity: Identity | None = None
+
+
 class StorePort(Protocol):
     """Repositories over the core model. Calls inside `transaction()` share one transaction."""
 
     def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+
+    # Intake's common cases in one statement, where the database can (PostgreSQL): None
+    # when the store has no such path or the case is not the common one (then intake runs
+    # its general transaction). Raises DuplicateError for a platform message stored before.
+    @property
+    def fast_intake(self) -> bool:
+        """Whether calling them can ever return something."""
+        ...
+
+    async def fast_customer_message(
+        self, inbound: InboundCustomerMessage, now: datetime, desk_chat_id: str,
+        lease_until: datetime | None,
+    ) -> FastIntake | None: ...
+    async def fast_operator_message(
+        self, inbound: InboundOperatorMessage, now: datetime, answered: bool,
+        lease_until: datetime | None,
+    ) -> FastIntake | None: ...
 
     # identities and customers
     async def upsert_identity(
@@ -116,6 +150,13 @@ class StorePort(Protocol):
         group_key: str | None = None, not_before: datetime | None = None,
         body: dict[str, Any] | None = None,
     ) -> int: ...
+    async def enqueue_relay(
+        self, *, lane: str, target: str, chat_id: str, message_id: int,
+        conversation_id: int | None, now: datetime, claim_until: datetime | None,
+    ) -> Delivery:
+        """Inside intake's transaction: a relay row, born claimed (`sending`) when the store
+        can tell atomically that its lane is empty and `claim_until` is given."""
+        ...
     async def enqueue_relays(
         self, rows: Sequence[tuple[str, str, str, int, int]], now: datetime
     ) -> None:

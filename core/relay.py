@@ -17,7 +17,7 @@ from typing import TypeVar
 from core import texts
 from core.clock import Clock
 from core.errors import NotModified, RecipientUnreachable
-from core.model import DESK, Action, Conversation, Delivery, Message, Outgoing
+from core.model import DESK, Action, Conversation, Delivery, Identity, Message, Outgoing
 from core.ports import ChannelPort, DeskPort, RateKey, StorePort
 from core.ratelimit import SlidingWindowLimiter, batch_cap
 
@@ -57,6 +57,18 @@ class Relayer:
         # Messages intake just committed, so relaying one needs no read (bounded; a row
         # relayed by another process simply reads it).
         self._fresh: dict[int, Message] = {}
+        # What intake read in the statement that created a delivery born claimed, by
+        # delivery id: the conversation (desk side) or the customer's identity (channel).
+        self._context: dict[int, Conversation | Identity] = {}
+
+    def prefetch(self, delivery_id: int, context: Conversation | Identity | None) -> None:
+        """Keep what the first attempt of a delivery would read (used once: a retry reads
+        the database again, since a failure may be what changed it)."""
+        if context is None:
+            return
+        self._context[delivery_id] = context
+        while len(self._context) > FRESH_MAX:
+            del self._context[next(iter(self._context))]
 
     def remember(self, messages: Sequence[Message]) -> None:
         for message in messages:
@@ -178,7 +190,9 @@ class Relayer:
             await self._finish(step)
             return
         assert first.conversation_id is not None
-        conversation = await self._store.get_conversation(first.conversation_id)
+        known = self._context.pop(first.id, None)
+        conversation = known if isinstance(known, Conversation) else \
+            await self._store.get_conversation(first.conversation_id)
         if first.action in (Action.CLOSE_TOPIC, Action.REOPEN_TOPIC):
             if conversation.topic_id is not None:
                 topic = conversation.topic_id
@@ -247,7 +261,9 @@ class Relayer:
             )
             await self._finish(step)
             return
-        identity = await self._store.find_identity_by_chat(first.target, first.chat_id)
+        known = self._context.pop(first.id, None)
+        identity = known if isinstance(known, Identity) else \
+            await self._store.find_identity_by_chat(first.target, first.chat_id)
         if identity is not None and not identity.reachable:
             raise RecipientUnreachable("the customer can't be reached (blocked or denied)")
         if first.action is Action.EDIT:

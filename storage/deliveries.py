@@ -43,6 +43,13 @@ _MORE = ("EXISTS (SELECT 1 FROM delivery f WHERE f.lane = d.lane AND f.status = 
          " AND f.id > d.id)")
 
 
+# A row ahead of delivery `d` in its lane: an earlier pending one, or one in flight anywhere
+# in the lane (a row born claimed by intake can be in flight while an earlier row, committed
+# later by a concurrent transaction, is pending: the lane is somebody's until it is done).
+_AHEAD = ("SELECT 1 FROM delivery e WHERE e.lane = d.lane AND (e.status = 'sending'"
+          " OR (e.status = 'pending' AND e.id < d.id))")
+
+
 def _marks(ids: Sequence[int]) -> str:
     return ", ".join("?" for _ in ids)
 
@@ -64,6 +71,39 @@ class DeliveryRepository(TortoiseBase):
              to_us(not_before or now), group_key, json_in(body or {}), self.dt_in(now)],
         )
         return int(rows[0]["id"])
+
+    async def enqueue_relay(
+        self, *, lane: str, target: str, chat_id: str, message_id: int,
+        conversation_id: int | None, now: datetime, claim_until: datetime | None,
+    ) -> m.Delivery:
+        """A message's relay, born claimed (`sending`, leased until `claim_until`) when its
+        lane has nothing pending or in flight and the caller may run it at once.
+
+        SQLite only, and only inside a transaction (intake's): one writer holds the database
+        from its first write to COMMIT, so the look and the insert are atomic. PostgreSQL's
+        general path queues it pending (its born claims need the lane's lock: see
+        storage.fast_intake)."""
+        claimed = False
+        if claim_until is not None and not self._pg:
+            rows = await self._raw(
+                "SELECT 1 FROM delivery WHERE lane = ? AND status IN ('pending', 'sending')"
+                " LIMIT 1", [lane],
+            )
+            claimed = not rows
+        status = m.DeliveryStatus.SENDING if claimed else m.DeliveryStatus.PENDING
+        rows = await self._raw(
+            "INSERT INTO delivery (lane, target, chat_id, action, message_id, conversation_id,"
+            " status, attempts, due_us, lease_us, body, created_at)"
+            " VALUES (?, ?, ?, 'relay', ?, ?, ?, 0, ?, ?, '{}', ?) RETURNING id",
+            [lane, target, chat_id, message_id, conversation_id, str(status), to_us(now),
+             to_us(claim_until) if claimed and claim_until else None, self.dt_in(now)],
+        )
+        return m.Delivery(
+            id=int(rows[0]["id"]), lane=lane, target=target, chat_id=chat_id,
+            action=m.Action.RELAY, message_id=message_id, conversation_id=conversation_id,
+            status=status, attempts=0, next_attempt_at=now, group_key=None, body={},
+            more=False,
+        )
 
     async def enqueue_relays(
         self, rows: Sequence[tuple[str, str, str, int, int]], now: datetime
@@ -101,8 +141,7 @@ class DeliveryRepository(TortoiseBase):
             query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
             values += sorted(exclude_lanes)
         query += (
-            " AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
-            " AND e.status IN ('pending', 'sending') AND e.id < d.id)"
+            f" AND NOT EXISTS ({_AHEAD})"
             " ORDER BY d.id LIMIT ?"
         )
         values.append(limit)
@@ -238,8 +277,7 @@ class DeliveryRepository(TortoiseBase):
             query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
             values += sorted(exclude_lanes)
         query += (
-            " AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
-            " AND e.status IN ('pending', 'sending') AND e.id < d.id)"
+            f" AND NOT EXISTS ({_AHEAD})"
         )
         rows = await self._raw(query, values)
         due = rows[0]["due"] if rows else None

@@ -13,33 +13,9 @@ from core import model as m
 from core.ports import DuplicateError, Link
 from storage import models as db
 from storage.base import BULK_ROWS, chunks, dt_out, json_in, json_out
-from storage.deliveries import DeliveryRepository
-
-
-def _content_json(content: m.Content) -> dict[str, Any]:
-    return {
-        "content_type": content.content_type, "text": content.text,
-        "copyable": content.copyable, "summary": content.summary,
-        "media_group_id": content.media_group_id, "data": content.data,
-        **({"attachments": [_attachment_json(a) for a in content.attachments]}
-           if content.attachments else {}),
-        **({"quote": content.quote} if content.quote else {}),
-    }
-
-
-def _attachment_json(a: m.Attachment) -> dict[str, Any]:
-    return {"kind": a.kind, "platform": a.platform, "ref": a.ref, "name": a.name,
-            "mime": a.mime}
-
-
-def _content(raw: dict[str, Any]) -> m.Content:
-    return m.Content(
-        content_type=raw.get("content_type", "text"), text=raw.get("text", ""),
-        copyable=raw.get("copyable", True), summary=raw.get("summary"),
-        media_group_id=raw.get("media_group_id"), data=raw.get("data") or {},
-        attachments=tuple(m.Attachment(**a) for a in raw.get("attachments") or ()),
-        quote=raw.get("quote"),
-    )
+from storage.codec import content_json as _content_json
+from storage.codec import content_out as _content
+from storage.fast_intake import FastIntakeRepository
 
 
 def _identity_raw(r: Any) -> m.Identity:
@@ -86,7 +62,7 @@ def _link_raw(r: Any) -> Link:
                 bool(r["is_origin"]))
 
 
-class TortoiseStore(DeliveryRepository):
+class TortoiseStore(FastIntakeRepository):
     """The core's StorePort on tortoise. Queries inside `transaction()` join it (tortoise
     routes them through a context variable), so core services compose units of work."""
 

@@ -34,10 +34,4 @@ async def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield url
         return
     pg: PgDatabase = request.getfixturevalue("pg_database")
-    if not pg.created:
-        await pg.create()
-        await migrate(pg.url)
-        pg.migrated = True
-    else:
-        await pg.truncate()
-    yield pg.url
+    yield await pg.fresh()

@@ -36,6 +36,18 @@ class PgDatabase:
         finally:
             await conn.close()
 
+    async def fresh(self) -> str:
+        """The database's URL, migrated and empty (created on first use)."""
+        from storage.database import migrate
+
+        if not self.created:
+            await self.create()
+            await migrate(self.url)
+            self.migrated = True
+        else:
+            await self.truncate()
+        return self.url
+
     async def truncate(self) -> None:
         conn = await asyncpg.connect(self.url.replace("postgres://", "postgresql://", 1))
         try:
