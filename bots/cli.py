@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import gc
 import logging
 import signal
@@ -42,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # A crash in a C extension (sqlite3, asyncpg) leaves the Python stacks on stderr.
+    faulthandler.enable()
     if args.command == "check":
         code, output = check_config_file(args.config)
         print(output, file=sys.stdout if code == 0 else sys.stderr)

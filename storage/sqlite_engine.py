@@ -28,6 +28,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -77,20 +78,30 @@ class FastSqliteClient(SqliteClient):
 
 
 async def _checkpoints(path: str, pragmas: dict[str, Any]) -> None:
-    """Keep the WAL short, off the loop thread (see the module docstring)."""
+    """Keep the WAL short, off the loop thread (see the module docstring).
+
+    The connection lives on one worker thread of its own, which also closes it: cancelling
+    this task (the database closes) cannot stop a checkpoint in progress, and closing the
+    connection under it from the loop thread crashed the process (SIGSEGV in sqlite3)."""
+    loop = asyncio.get_running_loop()
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute(f"PRAGMA synchronous={pragmas.get('synchronous', 'NORMAL')}")
         while True:
             await asyncio.sleep(CHECKPOINT_EVERY)
             try:
-                await asyncio.to_thread(_checkpoint_if_long, conn, f"{path}-wal")
+                await loop.run_in_executor(worker, _checkpoint_if_long, conn, f"{path}-wal")
             except sqlite3.Error as exc:  # busy or locked now: the next look tries again
                 logger.debug("sqlite checkpoint skipped: %s", exc)
             except Exception:  # never let the WAL grow for good because of one failure
                 logger.exception("sqlite checkpoint failed; trying again")
     finally:
-        conn.close()
+        # Queued behind a checkpoint still running, if any: never under it.
+        closing = loop.run_in_executor(worker, conn.close)
+        worker.shutdown(wait=False)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(closing)
 
 
 def _checkpoint_if_long(conn: sqlite3.Connection, wal: str) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -222,6 +224,34 @@ async def test_sqlite_checkpoints_run_beside_the_loop(tmp_path: Path,
         assert in_database_file() == 30
     finally:
         await close_database(handle)
+
+
+async def test_sqlite_close_waits_for_a_checkpoint_in_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the database while a checkpoint runs in its thread must not close the
+    checkpoint's connection under it (that was a SIGSEGV in sqlite3, seen at shutdown)."""
+    import threading
+
+    from storage import sqlite_engine
+    from storage.database import migrate
+
+    started, used = threading.Event(), []
+
+    def slow_checkpoint(conn: Any, wal: str) -> None:  # the real one, made slow
+        started.set()
+        time.sleep(0.3)
+        used.append(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+
+    monkeypatch.setattr(sqlite_engine, "CHECKPOINT_EVERY", 0.01)
+    monkeypatch.setattr(sqlite_engine, "_checkpoint_if_long", slow_checkpoint)
+    url = f"sqlite://{tmp_path / 'close.sqlite3'}"
+    await migrate(url)
+    handle = await open_database(url, apply_migrations=False)
+    await _customer(TortoiseStore())
+    await asyncio.to_thread(started.wait, 5)
+    await close_database(handle)  # while the checkpoint sleeps
+    assert len(used) == 1  # it finished on an open connection (a closed one raises)
 
 
 async def test_sqlite_synchronous_full_commits_off_the_loop(tmp_path: Path) -> None:
