@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import json
@@ -82,7 +81,7 @@ class TortoiseBase:
             try:
                 yield
                 if conn.commit_syncs:  # synchronous=FULL: the commit fsyncs, keep it off the loop
-                    await asyncio.to_thread(sqlite_engine.run, raw, "COMMIT", ())
+                    await sqlite_engine.run_in_thread(raw, "COMMIT", ())
                 else:
                     sqlite_engine.run(raw, "COMMIT", ())
             except BaseException:
@@ -147,7 +146,7 @@ class TortoiseBase:
             if sqlite is not None:  # SQLite: on the loop thread, once tortoise is not using it
                 if not sqlite.in_transaction and getattr(conn, "commit_syncs", False):
                     async with conn._lock:  # autocommit under synchronous=FULL: it fsyncs
-                        return await asyncio.to_thread(sqlite_engine.run, sqlite, query, values)
+                        return await sqlite_engine.run_in_thread(sqlite, query, values)
                 if not conn._lock.locked():
                     return sqlite_engine.run(sqlite, query, values)
                 async with conn._lock:

@@ -74,7 +74,16 @@ class FastSqliteClient(SqliteClient):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await super().close()
+        # A statement still running in a worker thread holds the lock (run_in_thread).
+        held = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                held = await self._lock.acquire()
+        try:
+            await super().close()
+        finally:
+            if held:
+                self._lock.release()
 
 
 async def _checkpoints(path: str, pragmas: dict[str, Any]) -> None:
@@ -138,3 +147,19 @@ def translated() -> Iterator[None]:
 def run(conn: sqlite3.Connection, query: str, values: Sequence[Any]) -> list[sqlite3.Row]:
     with translated():
         return conn.execute(query, values).fetchall()
+
+
+async def run_in_thread(
+    conn: sqlite3.Connection, query: str, values: Sequence[Any]
+) -> list[sqlite3.Row]:
+    """`run` in a worker thread (a statement that fsyncs). A caller cancelled meanwhile
+    still waits for the thread, holding whatever lock it holds: the connection is in use
+    until the statement returns, and closing it under the statement crashes the process."""
+    done = asyncio.get_running_loop().run_in_executor(None, run, conn, query, values)
+    try:
+        return await asyncio.shield(done)
+    except asyncio.CancelledError:
+        while not done.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([done])
+        raise

@@ -254,6 +254,44 @@ async def test_sqlite_close_waits_for_a_checkpoint_in_progress(
     assert len(used) == 1  # it finished on an open connection (a closed one raises)
 
 
+async def test_sqlite_a_cancelled_statement_in_a_thread_keeps_its_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under synchronous=FULL statements run in a worker thread. Cancelling their caller
+    (a shutdown) must not free the connection while the thread still uses it."""
+    import threading
+
+    from storage import sqlite_engine
+    from storage.database import migrate
+
+    real, started, outcome = sqlite_engine.run, threading.Event(), []
+
+    def slow(conn: Any, query: str, values: Any) -> Any:  # the real statement, made slow
+        if query.startswith("INSERT INTO customer"):
+            started.set()
+            time.sleep(0.3)
+            try:
+                rows = real(conn, query, values)
+            except Exception as exc:
+                outcome.append(exc)
+                raise
+            outcome.append("ran")
+            return rows
+        return real(conn, query, values)
+
+    url = f"sqlite://{tmp_path / 'full.sqlite3'}?synchronous=FULL"
+    await migrate(url)
+    handle = await open_database(url, apply_migrations=False)
+    monkeypatch.setattr(sqlite_engine, "run", slow)
+    task = asyncio.create_task(_customer(TortoiseStore()))
+    await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await close_database(handle)
+    assert outcome == ["ran"]
+
+
 async def test_sqlite_synchronous_full_commits_off_the_loop(tmp_path: Path) -> None:
     """With `?synchronous=FULL` every commit fsyncs; the engine then commits in a worker
     thread (under the connection's lock), inside and outside transactions alike."""
