@@ -302,3 +302,16 @@ async def test_a_deep_link_start_is_a_greeting_not_a_question(desk: Desk, relay)
     assert await desk.topic_with("now a real question") != topic
     assert len(desk.topics()) == 2
     assert not any("promo_2024" in _text(m) for m in desk.messages())
+
+
+async def test_get_updates_flood_control_is_waited_out_not_retried(desk: Desk, relay) -> None:
+    """A 429 on getUpdates is honoured like any other: the next getUpdates comes after
+    `retry_after`, not after the poller's own (shorter) back-off."""
+    desk.emu.inject_fault("getUpdates", error_code=429,
+                          description="Too Many Requests: retry after 2", retry_after=2)
+    anna = desk.customer("Anna")
+    await anna.says("are you there?")
+    await desk.topic_with("are you there?")
+    polls = desk.emu.calls("getUpdates")
+    [refused] = [i for i, r in enumerate(polls) if r.error_code == 429]
+    assert polls[refused + 1].time - polls[refused].time >= 2.0

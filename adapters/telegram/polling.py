@@ -16,6 +16,7 @@ import random
 from collections import defaultdict
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
@@ -56,6 +57,11 @@ class DurablePoller:
                 if self._stopping.is_set():
                     return
                 raise
+            except TelegramRetryAfter as exc:  # flood control: exactly the pause it asks for
+                logger.warning("getUpdates: flood control, asking again in %ss",
+                               exc.retry_after)
+                await self._sleep(exc.retry_after)
+                continue
             except Exception as exc:  # network, 5xx, 409: back off and try again
                 logger.warning("getUpdates failed (%s: %s); retrying in %.1fs",
                                type(exc).__name__, exc, delay)
