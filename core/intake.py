@@ -7,6 +7,7 @@ message and every delivery it needs are committed, and a re-delivered update is 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -44,6 +45,7 @@ from core.sla_clock import SlaClock
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_CONVERSATION_FIELDS = frozenset(f.name for f in dataclasses.fields(Conversation))
 
 # The running intake transaction's state (per task: chats are processed concurrently).
 _touched: ContextVar[set[str]] = ContextVar("intake_touched")  # targets given new work
@@ -163,17 +165,19 @@ class IntakeService(Linking, Updates):
             inbound.channel, inbound.chat_id, inbound.message_id
         ):
             return IntakeResult(Outcome.DUPLICATE)
-        identity, customer, _ = await store.upsert_identity(
+        identity, customer, new = await store.upsert_identity(
             inbound.channel, inbound.user_id, inbound.chat_id, inbound.profile, now
         )
         if not identity.reachable:
             # Writing to us means they can hear us again (Telegram unblock, VK allow).
             await store.set_reachable(identity.id, True)
-        conversation = await store.open_conversation(customer.id)
+        # A customer created just now has no conversation yet: nothing to look up.
+        conversation = None if new else await store.open_conversation(customer.id)
         created = conversation is None
         if conversation is None:
             conversation = await self._start_conversation(
-                customer.id, customer.display_name, inbound.channel, identity.id
+                customer.id, customer.display_name, inbound.channel, identity.id,
+                first=new,
             )
         fields: dict[str, object] = {}
         if conversation.reply_identity_id != identity.id:
@@ -202,18 +206,27 @@ class IntakeService(Linking, Updates):
             reply_to_id, now, reply_ref=None if reply_to_id else inbound.reply_to_message_id,
         )
         _stored.get().append(message)
+        # A conversation started in this transaction has an empty lane, unless it reopens
+        # the customer's topic (those rows come first): nobody else knows its id yet.
+        fresh = created and conversation.topic_id is None
         await self._enqueue_relay(
             lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
             message=message, group=_group_key(inbound.channel, inbound.chat_id, inbound.content),
+            conversation=dataclasses.replace(
+                conversation, **{k: v for k, v in fields.items()  # type: ignore[arg-type]
+                                 if k in _CONVERSATION_FIELDS}
+            ),
+            lane_empty=fresh,
         )
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
     async def _start_conversation(
-        self, customer_id: int, name: str, channel: str, identity_id: int
+        self, customer_id: int, name: str, channel: str, identity_id: int, *, first: bool
     ) -> Conversation:
-        """A new conversation reuses the customer's topic, so their history stays in one place."""
+        """A new conversation reuses the customer's topic, so their history stays in one place.
+        `first`: the customer was created in this transaction (no earlier conversation)."""
         store, now = self._store, self._clock.now()
-        previous = await store.latest_conversation(customer_id)
+        previous = None if first else await store.latest_conversation(customer_id)
         topic_id = previous.topic_id if previous else None
         conversation = await store.create_conversation(
             customer_id, channel, identity_id, topic_id, now
@@ -230,8 +243,11 @@ class IntakeService(Linking, Updates):
 
     async def _enqueue_relay(
         self, *, lane: str, target: str, chat_id: str, message: Message, group: str | None,
-        identity: Identity | None = None,
+        identity: Identity | None = None, conversation: Conversation | None = None,
+        lane_empty: bool = False,
     ) -> None:
+        """`conversation` (desk side) or `identity` (channel side): what the relay would read
+        first, handed over with a row born claimed; `lane_empty`: no row can be ahead."""
         now = self._clock.now()
         if group is not None:
             # Albums arrive as separate updates with no count and no end marker: hold every
@@ -248,9 +264,11 @@ class IntakeService(Linking, Updates):
         delivery = await self._store.enqueue_relay(
             lane=lane, target=target, chat_id=chat_id, message_id=message.id,
             conversation_id=message.conversation_id, now=now, claim_until=lease,
+            lane_empty=lane_empty,
         )
         if delivery.status is DeliveryStatus.SENDING:  # handed to the outbox after COMMIT
-            _born.get().append(FastIntake(message, delivery, True, identity=identity))
+            _born.get().append(FastIntake(message, delivery, True, conversation=conversation,
+                                          identity=identity))
         else:
             _touched.get().add(target)
 

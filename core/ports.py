@@ -92,6 +92,9 @@ class StorePort(Protocol):
     async def get_identity(self, identity_id: int) -> Identity: ...
     async def get_customer(self, customer_id: int) -> Customer: ...
     async def identities_of(self, customer_id: int) -> list[Identity]: ...
+    async def customer_card(self, customer_id: int) -> tuple[Customer, list[Identity], int]:
+        """The customer, their identities and their number of conversations, at once."""
+        ...
     async def set_reachable(self, identity_id: int, reachable: bool) -> None: ...
     async def find_identity(self, channel: str, user_id: str) -> Identity | None: ...
     async def move_customer(self, from_id: int, into_id: int) -> None:
@@ -153,9 +156,11 @@ class StorePort(Protocol):
     async def enqueue_relay(
         self, *, lane: str, target: str, chat_id: str, message_id: int,
         conversation_id: int | None, now: datetime, claim_until: datetime | None,
+        lane_empty: bool = False,
     ) -> Delivery:
-        """Inside intake's transaction: a relay row, born claimed (`sending`) when the store
-        can tell atomically that its lane is empty and `claim_until` is given."""
+        """Inside intake's transaction: a relay row, born claimed (`sending`) when
+        `claim_until` is given and its lane is empty (`lane_empty`: the caller knows it;
+        else the store says, where it can tell atomically)."""
         ...
     async def enqueue_relays(
         self, rows: Sequence[tuple[str, str, str, int, int]], now: datetime

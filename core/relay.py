@@ -224,14 +224,15 @@ class Relayer:
         topic_id = conversation.topic_id
         if topic_id is not None and conversation.card_posted:
             return topic_id
-        customer = await store.get_customer(conversation.customer_id)
+        customer, identities, conversations = await store.customer_card(
+            conversation.customer_id
+        )
         if topic_id is None:
             title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
             topic_id = await self._limited(desk.rate_keys(), 1, lambda: desk.create_topic(title))
             await store.set_topic(conversation.id, topic_id)  # one statement: atomic alone
         # The card is tracked on its own so that a failed card (429, network) is retried
         # before anything else lands in the new topic.
-        identities = await store.identities_of(customer.id)
         main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
         card = texts.render(
             "card",
@@ -242,7 +243,7 @@ class Relayer:
             language=customer.language,
             customer_id=customer.id,
             conversation_id=conversation.id,
-            previous=await store.count_conversations(customer.id) - 1,
+            previous=conversations - 1,
             identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
         )
         card_topic = topic_id

@@ -75,21 +75,26 @@ class DeliveryRepository(TortoiseBase):
     async def enqueue_relay(
         self, *, lane: str, target: str, chat_id: str, message_id: int,
         conversation_id: int | None, now: datetime, claim_until: datetime | None,
+        lane_empty: bool = False,
     ) -> m.Delivery:
         """A message's relay, born claimed (`sending`, leased until `claim_until`) when its
         lane has nothing pending or in flight and the caller may run it at once.
 
-        SQLite only, and only inside a transaction (intake's): one writer holds the database
-        from its first write to COMMIT, so the look and the insert are atomic. PostgreSQL's
-        general path queues it pending (its born claims need the lane's lock: see
-        storage.fast_intake)."""
+        Only inside a transaction (intake's). `lane_empty`: the caller knows (the lane is
+        a conversation's started in this transaction, which nobody else can name yet).
+        Otherwise SQLite looks: one writer holds the database from its first write to
+        `COMMIT`, so the look and the insert are atomic; PostgreSQL's general path queues
+        it pending (its born claims need the lane's lock: see storage.fast_intake)."""
         claimed = False
-        if claim_until is not None and not self._pg:
-            rows = await self._raw(
-                "SELECT 1 FROM delivery WHERE lane = ? AND status IN ('pending', 'sending')"
-                " LIMIT 1", [lane],
-            )
-            claimed = not rows
+        if claim_until is not None:
+            if lane_empty:
+                claimed = True
+            elif not self._pg:
+                rows = await self._raw(
+                    "SELECT 1 FROM delivery WHERE lane = ? AND status IN ('pending', 'sending')"
+                    " LIMIT 1", [lane],
+                )
+                claimed = not rows
         status = m.DeliveryStatus.SENDING if claimed else m.DeliveryStatus.PENDING
         rows = await self._raw(
             "INSERT INTO delivery (lane, target, chat_id, action, message_id, conversation_id,"

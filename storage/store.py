@@ -96,20 +96,30 @@ class TortoiseStore(FastIntakeRepository):
         now_in = self.dt_in(now)
         if not rows:  # a new person: customer and identity
             name = profile.display_name[:256]
-            crow = await self._raw(
-                "INSERT INTO customer (display_name, language, created_at) VALUES (?, ?, ?)"
-                " RETURNING id", [name, profile.language, now_in],
-            )
-            customer = m.Customer(crow[0]["id"], name, profile.language, now)
+            values = [name, profile.language, now_in, channel, user_id, chat_id,
+                      profile.username, profile.link, True, now_in]
             try:
-                irow = await self._raw(
-                    "INSERT INTO identity (customer_id, channel, user_id, chat_id, username,"
-                    " link, reachable, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    [customer.id, channel, user_id, chat_id, profile.username, profile.link,
-                     True, now_in],
-                )
+                if self._pg:  # one round trip
+                    irow = await self._raw(
+                        "WITH c AS (INSERT INTO customer (display_name, language, created_at)"
+                        " VALUES (?, ?, ?) RETURNING id) INSERT INTO identity (customer_id,"
+                        " channel, user_id, chat_id, username, link, reachable, updated_at)"
+                        " SELECT c.id, ?, ?, ?, ?, ?, ?, ? FROM c RETURNING id, customer_id",
+                        values,
+                    )
+                else:
+                    crow = await self._raw(
+                        "INSERT INTO customer (display_name, language, created_at)"
+                        " VALUES (?, ?, ?) RETURNING id", values[:3],
+                    )
+                    irow = await self._raw(
+                        "INSERT INTO identity (customer_id, channel, user_id, chat_id,"
+                        " username, link, reachable, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                        " RETURNING id, customer_id", [crow[0]["id"], *values[3:]],
+                    )
             except IntegrityError as exc:
                 raise DuplicateError(str(exc)) from exc
+            customer = m.Customer(irow[0]["customer_id"], name, profile.language, now)
             identity = m.Identity(irow[0]["id"], customer.id, channel, user_id, chat_id,
                                   profile.username, profile.link, True)
             return identity, customer, True
@@ -145,6 +155,26 @@ class TortoiseStore(FastIntakeRepository):
         r = rows[0]
         return m.Customer(r["id"], r["display_name"], r["language"],
                           dt_out(r["created_at"]))  # type: ignore[arg-type]
+
+    async def customer_card(
+        self, customer_id: int
+    ) -> tuple[m.Customer, list[m.Identity], int]:
+        """What a topic's customer card shows: the customer, their identities and how many
+        conversations they have had (this one included). One statement."""
+        rows = await self._raw(
+            "SELECT i.*, c.id AS c_id, c.display_name AS c_name, c.language AS c_language,"
+            " c.created_at AS c_created, (SELECT COUNT(*) FROM conversation v"
+            " WHERE v.customer_id = c.id) AS c_conversations FROM customer c"
+            " LEFT JOIN identity i ON i.customer_id = c.id WHERE c.id = ? ORDER BY i.id",
+            [customer_id],
+        )
+        if not rows:
+            raise LookupError(f"customer {customer_id} not found")
+        r = rows[0]
+        customer = m.Customer(r["c_id"], r["c_name"], r["c_language"],
+                              dt_out(r["c_created"]))  # type: ignore[arg-type]
+        identities = [_identity_raw(r) for r in rows if r["id"] is not None]
+        return customer, identities, int(r["c_conversations"])
 
     async def identities_of(self, customer_id: int) -> list[m.Identity]:
         rows = await self._raw("SELECT * FROM identity WHERE customer_id = ? ORDER BY id",

@@ -180,19 +180,19 @@ async def test_a_delivery_is_born_claimed_only_into_an_empty_lane(pg_url: str) -
     store, clock = TortoiseStore(), FrozenClock(NOW)
     handoff = Handoff(clock)
     intake = _intake(store, clock, handoff)
-    await intake.relay_customer_to_desk(_customer("1", "hi"))  # general: pending
+    await intake.relay_customer_to_desk(_customer("1", "hi"))  # a new conversation's lane
     await intake.relay_customer_to_desk(_customer("2", "again"))
-    assert handoff.adopted == []  # the first row is still pending in its lane
+    assert [f.message.content.text for f in handoff.adopted] == ["hi"]  # "again" waits
     await store.complete([d["id"] for d in await store._raw("SELECT id FROM delivery", [])])
     await intake.relay_customer_to_desk(_customer("3", "now"))
-    [born] = handoff.adopted
-    assert born.claimed and born.delivery.more is False
+    born = handoff.adopted[-1]
+    assert born.claimed and born.delivery.more is False and born.message.content.text == "now"
     assert born.conversation is not None and born.conversation.waiting_since is not None
     rows = await store._raw("SELECT status, lease_us FROM delivery WHERE id = ?",
                             [born.delivery.id])
     assert rows[0]["status"] == "sending" and rows[0]["lease_us"] is not None
     await intake.relay_customer_to_desk(_customer("4", "and"))  # behind the one in flight
-    assert len(handoff.adopted) == 1
+    assert len(handoff.adopted) == 2
     # the dispatcher never takes a lane that has a row in flight, even behind a pending one
     assert await store.claim_heads(NOW, 10, set(), NOW + LEASE, "desk") == []
 
@@ -290,7 +290,10 @@ async def test_the_outbox_runs_adopted_rows_in_order_and_releases_them_when_stop
     intake = IntakeService(store, clock, desk_platform="telegram", desk_chat_id=DESK_CHAT,
                            album_wait=timedelta(seconds=1), wake=outbox.wake,
                            stored=relayer.remember, handoff=outbox)
-    await intake.relay_customer_to_desk(_customer("1", "one"))
+    # the conversation and its topic first (queued for the dispatcher: no hand-off yet)
+    await IntakeService(store, clock, desk_platform="telegram", desk_chat_id=DESK_CHAT,
+                        album_wait=timedelta(seconds=1), wake=outbox.wake,
+                        stored=relayer.remember).relay_customer_to_desk(_customer("1", "one"))
     [conversation] = await store._raw("SELECT id FROM conversation", [])
     await store.set_topic(conversation["id"], TOPIC)
     await store.update_conversation(conversation["id"], card_posted=True)
@@ -359,10 +362,10 @@ async def _until_status(store: TortoiseStore, delivery_id: int, status: str) -> 
     await _eventually(check)
 
 
-async def test_the_general_path_is_born_claimed_on_sqlite(db_url: str) -> None:
-    """SQLite has no one-statement path; its intake transaction gives a relay born claimed
-    instead (one writer at a time: the look at the lane and the insert are atomic).
-    PostgreSQL's general path queues it for the dispatcher."""
+async def test_the_general_path_gives_rows_born_claimed(db_url: str) -> None:
+    """A conversation started in the transaction has an empty lane on every database; on
+    SQLite intake's transaction also looks at an existing lane (one writer at a time: the
+    look and the insert are atomic), where PostgreSQL's general path queues the row."""
     handle = await open_database(db_url, apply_migrations=False)
     try:
         store, clock = TortoiseStore(), FrozenClock(NOW)
@@ -372,13 +375,18 @@ async def test_the_general_path_is_born_claimed_on_sqlite(db_url: str) -> None:
         await intake.relay_customer_to_desk(_customer("2", "album", group="g"))
         await intake.relay_customer_to_desk(_customer("3", "behind"))
         rows = await store._raw("SELECT status, lease_us FROM delivery ORDER BY id", [])
-        if db_url.startswith("sqlite"):
-            [born] = handoff.adopted
-            assert born.delivery.status == "sending" and born.message.content.text == "hi"
-            assert [r["status"] for r in rows] == ["sending", "pending", "pending"]
-            assert rows[0]["lease_us"] is not None  # released at the next start if we die
-        else:
-            assert handoff.adopted == []
-            assert [r["status"] for r in rows] == ["pending", "pending", "pending"]
+        [born] = handoff.adopted
+        assert born.delivery.status == "sending" and born.message.content.text == "hi"
+        assert born.conversation is not None and born.conversation.waiting_since == NOW
+        assert [r["status"] for r in rows] == ["sending", "pending", "pending"]
+        assert rows[0]["lease_us"] is not None  # released at the next start if we die
+        await store.complete([r["id"] for r in await store._raw("SELECT id FROM delivery", [])])
+        # the general path on an existing conversation (a changed profile)
+        await intake.relay_customer_to_desk(
+            _customer("4", "renamed", profile=Profile("Anna S", "anna", "en")))
+        rows = await store._raw("SELECT status FROM delivery ORDER BY id DESC LIMIT 1", [])
+        sqlite = db_url.startswith("sqlite")
+        assert rows[0]["status"] == ("sending" if sqlite else "pending")
+        assert len(handoff.adopted) == (2 if sqlite else 1)
     finally:
         await close_database(handle)

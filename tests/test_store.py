@@ -335,3 +335,22 @@ async def test_system_messages_and_relays_in_bulk_keep_their_order(store: Tortoi
     assert sorted((d.lane, d.message_id) for d in heads) == sorted(
         [(f"desk:{convs[2].id}", ids[0]), (f"desk:{convs[0].id}", ids[1]),
          (f"desk:{convs[1].id}", ids[3])])  # the second notice of convs[2] waits behind its first
+
+
+async def test_customer_card_reads_customer_identities_and_conversations_at_once(
+    store: TortoiseStore,
+) -> None:
+    identity, customer = await _customer(store)
+    first = await store.create_conversation(customer, "telegram", identity, None, NOW)
+    await store.update_conversation(first.id, status="closed", closed_at=NOW)
+    await store.create_conversation(customer, "telegram", identity, 5, NOW)
+    vk, _, _ = await store.upsert_identity("vk", "9", "9", Profile("Anna"), NOW)
+    await store.move_customer(vk.customer_id, customer)
+    lonely, _ = await _customer(store, "2")
+    found, identities, conversations = await store.customer_card(customer)
+    assert (found.id, found.display_name, conversations) == (customer, "Anna <b>", 2)
+    assert [(i.channel, i.user_id) for i in identities] == [("telegram", "1"), ("vk", "9")]
+    alone = await store.get_identity(lonely)
+    assert (await store.customer_card(alone.customer_id))[1:] == ([alone], 0)
+    with pytest.raises(LookupError):
+        await store.customer_card(999)
