@@ -10,6 +10,7 @@ from core.clock import Clock
 from core.model import (
     DESK,
     Action,
+    Content,
     InboundEdit,
     IntakeResult,
     MessageKind,
@@ -47,6 +48,7 @@ class Updates:
                 return IntakeResult(Outcome.IGNORED)
             message = await store.get_message(link.message_id)
             await store.update_content(message.id, inbound.content, inbound.edited_at)
+            replaced = _file_replaced(message.content, inbound.content)
             conversation = await store.get_conversation(message.conversation_id)
             from_desk = (inbound.platform, inbound.chat_id) == (self._desk_platform,
                                                                 self._desk_chat)
@@ -64,6 +66,7 @@ class Updates:
             await self._enqueue(
                 lane=lane, target=target, chat_id=chat, action=Action.EDIT,
                 now=self._clock.now(), message_id=message.id, conversation_id=conversation.id,
+                body={"file_replaced": True} if replaced else None,
             )
             return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
@@ -102,3 +105,11 @@ class Updates:
             )
 
         await self._atomic(work)
+
+
+def _file_replaced(before: Content, after: Content) -> bool:
+    """Whether an edit swapped the message's file (a copy can't be edited into another file:
+    the relay posts the new version instead)."""
+    old = {a.key for a in before.attachments if a.key}
+    new = {a.key for a in after.attachments if a.key}
+    return bool(old) and bool(new) and old != new

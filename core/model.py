@@ -67,7 +67,10 @@ class Attachment:
     Another platform can't copy it: the channel or desk on the other side fetches the bytes
     from `platform` (through the `Files` registry, by `ref`, the origin's own handle: a
     Telegram file_id, a VK URL) and uploads them its own way. `kind` is one of "photo",
-    "document", "voice", "sticker", "video", "audio", "animation".
+    "document", "voice", "sticker", "video", "audio", "animation". `key` is the file's
+    stable identity where the platform has one (Telegram's file_unique_id; a `ref` may
+    differ between two updates about the same file): an edit whose keys changed replaced
+    the file.
     """
 
     kind: str
@@ -75,6 +78,7 @@ class Attachment:
     ref: str
     name: str | None = None
     mime: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

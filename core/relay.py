@@ -204,7 +204,8 @@ class Relayer:
         topic_id = await self.ensure_topic(conversation)
         if first.action is Action.EDIT:
             await self._edit(step, desk.chat_id, desk.platform,
-                             lambda pid, m, r: desk.edit(topic_id, pid, m, r), keys)
+                             lambda pid, m, r: desk.edit(topic_id, pid, m, r),
+                             lambda o: self._repost_desk(topic_id, o), keys)
             return
         with self._recorded(desk.chat_id):
             ids = await self._limited(keys, desk.sends_for(step.items),
@@ -269,7 +270,8 @@ class Relayer:
             raise RecipientUnreachable("the customer can't be reached (blocked or denied)")
         if first.action is Action.EDIT:
             await self._edit(step, first.chat_id, channel.platform,
-                             lambda pid, m, r: channel.edit(first.chat_id, pid, m, r), keys)
+                             lambda pid, m, r: channel.edit(first.chat_id, pid, m, r),
+                             lambda o: channel.send(first.chat_id, [o]), keys)
             return
         with self._recorded(first.chat_id):
             ids = await self._limited(
@@ -283,18 +285,30 @@ class Relayer:
         chat_id: str,
         platform: str,
         call: Callable[[str, Message, str | None], Awaitable[str | None]],
+        repost: Callable[[Outgoing], Awaitable[Sequence[str | None]]],
         keys: Sequence[RateKey],
     ) -> None:
         first = step.deliveries[0]
         assert first.message_id is not None
         message = await self._store.get_message(first.message_id)
+        # The newest copy: an edit that could not be made in place posted a newer one.
         copy = next(
-            (link for link in await self._store.links_of(message.id)
+            (link for link in reversed(await self._store.links_of(message.id))
              if link.chat_id == chat_id and not link.is_origin),
             None,
         )
         if copy is None:  # never relayed (e.g. it failed for good): nothing to edit
             await self._finish(step)
+            return
+        if first.body.get("file_replaced"):
+            # No platform edits a copy into another file: the new version is posted as a
+            # reply to the copy it replaces.
+            outgoing = Outgoing(message, copy.platform_message_id, first.id)
+            units = 1 + self._desk.sends_for([outgoing]) if chat_id == self._desk.chat_id \
+                else 1
+            with self._recorded(chat_id):
+                ids = await self._limited(keys, units, lambda: repost(outgoing))
+                await self._finish(step, [(platform, chat_id, ids[-1:])])
             return
         reply_to = await self._copy_in(await self._reply_target(message), chat_id)
         try:
@@ -304,6 +318,13 @@ class Relayer:
         except NotModified:
             new_id = None
         await self._finish(step, [(platform, chat_id, [new_id])] if new_id else [])
+
+    async def _repost_desk(self, topic_id: int, outgoing: Outgoing) -> Sequence[str | None]:
+        """Operators see who changed what: a marked notice, then the new version."""
+        message = outgoing.message
+        await self._desk.post_html(topic_id, texts.render(
+            "edited", name=message.author_name or "Customer", text=""))
+        return await self._desk.post(topic_id, [outgoing])
 
     async def _finish(
         self, step: Step, links: Sequence[tuple[str, str, Sequence[str | None]]] = ()

@@ -20,7 +20,7 @@ def content_json(content: m.Content) -> dict[str, Any]:
 
 def attachment_json(a: m.Attachment) -> dict[str, Any]:
     return {"kind": a.kind, "platform": a.platform, "ref": a.ref, "name": a.name,
-            "mime": a.mime}
+            "mime": a.mime, **({"key": a.key} if a.key else {})}
 
 
 def content_out(raw: dict[str, Any]) -> m.Content:

@@ -116,6 +116,39 @@ async def test_edits_update_the_copies_in_both_directions(desk: Desk, relay) -> 
     assert not any(_text(m) == "We sent 2" for m in anna.inbox())
 
 
+async def test_a_replaced_file_is_posted_anew_in_both_directions(desk: Desk, relay) -> None:
+    """No copy can be edited into another file: the new version goes out as a reply to the
+    copy it replaces (with a marked notice for operators), and later edits change it."""
+    anna = desk.customer("Anna")
+    original = await anna.sends("photo", caption="the broken cup", data=b"first photo")
+    topic = await desk.topic_with("the broken cup")
+    old_copy = desk.find("the broken cup")
+    assert old_copy is not None
+    await anna.edits(original["message_id"], media="photo", data=b"a better photo")
+    await desk.wait(lambda: len([m for m in desk.bot_posts(topic)
+                                 if _text(m) == "the broken cup"]) == 2)
+    new_copy = [m for m in desk.bot_posts(topic) if _text(m) == "the broken cup"][-1]
+    assert new_copy["photo"][-1]["file_unique_id"] != old_copy["photo"][-1]["file_unique_id"]
+    assert new_copy["reply_to_message"]["message_id"] == old_copy["message_id"]
+    assert any("Anna edited a message" in (_text(m) or "") for m in desk.bot_posts(topic))
+    await anna.edits(original["message_id"], caption="the broken cup, see the photo")
+    await desk.wait(lambda: desk.find("the broken cup, see the photo") is not None)
+    assert desk.find("the broken cup, see the photo")["message_id"] == new_copy["message_id"]
+    # an operator swapping the document they sent
+    olga = desk.operator()
+    sent = await olga.sends(topic, "document", caption="your invoice", data=b"v1")
+    await anna.receives("your invoice")
+    await olga.edits(sent["message_id"], media="document", data=b"v2, corrected")
+    await desk.wait(lambda: len([m for m in anna.inbox() if _text(m) == "your invoice"]) == 2)
+    first, second = [m for m in anna.inbox() if _text(m) == "your invoice"]
+    assert second["reply_to_message"]["message_id"] == first["message_id"]
+    assert second["document"]["file_unique_id"] != first["document"]["file_unique_id"]
+    # a caption edit alone still edits in place
+    await olga.edits(sent["message_id"], caption="your invoice (paid)")
+    await desk.wait(lambda: any(_text(m) == "your invoice (paid)" for m in anna.inbox()))
+    assert len(anna.inbox()) == 2
+
+
 async def test_blocked_customer_tells_operators_and_stops_trying(desk: Desk, relay) -> None:
     anna = desk.customer("Anna")
     await anna.says("hi")

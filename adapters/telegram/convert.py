@@ -111,7 +111,7 @@ def _attachments(message: Message, kind: str) -> tuple[Attachment, ...]:
         name = {"photo": "photo.jpg", "voice": "voice.ogg", "sticker": "sticker.webp",
                 "video_note": "video.mp4"}.get(kind)
     return (Attachment(core_kind, "telegram", media.file_id, name,
-                       getattr(media, "mime_type", None)),)
+                       getattr(media, "mime_type", None), key=media.file_unique_id),)
 
 
 def _detail(message: Message, kind: str) -> str:

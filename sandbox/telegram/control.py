@@ -162,6 +162,8 @@ class ControlApi(ControlRoutes):
             int(body["message_id"]),
             body.get("text"),
             body.get("caption"),
+            media=body.get("media"),
+            data=base64.b64decode(body["data_base64"]) if body.get("data_base64") else None,
             bot=self._bot(body),
         )
 

@@ -13,7 +13,7 @@ from typing import Any
 from .delivery import fan_out, new_message, publish, render_chat, render_message
 from .entities import detect_entities, trim, utf16_len, validate_entities
 from .errors import ControlError
-from .media import FILE_KINDS, media_content
+from .media import FILE_KINDS, content_kind, media_content
 from .state import BotRecord, ChatRecord, Json, MessageRecord, State, UserRecord, now_ts
 
 GENERAL_TOPIC_ID = 1
@@ -193,6 +193,25 @@ def media_message(
     raise ControlError(f"unknown message kind {kind!r}; use one of {FILE_KINDS + NON_FILE_KINDS}")
 
 
+# What a user may swap for another file in an edit (Telegram's clients: not voice notes,
+# video notes or stickers); an album's part stays a photo or a video.
+REPLACEABLE = ("photo", "video", "animation", "audio", "document")
+
+
+def _replace_media(
+    state: State, user: UserRecord, msg: MessageRecord, content: Json, media: Json
+) -> Json:
+    old, new = content_kind(content), media["kind"]
+    if old not in REPLACEABLE or new not in REPLACEABLE:
+        raise ControlError(f"a {old or 'text'} message's file can't be replaced by a {new}")
+    if msg.media_group_id and new not in ("photo", "video"):
+        raise ControlError("an album's part can only become a photo or a video")
+    kept = {k: v for k, v in content.items() if k not in (*REPLACEABLE, old)}
+    fresh = media_message(state, user, new, data=media.get("data"), file_name=None,
+                          mime_type=None, fields={})
+    return {**kept, **fresh}
+
+
 def edit(
     state: State, user: UserRecord, chat: ChatRecord, message_id: int, changes: Json
 ) -> MessageRecord:
@@ -213,6 +232,8 @@ def edit(
         content.pop("caption", None)
         content.pop("caption_entities", None)
         content.update(caption_content(user, changes["caption"], changes.get("caption_entities")))
+    if "media" in changes:
+        content = _replace_media(state, user, msg, content, changes["media"])
     if content == msg.content:
         raise ControlError("edit changes nothing (Telegram clients don't send such edits)")
     msg.content = content

@@ -119,8 +119,12 @@ class PeopleApi(EmulatorBase):
         caption: str | None = None,
         *,
         entities: list[Json] | None = None,
+        media: str | None = None,
+        data: bytes | None = None,
         bot: BotRef = None,
     ) -> Json:
+        """Edit text or caption, or (``media``: photo, video, animation, audio, document)
+        replace the file of a media message, as Telegram's clients allow."""
         person = self._user(user)
         chat = self._person_chat(person, chat_id, bot)
         changes: Json = {}
@@ -128,8 +132,10 @@ class PeopleApi(EmulatorBase):
             changes.update(text=text, entities=entities)
         if caption is not None:
             changes.update(caption=caption, caption_entities=entities)
+        if media is not None:
+            changes["media"] = {"kind": media, "data": data}
         if not changes:
-            raise ControlError("user_edit needs text= or caption=")
+            raise ControlError("user_edit needs text=, caption= or media=")
         msg = humans.edit(self.state, person, chat, message_id, changes)
         await asyncio.sleep(0)
         return self._render(msg)
