@@ -215,7 +215,8 @@ class Outbox:
             while claimed:
                 if claimed[-1].more:  # followers to batch with (albums, bursts)
                     claimed += await self._store.claim_next(
-                        head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id
+                        head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id,
+                        held=[d.id for d in claimed],
                     )
                 self._held[head.lane] = [d.id for d in claimed]
                 if not await self._process(claimed) or self._stopping:

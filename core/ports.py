@@ -178,7 +178,7 @@ class StorePort(Protocol):
         ...
     async def claim_next(
         self, lane: str, now: datetime, limit: int, lease_until: datetime | None,
-        after_id: int = 0,
+        after_id: int = 0, held: Sequence[int] = (),
     ) -> list[Delivery]: ...
     async def finish(
         self, delivery_id: int, status: DeliveryStatus, error: str | None = None

@@ -37,7 +37,6 @@ def _due_prefix(rows: Sequence[dict[str, Any]], now: datetime) -> list[int]:
     return ids
 
 
-_MAX_ID = 2**63 - 1
 # Whether a lane has pending rows behind row `d` (returned with claimed heads).
 _MORE = ("EXISTS (SELECT 1 FROM delivery f WHERE f.lane = d.lane AND f.status = 'pending'"
          " AND f.id > d.id)")
@@ -152,51 +151,50 @@ class DeliveryRepository(TortoiseBase):
         values.append(limit)
         if lease_until is None:  # the only process on this database: nothing to mark
             return [_delivery_raw(r) for r in await self._raw(query, values)]
-        if self._pg:  # select and mark in one statement (one round trip, no BEGIN/COMMIT)
-            return await self._mark_sending_where(
-                query.replace(f"SELECT d.*, {_MORE} AS more", "SELECT d.id", 1)
-                + " FOR UPDATE OF d SKIP LOCKED", values, lease_until,
-                more=_MORE.replace("d.", "delivery."),
+        if self._pg:
+            # Select and mark in one statement. The candidates are fenced off by their
+            # LIMIT, then each lane's advisory lock is tried: a lane whose lock another
+            # claimer holds is skipped (see migration 0005), and a head claimed meanwhile
+            # fails the UPDATE's own `status = 'pending'` recheck.
+            heads = query.replace(f"SELECT d.*, {_MORE} AS more", "SELECT d.id, d.lane", 1)
+            rows = await self._raw(
+                "UPDATE delivery SET status = 'sending', lease_us = ? WHERE status = 'pending'"
+                f" AND id IN (SELECT h.id FROM ({heads}) h"
+                " WHERE pg_try_advisory_xact_lock(hashtextextended(h.lane, 0)))"
+                f" RETURNING *, {_MORE.replace('d.', 'delivery.')} AS more",
+                [to_us(lease_until), *values],
             )
+            return sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
         async with self.transaction():
             rows = await self._raw(query, values)
             return await self._mark_sending([r["id"] for r in rows], lease_until)
 
     async def claim_next(
         self, lane: str, now: datetime, limit: int, lease_until: datetime | None,
-        after_id: int = 0,
+        after_id: int = 0, held: Sequence[int] = (),
     ) -> list[m.Delivery]:
-        """Claim the next due rows (ids above `after_id`) of a lane this process holds."""
-        query = "SELECT * FROM delivery WHERE lane = ? AND status = 'pending'"
-        query += " AND id > ? ORDER BY id LIMIT ?"
+        """Claim the next due rows of a lane this process runs: the rows above `after_id`
+        when claims are not marked (one process), else the lane's leading due rows, unless
+        another process has a row of the lane in flight (`held`: this task's own)."""
         if lease_until is None:
-            rows = await self._raw(query, [lane, after_id, limit])
+            rows = await self._raw(
+                "SELECT * FROM delivery WHERE lane = ? AND status = 'pending' AND id > ?"
+                " ORDER BY id LIMIT ?", [lane, after_id, limit],
+            )
             due = set(_due_prefix(rows, now))
             return [_delivery_raw(r) for r in rows if r["id"] in due]
-        if self._pg:
-            # Only the leading due rows (FIFO: nothing overtakes a row not due yet), marked
-            # in the same statement; it waits for locks instead of skipping them, since a
-            # skipped row would be overtaken.
-            return await self._mark_sending_where(
-                "SELECT id FROM delivery WHERE lane = ? AND status = 'pending' AND id > ?"
-                " AND due_us <= ? AND id < COALESCE((SELECT MIN(id) FROM delivery"
-                " WHERE lane = ? AND status = 'pending' AND id > ? AND due_us > ?), ?)"
-                " ORDER BY id LIMIT ? FOR UPDATE",
-                [lane, after_id, to_us(now), lane, after_id, to_us(now), _MAX_ID, limit],
-                lease_until,
+        if self._pg:  # under the lane's lock (migration 0005)
+            rows = await self._raw(
+                "SELECT * FROM relaydesk_claim_next(?, ?::bigint[], ?, ?, ?)",
+                [lane, list(held), to_us(now), to_us(lease_until), limit],
             )
+            return sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
         async with self.transaction():
-            rows = await self._raw(query, [lane, after_id, limit])
+            rows = await self._raw(
+                "SELECT * FROM delivery WHERE lane = ? AND status = 'pending' AND id > ?"
+                " ORDER BY id LIMIT ?", [lane, after_id, limit],
+            )
             return await self._mark_sending(_due_prefix(rows, now), lease_until)
-
-    async def _mark_sending_where(
-        self, ids_query: str, values: list[Any], lease_until: datetime, more: str = "TRUE"
-    ) -> list[m.Delivery]:
-        rows = await self._raw(
-            f"UPDATE delivery SET status = 'sending', lease_us = ? WHERE id IN ({ids_query})"
-            f" RETURNING *, {more} AS more", [to_us(lease_until), *values],
-        )
-        return sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
 
     async def _mark_sending(self, ids: list[int], lease_until: datetime) -> list[m.Delivery]:
         if not ids:

@@ -253,9 +253,19 @@ class RecordingDesk:
 
     def __init__(self) -> None:
         self.posted: list[str] = []
+        self.topics: dict[int, list[str]] = {}
         self.hold = asyncio.Event()
         self.hold.set()
         self.entered = asyncio.Event()
+
+    async def create_topic(self, title: str) -> int:
+        topic = 1000 + len(self.topics)
+        self.topics[topic] = []
+        return topic
+
+    async def post_card(self, topic_id: int, html: str) -> str:
+        self.topics[topic_id].append("card")
+        return "card"
 
     def rate_keys(self) -> list[Any]:
         return []
@@ -272,7 +282,10 @@ class RecordingDesk:
     async def post(self, topic_id: int | None, items: Any) -> list[str | None]:
         self.entered.set()
         await self.hold.wait()
+        await asyncio.sleep(0)  # a platform call yields to the loop
         self.posted += [item.message.content.text for item in items]
+        if topic_id in self.topics:
+            self.topics[topic_id] += [item.message.content.text for item in items]
         return [f"c{len(self.posted)}"]
 
 
@@ -390,3 +403,56 @@ async def test_the_general_path_gives_rows_born_claimed(db_url: str) -> None:
         assert len(handoff.adopted) == (2 if sqlite else 1)
     finally:
         await close_database(handle)
+
+
+async def test_two_processes_on_one_database_keep_every_lane_in_order(pg_url: str) -> None:
+    """Two relays (say one for Telegram, one for VK) write into the same conversations'
+    lanes and deliver from one PostgreSQL database: rows born claimed, queued rows and the
+    dispatchers' claims together still deliver each message once, in order."""
+    from core.outbox import Outbox, OutboxSettings
+    from core.ratelimit import SlidingWindowLimiter
+    from core.relay import Relayer
+
+    clock, desk = FrozenClock(NOW), RecordingDesk()
+    processes, adopted = [], [0, 0]
+    for p in range(2):
+        store = TortoiseStore()
+        relayer = Relayer(store, clock, desk, {}, SlidingWindowLimiter())  # type: ignore[arg-type]
+        outbox = Outbox(store, clock, relayer, ["desk"],
+                        OutboxSettings(exclusive=False, lease=LEASE, workers=3), DESK_CHAT)
+        intake = IntakeService(store, clock, desk_platform="telegram", desk_chat_id=DESK_CHAT,
+                               album_wait=timedelta(seconds=1), wake=outbox.wake,
+                               stored=relayer.remember, handoff=outbox)
+        processes.append((intake, outbox))
+
+        def counted(fast: FastIntake, p: int = p, adopt: Any = outbox.adopt) -> None:
+            adopted[p] += 1
+            adopt(fast)
+
+        outbox.adopt = counted  # type: ignore[method-assign]
+    runners = [asyncio.create_task(outbox.run()) for _, outbox in processes]
+
+    async def customer(n: int) -> None:
+        for k in range(12):  # each message through the other process
+            intake = processes[k % 2][0]
+            await intake.relay_customer_to_desk(
+                _customer(f"{n}-{k}", f"{n}:{k}", user=str(100 + n)))
+            if n % 2:  # half the customers wait for each answer: their lanes run dry
+                await _until(lambda text=f"{n}:{k}": text in desk.posted)  # type: ignore[misc]
+
+    try:
+        await asyncio.gather(*(customer(n) for n in range(8)))
+        await _until(lambda: len(desk.posted) == 8 * 12)
+        await asyncio.sleep(0.2)  # nothing more comes
+    finally:
+        for _, outbox in processes:
+            await outbox.stop()
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+    assert len(desk.posted) == 8 * 12 == len(set(desk.posted))
+    assert all(adopted) and sum(adopted) < 8 * 12  # both paths: born claimed and queued
+    assert len(desk.topics) == 8
+    for posts in desk.topics.values():
+        n = posts[1].split(":")[0]
+        assert posts == ["card", *(f"{n}:{k}" for k in range(12))]

@@ -89,7 +89,9 @@ async def test_claims_are_fifo_per_lane(store: TortoiseStore) -> None:
     assert [h.id for h in heads] == [a[0], b[0]]  # one head per lane
     # while a lane's head is being sent, nobody else may claim that lane
     assert await store.claim_heads(NOW, 10, set(), LEASE, "desk") == []
-    more = await store.claim_next("desk:1", NOW, 10, LEASE)
+    if store._pg:  # nor claim rows behind it (under the lane's lock, with a fresh look)
+        assert await store.claim_next("desk:1", NOW, 10, LEASE) == []
+    more = await store.claim_next("desk:1", NOW, 10, LEASE, after_id=a[0], held=[a[0]])
     assert [d.id for d in more] == a[1:]
     assert await store.claim_heads(NOW, 10, set(), LEASE, "customer") == []
 
@@ -129,7 +131,8 @@ async def test_album_parts_are_postponed_together(store: TortoiseStore) -> None:
     await store.postpone_group("desk:1", "g", NOW + timedelta(seconds=2))
     assert await store.claim_heads(NOW + timedelta(seconds=1), 5, set(), LEASE, "desk") == []
     [head] = await store.claim_heads(NOW + timedelta(seconds=2), 5, set(), LEASE, "desk")
-    rest = await store.claim_next("desk:1", NOW + timedelta(seconds=2), 10, LEASE)
+    rest = await store.claim_next("desk:1", NOW + timedelta(seconds=2), 10, LEASE,
+                                  after_id=head.id, held=[head.id])
     assert [head.id, *[d.id for d in rest]] == ids
 
 

@@ -18,6 +18,8 @@ bare name as the column.
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
+from storage.pg_only import postgres_only
+
 # The relay's delivery, born claimed when the lane has nothing pending or in flight (the
 # lane's lock first: the check then sees every row committed before it).
 _DELIVERY = """
@@ -140,20 +142,7 @@ DROP = [
 ]
 
 
-def _postgres(editor) -> bool:  # type: ignore[no-untyped-def]
-    return editor.client.capabilities.dialect == "postgres"
-
-
-async def forward(apps, editor) -> None:  # type: ignore[no-untyped-def]
-    if _postgres(editor):
-        await editor.client.execute_script(CUSTOMER)
-        await editor.client.execute_script(OPERATOR)
-
-
-async def backward(apps, editor) -> None:  # type: ignore[no-untyped-def]
-    if _postgres(editor):
-        for sql in DROP:
-            await editor.client.execute_script(sql)
+forward, backward = postgres_only([CUSTOMER, OPERATOR], DROP)
 
 
 class Migration(migrations.Migration):
