@@ -16,6 +16,7 @@ from core.model import Action, DeliveryStatus, Profile
 from core.ports import DuplicateError
 from storage.database import close_database, open_database
 from storage.store import TortoiseStore
+from tests.dbs import PgDatabase
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=5)
@@ -191,6 +192,40 @@ async def test_postgres_connections_lost_are_replaced(db_url: str, store: Tortoi
     assert (await store.open_conversation(customer)) == conv
     async with store.transaction():  # transactions work again too
         assert await store.count_conversations(customer) == 1
+
+
+async def test_postgres_connections_go_to_waiters_first_come_first_served(
+    pg_database: PgDatabase,
+) -> None:
+    """More callers than connections: a released connection goes to the longest waiter,
+    never to a caller asking just then (a free-for-all starved some for 0.3 s)."""
+    from tortoise.connection import get_connection
+
+    from storage import pg_engine
+
+    handle = await open_database(await pg_database.fresh(), apply_migrations=False)
+    try:
+        store, client = TortoiseStore(), get_connection("default")
+        held = [await client.fast_acquire() for _ in range(pg_engine.FAST_CONNECTIONS)]
+        served: list[str] = []
+
+        async def caller(name: str) -> None:
+            conn = await client.fast_acquire()
+            served.append(name)
+            await asyncio.sleep(0.01)
+            client.fast_release(conn)
+
+        waiting = [asyncio.create_task(caller(f"w{n}")) for n in range(4)]
+        await asyncio.sleep(0.01)  # all four wait, in order
+        client.fast_release(held.pop())
+        await caller("late")  # asks the moment a connection comes free: after the four
+        await asyncio.gather(*waiting)
+        assert served == ["w0", "w1", "w2", "w3", "late"]
+        for conn in held:
+            client.fast_release(conn)
+        await _customer(store)  # the pool is whole again
+    finally:
+        await close_database(handle)
 
 
 async def test_sqlite_checkpoints_run_beside_the_loop(tmp_path: Path,
