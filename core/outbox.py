@@ -68,6 +68,7 @@ class Outbox:
         self._held: dict[str, list[int]] = {}  # lane -> rows it has claimed (leases to renew)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._running = False  # run() has freed what a previous stop left in flight
         self._wakes: dict[str, int] = {}  # per target: how many times work was committed
         # Deliveries born claimed (see adopt) for lanes this process was still running.
         self._adopted: dict[str, list[Delivery]] = {}
@@ -85,8 +86,8 @@ class Outbox:
         it skips the dispatcher's claim and look-up. None while stopping, or when the
         target's workers (all workers, for `target` None) are busy: then the dispatcher
         takes it in turn."""
-        if self._stopping:
-            return None
+        if self._stopping or not self._running:
+            return None  # before run(): its release of stale claims would free this row too
         lanes = self._lanes.values()
         busy = len(self._lanes) if target is None else sum(1 for t in lanes if t == target)
         workers = self._settings.workers * (len(self._targets) if target is None else 1)
@@ -128,6 +129,7 @@ class Outbox:
         if released:
             logger.info("outbox: %d deliveries interrupted by a previous stop are due again",
                         released)
+        self._running = True
         if self._settings.exclusive:
             await self._loop()
             return

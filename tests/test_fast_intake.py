@@ -310,9 +310,12 @@ async def test_the_outbox_runs_adopted_rows_in_order_and_releases_them_when_stop
     [conversation] = await store._raw("SELECT id FROM conversation", [])
     await store.set_topic(conversation["id"], TOPIC)
     await store.update_conversation(conversation["id"], card_posted=True)
+    # nothing is born claimed before run() has freed what a previous stop left in flight
+    assert outbox.birth_lease("desk") is None
     runner = asyncio.create_task(outbox.run())
     try:
         await _until(lambda: desk.posted == ["one"])
+        assert outbox.birth_lease("desk") is not None
         await _until_done(store, 1)
         desk.hold.clear()  # the next post waits
         await intake.relay_customer_to_desk(_customer("2", "two"))  # born claimed
