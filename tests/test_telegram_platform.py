@@ -315,3 +315,32 @@ async def test_get_updates_flood_control_is_waited_out_not_retried(desk: Desk, r
     polls = desk.emu.calls("getUpdates")
     [refused] = [i for i, r in enumerate(polls) if r.error_code == 429]
     assert polls[refused + 1].time - polls[refused].time >= 2.0
+
+
+def test_no_filter_or_handler_runs_in_a_thread() -> None:
+    """aiogram 3 runs a plain function (magic filters `F.…` included) in a worker thread:
+    a thread hop for every update on every router it passes. Ours are all coroutines."""
+    from aiogram import Dispatcher, Router
+
+    from adapters.telegram.customer import customer_router
+    from adapters.telegram.desk import desk_router
+
+    dp = Dispatcher()
+    dp.include_router(desk_router(-1001))
+    dp.include_router(customer_router())
+    threaded = []
+
+    def walk(router: Router) -> None:
+        for name, observer in router.observers.items():
+            for f in observer._handler.filters or []:
+                if not f.awaitable:
+                    threaded.append(f"{router.name}.{name}: {f.callback}")
+            for handler in observer.handlers:
+                for c in [handler, *(handler.filters or [])]:
+                    if not c.awaitable:
+                        threaded.append(f"{router.name}.{name}: {c.callback}")
+        for sub in router.sub_routers:
+            walk(sub)
+
+    walk(dp)
+    assert threaded == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import CommandStart
 from aiogram.types import ChatMemberUpdated, Message
@@ -83,7 +83,10 @@ def _inbound(message: Message) -> InboundCustomerMessage:
 
 def customer_router() -> Router:
     router = Router(name="customers")
-    private = F.chat.type == ChatType.PRIVATE
+
+    async def private(event: Message | ChatMemberUpdated) -> bool:  # a coroutine: no thread
+        return event.chat.type == ChatType.PRIVATE
+
     router.message.filter(private)
     router.edited_message.filter(private)
     router.my_chat_member.filter(private)

@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (
     BufferedInputFile,
@@ -184,7 +184,17 @@ async def _answer(query: CallbackQuery, text: str = "") -> None:
 
 def desk_router(chat_id: int) -> Router:
     router = Router(name="desk")
-    in_desk = F.chat.id == chat_id
+
+    # Filters are coroutines: aiogram 3 runs a plain function (a magic filter `F.…`
+    # included) in a worker thread, a thread hop for every update.
+    async def in_desk(event: Message) -> bool:
+        return event.chat.id == chat_id
+
+    async def desk_control(query: CallbackQuery) -> bool:
+        message = query.message
+        return bool(query.data and query.data.startswith("rd:")) and message is not None \
+            and message.chat.id == chat_id
+
     router.message.filter(in_desk)
     router.edited_message.filter(in_desk)
 
@@ -226,7 +236,7 @@ def desk_router(chat_id: int) -> Router:
             result = await intake.relay_operator_to_customer(_inbound(message, operator))
             logger.debug("operator message %s: %s", message.message_id, result.outcome)
 
-    @router.callback_query(F.data.startswith("rd:"), F.message.chat.id == chat_id)
+    @router.callback_query(desk_control)
     async def on_control(query: CallbackQuery, intake: IntakeService,
                          controls: DeskControls) -> None:
         user, message = query.from_user, query.message
