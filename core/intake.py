@@ -39,7 +39,7 @@ from core.model import (  # noqa: F401 - IntakeResult and Outcome are intake's A
     desk_lane,
 )
 from core.notices import enqueue_notice, enqueue_reopen_topic
-from core.ports import DuplicateError, FastIntake, StorePort
+from core.ports import DuplicateError, Handover, StorePort
 from core.sla_clock import SlaClock
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ _CONVERSATION_FIELDS = frozenset(f.name for f in dataclasses.fields(Conversation
 _touched: ContextVar[set[str]] = ContextVar("intake_touched")  # targets given new work
 _retrying: ContextVar[bool] = ContextVar("intake_retrying", default=False)
 _stored: ContextVar[list[Message]] = ContextVar("intake_stored")  # messages to relay
-_born: ContextVar[list[FastIntake]] = ContextVar("intake_born")  # deliveries born claimed
+_born: ContextVar[list[Handover]] = ContextVar("intake_born")  # deliveries born claimed
 
 
 class Handoff(Protocol):
@@ -63,7 +63,7 @@ class Handoff(Protocol):
         free worker for it)."""
         ...
 
-    def adopt(self, fast: FastIntake) -> None:
+    def adopt(self, fast: Handover) -> None:
         """Run a delivery born claimed (its lane was empty): no claim, no read."""
         ...
 
@@ -104,7 +104,7 @@ class IntakeService(Linking, Updates):
         for attempt in range(attempts):
             touched: set[str] = set()
             stored: list[Message] = []
-            born: list[FastIntake] = []
+            born: list[Handover] = []
             _touched.set(touched)
             _stored.set(stored)
             _born.set(born)
@@ -117,15 +117,21 @@ class IntakeService(Linking, Updates):
                     raise
                 logger.debug("intake lost a race on a unique key; retrying")
                 continue
-            if stored and self._stored is not None:
-                self._stored(stored)
-            if touched:
-                self._wake(touched)
-            if self._handoff is not None:
-                for fast in born:
-                    self._handoff.adopt(fast)
+            self._committed(stored, touched, born)
             return result
         raise AssertionError("unreachable")
+
+    def _committed(self, stored: list[Message], touched: set[str], born: list[Handover]
+                   ) -> None:
+        """After COMMIT: the relay keeps the messages at hand, the outbox is woken for new
+        work, and rows born claimed are handed to it."""
+        if stored and self._stored is not None:
+            self._stored(stored)
+        if touched:
+            self._wake(touched)
+        if self._handoff is not None:
+            for handover in born:
+                self._handoff.adopt(handover)
 
     # ---- customer → desk -------------------------------------------------------------
 
@@ -139,25 +145,23 @@ class IntakeService(Linking, Updates):
         return await self._atomic(lambda: self._customer_message(inbound))
 
     async def _fast(
-        self, call: Callable[[datetime | None], Awaitable[FastIntake | None]]
+        self, call: Callable[[datetime | None], Awaitable[Handover | None]]
     ) -> IntakeResult | None:
         """The store's one-statement path for the common case (PostgreSQL): a customer
         already waiting writes again, an operator answers an answered conversation. None
         when it does not apply; then the general transaction below decides everything."""
         lease = self._handoff.birth_lease(None) if self._handoff is not None else None
         try:
-            fast = await call(lease)
+            handover = await call(lease)
         except DuplicateError:  # the platform message's origin link exists: re-delivered
             return IntakeResult(Outcome.DUPLICATE)
-        if fast is None:
+        if handover is None:
             return None
-        if self._stored is not None:
-            self._stored([fast.message])
-        if fast.claimed and self._handoff is not None:
-            self._handoff.adopt(fast)
-        else:
-            self._wake({fast.delivery.target})
-        return IntakeResult(Outcome.STORED, fast.message.id, fast.message.conversation_id)
+        born = handover.claimed
+        self._committed([handover.message], set() if born else {handover.delivery.target},
+                        [handover] if born else [])
+        message = handover.message
+        return IntakeResult(Outcome.STORED, message.id, message.conversation_id)
 
     async def _customer_message(self, inbound: InboundCustomerMessage) -> IntakeResult:
         store, now = self._store, self._clock.now()
@@ -212,11 +216,7 @@ class IntakeService(Linking, Updates):
         await self._enqueue_relay(
             lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
             message=message, group=_group_key(inbound.channel, inbound.chat_id, inbound.content),
-            conversation=dataclasses.replace(
-                conversation, **{k: v for k, v in fields.items()  # type: ignore[arg-type]
-                                 if k in _CONVERSATION_FIELDS}
-            ),
-            lane_empty=fresh,
+            conversation=conversation, changes=fields, lane_empty=fresh,
         )
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
@@ -244,10 +244,11 @@ class IntakeService(Linking, Updates):
     async def _enqueue_relay(
         self, *, lane: str, target: str, chat_id: str, message: Message, group: str | None,
         identity: Identity | None = None, conversation: Conversation | None = None,
-        lane_empty: bool = False,
+        changes: dict[str, object] | None = None, lane_empty: bool = False,
     ) -> None:
-        """`conversation` (desk side) or `identity` (channel side): what the relay would read
-        first, handed over with a row born claimed; `lane_empty`: no row can be ahead."""
+        """`conversation` (desk side, with the `changes` this transaction makes to it) or
+        `identity` (channel side): what the relay would read first, handed over with a row
+        born claimed; `lane_empty`: no row can be ahead."""
         now = self._clock.now()
         if group is not None:
             # Albums arrive as separate updates with no count and no end marker: hold every
@@ -266,11 +267,13 @@ class IntakeService(Linking, Updates):
             conversation_id=message.conversation_id, now=now, claim_until=lease,
             lane_empty=lane_empty,
         )
-        if delivery.status is DeliveryStatus.SENDING:  # handed to the outbox after COMMIT
-            _born.get().append(FastIntake(message, delivery, True, conversation=conversation,
-                                          identity=identity))
-        else:
+        if delivery.status is not DeliveryStatus.SENDING:
             _touched.get().add(target)
+            return
+        if conversation is not None and changes:  # as it will be once committed
+            conversation = dataclasses.replace(conversation, **{  # type: ignore[arg-type]
+                k: v for k, v in changes.items() if k in _CONVERSATION_FIELDS})
+        _born.get().append(Handover(message, delivery, conversation, identity))  # after COMMIT
 
     async def _replied(self, platform: str, chat_id: str, ref: str | None) -> int | None:
         """The canonical message a platform message replied to, if it is linked yet."""

@@ -29,7 +29,7 @@ from core.errors import (
 )
 from core.model import DESK, Action, Delivery, DeliveryStatus, desk_lane
 from core.notices import enqueue_notice
-from core.ports import FastIntake, StorePort
+from core.ports import Handover, StorePort
 from core.relay import Relayer, Step
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Outbox:
             return None
         return self._clock.now() + self._settings.lease
 
-    def adopt(self, fast: FastIntake) -> None:
+    def adopt(self, fast: Handover) -> None:
         """Run a delivery intake created claimed, because its lane had nothing pending or in
         flight. A lane this process is still finishing takes it before looking for more."""
         delivery = fast.delivery

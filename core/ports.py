@@ -49,18 +49,22 @@ class RateKey:
 
 
 @dataclass(frozen=True, slots=True)
-class FastIntake:
-    """What a store's one-statement intake stored (see `StorePort.fast_customer_message`).
+class Handover:
+    """A relay intake just stored, with what the outbox needs to run it at once.
 
-    `delivery` is born claimed when `claimed`: the caller hands it to the outbox in memory,
-    with `conversation` (desk side) or `identity` (channel side) as read in that statement.
+    When the delivery was born claimed (`claimed`: its lane had nothing pending or in
+    flight), intake hands it to the outbox in memory, with `conversation` (desk side) or
+    `identity` (channel side) as read in the same transaction.
     """
 
     message: Message
     delivery: Delivery
-    claimed: bool
     conversation: Conversation | None = None
     identity: Identity | None = None
+
+    @property
+    def claimed(self) -> bool:
+        return self.delivery.status is DeliveryStatus.SENDING
 
 
 class StorePort(Protocol):
@@ -79,11 +83,11 @@ class StorePort(Protocol):
     async def fast_customer_message(
         self, inbound: InboundCustomerMessage, now: datetime, desk_chat_id: str,
         lease_until: datetime | None,
-    ) -> FastIntake | None: ...
+    ) -> Handover | None: ...
     async def fast_operator_message(
         self, inbound: InboundOperatorMessage, now: datetime, answered: bool,
         lease_until: datetime | None,
-    ) -> FastIntake | None: ...
+    ) -> Handover | None: ...
 
     # identities and customers
     async def upsert_identity(
@@ -111,7 +115,6 @@ class StorePort(Protocol):
     ) -> Conversation: ...
     async def get_conversation(self, conversation_id: int) -> Conversation: ...
     async def conversation_by_topic(self, topic_id: int) -> Conversation | None: ...
-    async def count_conversations(self, customer_id: int) -> int: ...
     async def update_conversation(self, conversation_id: int, **fields: Any) -> None: ...
     async def set_topic(self, conversation_id: int, topic_id: int | None) -> None: ...
     async def forget_topic(self, topic_id: int) -> None: ...

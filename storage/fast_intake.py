@@ -16,7 +16,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from core import model as m
-from core.ports import DuplicateError, FastIntake
+from core.ports import DuplicateError, Handover
 from storage.base import dt_out, json_in, to_us
 from storage.codec import content_json
 from storage.deliveries import DeliveryRepository
@@ -37,7 +37,7 @@ class FastIntakeRepository(DeliveryRepository):
     async def fast_customer_message(
         self, inbound: m.InboundCustomerMessage, now: datetime, desk_chat_id: str,
         lease_until: datetime | None,
-    ) -> FastIntake | None:
+    ) -> Handover | None:
         if not self._pg or inbound.content.media_group_id is not None:
             return None  # albums are held and regrouped: the general path
         profile = inbound.profile
@@ -69,12 +69,12 @@ class FastIntakeRepository(DeliveryRepository):
         )
         delivery = _delivery(r, m.desk_lane(conversation.id), m.DESK, desk_chat_id, message,
                              now)
-        return FastIntake(message, delivery, r["claimed"], conversation=conversation)
+        return Handover(message, delivery, conversation=conversation)
 
     async def fast_operator_message(
         self, inbound: m.InboundOperatorMessage, now: datetime, answered: bool,
         lease_until: datetime | None,
-    ) -> FastIntake | None:
+    ) -> Handover | None:
         if not self._pg or inbound.content.media_group_id is not None:
             return None
         name = inbound.operator_name[:256] if inbound.operator_name else None
@@ -103,7 +103,7 @@ class FastIntakeRepository(DeliveryRepository):
         )
         delivery = _delivery(r, m.channel_lane(identity.channel, identity.chat_id),
                              identity.channel, identity.chat_id, message, now)
-        return FastIntake(message, delivery, r["claimed"], identity=identity)
+        return Handover(message, delivery, identity=identity)
 
 
 def _delivery(

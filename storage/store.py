@@ -265,11 +265,6 @@ class TortoiseStore(FastIntakeRepository):
         )
         return _conversation_raw(rows[0]) if rows else None
 
-    async def count_conversations(self, customer_id: int) -> int:
-        rows = await self._raw("SELECT COUNT(*) AS n FROM conversation WHERE customer_id = ?",
-                               [customer_id])
-        return int(rows[0]["n"])
-
     async def update_conversation(self, conversation_id: int, **fields: Any) -> None:
         if fields.get("status") == m.ConversationStatus.CLOSED:
             fields["open_key"] = None

@@ -22,7 +22,7 @@ from core.model import (
     InboundOperatorMessage,
     Profile,
 )
-from core.ports import DuplicateError, FastIntake
+from core.ports import DuplicateError, Handover
 from storage.database import close_database, open_database
 from storage.store import TortoiseStore
 from tests.dbs import PgDatabase
@@ -46,12 +46,12 @@ class CountingStore(TortoiseStore):
     def fast_intake(self) -> bool:
         return self._fast_on and super().fast_intake
 
-    async def fast_customer_message(self, *args: Any, **kwargs: Any) -> FastIntake | None:
+    async def fast_customer_message(self, *args: Any, **kwargs: Any) -> Handover | None:
         result = await super().fast_customer_message(*args, **kwargs)
         self.fast_hits += result is not None
         return result
 
-    async def fast_operator_message(self, *args: Any, **kwargs: Any) -> FastIntake | None:
+    async def fast_operator_message(self, *args: Any, **kwargs: Any) -> Handover | None:
         result = await super().fast_operator_message(*args, **kwargs)
         self.fast_hits += result is not None
         return result
@@ -62,12 +62,12 @@ class Handoff:
 
     def __init__(self, clock: FrozenClock) -> None:
         self.clock = clock
-        self.adopted: list[FastIntake] = []
+        self.adopted: list[Handover] = []
 
     def birth_lease(self, target: str | None) -> datetime | None:
         return self.clock.now() + LEASE
 
-    def adopt(self, fast: FastIntake) -> None:
+    def adopt(self, fast: Handover) -> None:
         self.adopted.append(fast)
 
 
@@ -428,7 +428,7 @@ async def test_two_processes_on_one_database_keep_every_lane_in_order(pg_url: st
                                stored=relayer.remember, handoff=outbox)
         processes.append((intake, outbox))
 
-        def counted(fast: FastIntake, p: int = p, adopt: Any = outbox.adopt) -> None:
+        def counted(fast: Handover, p: int = p, adopt: Any = outbox.adopt) -> None:
             adopted[p] += 1
             adopt(fast)
 
