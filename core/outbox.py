@@ -212,23 +212,29 @@ class Outbox:
 
     async def _run_lane(self, head: Delivery) -> None:
         target, drained, seen = head.target, False, -1
+        left: datetime | None = None  # when the row this lane leaves behind becomes due
         try:
             claimed: list[Delivery] = [head]
             while claimed:
                 if claimed[-1].more:  # followers to batch with (albums, bursts)
-                    claimed += await self._store.claim_next(
+                    followers = await self._store.claim_next(
                         head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id,
                         held=[d.id for d in claimed],
                     )
+                    claimed += followers.rows
                 self._held[head.lane] = [d.id for d in claimed]
                 if not await self._process(claimed) or self._stopping:
                     break
                 seen = self._wakes.get(target, 0)
+                last = claimed[-1].id
                 # Born claimed while this lane ran (it was empty in the database) first:
                 # anything pending in the lane was committed after them.
-                claimed = self._adopted.pop(head.lane, []) or await self._store.claim_next(
-                    head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id
-                )
+                claimed = self._adopted.pop(head.lane, [])
+                if not claimed:
+                    claim = await self._store.claim_next(
+                        head.lane, self._clock.now(), 100, self._lease_until(), last
+                    )
+                    claimed, left = claim.rows, claim.next_due
                 if not claimed:  # adopted while claim_next ran
                     claimed = self._adopted.pop(head.lane, [])
             else:
@@ -236,21 +242,28 @@ class Outbox:
         except Exception:
             logger.exception("outbox lane %s crashed; its rows are retried later", head.lane)
         finally:
-            busy = sum(1 for t in self._lanes.values() if t == target)
-            self._held.pop(head.lane, None)
-            self._lanes.pop(head.lane, None)
-            left = self._adopted.pop(head.lane, None)
-            if left:  # the lane paused or stopped: they wait in the database with the rest
-                self._spawn(self._release([d.id for d in left]), f"release:{head.lane}")
-            # The dispatcher looks again unless nothing can have changed for it: the lane ran
-            # dry, no work was committed here for the target since the lane's last look, and
-            # no head waited for this lane's slot. (Rows another process queued behind this
-            # lane's were seen by that last look; rows it queues from now on, its own
-            # dispatcher takes: the lane holds nothing in flight any more.)
-            quiet = (drained and busy < self._settings.workers
-                     and self._wakes.get(target, 0) == seen)
-            if not quiet:
-                self.wake([target])
+            self._end_lane(head, drained and left is None, seen)
+
+    def _end_lane(self, head: Delivery, empty: bool, seen: int) -> None:
+        """The lane task is done: free its slot, and tell the dispatcher unless nothing can
+        have changed for it."""
+        target = head.target
+        busy = sum(1 for t in self._lanes.values() if t == target)
+        self._held.pop(head.lane, None)
+        self._lanes.pop(head.lane, None)
+        left = self._adopted.pop(head.lane, None)
+        if left:  # the lane paused or stopped: they wait in the database with the rest
+            self._spawn(self._release([d.id for d in left]), f"release:{head.lane}")
+        # Quiet only when the lane ran dry with nothing pending left in it (a row not due
+        # yet, an album, is invisible to the dispatcher while the lane runs), no work was
+        # committed here for the target since the lane's last look, and no head waited
+        # for this lane's slot. (Rows another process queued behind this lane's were seen
+        # by that last look; rows it queues from now on, its own dispatcher takes: the
+        # lane holds nothing in flight any more.)
+        quiet = (empty and busy < self._settings.workers
+                 and self._wakes.get(target, 0) == seen)
+        if not quiet:
+            self.wake([target])
 
     async def _process(self, claimed: list[Delivery]) -> bool:
         """Run the claimed rows in order. False when the lane must pause (FIFO holds)."""

@@ -67,6 +67,16 @@ class Handover:
         return self.delivery.status is DeliveryStatus.SENDING
 
 
+@dataclass(frozen=True, slots=True)
+class LaneClaim:
+    """What a lane task's next claim took, and when the lane's next row left behind becomes
+    due (None: nothing pending is left in the lane). A lane that ends with a row left
+    behind must tell the dispatcher, which could not see it while the lane was running."""
+
+    rows: list[Delivery]
+    next_due: datetime | None = None
+
+
 class StorePort(Protocol):
     """Repositories over the core model. Calls inside `transaction()` share one transaction."""
 
@@ -182,7 +192,7 @@ class StorePort(Protocol):
     async def claim_next(
         self, lane: str, now: datetime, limit: int, lease_until: datetime | None,
         after_id: int = 0, held: Sequence[int] = (),
-    ) -> list[Delivery]: ...
+    ) -> LaneClaim: ...
     async def finish(
         self, delivery_id: int, status: DeliveryStatus, error: str | None = None
     ) -> None: ...

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from core import model as m
+from core.ports import LaneClaim
 from storage.base import BULK_ROWS, TortoiseBase, chunks, from_us, json_in, to_us
 
 
@@ -172,29 +173,33 @@ class DeliveryRepository(TortoiseBase):
     async def claim_next(
         self, lane: str, now: datetime, limit: int, lease_until: datetime | None,
         after_id: int = 0, held: Sequence[int] = (),
-    ) -> list[m.Delivery]:
+    ) -> LaneClaim:
         """Claim the next due rows of a lane this process runs: the rows above `after_id`
         when claims are not marked (one process), else the lane's leading due rows, unless
-        another process has a row of the lane in flight (`held`: this task's own)."""
-        if lease_until is None:
-            rows = await self._raw(
-                "SELECT * FROM delivery WHERE lane = ? AND status = 'pending' AND id > ?"
-                " ORDER BY id LIMIT ?", [lane, after_id, limit],
-            )
-            due = set(_due_prefix(rows, now))
-            return [_delivery_raw(r) for r in rows if r["id"] in due]
-        if self._pg:  # under the lane's lock (migration 0005)
+        another process has a row of the lane in flight (`held`: this task's own). When
+        nothing is due, says when the lane's first pending row will be."""
+        if self._pg and lease_until is not None:  # under the lane's lock (0005, 0006)
             rows = await self._raw(
                 "SELECT * FROM relaydesk_claim_next(?, ?::bigint[], ?, ?, ?)",
                 [lane, list(held), to_us(now), to_us(lease_until), limit],
             )
-            return sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
-        async with self.transaction():
-            rows = await self._raw(
-                "SELECT * FROM delivery WHERE lane = ? AND status = 'pending' AND id > ?"
-                " ORDER BY id LIMIT ?", [lane, after_id, limit],
-            )
-            return await self._mark_sending(_due_prefix(rows, now), lease_until)
+            found = sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
+            claimed = [d for d in found if d.status is m.DeliveryStatus.SENDING]
+            left = next((d for d in found if d.status is m.DeliveryStatus.PENDING), None)
+            return LaneClaim(claimed, left.next_attempt_at if left else None)
+        query = ("SELECT * FROM delivery WHERE lane = ? AND status = 'pending' AND id > ?"
+                 " ORDER BY id LIMIT ?")
+        if lease_until is None:
+            rows = await self._raw(query, [lane, after_id, limit])
+            due = _due_prefix(rows, now)
+            claimed = [_delivery_raw(r) for r in rows[:len(due)]]
+        else:
+            async with self.transaction():
+                rows = await self._raw(query, [lane, after_id, limit])
+                due = _due_prefix(rows, now)
+                claimed = await self._mark_sending(due, lease_until)
+        left = rows[len(due)] if len(due) < len(rows) else None
+        return LaneClaim(claimed, from_us(left["due_us"]) if left is not None else None)
 
     async def _mark_sending(self, ids: list[int], lease_until: datetime) -> list[m.Delivery]:
         if not ids:

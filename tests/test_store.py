@@ -91,9 +91,9 @@ async def test_claims_are_fifo_per_lane(store: TortoiseStore) -> None:
     # while a lane's head is being sent, nobody else may claim that lane
     assert await store.claim_heads(NOW, 10, set(), LEASE, "desk") == []
     if store._pg:  # nor claim rows behind it (under the lane's lock, with a fresh look)
-        assert await store.claim_next("desk:1", NOW, 10, LEASE) == []
+        assert (await store.claim_next("desk:1", NOW, 10, LEASE)).rows == []
     more = await store.claim_next("desk:1", NOW, 10, LEASE, after_id=a[0], held=[a[0]])
-    assert [d.id for d in more] == a[1:]
+    assert [d.id for d in more.rows] == a[1:] and more.next_due is None
     assert await store.claim_heads(NOW, 10, set(), LEASE, "customer") == []
 
 
@@ -134,7 +134,29 @@ async def test_album_parts_are_postponed_together(store: TortoiseStore) -> None:
     [head] = await store.claim_heads(NOW + timedelta(seconds=2), 5, set(), LEASE, "desk")
     rest = await store.claim_next("desk:1", NOW + timedelta(seconds=2), 10, LEASE,
                                   after_id=head.id, held=[head.id])
-    assert [head.id, *[d.id for d in rest]] == ids
+    assert [head.id, *[d.id for d in rest.rows]] == ids
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+async def test_a_lane_that_finds_nothing_due_says_when_its_next_row_is(
+    store: TortoiseStore, exclusive: bool
+) -> None:
+    """A text is being sent while an album's parts are queued behind it, due later: the
+    lane's claim after the text takes nothing and names the album's due time, which the
+    dispatcher could not see while the lane ran."""
+    lease = None if exclusive else LEASE
+    [text] = await _enqueue(store, "desk:1", 1)
+    later = NOW + timedelta(seconds=1)
+    await store.enqueue(lane="desk:1", target="desk", chat_id="-1", action=Action.RELAY,
+                        now=NOW, group_key="g", not_before=later)
+    [head] = await store.claim_heads(NOW, 5, set(), lease, "desk")
+    assert head.id == text
+    await store.complete([text])
+    claim = await store.claim_next("desk:1", NOW, 10, lease, after_id=text)
+    assert claim.rows == [] and claim.next_due == later
+    await store.postpone_group("desk:1", "g", NOW)  # now due: taken, nothing left behind
+    claim = await store.claim_next("desk:1", NOW, 10, lease, after_id=text)
+    assert len(claim.rows) == 1 and claim.next_due is None
 
 
 async def test_concurrent_claimers_never_share_a_row_or_a_lane(store: TortoiseStore) -> None:
@@ -159,7 +181,7 @@ async def test_exclusive_claims_write_nothing_and_page_by_id(store: TortoiseStor
     assert head.id == ids[0] and head.status is DeliveryStatus.PENDING
     assert await store.claim_heads(NOW, 10, {"desk:1"}, None, "desk") == []
     more = await store.claim_next("desk:1", NOW, 10, None, after_id=head.id)
-    assert [d.id for d in more] == ids[1:]
+    assert [d.id for d in more.rows] == ids[1:]
     assert await store.count_deliveries(DeliveryStatus.SENDING) == 0
 
 
