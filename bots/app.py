@@ -186,6 +186,12 @@ class App:
                 logger.error("%s stopped unexpectedly", task.get_name(),
                              exc_info=task.exception())
 
+    def _request_timeout(self) -> float:
+        timeouts = [self.config.telegram.request_timeout.total_seconds()]
+        if self.config.vk is not None and self.config.vk.enabled:
+            timeouts.append(self.config.vk.request_timeout.total_seconds())
+        return max(timeouts)
+
     async def stop(self) -> None:
         """Stop taking updates, let in-flight deliveries finish or stay queued, close all."""
         services, self.services = self.services, None
@@ -198,7 +204,9 @@ class App:
             await asyncio.wait(polling, timeout=15)
             if services.sla_jobs is not None:
                 services.sla_jobs.stop()
-            await services.outbox.stop()
+            # Sends waiting for a rate-limit window go back to the queue at once; calls on
+            # the wire get at most the request timeout.
+            await services.outbox.stop(grace=self._request_timeout())
             for task in services.tasks:
                 if not task.done():
                     task.cancel()

@@ -1,8 +1,10 @@
 """The durable outbox worker: claims due deliveries FIFO per lane, passes the rate limiter,
-calls the adapters through the Relayer and applies one error policy.
+calls the adapters through the Relayer and applies one error policy (core.outbox_policy).
 
 Woken by intake commits (an event), not by a polling interval; sleeps until the next
-scheduled attempt otherwise.
+scheduled attempt otherwise. Liveness does not rest on every wake-up being right: a slow
+periodic look (`rescue_every`) dispatches heads overdue by more than `rescue_after` that
+nobody was woken for, and logs each one at WARNING with its lane.
 """
 
 from __future__ import annotations
@@ -10,40 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Coroutine, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from core import texts
 from core.clock import Clock
-from core.errors import (
-    DeliveryError,
-    NotModified,
-    PermanentError,
-    RecipientUnreachable,
-    RetryAfter,
-    TopicClosed,
-    TopicMissing,
-)
-from core.model import DESK, Action, Delivery, DeliveryStatus, desk_lane
-from core.notices import enqueue_notice
+from core.model import Delivery
+from core.outbox_policy import DeliveryPolicy, OutboxSettings
 from core.ports import Handover, StorePort
-from core.relay import Relayer, Step
+from core.relay import Relayer
+
+__all__ = ["Outbox", "OutboxSettings"]
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class OutboxSettings:
-    max_attempts: int = 10
-    workers: int = 8
-    backoff_base: float = 1.0
-    backoff_max: float = 300.0
-    lease: timedelta = timedelta(seconds=30)
-    exclusive: bool = True  # the only process on this database (SQLite): reclaim everything
-    idle_check: float = 30.0
+SPIN_GUARD = 0.2  # seconds: the dispatcher's pause when due heads could not be taken
 
 
 class Outbox:
@@ -72,6 +55,8 @@ class Outbox:
         self._wakes: dict[str, int] = {}  # per target: how many times work was committed
         # Deliveries born claimed (see adopt) for lanes this process was still running.
         self._adopted: dict[str, list[Delivery]] = {}
+        self._policy = DeliveryPolicy(store, clock, relayer, settings, desk_chat_id, self.wake)
+        self.rescued = 0  # heads the safety net dispatched (a wake-up was missed)
 
     def wake(self, targets: Iterable[str] | None = None) -> None:
         """New work was committed (for `targets`, or anywhere)."""
@@ -80,6 +65,11 @@ class Outbox:
         for target in woken:
             self._wakes[target] = self._wakes.get(target, 0) + 1
         self._event.set()
+
+    @property
+    def lanes_running(self) -> dict[str, str]:
+        """The lanes this process's workers run now, lane -> target (a copy)."""
+        return dict(self._lanes)
 
     def birth_lease(self, target: str | None) -> datetime | None:
         """The lease of a delivery intake may create claimed (see IntakeService.Handoff):
@@ -158,6 +148,8 @@ class Outbox:
                 logger.exception("outbox: lease renewal failed")
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_rescue = loop.time() + self._settings.rescue_every
         while not self._stopping:
             self._event.clear()
             await self._dispatch()
@@ -165,23 +157,53 @@ class Outbox:
                 break
             if self._dirty:
                 continue  # woken while dispatching, or more heads than slots: look again
-            timeout = await self._sleep_for()
-            if timeout == 0:
+            if loop.time() >= next_rescue:
+                next_rescue = loop.time() + self._settings.rescue_every
+                await self._rescue()
+                if self._dirty:
+                    continue
+            due_in = await self._due_in()
+            if due_in == 0:
                 # Due heads we could not take: every slot busy (a finishing lane wakes us)
                 # or locked by another process. Never spin on them.
-                timeout = 0.2
+                due_in = SPIN_GUARD
+            check_in = max(next_rescue - loop.time(), 0.0)
             try:
-                await asyncio.wait_for(self._event.wait(), timeout)
+                await asyncio.wait_for(self._event.wait(),
+                                       check_in if due_in is None else min(due_in, check_in))
             except TimeoutError:
-                self._dirty.update(self._targets)  # a retry or an album became due
+                if due_in is not None and due_in <= check_in:
+                    self._dirty.update(self._targets)  # a retry or an album became due
+
+    async def _rescue(self) -> None:
+        """The safety net: heads overdue by more than `rescue_after` in targets with a free
+        slot mean a wake-up was missed somewhere. Dispatch them and say where."""
+        free = [t for t in self._targets if self._busy(t) < self._settings.workers]
+        if not free:
+            return
+        now = self._clock.now()
+        try:
+            overdue = await self._store.overdue_heads(
+                now - timedelta(seconds=self._settings.rescue_after), set(self._lanes), free)
+        except Exception:
+            logger.exception("outbox: the look for overdue deliveries failed")
+            return
+        for head in overdue:
+            late = (now - head.next_attempt_at).total_seconds()
+            logger.warning("outbox: rescued lane %s (delivery %s, %s): due %.1fs ago and no "
+                           "worker was woken for it", head.lane, head.id, head.action, late)
+            self.rescued += 1
+            self._dirty.add(head.target)
+
+    def _busy(self, target: str) -> int:
+        return sum(1 for t in self._lanes.values() if t == target)
 
     async def _dispatch(self) -> None:
         dirty, self._dirty = self._dirty, set()
         for target in self._targets:
             if target not in dirty:
                 continue
-            busy = sum(1 for t in self._lanes.values() if t == target)
-            free = self._settings.workers - busy
+            free = self._settings.workers - self._busy(target)
             if free <= 0:
                 continue
             now = self._clock.now()
@@ -199,12 +221,15 @@ class Outbox:
             return None
         return self._clock.now() + self._settings.lease
 
-    async def _sleep_for(self) -> float:
-        due = await self._store.next_due_at(set(self._lanes))
+    async def _due_in(self) -> float | None:
+        """Seconds until the earliest head nobody works on is due, in targets with a free
+        worker (a lane of a full target wakes the dispatcher when it ends); None when no
+        such head waits."""
+        free = [t for t in self._targets if self._busy(t) < self._settings.workers]
+        due = await self._store.next_due_at(set(self._lanes), free)
         if due is None:
-            return self._settings.idle_check
-        return min(max((due - self._clock.now()).total_seconds(), 0.0),
-                   self._settings.idle_check)
+            return None
+        return max((due - self._clock.now()).total_seconds(), 0.0)
 
     def _start_lane(self, head: Delivery) -> None:
         self._lanes[head.lane] = head.target
@@ -248,7 +273,7 @@ class Outbox:
         """The lane task is done: free its slot, and tell the dispatcher unless nothing can
         have changed for it."""
         target = head.target
-        busy = sum(1 for t in self._lanes.values() if t == target)
+        busy = self._busy(target)
         self._held.pop(head.lane, None)
         self._lanes.pop(head.lane, None)
         left = self._adopted.pop(head.lane, None)
@@ -269,129 +294,28 @@ class Outbox:
         """Run the claimed rows in order. False when the lane must pause (FIFO holds)."""
         steps = await self._relayer.plan(claimed)
         for index, step in enumerate(steps):
-            if not await self._run_step(step):
+            if not await self._policy.run(step):
                 rest = [d.id for s in steps[index + 1:] for d in s.deliveries]
                 if rest:
                     await self._store.release(rest)
                 return False
         return True
 
-    async def _run_step(self, step: Step, retries_left: int = 2) -> bool:
-        try:
-            await self._relayer.execute(step)
-        except NotModified:
-            await self._store.complete([d.id for d in step.deliveries])
-        except RetryAfter as exc:
-            # Not a failure: the platform set a pause. Nothing goes to that bucket before it
-            # ends (the limiter blocks every lane that shares it).
-            if exc.bucket:
-                self._relayer.limiter.pause(exc.bucket, exc.seconds)
-            at = self._clock.now() + timedelta(seconds=exc.seconds)
-            await self._reschedule(step, at, str(exc), count=False)
-            return False
-        except (TopicMissing, TopicClosed) as exc:
-            if step.deliveries[0].conversation_id is None:
-                # A post into a topic of no conversation (/report asked for in a topic that
-                # was deleted since): no topic to make again, and retrying would hold the
-                # General lane for ever. It can't be delivered.
-                await self._dead(step, str(exc))
-                return True
-            if retries_left <= 0:
-                return await self._transient(step, exc)
-            await self._repair_topic(step, exc)
-            return await self._run_step(step, retries_left - 1)
-        except RecipientUnreachable as exc:
-            await self._unreachable(step, exc)
-        except PermanentError as exc:
-            await self._dead(step, str(exc))
-        except DeliveryError as exc:
-            return await self._transient(step, exc)
-        except Exception as exc:  # a bug in an adapter must not stop the outbox
-            logger.exception("unexpected error delivering %s", [d.id for d in step.deliveries])
-            return await self._transient(step, exc)
-        return True
-
-    async def _repair_topic(self, step: Step, exc: Exception) -> None:
-        first = step.deliveries[0]
-        if first.conversation_id is None:
-            raise exc
-        conversation = await self._store.get_conversation(first.conversation_id)
-        if conversation.topic_id is None:
-            return
-        if isinstance(exc, TopicMissing):
-            logger.warning("topic %s is gone; conversation %s gets a new one",
-                           conversation.topic_id, conversation.id)
-            await self._store.forget_topic(conversation.topic_id)
-        else:
-            logger.info("topic %s is closed; reopening it", conversation.topic_id)
-            await self._relayer.reopen_topic(conversation.topic_id)
-
-    async def _transient(self, step: Step, exc: BaseException) -> bool:
-        attempts = max(d.attempts for d in step.deliveries) + 1
-        if attempts >= self._settings.max_attempts:
-            await self._dead(step, f"{type(exc).__name__}: {exc}", attempts)
-            return True
-        delay = min(self._settings.backoff_base * 2 ** (attempts - 1), self._settings.backoff_max)
-        delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
-        logger.warning("delivery %s failed (%s), attempt %d, retry in %.1fs",
-                       [d.id for d in step.deliveries], exc, attempts, delay)
-        await self._reschedule(step, self._clock.now() + timedelta(seconds=delay), str(exc),
-                               count=True)
-        return False
-
-    async def _reschedule(self, step: Step, at: datetime, error: str, *, count: bool) -> None:
-        async with self._store.transaction():
-            for d in step.deliveries:
-                await self._store.reschedule(
-                    d.id, at, error[:500], d.attempts + 1 if count else d.attempts
-                )
-
-    async def _unreachable(self, step: Step, exc: RecipientUnreachable) -> None:
-        """Blocked or denied: no retry storm; mark the identity and tell operators."""
-        first = step.deliveries[0]
-        async with self._store.transaction():
-            identity = await self._store.find_identity_by_chat(first.target, first.chat_id)
-            if identity is not None and identity.reachable:
-                await self._store.set_reachable(identity.id, False)
-            for d in step.deliveries:
-                await self._store.finish(d.id, DeliveryStatus.FAILED, str(exc)[:500])
-            if first.conversation_id is not None and first.action is not Action.TEXT:
-                await self._notice(first.conversation_id,
-                                   texts.render("not_delivered_blocked"))
-        self.wake()
-
-    async def _dead(self, step: Step, reason: str, attempts: int | None = None) -> None:
-        first = step.deliveries[0]
-        logger.error("delivery %s dead-lettered: %s", [d.id for d in step.deliveries], reason)
-        async with self._store.transaction():
-            for d in step.deliveries:
-                await self._store.finish(d.id, DeliveryStatus.DEAD, reason[:500])
-            if first.target != DESK and first.conversation_id is not None:
-                await self._notice(first.conversation_id,
-                                   texts.render("not_delivered", reason=reason))
-            elif first.lane != desk_lane(None):  # never loop on a failing General topic
-                await self._store.enqueue(
-                    lane=desk_lane(None), target=DESK, chat_id=self._desk_chat,
-                    action=Action.TEXT, now=self._clock.now(),
-                    body={"html": texts.render(
-                        "dead_letter", target="the operator topic",
-                        attempts=attempts or first.attempts + 1, reason=reason,
-                        topic_link=f"conversation #{first.conversation_id}"
-                        if first.conversation_id else None)},
-                )
-        self.wake()
-
-    async def _notice(self, conversation_id: int, html: str) -> None:
-        await enqueue_notice(self._store, self._clock.now(), self._desk_chat, conversation_id,
-                             html)
-
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop claiming; let in-flight lanes finish their current call or stay queued."""
+    async def stop(self, grace: float = 10.0) -> int:
+        """Stop claiming. A send waiting for a rate-limit window goes back to the queue at
+        once; calls already on the wire are awaited for at most `grace` seconds (the
+        request timeout), then cut off: their rows are sent again after the restart.
+        Returns how many workers had to be cut off."""
         self._stopping = True
         self._event.set()
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        self._relayer.limiter.interrupt()
+        if not self._tasks:
+            return 0
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            logger.warning("outbox: %d sends did not finish within %.0fs; they are sent "
+                           "again after the restart", len(pending), grace)
+            await asyncio.gather(*pending, return_exceptions=True)
+        return len(pending)

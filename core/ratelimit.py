@@ -4,11 +4,17 @@ platform (Telegram's `retry_after`). Nothing is sent to a key before its pause e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
 from core.ports import RateKey
+
+
+class Interrupted(Exception):
+    """A wait for a rate-limit window was cut short: the process is stopping, and a send
+    that has not started goes back to the queue instead of waiting out the window."""
 
 
 class SlidingWindowLimiter:
@@ -25,6 +31,7 @@ class SlidingWindowLimiter:
         self._margin = margin
         self._sent: dict[str, deque[float]] = {}
         self._paused_until: dict[str, float] = {}
+        self._interrupted = asyncio.Event()
 
     def delay(self, keys: Sequence[RateKey], n: int = 1) -> float:
         """Seconds until `n` sends to all `keys` are allowed (0 when allowed now)."""
@@ -73,12 +80,21 @@ class SlidingWindowLimiter:
 
     async def acquire(self, keys: Sequence[RateKey], n: int = 1) -> float:
         """Wait until `n` sends are allowed, then record them; returns the record time,
-        to be passed to `settle` when the call has completed."""
+        to be passed to `settle` when the call has completed. Raises Interrupted once
+        `interrupt()` was called."""
         while True:
+            if self._interrupted.is_set():
+                raise Interrupted
             wait = self.delay(keys, n)
             if wait <= 0:
                 return self.record(keys, n)
-            await asyncio.sleep(wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._interrupted.wait(), wait)
+
+    def interrupt(self) -> None:
+        """Stopping: every wait for a window ends now (Interrupted), and no new one starts.
+        Calls already on the wire are not affected."""
+        self._interrupted.set()
 
     def pause(self, key: str, seconds: float) -> None:
         """The platform said: nothing to `key` for `seconds`."""

@@ -276,11 +276,19 @@ class DeliveryRepository(TortoiseBase):
         )
         return len(rows)
 
-    async def next_due_at(self, exclude_lanes: set[str] | None = None) -> datetime | None:
+    async def next_due_at(
+        self, exclude_lanes: set[str] | None = None, targets: Sequence[str] | None = None,
+    ) -> datetime | None:
         """When the earliest lane head nobody works on becomes due (rows behind a head, or
-        in lanes in flight, do not count: waking for them would spin)."""
+        in lanes in flight, do not count: waking for them would spin), among `targets`
+        (None: all)."""
         values: list[Any] = []
         query = "SELECT MIN(d.due_us) AS due FROM delivery d WHERE d.status = 'pending'"
+        if targets is not None:
+            if not targets:
+                return None
+            query += f" AND d.target IN ({_marks(targets)})"
+            values += list(targets)
         if exclude_lanes:
             query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
             values += sorted(exclude_lanes)
@@ -290,6 +298,22 @@ class DeliveryRepository(TortoiseBase):
         rows = await self._raw(query, values)
         due = rows[0]["due"] if rows else None
         return from_us(due) if due is not None else None
+
+    async def overdue_heads(
+        self, before: datetime, exclude_lanes: set[str], targets: Sequence[str],
+        limit: int = 20,
+    ) -> list[m.Delivery]:
+        """Claimable heads of `targets` due before `before` that no lane of this process
+        runs: the outbox's safety net (with every wake-up right, there are none)."""
+        values: list[Any] = [*targets, to_us(before)]
+        query = (f"SELECT d.* FROM delivery d WHERE d.target IN ({_marks(targets)})"
+                 " AND d.status = 'pending' AND d.due_us < ?")
+        if exclude_lanes:
+            query += f" AND d.lane NOT IN ({_marks(sorted(exclude_lanes))})"
+            values += sorted(exclude_lanes)
+        query += f" AND NOT EXISTS ({_AHEAD}) ORDER BY d.due_us LIMIT ?"
+        values.append(limit)
+        return [_delivery_raw(r) for r in await self._raw(query, values)]
 
     async def count_deliveries(self, status: m.DeliveryStatus | None = None) -> int:
         if status is None:
