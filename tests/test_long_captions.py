@@ -99,10 +99,10 @@ async def test_telegrams_refusal_is_answered_with_the_cut_not_a_dead_letter(
     desk: Desk, relay
 ) -> None:
     """Our count and Telegram's may disagree: on "message caption is too long" the copy is
-    made again with the caption cut (under the strictest count when ours found it short),
-    and a refused copyMessages batch is copied one by one."""
+    made again with the caption cut (under the strictest count when ours found it short or
+    the cut is refused too), and a refused copyMessages batch is copied one by one."""
     vip = desk.customer("Vip", premium=True)
-    await vip.says("hello")
+    hello = await vip.says("hello")
     topic = await desk.topic_with("hello")
     desk.emu.inject_fault("copyMessage", **REFUSED)  # a change we did not count
     await vip.sends("photo", caption=CAPTION)
@@ -119,9 +119,16 @@ async def test_telegrams_refusal_is_answered_with_the_cut_not_a_dead_letter(
     assert len(doc["caption"].encode()) <= 1024
     assert _joined(doc, _continuations(desk.bot_posts(topic))[-1], sep="") == short
 
+    desk.emu.inject_fault("copyMessage", **REFUSED)  # even the cut one: cut shorter
+    await vip.sends("photo", caption=CAPTION, reply_to=hello["message_id"])
+    await desk.wait(lambda: len(_continuations(desk.bot_posts(topic))) == 3)
+    again = [m for m in desk.bot_posts(topic) if "photo" in m][-1]
+    assert len(again["caption"].encode()) <= 1024
+    assert _joined(again, _continuations(desk.bot_posts(topic))[-1]) == CAPTION
+
     desk.emu.inject_fault("copyMessages", **REFUSED)
     await desk.emu.user_send_album(vip.user, vip.id, ["photo", "photo"], caption="two")
-    await desk.wait(lambda: sum("photo" in m for m in desk.bot_posts(topic)) == 3)
+    await desk.wait(lambda: sum("photo" in m for m in desk.bot_posts(topic)) == 4)
     assert desk.find("two") is not None
     _no_dead_letters(desk)
 

@@ -158,26 +158,34 @@ class TelegramSender:
     async def _copy(self, chat_id: int, thread_id: int | None, item: Outgoing,
                     reply: ReplyParameters | None) -> str:
         """The copy's id; a caption Telegram won't carry goes out cut, the rest after it."""
-        if needs_cut(item):
-            return await self._copy_cut(chat_id, thread_id, item, reply, strict=False)
-        source = item.message.source
+        source, content = item.message.source, item.message.content
         assert source is not None
+        strict = False  # measure in UTF-8 bytes: Telegram counted longer than we did
+        if not needs_cut(item):
+            try:
+                result = await self.bot.copy_message(
+                    chat_id=chat_id, from_chat_id=int(source.chat_id),
+                    message_id=int(source.message_id), message_thread_id=thread_id,
+                    reply_parameters=reply,
+                )
+                return str(result.message_id)
+            except TelegramBadRequest as exc:
+                if not (captions.refused(exc) and content.data.get("has_caption")):
+                    raise
+                # Telegram saw a change (a long caption) or a length (a short one) that we
+                # did not: cut it after all.
+                logger.info("Telegram refused the caption of message %s as too long: cut",
+                            item.message.id)
+                strict = not captions.over_limit(content)
         try:
-            result = await self.bot.copy_message(
-                chat_id=chat_id, from_chat_id=int(source.chat_id),
-                message_id=int(source.message_id), message_thread_id=thread_id,
-                reply_parameters=reply,
-            )
-        except TelegramBadRequest as exc:
-            if not (captions.refused(exc) and item.message.content.data.get("has_caption")):
-                raise
-            # Our count or our idea of a change disagrees with Telegram's: cut it now, and
-            # under the strictest count if ours found the caption short enough.
-            logger.info("Telegram refused the caption of message %s as too long: cut",
-                        item.message.id)
-            strict = not captions.over_limit(item.message.content)
             return await self._copy_cut(chat_id, thread_id, item, reply, strict=strict)
-        return str(result.message_id)
+        except TelegramBadRequest as exc:
+            if strict or not captions.refused(exc):
+                raise
+            # Telegram counts even the cut caption longer than we do: the strictest count.
+            logger.info("Telegram refused the cut caption of message %s: cut shorter",
+                        item.message.id)
+            return await self._copy_cut(chat_id, thread_id, item, reply, strict=True)
 
     async def _copy_cut(self, chat_id: int, thread_id: int | None, item: Outgoing,
                         reply: ReplyParameters | None, *, strict: bool) -> str:
