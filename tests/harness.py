@@ -117,14 +117,17 @@ class Desk:
         self._names = 0
 
     def customer(self, first_name: str = "Anna", last_name: str | None = None,
-                 username: str | None = None, language_code: str | None = "en") -> Customer:
+                 username: str | None = None, language_code: str | None = "en",
+                 *, premium: bool = False) -> Customer:
+        """`premium`: a Telegram Premium user (captions up to 2048 characters)."""
         user = self.emu.add_user(first_name=first_name, last_name=last_name,
-                                 username=username, language_code=language_code)
+                                 username=username, language_code=language_code,
+                                 is_premium=premium)
         return Customer(self.emu, user, self.bot_id)
 
-    def operator(self, first_name: str = "Olga") -> Operator:
+    def operator(self, first_name: str = "Olga", *, premium: bool = False) -> Operator:
         user = self.emu.add_user(first_name=first_name, last_name=None, username=None,
-                                 language_code="en")
+                                 language_code="en", is_premium=premium)
         self.emu.add_member(self.group, user)
         return Operator(self.emu, user, self.group)
 

@@ -28,22 +28,6 @@ def test_card_escapes_customer_strings() -> None:
     assert "&lt;b&gt;&amp;&lt;3" in html and "<b>&<3" not in html
 
 
-async def test_premium_long_caption_is_copied_shortened_then_in_full(desk: Desk, relay) -> None:
-    vip = desk.emu.add_user(first_name="Vip", is_premium=True, language_code="en")
-    caption = "Long caption. " * 200  # 2800 characters: only Premium users can send this
-    await desk.emu.user_send_media(vip, vip.id, kind="photo", caption=caption)
-    await desk.wait(lambda: any("photo" in m for m in desk.messages() if m.get("from", {})
-                                .get("is_bot")))
-    photo = next(m for m in desk.messages() if "photo" in m and m["from"]["is_bot"])
-    assert len(photo["caption"]) <= 1024
-    topic = photo["message_thread_id"]
-    await desk.wait(lambda: any((m.get("text") or "").startswith("Long caption")
-                                for m in desk.bot_posts(topic)))
-    full = "".join(m["text"] for m in desk.bot_posts(topic)
-                   if (m.get("text") or "").startswith("Long caption"))
-    assert full.replace(" ", "") == caption.replace(" ", "")
-
-
 async def test_strange_names_and_texts_are_relayed_exactly(desk: Desk, relay) -> None:
     names = ["<b>&<3", "שלום עולם", "🎉🎉🎉", "a" * 64, "&amp; <i>"]
     for name in names:

@@ -106,19 +106,20 @@ def test_split_text_counts_utf16_code_units() -> None:
     assert all(not p.startswith("\udc89") for p in parts)  # no surrogate pair is cut
 
 
-async def test_premium_emoji_caption_is_shortened_in_utf16_units(desk: Desk, relay) -> None:
+async def test_premium_emoji_caption_is_cut_in_utf16_units(desk: Desk, relay) -> None:
     # 600 emoji are 600 code points but 1200 UTF-16 units: over the bot's caption limit
-    # under the conservative reading, so the copy gets a shortened caption and the full
-    # text follows.
-    vip = desk.emu.add_user(first_name="Vip", is_premium=True, language_code="en")
+    # under the conservative reading, so a copy that replies carries it cut, and the rest
+    # follows as its continuation.
+    vip = desk.customer("Vip", premium=True)
+    hello = await vip.says("hello")
+    topic = await desk.topic_with("hello")
     caption = "🎉" * 600
-    await desk.emu.user_send_media(vip, vip.id, kind="photo", caption=caption)
-    await desk.wait(lambda: any("photo" in m for m in desk.messages()
-                                if m.get("from", {}).get("is_bot")))
-    photo = next(m for m in desk.messages() if "photo" in m and m["from"]["is_bot"])
+    await vip.sends("photo", caption=caption, reply_to=hello["message_id"])
+    await desk.wait(lambda: any(_text(m).startswith("…") for m in desk.bot_posts(topic)))
+    photo = next(m for m in desk.bot_posts(topic) if "photo" in m)
+    rest = next(m for m in desk.bot_posts(topic) if _text(m).startswith("…"))
     assert utf16_len(photo["caption"]) <= 1024 and photo["caption"].endswith("…")
-    topic = photo["message_thread_id"]
-    await desk.wait(lambda: any(m.get("text") == caption for m in desk.bot_posts(topic)))
+    assert photo["caption"][:-1] + rest["text"][1:] == caption
 
 
 async def test_copy_messages_skipping_a_deleted_message_never_misroutes_edits(

@@ -21,8 +21,9 @@ from aiogram.types import (
 )
 
 from adapters.telegram import errors
+from adapters.telegram.captions import utf16_len, utf16_prefix
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
-from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch, utf16_len, utf16_prefix
+from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.controls import DeskControls
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.files import Files

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BufferedInputFile, Message, ReplyParameters
 
+from adapters.telegram import captions
 from core import texts
 from core.files import Files
 from core.model import Attachment, MessageKind
 from core.model import Message as CoreMessage
 
 PLATFORM = "telegram"
-CAPTION_LIMIT = 1024
 CAPTIONED = frozenset({"photo", "document", "voice", "video", "audio", "animation"})
 
 
@@ -56,8 +58,9 @@ def plan(parts: list[str], message: CoreMessage, reply_to: str | None,
     if content.quote and reply_to is None and message.kind is not MessageKind.SYSTEM:
         block = f"<blockquote>{html.escape(content.quote[:500], quote=False)}</blockquote>"
         parts = [f"{block}\n{parts[0]}" if parts else block, *parts[1:]]
+    # Telegram measures the caption's text, not our HTML, in UTF-16 units.
     if (len(files) == 1 and files[0].kind in CAPTIONED and len(parts) == 1
-            and len(parts[0]) <= CAPTION_LIMIT):
+            and captions.html_len(parts[0]) <= captions.CAPTION_LIMIT):
         return Plan([], files, parts[0])
     return Plan(parts, files)
 
@@ -68,18 +71,37 @@ async def send_file(bot: Bot, files: Files, chat_id: int, thread_id: int | None,
     """Upload a file from another platform (Telegram can't fetch from e.g. VK's servers for
     us, and their URLs may be short-lived)."""
     data = await files.fetch(attachment)
+    try:
+        return await _upload(bot, data, chat_id, thread_id, attachment, reply, caption)
+    except TelegramBadRequest as exc:
+        if caption is None or not captions.refused(exc):
+            raise
+    # Telegram counts the caption longer than we did: the file alone, the text replying to it.
+    sent_id = await _upload(bot, data, chat_id, thread_id, attachment, reply, None)
+    await bot.send_message(
+        chat_id=chat_id, text=caption, parse_mode="HTML", message_thread_id=thread_id,
+        reply_parameters=ReplyParameters(message_id=int(sent_id),
+                                         allow_sending_without_reply=True),
+    )
+    return sent_id
+
+
+async def _upload(bot: Bot, data: bytes, chat_id: int, thread_id: int | None,
+                  attachment: Attachment, reply: ReplyParameters | None,
+                  caption: str | None) -> str:
     upload = BufferedInputFile(data, filename=attachment.name or f"{attachment.kind}.bin")
-    common = {"chat_id": chat_id, "message_thread_id": thread_id, "reply_parameters": reply}
+    common: dict[str, Any] = {"chat_id": chat_id, "message_thread_id": thread_id,
+                              "reply_parameters": reply}
     if caption is not None:
         common.update(caption=caption, parse_mode="HTML")
     kind = attachment.kind
     sent: Message
     if kind in ("photo", "sticker"):  # other platforms' stickers are plain images here
-        sent = await bot.send_photo(photo=upload, **common)  # type: ignore[arg-type]
+        sent = await bot.send_photo(photo=upload, **common)
     elif kind == "voice":
-        sent = await bot.send_voice(voice=upload, **common)  # type: ignore[arg-type]
+        sent = await bot.send_voice(voice=upload, **common)
     elif kind == "video":
-        sent = await bot.send_video(video=upload, **common)  # type: ignore[arg-type]
+        sent = await bot.send_video(video=upload, **common)
     else:
-        sent = await bot.send_document(document=upload, **common)  # type: ignore[arg-type]
+        sent = await bot.send_document(document=upload, **common)
     return str(sent.message_id)

@@ -1,11 +1,6 @@
 """Putting core messages on Telegram: copy what Telegram can copy (formatting and media
 survive), render the rest (placeholders, notices, other channels' messages) as HTML.
-
-Lengths are measured in UTF-16 code units. The Bot API documents "1-4096 characters" (text)
-and "0-1024 characters" (caption) without saying which characters; entity offsets are UTF-16,
-and reports disagree on whether the length limit is too (one measurement says code points).
-UTF-16 units are never fewer than code points, so counting them is safe under either reading:
-an emoji-heavy text is split a little earlier than strictly needed, never refused.
+Lengths are UTF-16 code units (see `captions`).
 """
 
 from __future__ import annotations
@@ -15,15 +10,15 @@ import logging
 from collections.abc import Sequence
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import MessageEntity, ReplyParameters
 
-from adapters.telegram import foreign
+from adapters.telegram import captions, foreign
+from adapters.telegram.captions import CAPTION_LIMIT, TEXT_LIMIT, utf16_len, utf16_prefix
 from core import texts
 from core.files import Files
 from core.model import Message, MessageKind, Outgoing
 
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
 # Kinds whose caption editMessageCaption can change. Locations, venues, contacts, stickers
 # and video notes have none: their edited_message updates (a live location moving, or
 # "changes to message fields that are either unavailable or not actively used by your
@@ -32,21 +27,6 @@ CAPTIONED = frozenset({"photo", "video", "animation", "document", "audio", "voic
 PLATFORM = foreign.PLATFORM
 
 logger = logging.getLogger(__name__)
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def utf16_prefix(text: str, units: int) -> int:
-    """The length (in code points) of the longest prefix of `text` within `units` UTF-16
-    code units; never splits a surrogate pair."""
-    used = 0
-    for index, char in enumerate(text):
-        used += 2 if ord(char) > 0xFFFF else 1
-        if used > units:
-            return index
-    return len(text)
 
 
 def split_text(text: str, limit: int = 3900) -> list[str]:
@@ -76,23 +56,22 @@ def is_copy(item: Outgoing) -> bool:
     )
 
 
-def _long_caption(item: Outgoing) -> bool:
-    """Premium users may send captions up to 4096 characters; a bot's copy of such a
-    message fails ("message caption is too long"), so it is copied with a shortened
-    caption and the full text follows."""
-    content = item.message.content
-    return bool(content.data.get("has_caption")) and utf16_len(content.text) > CAPTION_LIMIT
-
-
 def can_batch(first: Outgoing, nxt: Outgoing) -> bool:
-    """copyMessages takes ids of one chat, has no reply parameter and keeps albums whole."""
+    """copyMessages takes ids of one chat, has no reply parameter and keeps albums whole.
+    It copies as is, so a Premium user's long caption goes along whole."""
     return (
         is_copy(first) and is_copy(nxt) and first.reply_to is None and nxt.reply_to is None
-        and not _long_caption(first) and not _long_caption(nxt)
         and first.message.source is not None and nxt.message.source is not None
         and first.message.source.chat_id == nxt.message.source.chat_id
         and int(first.message.source.message_id) < int(nxt.message.source.message_id)
     )
+
+
+def needs_cut(item: Outgoing) -> bool:
+    """Whether Telegram would refuse to copy this message: a caption over the bot's limit
+    survives only a copy made as it is, and a reply target is a change (tdlib's
+    `MessageCopyOptions::is_supported_server_side`; tdlib/telegram-bot-api#334)."""
+    return item.reply_to is not None and captions.over_limit(item.message.content)
 
 
 def render_html(message: Message) -> list[str]:
@@ -121,49 +100,14 @@ class TelegramSender:
         """Post `items` (one copyMessages call when there are several); the copies' ids in
         the order of `items`, None where a copy's id is not known."""
         if len(items) > 1:
-            source = items[0].message.source
-            assert source is not None
-            wanted = [int(i.message.source.message_id) for i in items]  # type: ignore[union-attr]
-            ids = await self.bot.copy_messages(
-                chat_id=chat_id, from_chat_id=int(source.chat_id), message_ids=wanted,
-                message_thread_id=thread_id,
-            )
-            if len(ids) == len(wanted):
-                return [str(i.message_id) for i in ids]
-            # copyMessages skips messages it can't find or copy (e.g. the customer deleted
-            # one after sending it) and answers only the copies' ids, without saying which
-            # sources they belong to. Guessing by position would link a copy to the wrong
-            # message, and a later edit or reply would land on it; no link is the honest
-            # outcome (edits of these messages are then not relayed).
-            logger.warning("copyMessages to %s copied %d of %d messages %s; their copies are "
-                           "not linked", chat_id, len(ids), len(wanted), wanted)
-            return [None] * len(items)
+            return await self._copy_batch(chat_id, thread_id, items)
         item = items[0]
         reply = (
             ReplyParameters(message_id=int(item.reply_to), allow_sending_without_reply=True)
             if item.reply_to else None
         )
         if is_copy(item):
-            source = item.message.source
-            assert source is not None
-            long_caption = _long_caption(item)
-            text = item.message.content.text
-            short = text[: utf16_prefix(text, CAPTION_LIMIT - 1)] + "…" if long_caption else None
-            result = await self.bot.copy_message(
-                chat_id=chat_id, from_chat_id=int(source.chat_id),
-                message_id=int(source.message_id), message_thread_id=thread_id,
-                reply_parameters=reply,
-                caption=short,
-            )
-            if long_caption:
-                for part in split_text(text):
-                    await self.bot.send_message(
-                        chat_id=chat_id, text=part, message_thread_id=thread_id,
-                        reply_parameters=ReplyParameters(
-                            message_id=result.message_id, allow_sending_without_reply=True
-                        ),
-                    )
-            return [str(result.message_id)]
+            return [await self._copy(chat_id, thread_id, item, reply)]
         first_id: str | None = None
         steps = self.plan(item)
         for part in steps.texts:
@@ -181,6 +125,90 @@ class TelegramSender:
             first_id = first_id or sent_id
         return [first_id or ""]
 
+    async def _copy_batch(
+        self, chat_id: int, thread_id: int | None, items: Sequence[Outgoing]
+    ) -> list[str | None]:
+        source = items[0].message.source
+        assert source is not None
+        wanted = [int(i.message.source.message_id) for i in items]  # type: ignore[union-attr]
+        try:
+            ids = await self.bot.copy_messages(
+                chat_id=chat_id, from_chat_id=int(source.chat_id), message_ids=wanted,
+                message_thread_id=thread_id,
+            )
+        except TelegramBadRequest as exc:
+            if not captions.refused(exc):
+                raise
+            # Telegram counts a change here that we don't: one by one, each cut if need be
+            # (an album comes apart, nothing is lost).
+            logger.warning("copyMessages to %s refused a long caption among %s: copying "
+                           "one by one", chat_id, wanted)
+            return [(await self.send(chat_id, thread_id, [item]))[0] for item in items]
+        if len(ids) == len(wanted):
+            return [str(i.message_id) for i in ids]
+        # copyMessages skips messages it can't find or copy (e.g. the customer deleted
+        # one after sending it) and answers only the copies' ids, without saying which
+        # sources they belong to. Guessing by position would link a copy to the wrong
+        # message, and a later edit or reply would land on it; no link is the honest
+        # outcome (edits of these messages are then not relayed).
+        logger.warning("copyMessages to %s copied %d of %d messages %s; their copies are "
+                       "not linked", chat_id, len(ids), len(wanted), wanted)
+        return [None] * len(items)
+
+    async def _copy(self, chat_id: int, thread_id: int | None, item: Outgoing,
+                    reply: ReplyParameters | None) -> str:
+        """The copy's id; a caption Telegram won't carry goes out cut, the rest after it."""
+        source, content = item.message.source, item.message.content
+        assert source is not None
+        strict = False  # measure in UTF-8 bytes: Telegram counted longer than we did
+        if not needs_cut(item):
+            try:
+                result = await self.bot.copy_message(
+                    chat_id=chat_id, from_chat_id=int(source.chat_id),
+                    message_id=int(source.message_id), message_thread_id=thread_id,
+                    reply_parameters=reply,
+                )
+                return str(result.message_id)
+            except TelegramBadRequest as exc:
+                if not (captions.refused(exc) and content.data.get("has_caption")):
+                    raise
+                # Telegram saw a change (a long caption) or a length (a short one) that we
+                # did not: cut it after all.
+                logger.info("Telegram refused the caption of message %s as too long: cut",
+                            item.message.id)
+                strict = not captions.over_limit(content)
+        try:
+            return await self._copy_cut(chat_id, thread_id, item, reply, strict=strict)
+        except TelegramBadRequest as exc:
+            if strict or not captions.refused(exc):
+                raise
+            # Telegram counts even the cut caption longer than we do: the strictest count.
+            logger.info("Telegram refused the cut caption of message %s: cut shorter",
+                        item.message.id)
+            return await self._copy_cut(chat_id, thread_id, item, reply, strict=True)
+
+    async def _copy_cut(self, chat_id: int, thread_id: int | None, item: Outgoing,
+                        reply: ReplyParameters | None, *, strict: bool) -> str:
+        """The file with its caption cut, then the rest replying to it (the link, and so
+        later edits and replies, stay with the file)."""
+        source, content = item.message.source, item.message.content
+        assert source is not None
+        head, rest = captions.cut(content.text, content.data.get("entities", []),
+                                  strict=strict)
+        copy = await self.bot.copy_message(
+            chat_id=chat_id, from_chat_id=int(source.chat_id),
+            message_id=int(source.message_id), message_thread_id=thread_id,
+            reply_parameters=reply, caption=head.text, caption_entities=head.entities,
+            parse_mode=None,
+        )
+        to_file = ReplyParameters(message_id=copy.message_id, allow_sending_without_reply=True)
+        for part in rest:
+            await self.bot.send_message(
+                chat_id=chat_id, text=part.text, entities=part.entities, parse_mode=None,
+                message_thread_id=thread_id, reply_parameters=to_file,
+            )
+        return str(copy.message_id)
+
     def plan(self, item: Outgoing) -> foreign.Plan:
         """How a message that can't be copied is put on Telegram."""
         return foreign.plan(render_html(item.message), item.message, item.reply_to,
@@ -192,8 +220,10 @@ class TelegramSender:
             return len(items)  # copyMessages
         item = items[0]
         if is_copy(item):
-            return 1 + (len(split_text(item.message.content.text)) if _long_caption(item)
-                        else 0)
+            if not needs_cut(item):
+                return 1
+            content = item.message.content
+            return 1 + len(captions.cut(content.text, content.data.get("entities", []))[1])
         return max(self.plan(item).sends, 1)
 
     async def send_html(self, chat_id: int, thread_id: int | None, text: str) -> str:
@@ -209,41 +239,20 @@ class TelegramSender:
         self, chat_id: int, thread_id: int | None, copy_id: str, message: Message,
         reply_to: str | None,
     ) -> str | None:
-        """Edit the copy in place; where Telegram can't, post a marked "edited" copy."""
-        content = message.content
-        entities = [MessageEntity.model_validate(e) for e in content.data.get("entities", [])]
-        if not content.copyable:
-            return None
-        if message.source is not None and message.source.platform != PLATFORM:
-            # Another platform's message was rendered as HTML: render the new version.
-            steps = self.plan(Outgoing(message, reply_to))
-            if steps.caption is not None:
-                await self.bot.edit_message_caption(
-                    chat_id=chat_id, message_id=int(copy_id), caption=steps.caption,
-                    parse_mode="HTML",
-                )
+        """Edit the copy in place; where Telegram can't, post a marked "edited" copy.
+
+        A copy whose caption was cut keeps its continuation: it has no link of its own, so
+        an edit that fits the caption leaves the old continuation as it was.
+        """
+        try:
+            if await self._edit_in_place(chat_id, copy_id, message, reply_to):
                 return None
-            if len(steps.texts) == 1 and content.text:
-                await self.bot.edit_message_text(
-                    chat_id=chat_id, message_id=int(copy_id), text=steps.texts[0],
-                    parse_mode="HTML",
-                )
-                return None
-        if content.data.get("has_caption") and content.content_type not in CAPTIONED:
-            return None
-        if not content.data.get("has_caption"):
-            if utf16_len(content.text) <= TEXT_LIMIT:
-                await self.bot.edit_message_text(
-                    chat_id=chat_id, message_id=int(copy_id), text=content.text,
-                    entities=entities or None, parse_mode=None,
-                )
-                return None
-        elif utf16_len(content.text) <= CAPTION_LIMIT:
-            await self.bot.edit_message_caption(
-                chat_id=chat_id, message_id=int(copy_id), caption=content.text,
-                caption_entities=entities or None, parse_mode=None,
-            )
-            return None
+        except TelegramBadRequest as exc:
+            if not captions.refused(exc):
+                raise
+            # Telegram counts the new caption as longer than we did: a new copy.
+            logger.info("Telegram refused the edited caption of message %s: reposted",
+                        message.id)
         notice = texts.render("edited", name=message.author_name or "Customer", text="")
         await self.bot.send_message(
             chat_id=chat_id, text=notice, message_thread_id=thread_id, parse_mode="HTML",
@@ -252,6 +261,46 @@ class TelegramSender:
         )
         ids = await self.send(chat_id, thread_id, [Outgoing(message, reply_to)])
         return ids[0]
+
+    async def _edit_in_place(self, chat_id: int, copy_id: str, message: Message,
+                             reply_to: str | None) -> bool:
+        """False when the new version can't replace the copy's (then it is posted anew)."""
+        content = message.content
+        if not content.copyable:
+            return True
+        if message.source is not None and message.source.platform != PLATFORM:
+            # Another platform's message was rendered as HTML: render the new version.
+            steps = self.plan(Outgoing(message, reply_to))
+            if steps.caption is not None:
+                await self.bot.edit_message_caption(
+                    chat_id=chat_id, message_id=int(copy_id), caption=steps.caption,
+                    parse_mode="HTML",
+                )
+                return True
+            if len(steps.texts) == 1 and content.text:
+                await self.bot.edit_message_text(
+                    chat_id=chat_id, message_id=int(copy_id), text=steps.texts[0],
+                    parse_mode="HTML",
+                )
+                return True
+        entities = [MessageEntity.model_validate(e) for e in content.data.get("entities", [])]
+        if content.data.get("has_caption") and content.content_type not in CAPTIONED:
+            return True
+        if not content.data.get("has_caption"):
+            if utf16_len(content.text) > TEXT_LIMIT:
+                return False
+            await self.bot.edit_message_text(
+                chat_id=chat_id, message_id=int(copy_id), text=content.text,
+                entities=entities or None, parse_mode=None,
+            )
+            return True
+        if utf16_len(content.text) > CAPTION_LIMIT:
+            return False
+        await self.bot.edit_message_caption(
+            chat_id=chat_id, message_id=int(copy_id), caption=content.text,
+            caption_entities=entities or None, parse_mode=None,
+        )
+        return True
 
 
 def _split_html(text: str) -> list[str]:

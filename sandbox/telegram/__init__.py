@@ -26,6 +26,9 @@ that works here works on Telegram under either reading:
   "message thread not found"; replies outside topics carry the replied thread's root as
   ``message_thread_id`` without ``is_topic_message``, as Telegram does;
 - ``copyMessages``/``forwardMessages`` skip what they can't copy and answer only the copies;
+- a Premium user's caption over the bot's 1024 (people: 2048) is copied only as it is: a
+  ``copyMessage`` with a reply target or a keyboard answers "message caption is too long"
+  (TDLib's own rule, see ``methods/copying.py``; a topic alone is no change there);
 - ``editMessageCaption`` refuses messages that have no caption (stickers, video notes,
   locations); a moving live location reaches bots as ``edited_message``;
 - ``getUpdates`` answers 409 while a webhook is set (the webhook itself is never called).

@@ -440,16 +440,6 @@ async def test_copy_message(emu: TelegramEmulator, bot: Bot, group: int, anna: U
         await bot.copy_message(group, anna.id, 999)
 
 
-async def test_premium_long_caption_cannot_be_copied_as_is(
-    emu: TelegramEmulator, bot: Bot, group: int
-) -> None:
-    vip = emu.add_user("Vip", is_premium=True)
-    long = await emu.user_send_media(vip, vip.id, "document", caption="c" * 2000)
-    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
-        await bot.copy_message(group, vip.id, long["message_id"])
-    await bot.copy_message(group, vip.id, long["message_id"], caption="see the file")
-
-
 async def test_copy_messages_keeps_albums_together(
     emu: TelegramEmulator, bot: Bot, group: int, anna: UserRecord
 ) -> None:

@@ -1,4 +1,15 @@
-"""copyMessage(s) and forwardMessage(s)."""
+"""copyMessage(s) and forwardMessage(s).
+
+A caption over the bot's limit (a Telegram Premium user's, up to 2048 characters) survives a
+copy only when Telegram can copy the message on its servers as it is. TDLib does that unless
+the copy gets a new non-empty caption, a reply markup, or a reply target other than the
+topic's own first message (``MessageCopyOptions::is_supported_server_side`` in tdlib/td);
+otherwise the content is sent anew and the old caption is measured against the bot's limit:
+"Bad Request: message caption is too long" (levlam in tdlib/telegram-bot-api#334: "If message
+is copied as is, then the request succeeds"). A topic alone is no change (the server-side
+forward takes ``top_msg_id``), and copyMessages, which has no reply or markup parameter,
+always copies as is.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +20,14 @@ from ..entities import utf16_len
 from ..errors import bad_request
 from ..media import content_kind
 from ..state import ChatRecord, Json, MessageRecord
-from .common import MAX_CAPTION, caption_fields, ensure_can_read, resolve_destination, send
+from .common import (
+    MAX_CAPTION,
+    Destination,
+    caption_fields,
+    ensure_can_read,
+    resolve_destination,
+    send,
+)
 from .registry import Call, api_method
 
 MAX_BATCH = 100
@@ -30,7 +48,16 @@ def _copyable(msg: MessageRecord) -> bool:
     return not (poll and poll.get("type") == "quiz" and "correct_option_id" not in poll)
 
 
-def _copied_content(call: Call, src: MessageRecord, *, remove_caption: bool = False) -> Json:
+def _sent_anew(call: Call, dest: Destination) -> bool:
+    """Whether the copy changes what Telegram can't change on its servers (see above)."""
+    if call.params.get_json("reply_markup") is not None:
+        return True
+    return dest.reply_to is not None and dest.reply_to != dest.thread_id
+
+
+def _copied_content(
+    call: Call, src: MessageRecord, *, remove_caption: bool = False, sent_anew: bool = False
+) -> Json:
     content = copy.deepcopy(src.content)
     content.pop("forward_origin", None)  # a copy has no link to its source
     if "poll" in content:
@@ -52,8 +79,8 @@ def _copied_content(call: Call, src: MessageRecord, *, remove_caption: bool = Fa
                 params.get_json("caption_entities"),
             )
         )
-    elif utf16_len(content.get("caption", "")) > MAX_CAPTION:
-        # A Premium user's long caption: a bot may not send it, so the copy fails.
+    elif sent_anew and utf16_len(content.get("caption", "")) > MAX_CAPTION:
+        # A Premium user's long caption, sent anew as the bot's own: over the bot's limit.
         raise bad_request("message caption is too long")
     return content
 
@@ -82,8 +109,14 @@ async def copy_message(call: Call) -> Json:
         raise bad_request("message to copy not found")
     if not _copyable(src):
         raise bad_request("message can't be copied")
-    content = _copied_content(call, src, remove_caption=call.params.get_bool("remove_caption"))
-    msg = send(call, content, destination=resolve_destination(call))
+    dest = resolve_destination(call)
+    content = _copied_content(
+        call,
+        src,
+        remove_caption=call.params.get_bool("remove_caption"),
+        sent_anew=_sent_anew(call, dest),
+    )
+    msg = send(call, content, destination=dest)
     return {"message_id": msg.message_id}
 
 
