@@ -275,7 +275,8 @@ class Relayer:
             return
         with self._recorded(first.chat_id):
             ids = await self._limited(
-                keys, len(step.items), lambda: channel.send(first.chat_id, step.items)
+                keys, channel.sends_for(step.items),
+                lambda: channel.send(first.chat_id, step.items)
             )
             await self._finish(step, [(channel.platform, first.chat_id, ids)])
 

@@ -57,6 +57,9 @@ class TelegramChannel:
     def can_batch(self, first: Outgoing, nxt: Outgoing) -> bool:
         return can_batch(first, nxt)
 
+    def sends_for(self, items: Sequence[Outgoing]) -> int:
+        return self._sender.sends_for(items)
+
     async def send(self, chat_id: str, items: Sequence[Outgoing]) -> list[str | None]:
         return await errors.call(chat_id, lambda: self._sender.send(int(chat_id), None, items))
 
