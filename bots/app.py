@@ -8,7 +8,6 @@ import logging
 from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
 from adapters.telegram.customer import TelegramChannel, customer_router
@@ -16,11 +15,13 @@ from adapters.telegram.desk import TelegramDesk, desk_router
 from adapters.telegram.files import TelegramFiles
 from adapters.telegram.polling import DurablePoller
 from adapters.telegram.responses import pin_response_models
+from adapters.telegram.session import BotApiSession
 from adapters.telegram.startup import check_desk
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
 from bots.sla_jobs import SlaJobs
+from bots.startup import StartupRetry
 from bots.vk import VkParts
 from core.clock import Clock, SystemClock
 from core.controls import DeskControls
@@ -67,9 +68,12 @@ def _limit(key: str, limit: object) -> RateKey:
 
 class App:
     def __init__(self, config: Config, clock: Clock | None = None, *,
-                 migrate: bool | None = None) -> None:
+                 migrate: bool | None = None, startup_retry: StartupRetry | None = None
+                 ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
+        # How long start waits between tries of an API server that can't be reached.
+        self.startup_retry = startup_retry or StartupRetry()
         # SQLite is the embedded default: migrate by itself. PostgreSQL is shared
         # infrastructure: migrations are an explicit `relaydesk migrate` step.
         self._migrate = config.storage.kind == "sqlite" if migrate is None else migrate
@@ -78,8 +82,42 @@ class App:
         self._db: object = None
 
     async def start(self) -> Services:
+        """Open the database, check the platforms, start intake and delivery.
+
+        While an API server can't be reached it logs one line per try and tries again
+        (`startup_retry`); cancelling it then gives up cleanly, with what it opened closed
+        (the database by `stop()`).
+        """
         cfg = self.config
-        url = cfg.storage.tortoise_url
+        await self._open_database()
+        async with contextlib.AsyncExitStack() as opened:
+            bot = self._bot()
+            opened.push_async_callback(bot.session.close)
+            username = await self.startup_retry.until_reachable(
+                lambda: check_desk(bot, cfg.operators.chat_id))
+            services = await self._build(bot, opened)
+            opened.pop_all()  # from here on they belong to `services` and close in stop()
+        self._run_services(services)
+        logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
+                    cfg.operators.chat_id, cfg.storage.kind)
+        return services
+
+    async def start_unless_stopped(self, stop: asyncio.Event) -> Services | None:
+        """`start()`, given up when `stop` is set first (a SIGTERM while a server is still
+        away): None then, and `stop()` closes what was opened."""
+        starting = asyncio.create_task(self.start(), name="start")
+        stopping = asyncio.create_task(stop.wait(), name="stop-requested")
+        try:
+            await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not starting.done():
+                starting.cancel()
+                await asyncio.wait([starting])
+        return None if starting.cancelled() else starting.result()
+
+    async def _open_database(self) -> None:
+        url = self.config.storage.tortoise_url
         if not self._migrate:
             pending = await pending_migrations(url)
             if pending:
@@ -89,18 +127,19 @@ class App:
                 )
         self._db = await open_database(url, apply_migrations=self._migrate)
         self._db_open = True
-        tg = cfg.telegram
+
+    def _bot(self) -> Bot:
+        tg = self.config.telegram
         pin_response_models()
-        session = AiohttpSession(
+        session = BotApiSession(
             api=TelegramAPIServer.from_base(tg.api_server),
             timeout=tg.request_timeout.total_seconds(),
         )
-        bot = Bot(tg.token.get_secret_value(), session=session)
-        try:
-            username = await check_desk(bot, cfg.operators.chat_id)
-        except Exception:
-            await bot.session.close()
-            raise
+        return Bot(tg.token.get_secret_value(), session=session)
+
+    async def _build(self, bot: Bot, opened: contextlib.AsyncExitStack) -> Services:
+        cfg = self.config
+        tg = cfg.telegram
         store = TortoiseStore()
         limiter = SlidingWindowLimiter()
         files = Files()
@@ -111,30 +150,12 @@ class App:
                             files)
         channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
         channels: dict[str, ChannelPort] = {channel.name: channel}
-        vk = None
-        if cfg.vk is not None and cfg.vk.enabled:
-            try:
-                vk = await VkParts.connect(cfg.vk, limiter, files)
-            except VkSetupError as exc:
-                await bot.session.close()
-                raise StartupError(str(exc)) from exc
-            except Exception:
-                await bot.session.close()
-                raise
+        vk = await self._connect_vk(limiter, files, opened)
+        if vk is not None:
             channels[vk.channel.name] = vk.channel
         relayer = Relayer(store, self.clock, desk, channels, limiter)
         ob = cfg.outbox
-        outbox = Outbox(
-            store, self.clock, relayer, ["desk", *channels],
-            OutboxSettings(
-                max_attempts=ob.max_attempts, workers=ob.workers,
-                backoff_base=ob.backoff_base.total_seconds(),
-                backoff_max=ob.backoff_max.total_seconds(),
-                lease=ob.lease,
-                exclusive=cfg.storage.kind == "sqlite",
-            ),
-            desk.chat_id,
-        )
+        outbox = self._outbox(store, relayer, list(channels), desk.chat_id)
         sla_store = TortoiseSlaStore()
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         intake = IntakeService(
@@ -151,10 +172,8 @@ class App:
             jobs = SlaJobs(cfg.service, sweeper, controls, titles)
         if vk is not None:
             try:
-                await vk.prepare(store, intake, self.clock)
+                await vk.prepare(store, intake, self.clock, self.startup_retry)
             except VkSetupError as exc:
-                await bot.session.close()
-                await vk.close()
                 raise StartupError(str(exc)) from exc
         dp = Dispatcher()
         dp["intake"] = intake
@@ -162,21 +181,49 @@ class App:
         dp.include_router(desk_router(cfg.operators.chat_id))
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(tg.poll_timeout.total_seconds()))
-        services = Services(bot, store, intake, outbox, poller, controls, jobs, vk=vk)
-        services.tasks.append(asyncio.create_task(outbox.run(), name="outbox"))
-        if jobs is not None:
-            jobs.start()
-        services.tasks.append(asyncio.create_task(poller.run(), name="polling"))
-        if vk is not None:
-            services.tasks.append(vk.run())
+        return Services(bot, store, intake, outbox, poller, controls, jobs, vk=vk)
+
+    async def _connect_vk(self, limiter: SlidingWindowLimiter, files: Files,
+                          opened: contextlib.AsyncExitStack) -> VkParts | None:
+        cfg = self.config.vk
+        if cfg is None or not cfg.enabled:
+            return None
+        try:
+            vk = await VkParts.connect(cfg, limiter, files, self.startup_retry)
+        except VkSetupError as exc:
+            raise StartupError(str(exc)) from exc
+        opened.push_async_callback(vk.close)
+        return vk
+
+    def _outbox(self, store: TortoiseStore, relayer: Relayer, channels: list[str],
+                desk_chat_id: str) -> Outbox:
+        ob = self.config.outbox
+        return Outbox(
+            store, self.clock, relayer, ["desk", *channels],
+            OutboxSettings(
+                max_attempts=ob.max_attempts, workers=ob.workers,
+                backoff_base=ob.backoff_base.total_seconds(),
+                backoff_max=ob.backoff_max.total_seconds(),
+                lease=ob.lease,
+                exclusive=self.config.storage.kind == "sqlite",
+            ),
+            desk_chat_id,
+        )
+
+    def _run_services(self, services: Services) -> None:
+        services.tasks.append(asyncio.create_task(services.outbox.run(), name="outbox"))
+        if services.sla_jobs is not None:
+            services.sla_jobs.start()
+        services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
+        if services.vk is not None:
+            services.tasks.append(services.vk.run())
         self.services = services
-        logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
-                    cfg.operators.chat_id, cfg.storage.kind)
-        return services
 
     async def run_until(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set or a background task dies."""
-        services = self.services or await self.start()
+        services = self.services or await self.start_unless_stopped(stop)
+        if services is None:
+            return
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *services.tasks],
                                      return_when=asyncio.FIRST_COMPLETED)

@@ -83,7 +83,10 @@ async def _run(config: object) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        await app.start()
+        # A server that can't be reached yet is waited for (one line per try); a stop
+        # signal in the meantime ends the waiting and the process cleanly.
+        if await app.start_unless_stopped(stop) is None:
+            return EXIT_OK
         # Everything imported and built so far (aiogram, pydantic schemas, tortoise: ~170
         # MB of long-lived objects) leaves the collector's view, so a full collection no
         # longer walks it: fewer and much shorter pauses in the middle of a relay.

@@ -10,11 +10,11 @@ import aiohttp
 
 from adapters.vk.channel import VkChannel, VkFiles
 from adapters.vk.customer import VkIntake, VkProfiles
-from adapters.vk.errors import VkApiError, VkNetworkError
 from adapters.vk.longpoll import VkLongPoll
-from adapters.vk.startup import VkSetupError, check_community
+from adapters.vk.startup import check_community, connect_longpoll
 from adapters.vk.transport import VkApi, token_rate_key
 from bots.config_models import VkConfig
+from bots.startup import StartupRetry
 from core.clock import Clock
 from core.files import Files
 from core.intake import IntakeService
@@ -37,10 +37,11 @@ class VkParts:
     handler: VkIntake | None = None
 
     @classmethod
-    async def connect(cls, cfg: VkConfig, limiter: SlidingWindowLimiter,
-                      files: Files) -> VkParts:
+    async def connect(cls, cfg: VkConfig, limiter: SlidingWindowLimiter, files: Files,
+                      retry: StartupRetry) -> VkParts:
         """Build the VK side and check the token and community (a bad token must stop the
-        start with a clear error, not fail every delivery later)."""
+        start with a clear error, not fail every delivery later); waits, as `retry` says,
+        while the VK API can't be reached."""
         session = aiohttp.ClientSession()
         rate = cfg.rate
         api = VkApi(
@@ -49,8 +50,8 @@ class VkParts:
             timeout=cfg.request_timeout.total_seconds(),
         )
         try:
-            name = await check_community(api, cfg.community)
-        except Exception:
+            name = await retry.until_reachable(lambda: check_community(api, cfg.community))
+        except BaseException:  # a setup error, or a stop while waiting for VK
             await session.close()
             raise
         logger.info("VK community %s (%s) connected", cfg.community, name)
@@ -58,7 +59,8 @@ class VkParts:
         return cls(cfg, session, api, VkChannel(api, files),
                    VkProfiles(api, cfg.profile_ttl.total_seconds()))
 
-    async def prepare(self, store: TortoiseStore, intake: IntakeService, clock: Clock) -> None:
+    async def prepare(self, store: TortoiseStore, intake: IntakeService, clock: Clock,
+                      retry: StartupRetry) -> None:
         """Set the long poll up where the last run acknowledged, and connect it (so events
         from now on are certain to be seen)."""
         group = self.config.community
@@ -79,13 +81,8 @@ class VkParts:
             ts=await store.load_cursor(ts_name), on_acknowledged=save,
             recover=handler.missed_events,
         )
-        try:
-            await self.longpoll.connect()
-        except (VkApiError, VkNetworkError) as exc:
-            raise VkSetupError(
-                f"vk: groups.getLongPollServer failed ({exc}). In the community settings turn "
-                "on Bots Long Poll API, version 5.199, with the message events."
-            ) from exc
+        longpoll = self.longpoll
+        await retry.until_reachable(lambda: connect_longpoll(self.api, longpoll))
         self.handler = handler
 
     def run(self) -> asyncio.Task[None]:

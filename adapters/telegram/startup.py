@@ -1,12 +1,28 @@
-"""Startup checks: fail fast with the fix named, never a half-started bot."""
+"""Startup checks: fail fast with the fix named, never a half-started bot; a server that
+can't be reached is reported as such (the caller waits and tries again)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
-from aiogram.types import BotCommand, BotCommandScopeChat
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import BotCommand, BotCommandScopeChat, User
+
+from adapters.unreachable import ServerUnreachable, describe, redact, server_name
+
+from .session import NotBotApiAnswer
+
+# No usable answer: nothing is wrong with the configuration, the server is down or away.
+UNREACHABLE = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter,
+               aiohttp.ClientError, TimeoutError)
 
 
 class DeskSetupError(Exception):
@@ -14,15 +30,35 @@ class DeskSetupError(Exception):
 
 
 async def check_desk(bot: Bot, chat_id: int) -> str:
-    """Check the token and the operator group; returns the bot's @username."""
+    """Check the token and the operator group; returns the bot's @username.
+
+    Raises `DeskSetupError` for what the admin must fix, `ServerUnreachable` while the Bot
+    API server gives no usable answer (connection refused, DNS, timeout, 5xx).
+    """
     try:
-        me = await bot.get_me()
-    except TelegramUnauthorizedError as exc:
-        raise DeskSetupError(
-            "telegram.token: Telegram rejected the token (401 Unauthorized). "
-            "Copy it again from @BotFather, or run `relaydesk sandbox --demo` to try "
-            "relaydesk without a token."
-        ) from exc
+        return await _check_desk(bot, chat_id)
+    except UNREACHABLE as exc:
+        raise unreachable(bot, exc) from exc
+
+
+def unreachable(bot: Bot, exc: BaseException) -> ServerUnreachable:
+    """`exc` as a one-line `ServerUnreachable` naming the server (never the token: aiogram's
+    request URLs and some aiohttp errors hold it)."""
+    wait = 0.0
+    if isinstance(exc, TelegramRetryAfter):
+        cause, wait = f"flood control, retry in {exc.retry_after}s", float(exc.retry_after)
+    elif isinstance(exc, TelegramServerError):
+        cause = f"server error: {redact(exc.message, bot.token)}"
+    elif isinstance(exc, TelegramNetworkError):
+        cause = describe(exc.__cause__, bot.session.timeout)
+    else:
+        cause = describe(exc, bot.session.timeout)
+    return ServerUnreachable("Telegram Bot API", "telegram.api_server",
+                             server_name(bot.session.api.base), cause, wait)
+
+
+async def _check_desk(bot: Bot, chat_id: int) -> str:
+    me = await _get_me(bot)
     webhook = await bot.get_webhook_info()
     if webhook.url:
         # Telegram answers every getUpdates with 409 while a webhook is set. Deleting it here
@@ -36,6 +72,8 @@ async def check_desk(bot: Bot, chat_id: int) -> str:
     try:
         chat = await bot.get_chat(chat_id)
     except TelegramAPIError as exc:
+        if isinstance(exc, UNREACHABLE):
+            raise
         raise DeskSetupError(
             f"operators.chat_id: the bot can't see chat {chat_id} ({exc.message}). "
             "Add the bot to your operator supergroup and check the id."
@@ -58,3 +96,29 @@ async def check_desk(bot: Bot, chat_id: int) -> str:
         scope=BotCommandScopeChat(chat_id=chat_id),
     )
     return me.username or str(me.id)
+
+
+async def _get_me(bot: Bot) -> User:
+    try:
+        return await bot.get_me()
+    except TelegramUnauthorizedError as exc:
+        raise DeskSetupError(
+            "telegram.token: Telegram rejected the token (401 Unauthorized). "
+            "Copy it again from @BotFather, or run `relaydesk sandbox --demo` to try "
+            "relaydesk without a token."
+        ) from exc
+    except NotBotApiAnswer as exc:
+        raise DeskSetupError(
+            f"telegram.api_server: {server_name(bot.session.api.base)} answered "
+            f"{exc.message}. Check the address: it must be the Bot API server's base URL, "
+            "e.g. https://api.telegram.org."
+        ) from exc
+    except TelegramAPIError as exc:
+        if isinstance(exc, UNREACHABLE):
+            raise
+        # 404 is what Telegram answers a malformed token; a wrong address can give it too.
+        raise DeskSetupError(
+            f"telegram.token: {server_name(bot.session.api.base)} refused getMe "
+            f"({redact(exc.message, bot.token)}). Check telegram.token, and that "
+            "telegram.api_server is the Bot API server's base URL."
+        ) from exc

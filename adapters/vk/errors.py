@@ -57,14 +57,17 @@ class VkNetworkError(Exception):
     """No usable answer: connection refused or cut, timeout, non-200 status, not JSON.
 
     `unsent` is True when the request certainly never reached VK (connecting failed), so
-    even a non-idempotent call may be repeated.
+    even a non-idempotent call may be repeated; `status` is the HTTP status of a non-200
+    answer.
     """
 
-    def __init__(self, method: str, detail: str, *, unsent: bool = False) -> None:
+    def __init__(self, method: str, detail: str, *, unsent: bool = False,
+                 status: int | None = None) -> None:
         super().__init__(f"{method}: {detail}")
         self.method = method
         self.detail = detail
         self.unsent = unsent
+        self.status = status
 
 
 class VkUploadError(Exception):

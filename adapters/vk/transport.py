@@ -183,30 +183,32 @@ class VkApi:
 
     async def request(
         self, method: str, params: Mapping[str, Any] | None = None, *,
-        idempotent: bool | None = None,
+        idempotent: bool | None = None, retries: int | None = None,
     ) -> Any:
-        """Like `call`; `idempotent` overrides the guess of `is_idempotent`."""
+        """Like `call`; `idempotent` overrides the guess of `is_idempotent`, `retries` the
+        number of retries this object was made with."""
         form = {k: encode(v) for k, v in (params or {}).items() if v is not None}
         repeatable = is_idempotent(method, form) if idempotent is None else idempotent
+        retries = self.retries if retries is None else retries
         attempt = 0
         while True:
             try:
                 return await self._once(method, form)
             except VkApiError as exc:
-                if not (repeatable and exc.code in RETRIED_CODES and attempt < self.retries):
+                if not (repeatable and exc.code in RETRIED_CODES and attempt < retries):
                     raise
                 delay = backoff_delay(attempt, self.backoff_base, self.backoff_max)
                 if exc.code == TOO_MANY_REQUESTS:  # everyone on this token waits, not just us
                     self.limiter.pause(self.rate.key, delay)
                 reason = f"error {exc.code}"
             except VkNetworkError as exc:
-                if not ((repeatable or exc.unsent) and attempt < self.retries):
+                if not ((repeatable or exc.unsent) and attempt < retries):
                     raise
                 delay = backoff_delay(attempt, self.backoff_base, self.backoff_max)
                 reason = exc.detail
             attempt += 1
             logger.warning("VK %s failed (%s); retry %d/%d in %.2fs",
-                           method, reason, attempt, self.retries, delay)
+                           method, reason, attempt, retries, delay)
             await asyncio.sleep(delay)
 
     async def _once(self, method: str, form: dict[str, str]) -> Any:
@@ -218,7 +220,7 @@ class VkApi:
                 url, data=data, timeout=aiohttp.ClientTimeout(total=self.timeout)
             ) as resp:
                 if resp.status != 200:
-                    raise VkNetworkError(method, f"HTTP {resp.status}")
+                    raise VkNetworkError(method, f"HTTP {resp.status}", status=resp.status)
                 body = await resp.json(content_type=None)
         except aiohttp.ClientConnectorError as exc:
             raise VkNetworkError(method, f"cannot connect: {exc}", unsent=True) from exc
