@@ -10,7 +10,6 @@ nobody was woken for, and logs each one at WARNING with its lane.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -116,6 +115,8 @@ class Outbox:
         now = self._clock.now()
         horizon = now + self._settings.lease if self._settings.exclusive else now
         released = await self._store.release_stale(horizon)
+        if not self._settings.exclusive:
+            released += await self._store.release_orphaned()
         if released:
             logger.info("outbox: %d deliveries interrupted by a previous stop are due again",
                         released)
@@ -123,17 +124,19 @@ class Outbox:
         if self._settings.exclusive:
             await self._loop()
             return
-        heartbeat = asyncio.create_task(self._heartbeat(), name="outbox-heartbeat")
+        keepers = [asyncio.create_task(self._heartbeat(), name="outbox-heartbeat"),
+                   asyncio.create_task(self._reaper(), name="outbox-reaper")]
         try:
             await self._loop()
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for task in keepers:
+                task.cancel()
+            await asyncio.gather(*keepers, return_exceptions=True)
 
     async def _heartbeat(self) -> None:
         """Renew the leases of rows in flight, so a long rate-limit wait never lets another
-        process take them, while a crashed process's rows come free one lease later."""
+        process take them, while the rows of a process that hangs come free one lease
+        later."""
         period = self._settings.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(period)
@@ -141,11 +144,25 @@ class Outbox:
             try:
                 if ids:
                     await self._store.extend_leases(ids, self._clock.now() + self._settings.lease)
-                # Rows of a process that died are due again once their lease has run out.
                 if await self._store.release_stale(self._clock.now()):
                     self.wake()
             except Exception:
                 logger.exception("outbox: lease renewal failed")
+
+    async def _reaper(self) -> None:
+        """Give back, within `reap_every`, the rows of processes that died (the store knows
+        a dead process from a live one; a lease only tells that it stopped renewing)."""
+        while True:
+            await asyncio.sleep(self._settings.reap_every)
+            try:
+                released = await self._store.release_orphaned()
+            except Exception:
+                logger.exception("outbox: the look for rows of dead processes failed")
+                continue
+            if released:
+                logger.warning("outbox: %d deliveries of a process that died are due again",
+                               released)
+                self.wake()
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from tortoise.connection import get_connection
+
 from core import model as m
 from core.ports import LaneClaim
+from storage import pg_engine
 from storage.base import BULK_ROWS, TortoiseBase, chunks, from_us, json_in, to_us
 
 
@@ -48,6 +51,17 @@ _MORE = ("EXISTS (SELECT 1 FROM delivery f WHERE f.lane = d.lane AND f.status = 
 # later by a concurrent transaction, is pending: the lane is somebody's until it is done).
 _AHEAD = ("SELECT 1 FROM delivery e WHERE e.lane = d.lane AND (e.status = 'sending'"
           " OR (e.status = 'pending' AND e.id < d.id))")
+
+
+# PostgreSQL: the claiming process's number, from its connection (migration 0007).
+OWNER = "NULLIF(current_setting('relaydesk.owner', true), '')::integer"
+
+# Process numbers whose advisory lock is held, i.e. processes alive (see pg_engine).
+_LIVE_OWNERS = (
+    "SELECT l.objid::bigint FROM pg_locks l WHERE l.locktype = 'advisory'"
+    " AND l.granted AND l.classid::bigint = ? AND l.objsubid = 2"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 def _marks(ids: Sequence[int]) -> str:
@@ -159,7 +173,8 @@ class DeliveryRepository(TortoiseBase):
             # fails the UPDATE's own `status = 'pending'` recheck.
             heads = query.replace(f"SELECT d.*, {_MORE} AS more", "SELECT d.id, d.lane", 1)
             rows = await self._raw(
-                "UPDATE delivery SET status = 'sending', lease_us = ? WHERE status = 'pending'"
+                f"UPDATE delivery SET status = 'sending', lease_us = ?, owner = {OWNER}"
+                " WHERE status = 'pending'"
                 f" AND id IN (SELECT h.id FROM ({heads}) h"
                 " WHERE pg_try_advisory_xact_lock(hashtextextended(h.lane, 0)))"
                 f" RETURNING *, {_MORE.replace('d.', 'delivery.')} AS more",
@@ -273,6 +288,23 @@ class DeliveryRepository(TortoiseBase):
         rows = await self._raw(
             "UPDATE delivery SET status = 'pending', lease_us = NULL"
             " WHERE status = 'sending' AND lease_us < ? RETURNING id", [to_us(now)],
+        )
+        return len(rows)
+
+    async def release_orphaned(self) -> int:
+        """Rows in flight whose process died (its advisory lock is gone with its
+        connection): due again at once. PostgreSQL only; a process that hangs keeps its
+        lock, and its rows come free when their lease runs out (`release_stale`). Takes
+        this process's own lock again first if its connection was lost."""
+        if not self._pg:
+            return 0
+        client = get_connection("default")
+        if isinstance(client, pg_engine.FastAsyncpgClient):
+            await client.hold_owner()
+        rows = await self._raw(
+            "UPDATE delivery SET status = 'pending', lease_us = NULL, owner = NULL"
+            " WHERE status = 'sending' AND owner IS NOT NULL"
+            f" AND owner NOT IN ({_LIVE_OWNERS}) RETURNING id", [pg_engine.LIVENESS_NS],
         )
         return len(rows)
 

@@ -122,6 +122,8 @@ class Delivery(Model):
     attempts = fields.IntField(default=0)
     due_us = fields.BigIntField()
     lease_us = fields.BigIntField(null=True)
+    # PostgreSQL: the process that claimed a `sending` row (see storage.liveness).
+    owner = fields.IntField(null=True)
     group_key = fields.CharField(max_length=128, null=True)
     body = fields.JSONField(default=dict)
     last_error = fields.TextField(null=True)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+import random
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +29,10 @@ from tortoise.exceptions import IntegrityError, OperationalError, TransactionMan
 
 FAST_CONNECTIONS = 6
 _CONNECT_PARAMS = set(inspect.signature(asyncpg.connect).parameters)
+# The advisory-lock namespace of process numbers (see `owner`): b"rdsk".
+LIVENESS_NS = int.from_bytes(b"rdsk", "big")
+
+logger = logging.getLogger(__name__)
 
 
 class FastAsyncpgClient(AsyncpgDBClient):
@@ -36,6 +42,13 @@ class FastAsyncpgClient(AsyncpgDBClient):
         self._fast_waiters: deque[asyncio.Future[asyncpg.Connection]] = deque()
         self._fast_all: list[asyncpg.Connection] = []
         self._fast_opening = 0
+        # This process's number while it lives: a session-level advisory lock held on a
+        # connection of its own, and the `relaydesk.owner` setting of the connections that
+        # claim deliveries (migration 0007). PostgreSQL drops the lock when the process
+        # dies, which tells the others that its claims are free.
+        self.owner: int | None = None
+        self._owner_conn: asyncpg.Connection | None = None
+        self._owner_lock = asyncio.Lock()
 
     async def fast_acquire(self) -> asyncpg.Connection:
         """A connection of our own. Waiters are served first come, first served: a
@@ -90,10 +103,44 @@ class FastAsyncpgClient(AsyncpgDBClient):
                     await self.create_connection(with_db=True)
         await self._open(FAST_CONNECTIONS)
 
+    def _connect_kwargs(self) -> dict[str, Any]:
+        return {k: v for k, v in self._template.items() if k in _CONNECT_PARAMS}
+
+    async def hold_owner(self) -> int:
+        """Take (or keep) this process's number: a session-level advisory lock on a
+        connection of its own. After that connection was lost, the same number is taken
+        again; meanwhile other processes may have freed our claims (they are sent again:
+        at least once)."""
+        async with self._owner_lock:
+            if self._owner_conn is not None and not self._owner_conn.is_closed():
+                assert self.owner is not None
+                return self.owner
+            return await self._take_owner()
+
+    async def _take_owner(self) -> int:
+        conn = await asyncpg.connect(password=self.password, **self._connect_kwargs())
+        for _ in range(100):
+            owner = self.owner or random.randint(1, 2**31 - 1)  # noqa: S311 - an id
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", LIVENESS_NS, owner):
+                if self.owner is not None and self._owner_conn is not None:
+                    logger.warning("postgres: the connection holding process number %s was "
+                                   "lost and is back; rows in flight may be sent twice", owner)
+                self.owner, self._owner_conn = owner, conn
+                return owner
+            if self.owner is not None:
+                logger.error("postgres: process number %s is taken by another session; "
+                             "claims now rely on their lease", self.owner)
+                self._owner_conn = conn
+                return self.owner
+        await conn.close()
+        raise RuntimeError("no free process number")
+
     async def _open(self, n: int) -> None:
-        kwargs = {k: v for k, v in self._template.items() if k in _CONNECT_PARAMS}
         self._fast_opening += n
         try:
+            kwargs = self._connect_kwargs()
+            kwargs["server_settings"] = {**(kwargs.get("server_settings") or {}),
+                                         "relaydesk.owner": str(await self.hold_owner())}
             conns = await asyncio.gather(
                 *(asyncpg.connect(password=self.password, **kwargs) for _ in range(n)),
                 return_exceptions=True,
@@ -134,6 +181,9 @@ class FastAsyncpgClient(AsyncpgDBClient):
                 await conn.close()
         self._fast_all = []
         self._fast_free = []
+        if self._owner_conn is not None and not self._owner_conn.is_closed():
+            await self._owner_conn.close()  # the number is free again
+        self._owner_conn = None
         await super().close()
 
 

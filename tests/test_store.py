@@ -414,3 +414,35 @@ async def test_customer_card_reads_customer_identities_and_conversations_at_once
     assert (await store.customer_card(alone.customer_id))[1:] == ([alone], 0)
     with pytest.raises(LookupError):
         await store.customer_card(999)
+
+
+async def test_rows_of_a_dead_process_are_given_back_and_a_live_ones_are_not(
+    store: TortoiseStore,
+) -> None:
+    """PostgreSQL knows a process that died from one that lives: each holds an advisory
+    lock on its number while its connection lives (storage.pg_engine)."""
+    if not store._pg:
+        assert await store.release_orphaned() == 0  # one process: nobody else's rows
+        return
+    import asyncpg
+    from tortoise.connection import get_connection
+
+    from storage.pg_engine import LIVENESS_NS
+
+    [mine] = await _enqueue(store, "desk:1", 1)
+    [head] = await store.claim_heads(NOW, 5, set(), LEASE, "desk")  # claimed by us
+    assert head.id == mine
+    client: Any = get_connection("default")
+    other = await asyncpg.connect(host=client.host, port=client.port, user=client.user,
+                                  password=client.password, database=client.database)
+    await other.execute("SELECT pg_advisory_lock($1, 4242)", LIVENESS_NS)
+    [theirs] = await _enqueue(store, "desk:2", 1)
+    await store._raw("UPDATE delivery SET status = 'sending', owner = 4242, lease_us = ?"
+                     " WHERE id = ?", [int(LEASE.timestamp() * 1e6), theirs])
+    assert await store.release_orphaned() == 0  # both processes live
+    await other.close()  # the other process dies: PostgreSQL drops its lock
+    assert await store.release_orphaned() == 1
+    rows = {r["id"]: r["status"] for r in await store._raw("SELECT id, status FROM delivery", [])}
+    assert rows == {mine: "sending", theirs: "pending"}
+    [claim] = await store._raw("SELECT owner FROM delivery WHERE id = ?", [mine])
+    assert claim["owner"] == client.owner is not None  # the claim names its process
