@@ -227,6 +227,7 @@ class ControlApi(ControlRoutes):
             retry_after=body.get("retry_after"),
             times=body.get("times", 1),
             chat_id=body.get("chat_id"),
+            chance=float(body.get("chance", 1.0)),
         )
         return True
 
@@ -236,7 +237,8 @@ class ControlApi(ControlRoutes):
 
     async def _drop_connection(self, body: dict[str, Any]) -> Any:
         self.emu.drop_connection(
-            body["method"], body.get("times", 1), after=bool(body.get("after", False))
+            body["method"], body.get("times", 1), after=bool(body.get("after", False)),
+            chance=float(body.get("chance", 1.0)),
         )
         return True
 
