@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeChat
+
+logger = logging.getLogger(__name__)
 
 
 class DeskSetupError(Exception):
@@ -52,6 +55,12 @@ async def check_desk(bot: Bot, chat_id: int) -> str:
             "'Manage topics' right. Promote @"
             f"{me.username or me.id} in the group settings, then start relaydesk again."
         )
+    if not getattr(member, "can_delete_messages", False):
+        # Not fatal: only the empty duplicate of a topic whose creation answer was lost is
+        # ever deleted, and Telegram may let its creator do that anyway.
+        logger.warning("operators.chat_id: the bot lacks the 'Delete messages' right in chat "
+                       "%s; an empty duplicate topic may stay if Telegram refuses to delete "
+                       "it", chat_id)
     await bot.set_my_commands(
         [BotCommand(command="note", description="Internal note (never sent to the customer)"),
          BotCommand(command="close", description="Close this conversation")],
