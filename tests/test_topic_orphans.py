@@ -84,6 +84,8 @@ async def test_a_burst_with_failing_requests_ends_with_no_empty_topic(
                          chance=0.1)
     for method in ("sendMessage", "copyMessage", "copyMessages"):
         emu.drop_connection(method, times=None, chance=0.1)
+    # Updates now and then late, so some retries run before their lost topic reports in.
+    emu.inject_delay("getUpdates", 0.3, times=None, chance=0.3)
     names = [f"Cust{i:02d}" for i in range(20)]
     customers = [desk.customer(name) for name in names]
 

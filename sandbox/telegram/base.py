@@ -91,9 +91,11 @@ class EmulatorBase:
         )
 
     def inject_delay(
-        self, method: str, seconds: float, times: int | None = 1, *, chat_id: int | None = None
+        self, method: str, seconds: float, times: int | None = 1, *, chat_id: int | None = None,
+        chance: float = 1.0,
     ) -> None:
-        self.faults.add(Fault("delay", method.lower(), times, chat_id=chat_id, seconds=seconds))
+        self.faults.add(Fault("delay", method.lower(), times, chat_id=chat_id, seconds=seconds,
+                              chance=chance))
 
     def drop_connection(
         self,

@@ -232,7 +232,8 @@ class ControlApi(ControlRoutes):
         return True
 
     async def _inject_delay(self, body: dict[str, Any]) -> Any:
-        self.emu.inject_delay(body["method"], float(body["seconds"]), body.get("times", 1))
+        self.emu.inject_delay(body["method"], float(body["seconds"]), body.get("times", 1),
+                              chance=float(body.get("chance", 1.0)))
         return True
 
     async def _drop_connection(self, body: dict[str, Any]) -> Any:
