@@ -27,6 +27,7 @@ from core.clock import Clock, SystemClock
 from core.controls import DeskControls
 from core.files import Files
 from core.intake import IntakeService
+from core.orphans import OrphanTopics
 from core.outbox import Outbox, OutboxSettings
 from core.ports import ChannelPort, RateKey
 from core.ratelimit import SlidingWindowLimiter
@@ -178,6 +179,7 @@ class App:
         dp = Dispatcher()
         dp["intake"] = intake
         dp["controls"] = controls
+        dp["orphans"] = OrphanTopics(store, self.clock, desk.chat_id, outbox.wake)
         dp.include_router(desk_router(cfg.operators.chat_id))
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(tg.poll_timeout.total_seconds()))

@@ -189,6 +189,9 @@ class Relayer:
                 await self._limited(keys, 1, lambda: desk.post_html(topic, html))
             await self._finish(step)
             return
+        if first.action is Action.DELETE_TOPIC:
+            await self._delete_orphan(step)
+            return
         assert first.conversation_id is not None
         known = self._context.pop(first.id, None)
         conversation = known if isinstance(known, Conversation) else \
@@ -212,6 +215,18 @@ class Relayer:
                                       lambda: desk.post(topic_id, step.items))
             await self._finish(step, [(desk.platform, desk.chat_id, ids)])
 
+    async def _delete_orphan(self, step: Step) -> None:
+        """Delete a topic queued as an orphan (core/orphans.py), unless a conversation took
+        it since: nothing is ever posted into a topic no conversation has, so it is empty."""
+        topic = int(step.deliveries[0].body["topic_id"])
+
+        async def delete() -> None:  # checked after the rate limiter's wait, right before
+            if await self._store.conversation_by_topic(topic) is None:
+                await self._desk.delete_topic(topic)
+
+        await self._limited(self._desk.rate_keys(), 1, delete)
+        await self._finish(step)
+
     async def reopen_topic(self, topic_id: int) -> None:
         await self._limited(self._desk.rate_keys(), 1, lambda: self._desk.reopen_topic(topic_id))
 
@@ -230,8 +245,8 @@ class Relayer:
         )
         if topic_id is None:
             title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
-            topic_id = await self._limited(desk.rate_keys(), 1, lambda: desk.create_topic(title))
-            await store.set_topic(conversation.id, topic_id)  # one statement: atomic alone
+            topic_id = await self._limited(desk.rate_keys(), 1,
+                                           lambda: self._new_topic(conversation.id, title))
         # The card is tracked on its own so that a failed card (429, network) is retried
         # before anything else lands in the new topic.
         main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
@@ -251,6 +266,21 @@ class Relayer:
         await self._limited(desk.rate_keys(), 1, lambda: desk.post_card(card_topic, card))
         await store.update_conversation(conversation.id, card_posted=True)
         return topic_id
+
+    async def _new_topic(self, conversation_id: int, title: str) -> int:
+        """A topic for the conversation: the one it got while this waited, else a new one.
+
+        A topic whose createForumTopic answer was lost (the connection dropped after Telegram
+        made it) is adopted by the conversation when the topic's own update arrives
+        (core/orphans.py), so a retry looks again before creating one. The topic is stored
+        only where none is (`claim_topic`): when an adoption won the race, that topic is used
+        and the one made here, never posted into, is deleted as an orphan.
+        """
+        current = (await self._store.get_conversation(conversation_id)).topic_id
+        if current is not None:
+            return current
+        made = await self._desk.create_topic(title)
+        return await self._store.claim_topic(conversation_id, made)
 
     async def _to_channel(self, step: Step) -> None:
         first = step.deliveries[0]

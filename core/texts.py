@@ -3,6 +3,7 @@ that lands in a bot post is escaped, so names like `<b>&<3` never break a send."
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jinja2 import StrictUndefined
@@ -113,6 +114,16 @@ def topic_title(name: str, channel: str, customer_id: int) -> str:
     return _plain["topic_title"].render(
         name=clean, channel_label=label, customer_id=customer_id
     )[:TITLE_LIMIT]
+
+
+_TITLE_CUSTOMER = re.compile(r" · #(\d+)\Z")
+
+
+def topic_customer(title: str) -> int | None:
+    """The customer number at the end of a title made by `topic_title` (None for any other
+    title). Shortening a title (here or by the desk) keeps its end."""
+    found = _TITLE_CUSTOMER.search(title)
+    return int(found.group(1)) if found else None
 
 
 def mention(user_id: int | str, name: str = "operator") -> str:

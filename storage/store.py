@@ -16,6 +16,7 @@ from storage.base import BULK_ROWS, chunks, dt_out, json_in, json_out
 from storage.codec import content_json as _content_json
 from storage.codec import content_out as _content
 from storage.fast_intake import FastIntakeRepository
+from storage.topics import TopicRepository
 
 
 def _identity_raw(r: Any) -> m.Identity:
@@ -62,7 +63,7 @@ def _link_raw(r: Any) -> Link:
                 bool(r["is_origin"]))
 
 
-class TortoiseStore(FastIntakeRepository):
+class TortoiseStore(TopicRepository, FastIntakeRepository):
     """The core's StorePort on tortoise. Queries inside `transaction()` join it (tortoise
     routes them through a context variable), so core services compose units of work."""
 
@@ -286,16 +287,6 @@ class TortoiseStore(FastIntakeRepository):
         if isinstance(value, StrEnum):
             return str(value)
         return value
-
-    async def set_topic(self, conversation_id: int, topic_id: int | None) -> None:
-        await self._raw("UPDATE conversation SET topic_id = ?, card_posted = ? WHERE id = ?",
-                        [topic_id, False, conversation_id])
-
-    async def forget_topic(self, topic_id: int) -> None:
-        await self._raw(
-            "UPDATE conversation SET topic_id = NULL, card_posted = ? WHERE topic_id = ?",
-            [False, topic_id],
-        )
 
     # ---- messages and links ----------------------------------------------------------
 

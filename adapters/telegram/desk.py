@@ -30,6 +30,7 @@ from core.files import Files
 from core.intake import IntakeService
 from core.model import InboundEdit, InboundOperatorMessage, Outgoing
 from core.model import Message as CoreMessage
+from core.orphans import OrphanTopics
 from core.ports import RateKey
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,13 @@ class TelegramDesk:
         # Already closed or gone: closing is done either way.
         with contextlib.suppress(NotModified, TopicMissing, TopicClosed):
             await errors.call(self._chat, lambda: self._bot.close_forum_topic(
+                chat_id=self._chat, message_thread_id=topic_id), desk=True)
+
+    async def delete_topic(self, topic_id: int) -> None:
+        # Gone already (an admin deleted it, or a retry of this call did): deleted either way.
+        # Never a TopicMissing: the outbox would take it for the conversation's own topic.
+        with contextlib.suppress(TopicMissing):
+            await errors.call(self._chat, lambda: self._bot.delete_forum_topic(
                 chat_id=self._chat, message_thread_id=topic_id), desk=True)
 
     def sends_for(self, items: Sequence[Outgoing]) -> int:
@@ -196,8 +204,23 @@ def desk_router(chat_id: int) -> Router:
         return bool(query.data and query.data.startswith("rd:")) and message is not None \
             and message.chat.id == chat_id
 
+    # Telegram tells the bot about each topic it creates itself; a topic a person made is
+    # never ours to adopt or delete.
+    async def own_topic_created(event: Message, bot: Bot) -> bool:
+        user = event.from_user
+        return event.forum_topic_created is not None and user is not None \
+            and user.id == bot.id
+
     router.message.filter(in_desk)
     router.edited_message.filter(in_desk)
+
+    @router.message(own_topic_created)
+    async def on_own_topic_created(message: Message, orphans: OrphanTopics) -> None:
+        created = message.forum_topic_created
+        assert created is not None
+        fate = await orphans.topic_created(message.message_thread_id or message.message_id,
+                                           created.name)
+        logger.debug("topic %s created by the bot: %s", message.message_thread_id, fate)
 
     @router.message()
     async def on_topic_message(message: Message, intake: IntakeService,

@@ -3,6 +3,7 @@ can't be reached is reported as such (the caller waits and tries again)."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,6 +24,8 @@ from .session import NotBotApiAnswer
 # No usable answer: nothing is wrong with the configuration, the server is down or away.
 UNREACHABLE = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter,
                aiohttp.ClientError, TimeoutError)
+
+logger = logging.getLogger(__name__)
 
 
 class DeskSetupError(Exception):
@@ -90,6 +93,12 @@ async def _check_desk(bot: Bot, chat_id: int) -> str:
             "'Manage topics' right. Promote @"
             f"{me.username or me.id} in the group settings, then start relaydesk again."
         )
+    if not getattr(member, "can_delete_messages", False):
+        # Not fatal: only the empty duplicate of a topic whose creation answer was lost is
+        # ever deleted, and Telegram may let its creator do that anyway.
+        logger.warning("operators.chat_id: the bot lacks the 'Delete messages' right in chat "
+                       "%s; an empty duplicate topic may stay if Telegram refuses to delete "
+                       "it", chat_id)
     await bot.set_my_commands(
         [BotCommand(command="note", description="Internal note (never sent to the customer)"),
          BotCommand(command="close", description="Close this conversation")],

@@ -6,6 +6,7 @@ own (``sandbox/telegram/limits.py``, ``sandbox/vk/limits.py``).
 
 from __future__ import annotations
 
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -42,6 +43,7 @@ class InjectedFault:
     method: str  # lower-case method name, or "*" for any method
     times: int | None  # None: until reset
     after: bool  # drop: perform the call first, then lose the answer
+    chance: float = 1.0  # the share of matching calls it hits (a random sample of them)
 
     def _target(self) -> int | None:
         raise NotImplementedError
@@ -63,6 +65,8 @@ class FaultQueue(Generic[FaultT]):
     """Injected faults in the order given; each use of one counts down its ``times``."""
 
     faults: list[FaultT] = field(default_factory=list)
+    # Draws for faults with a `chance` below 1; seeded, so a failing run can be replayed.
+    rng: random.Random = field(default_factory=lambda: random.Random(0))  # noqa: S311
 
     def add(self, fault: FaultT) -> None:
         self.faults.append(fault)
@@ -70,9 +74,12 @@ class FaultQueue(Generic[FaultT]):
     def take(
         self, kind: str, method: str, target: int | None = None, *, after: bool = False
     ) -> FaultT | None:
-        """Consume one use of the first matching fault."""
+        """Consume one use of the first matching fault (one that spares this call by its
+        `chance` is passed over)."""
         for fault in self.faults:
-            if fault.after == after and fault.matches(kind, method, target):
+            if fault.after == after and fault.matches(kind, method, target) and (
+                fault.chance >= 1.0 or self.rng.random() < fault.chance
+            ):
                 self._use(fault)
                 return fault
         return None

@@ -72,9 +72,11 @@ class EmulatorBase:
         retry_after: int | None = None,
         times: int | None = 1,
         chat_id: int | None = None,
+        chance: float = 1.0,
     ) -> None:
         """The next ``times`` matching calls (None: until reset) answer this error.
-        method "*" matches every method."""
+        method "*" matches every method. ``chance`` < 1: only that share of the matching
+        calls, drawn at random (the emulator's seeded ``faults.rng``)."""
         self.faults.add(
             Fault(
                 "error",
@@ -84,13 +86,16 @@ class EmulatorBase:
                 error_code=error_code,
                 description=description,
                 retry_after=retry_after,
+                chance=chance,
             )
         )
 
     def inject_delay(
-        self, method: str, seconds: float, times: int | None = 1, *, chat_id: int | None = None
+        self, method: str, seconds: float, times: int | None = 1, *, chat_id: int | None = None,
+        chance: float = 1.0,
     ) -> None:
-        self.faults.add(Fault("delay", method.lower(), times, chat_id=chat_id, seconds=seconds))
+        self.faults.add(Fault("delay", method.lower(), times, chat_id=chat_id, seconds=seconds,
+                              chance=chance))
 
     def drop_connection(
         self,
@@ -99,10 +104,14 @@ class EmulatorBase:
         *,
         after: bool = False,
         chat_id: int | None = None,
+        chance: float = 1.0,
     ) -> None:
         """Cut the connection instead of answering. after=True performs the call first (the
-        message IS sent, the client just never hears back) -- the duplicate-send trap."""
-        self.faults.add(Fault("drop", method.lower(), times, chat_id=chat_id, after=after))
+        message IS sent, the client just never hears back) -- the duplicate-send trap.
+        ``chance`` as for inject_fault."""
+        self.faults.add(
+            Fault("drop", method.lower(), times, chat_id=chat_id, after=after, chance=chance)
+        )
 
     def reset_faults(self) -> None:
         self.faults.reset()

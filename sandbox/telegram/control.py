@@ -227,16 +227,19 @@ class ControlApi(ControlRoutes):
             retry_after=body.get("retry_after"),
             times=body.get("times", 1),
             chat_id=body.get("chat_id"),
+            chance=float(body.get("chance", 1.0)),
         )
         return True
 
     async def _inject_delay(self, body: dict[str, Any]) -> Any:
-        self.emu.inject_delay(body["method"], float(body["seconds"]), body.get("times", 1))
+        self.emu.inject_delay(body["method"], float(body["seconds"]), body.get("times", 1),
+                              chance=float(body.get("chance", 1.0)))
         return True
 
     async def _drop_connection(self, body: dict[str, Any]) -> Any:
         self.emu.drop_connection(
-            body["method"], body.get("times", 1), after=bool(body.get("after", False))
+            body["method"], body.get("times", 1), after=bool(body.get("after", False)),
+            chance=float(body.get("chance", 1.0)),
         )
         return True
 

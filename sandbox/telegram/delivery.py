@@ -154,13 +154,31 @@ def post_message(
     return publish(state, new_message(chat, sender_id, content, **kwargs))
 
 
+# A bot never receives its own messages, except these service messages: the official Bot API
+# server keeps them among a bot's outgoing messages (telegram-bot-api's
+# Client::need_skip_update_message), so a bot hears of every topic it creates, edits, closes.
+OWN_SERVICE_KINDS = frozenset({
+    "forum_topic_created", "forum_topic_edited", "forum_topic_closed", "forum_topic_reopened",
+    "general_forum_topic_hidden", "general_forum_topic_unhidden", "pinned_message",
+    "new_chat_title", "new_chat_photo", "delete_chat_photo", "left_chat_member",
+    "proximity_alert_triggered", "video_chat_scheduled", "video_chat_started",
+    "video_chat_ended", "video_chat_participants_invited", "giveaway_created", "giveaway",
+    "giveaway_winners", "giveaway_completed",
+})
+
+
+def _own_update(msg: MessageRecord) -> bool:
+    """Whether the bot that sent ``msg`` receives it as an update too."""
+    return msg.service and not OWN_SERVICE_KINDS.isdisjoint(msg.content)
+
+
 def fan_out(state: State, msg: MessageRecord, kind: str) -> None:
     """Queue ``kind`` ("message"/"edited_message") for every bot that would see ``msg``."""
     chat = msg.chat
     if chat.type == "private":
         assert chat.bot_id is not None
         bot = state.bots[chat.bot_id]
-        if msg.sender_id != bot.id:  # a bot never receives its own messages
+        if msg.sender_id != bot.id or (kind == "message" and _own_update(msg)):
             state.enqueue_update(bot, kind, render_message(state, msg, bot.id))
         return
     for member in list(chat.members.values()):
@@ -171,8 +189,10 @@ def fan_out(state: State, msg: MessageRecord, kind: str) -> None:
 
 def bot_sees(state: State, bot: BotRecord, member: MemberRecord, msg: MessageRecord) -> bool:
     """Group visibility rules: privacy mode, admin status and bot-to-bot communication."""
-    if not member.present or msg.sender_id == bot.id:
+    if not member.present:
         return False
+    if msg.sender_id == bot.id:
+        return _own_update(msg)
     sees_everything = member.is_admin or not bot.privacy_mode
     if msg.service:
         return True

@@ -125,6 +125,7 @@ class Fault(InjectedFault):
     retry_after: int | None = None
     seconds: float = 0.0
     after: bool = False  # drop: perform the call first, then lose the answer
+    chance: float = 1.0  # the share of matching calls it hits
 
     def _target(self) -> int | None:
         return self.chat_id

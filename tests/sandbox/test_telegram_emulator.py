@@ -394,9 +394,14 @@ async def test_group_updates_by_role(
         return [u["message"].get("text") for u in emu.pending_updates(record) if "message" in u]
 
     updates = [u.message for u in await bot.get_updates(timeout=0) if u.message]
-    assert [m.text for m in updates] == ["operator answer", "/help@quiet_bot"]
-    assert updates[0].message_thread_id == tid and updates[0].is_topic_message
-    assert updates[1].message_thread_id is None  # General has no thread id
+    # A bot receives none of its own messages but a few service messages: the topics it
+    # creates among them (as the official Bot API server does).
+    assert [m.text for m in updates] == [None, "operator answer", "/help@quiet_bot"]
+    created = updates[0]
+    assert created.forum_topic_created is not None and created.from_user is not None
+    assert created.from_user.id == bot.id and created.message_thread_id == tid
+    assert updates[1].message_thread_id == tid and updates[1].is_topic_message
+    assert updates[2].message_thread_id is None  # General has no thread id
     # bots don't see bots (Bot-to-Bot mode off); admins see service messages and people
     assert texts(other) == [None, "operator answer", "/help@quiet_bot"]
     assert emu.pending_updates(other)[0]["message"]["forum_topic_created"]["name"] == "Anna"
@@ -774,6 +779,20 @@ async def test_injected_errors_delays_and_dropped_connections(
         await bot.get_me()
     emu.reset_faults()
     await bot.get_me()
+
+    # a share of the calls, drawn at random: some fail, some pass, none is lost silently
+    emu.inject_fault("getMe", error_code=502, description="Bad Gateway", times=None,
+                     chance=0.5)
+    outcomes = []
+    for _ in range(40):
+        try:
+            await bot.get_me()
+            outcomes.append(True)
+        except TelegramServerError:
+            outcomes.append(False)
+    assert 0 < outcomes.count(False) < 40
+    assert [r.ok for r in emu.calls("getMe")][-40:] == outcomes
+    emu.reset_faults()
 
 
 # ---- control API --------------------------------------------------------------------------

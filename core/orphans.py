@@ -1,0 +1,85 @@
+"""Orphan topics: a topic the bot created whose createForumTopic answer never arrived.
+
+When the connection drops after Telegram carried the call out, the outbox sees a network
+error and its retry creates a second topic; the first would stay empty in the group for ever.
+Telegram tells the bot about every topic it creates (a `forum_topic_created` service message
+from the bot itself, with the topic's name and thread id), and the desk hands each one here:
+
+- a topic a conversation has already stored is the normal case: nothing to do;
+- a topic of a customer (the `#N` its title ends with) whose conversation has no topic yet is
+  the lost answer, and the conversation adopts it; the retry then finds it and posts the card
+  there instead of creating another;
+- a topic of a customer who has another one is an orphan: its deletion is queued in the
+  conversation's desk lane, so it waits for the group's flood budget like every post.
+
+Who stores a topic first wins: adopting here and the outbox storing the topic it created both
+go through `StorePort.claim_topic`, one conditional statement that stores a topic only where
+none is. A retry that lost that race (it created a topic while this adopted the first) uses
+the adopted one and posts nothing into its own, which becomes an orphan when its update comes.
+So whatever the order of the retry and the updates, one topic stays and nothing was ever
+posted into the others. Topics people create, and titles naming no customer we know, are
+never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+
+from core import texts
+from core.clock import Clock
+from core.model import DESK, Action, desk_lane
+from core.ports import StorePort
+
+logger = logging.getLogger(__name__)
+
+
+class TopicFate(StrEnum):
+    KNOWN = "known"  # a conversation has it: the answer arrived (or it was adopted before)
+    ADOPTED = "adopted"  # the lost answer's topic, now the conversation's
+    ORPHAN = "orphan"  # the customer has another topic: queued for deletion
+    FOREIGN = "foreign"  # not a title of ours, or a customer we don't know: left alone
+
+
+class OrphanTopics:
+    def __init__(self, store: StorePort, clock: Clock, desk_chat_id: str,
+                 wake: Callable[[set[str]], None]) -> None:
+        self._store = store
+        self._clock = clock
+        self._desk_chat = desk_chat_id
+        self._wake = wake
+
+    async def topic_created(self, topic_id: int, title: str) -> TopicFate:
+        """The bot created topic `topic_id` titled `title` (a `forum_topic_created` update
+        sent by the bot itself; the caller checks who created it)."""
+        customer_id = texts.topic_customer(title)
+        if customer_id is None:
+            return TopicFate.FOREIGN
+        store = self._store
+        # The common case (every topic the bot makes reports in): one read, no transaction.
+        if await store.conversation_by_topic(topic_id) is not None:
+            return TopicFate.KNOWN
+        async with store.transaction():
+            # The customer's topic lives on their current conversation: the open one, or
+            # else the latest (a new conversation takes its topic from there).
+            conversation = await store.open_conversation(customer_id) \
+                or await store.latest_conversation(customer_id)
+            if conversation is None:
+                logger.info("topic %s (%r) names no known customer; left alone", topic_id,
+                            title)
+                return TopicFate.FOREIGN
+            if await store.claim_topic(conversation.id, topic_id) == topic_id:
+                # Its answer was lost, or is merely slower than this update: either way
+                # the outbox now finds it stored (and stores the same id without harm).
+                logger.info("topic %s adopted by conversation %s", topic_id, conversation.id)
+                return TopicFate.ADOPTED
+            await store.enqueue(
+                lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
+                action=Action.DELETE_TOPIC, now=self._clock.now(),
+                conversation_id=conversation.id, body={"topic_id": topic_id},
+            )
+        logger.warning("topic %s is an orphan of conversation %s; deleting it", topic_id,
+                       conversation.id)
+        self._wake({DESK})
+        return TopicFate.ORPHAN
