@@ -98,14 +98,25 @@ async def kill_restart(kind: str) -> dict[str, Any]:
         assert relay.proc is not None
         relay.proc.send_signal(signal.SIGKILL)
         await relay.proc.wait()
-        before = len(copies())
+        before, since = len(copies()), len(emu.requests)
         restarted = time.monotonic()
         await relay.start()
+        await emu.wait_for(lambda: _polls_after_start(emu.requests[since:]), 60,
+                           "the new process polls")
+        polling = time.monotonic()
         await emu.wait_for(lambda: set(copies()) >= expected, 120, "everything relayed")
         counts = Counter(copies())
         return {"delivered_before_kill": before,
+                "restart_to_polling_s": round(polling - restarted, 3),
                 "restart_to_all_s": round(time.monotonic() - restarted, 3),
                 "duplicates": sum(n - 1 for n in counts.values())}
+
+
+def _polls_after_start(requests: list[Any]) -> bool:
+    """The new process's first getUpdates (after its getMe: the dead process's last long
+    poll may still be answered after the kill)."""
+    methods = [r.method for r in requests]
+    return "getMe" in methods and "getUpdates" in methods[methods.index("getMe"):]
 
 
 async def run(kind: str, rounds: int) -> dict[str, Any]:
