@@ -30,7 +30,7 @@ from typing import Any
 
 from bench.common import emit, log, pg_database, pg_settings, summary_ms
 from core.clock import SystemClock
-from core.intake import IntakeService, Outcome
+from core.intake.service import IntakeService, Outcome
 from core.model import Content, DeliveryStatus, InboundCustomerMessage, Profile
 from storage.database import close_database, migrate, open_database
 from storage.store import TortoiseStore

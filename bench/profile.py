@@ -274,8 +274,8 @@ INCLUSIVE = (
     ("inside storage/ (all DB work: repositories, ORM, driver)", "storage/"),
     ("inside tortoise (ORM + driver)", "tortoise/"),
     ("inside aiogram (update parsing, dispatch, API calls)", "aiogram/"),
-    ("inside core/intake.py", "core/intake.py"),
-    ("inside core/outbox.py + core/relay.py", "core/outbox.py|core/relay.py"),
+    ("inside core/intake/", "core/intake/"),
+    ("inside core/delivery/", "core/delivery/"),
     ("inside adapters/telegram/polling.py", "adapters/telegram/polling.py"),
 )
 

@@ -24,9 +24,9 @@ from typing import Any
 
 from bench.common import emit, log, pg_database, summary_ms
 from core.clock import FrozenClock
-from core.hours import WorkingHours
-from core.sla import ChannelPolicy, SlaPolicy, Targets
-from core.sweep import SlaSweeper
+from core.sla.hours import WorkingHours
+from core.sla.policy import ChannelPolicy, SlaPolicy, Targets
+from core.sla.sweep import SlaSweeper
 from storage.base import to_us
 from storage.database import close_database, migrate, open_database
 from storage.sla import TortoiseSlaStore

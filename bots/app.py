@@ -24,17 +24,17 @@ from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
 from bots.vk import VkParts
 from core.clock import Clock, SystemClock
-from core.controls import DeskControls
+from core.delivery.orphans import OrphanTopics
+from core.delivery.outbox import Outbox, OutboxSettings
+from core.delivery.ratelimit import SlidingWindowLimiter
+from core.delivery.relay import Relayer
 from core.files import Files
-from core.intake import IntakeService
-from core.orphans import OrphanTopics
-from core.outbox import Outbox, OutboxSettings
+from core.intake.service import IntakeService
 from core.ports import ChannelPort, RateKey
-from core.ratelimit import SlidingWindowLimiter
-from core.relay import Relayer
-from core.sla_clock import SlaClock
-from core.sweep import SlaSweeper
-from core.titles import TitleKeeper
+from core.sla.clock import SlaClock
+from core.sla.controls import DeskControls
+from core.sla.sweep import SlaSweeper
+from core.sla.titles import TitleKeeper
 from storage.database import close_database, open_database, pending_migrations
 from storage.sla import TortoiseSlaStore
 from storage.store import TortoiseStore

@@ -13,9 +13,9 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from bots.config_errors import issue
 from bots.config_models import Duration, UserId, _Section, _to_duration
-from core.ack import LANGUAGES, TEMPLATE_NAMES, check_template
-from core.hours import HoursError, WorkingHours
-from core.sla import AckSettings, ChannelPolicy, SlaPolicy, Targets
+from core.sla.ack import LANGUAGES, TEMPLATE_NAMES, check_template
+from core.sla.hours import HoursError, WorkingHours
+from core.sla.policy import AckSettings, ChannelPolicy, SlaPolicy, Targets
 
 HOURS_HINT = 'e.g. {mon-fri: "09:00-18:00", sat: "10:00-14:00", sun: closed}'
 ZONE_HINT = "an IANA time zone name, e.g. Europe/Moscow or UTC"

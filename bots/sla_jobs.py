@@ -16,9 +16,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bots.config_service import ServiceConfig
-from core.controls import DeskControls
-from core.sweep import SlaSweeper
-from core.titles import TitleKeeper
+from core.sla.controls import DeskControls
+from core.sla.sweep import SlaSweeper
+from core.sla.titles import TitleKeeper
 
 logger = logging.getLogger(__name__)
 

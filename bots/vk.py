@@ -16,9 +16,9 @@ from adapters.vk.transport import VkApi, token_rate_key
 from bots.config_models import VkConfig
 from bots.startup import StartupRetry
 from core.clock import Clock
+from core.delivery.ratelimit import SlidingWindowLimiter
 from core.files import Files
-from core.intake import IntakeService
-from core.ratelimit import SlidingWindowLimiter
+from core.intake.service import IntakeService
 from storage.store import TortoiseStore
 
 logger = logging.getLogger(__name__)

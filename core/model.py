@@ -36,7 +36,7 @@ class Action(StrEnum):
     TEXT = "text"  # a bot-authored text that is not part of a conversation (greetings)
     CLOSE_TOPIC = "close_topic"
     REOPEN_TOPIC = "reopen_topic"
-    DELETE_TOPIC = "delete_topic"  # an orphan topic (body: topic_id), see core/orphans.py
+    DELETE_TOPIC = "delete_topic"  # an orphan topic (body: topic_id), see core/delivery/orphans.py
 
 
 DESK = "desk"  # the target name of the operator desk; channel names are "telegram", "vk"

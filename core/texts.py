@@ -51,7 +51,7 @@ _TEMPLATES: dict[str, str] = {
     "{{ detail }}{% endif %}",
     "edited": "✏️ <i>{{ name }} edited a message:</i>\n{{ text }}",
     "greeting": "Hello! Write your question here and a support agent will answer you.",
-    # service levels (core/sla.py); `who` and `link` are rendered HTML, marked safe
+    # service levels (core/sla/); `who` and `link` are rendered HTML, marked safe
     "sla_reminder": "⏰ {{ who }} {{ target }} is due in {{ left }} (by {{ due }}).",
     "sla_escalation": "🚨 {{ admins }} — missed target{% if items|length > 1 %}s{% endif %}:\n"
     "{% for i in items %}• {{ i.link }} — {{ i.target }}, due {{ i.due }}\n{% endfor %}"

@@ -12,7 +12,7 @@ class TopicRepository(TortoiseBase):
 
     async def claim_topic(self, conversation_id: int, topic_id: int) -> int:
         # Conditional, so the outbox storing the topic it created and the desk adopting one
-        # whose answer was lost (core/orphans.py) can't overwrite each other: first wins.
+        # whose answer was lost (core/delivery/orphans.py) can't overwrite each other: first wins.
         for _ in range(3):  # a topic forgotten between the two statements: claim again
             rows = await self._raw(
                 "UPDATE conversation SET topic_id = ?, card_posted = ? WHERE id = ?"

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.delivery.relay import Relayer, Step
 from core.errors import NotModified, RetryAfter, TopicMissing, TransientError
 from core.model import Message, Outgoing
 from core.ports import RateKey
-from core.relay import Relayer, Step
 from tests.warp import WarpLoop
 
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

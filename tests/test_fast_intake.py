@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from core.clock import FrozenClock
-from core.intake import IntakeService, Outcome
+from core.intake.service import IntakeService, Outcome
 from core.model import (
     Content,
     InboundCustomerMessage,
@@ -292,9 +292,9 @@ class RecordingDesk:
 async def test_the_outbox_runs_adopted_rows_in_order_and_releases_them_when_stopping(
     pg_url: str,
 ) -> None:
-    from core.outbox import Outbox, OutboxSettings
-    from core.ratelimit import SlidingWindowLimiter
-    from core.relay import Relayer
+    from core.delivery.outbox import Outbox, OutboxSettings
+    from core.delivery.ratelimit import SlidingWindowLimiter
+    from core.delivery.relay import Relayer
 
     store, clock, desk = TortoiseStore(), FrozenClock(NOW), RecordingDesk()
     relayer = Relayer(store, clock, desk, {}, SlidingWindowLimiter())  # type: ignore[arg-type]
@@ -412,9 +412,9 @@ async def test_two_processes_on_one_database_keep_every_lane_in_order(pg_url: st
     """Two relays (say one for Telegram, one for VK) write into the same conversations'
     lanes and deliver from one PostgreSQL database: rows born claimed, queued rows and the
     dispatchers' claims together still deliver each message once, in order."""
-    from core.outbox import Outbox, OutboxSettings
-    from core.ratelimit import SlidingWindowLimiter
-    from core.relay import Relayer
+    from core.delivery.outbox import Outbox, OutboxSettings
+    from core.delivery.ratelimit import SlidingWindowLimiter
+    from core.delivery.relay import Relayer
 
     clock, desk = FrozenClock(NOW), RecordingDesk()
     processes, adopted = [], [0, 0]

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from core.hours import HoursError, WorkingHours
+from core.sla.hours import HoursError, WorkingHours
 
 MSK = WorkingHours.parse("Europe/Moscow", {"mon-fri": "09:00-18:00", "sat": "10:00-14:00"},
                          holidays=["2026-12-31"])

@@ -11,10 +11,10 @@ import pytest
 
 from core import texts
 from core.clock import FrozenClock
+from core.delivery.orphans import OrphanTopics, TopicFate
+from core.delivery.ratelimit import SlidingWindowLimiter
+from core.delivery.relay import Relayer
 from core.model import DESK, Action, Conversation, Profile
-from core.orphans import OrphanTopics, TopicFate
-from core.ratelimit import SlidingWindowLimiter
-from core.relay import Relayer
 from storage.database import close_database, open_database
 from storage.store import TortoiseStore
 

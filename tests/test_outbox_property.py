@@ -25,7 +25,9 @@ from typing import Any
 
 import pytest
 
-from core.intake import IntakeService
+from core.delivery.outbox import Outbox, OutboxSettings
+from core.delivery.ratelimit import SlidingWindowLimiter
+from core.intake.service import IntakeService
 from core.model import (
     Content,
     InboundCustomerMessage,
@@ -33,8 +35,6 @@ from core.model import (
     InboundOperatorMessage,
     Profile,
 )
-from core.outbox import Outbox, OutboxSettings
-from core.ratelimit import SlidingWindowLimiter
 from storage.database import close_database, open_database
 from storage.store import TortoiseStore
 from tests.fakes import (

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from core.clock import SystemClock
-from core.intake import IntakeService
+from core.delivery.outbox import Outbox, OutboxSettings
+from core.delivery.ratelimit import SlidingWindowLimiter
+from core.intake.service import IntakeService
 from core.model import Content, InboundCustomerMessage, Profile
-from core.outbox import Outbox, OutboxSettings
 from core.ports import LaneClaim
-from core.ratelimit import SlidingWindowLimiter
 from storage.database import close_database, open_database
 from storage.store import TortoiseStore
 from tests.fakes import Faults, Journal, JournalingRelayer, ScriptedDesk
@@ -99,7 +99,7 @@ async def test_the_safety_net_rescues_a_row_whose_wake_up_was_missed(
         return LaneClaim(claim.rows, None)
 
     store.claim_next = forgetful  # type: ignore[method-assign]
-    caplog.set_level(logging.WARNING, logger="core.outbox")
+    caplog.set_level(logging.WARNING, logger="core.delivery.outbox")
     await parts.intake.relay_customer_to_desk(_message(2, "here are the photos"))
     for n in (3, 4):  # committed while the text is on the wire, due 200 ms later
         await parts.intake.relay_customer_to_desk(_message(n, f"photo {n}", group="g1"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
 from core.ports import RateKey
-from core.ratelimit import SlidingWindowLimiter, batch_cap
 
 
 class FakeTime:

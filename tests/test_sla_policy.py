@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.ack import acknowledgement, human_duration, language_of
-from core.controls import parse_snooze
-from core.hours import WorkingHours
 from core.ports import ConversationRecord, DeadlineRecord
-from core.reports import compute, percentile, period_bounds, render
-from core.sla import AckSettings, ChannelPolicy, SlaPolicy, TargetKind, Targets
+from core.sla.ack import acknowledgement, human_duration, language_of
+from core.sla.controls import parse_snooze
+from core.sla.hours import WorkingHours
+from core.sla.policy import AckSettings, ChannelPolicy, SlaPolicy, TargetKind, Targets
+from core.sla.reports import compute, percentile, period_bounds, render
 
 MSK = ZoneInfo("Europe/Moscow")
 HOURS = WorkingHours.parse("Europe/Moscow", {"mon-fri": "09:00-18:00"}, holidays=["2026-12-31"])
@@ -176,7 +176,7 @@ def test_chart_is_a_valid_png() -> None:
     import struct
     import zlib
 
-    from core.chart import report_chart
+    from core.sla.chart import report_chart
 
     png = report_chart({9: timedelta(minutes=12), 14: timedelta(minutes=40)},
                        {"TG": 0.9, "VK": 0.5}, {"OLGA": 1.0, "?": 0.25})

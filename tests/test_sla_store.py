@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 
 from core.clock import FrozenClock
-from core.controls import DeskControls
-from core.hours import WorkingHours
-from core.intake import IntakeService
+from core.intake.service import IntakeService
 from core.model import (
     Action,
     Content,
@@ -23,9 +21,11 @@ from core.model import (
     InboundOperatorMessage,
     Profile,
 )
-from core.sla import AckSettings, ChannelPolicy, SlaPolicy, Targets
-from core.sla_clock import SlaClock
-from core.sweep import SlaSweeper
+from core.sla.clock import SlaClock
+from core.sla.controls import DeskControls
+from core.sla.hours import WorkingHours
+from core.sla.policy import AckSettings, ChannelPolicy, SlaPolicy, Targets
+from core.sla.sweep import SlaSweeper
 from storage.database import close_database, open_database
 from storage.sla import TortoiseSlaStore
 from storage.store import TortoiseStore
@@ -278,8 +278,8 @@ class FakeDesk:
 
 
 async def test_topic_title_marks_are_debounced_and_yield_to_deliveries(rig: Rig) -> None:
-    from core.ratelimit import SlidingWindowLimiter
-    from core.titles import TitleKeeper
+    from core.delivery.ratelimit import SlidingWindowLimiter
+    from core.sla.titles import TitleKeeper
 
     desk, limiter = FakeDesk(), SlidingWindowLimiter()
     keeper = TitleKeeper(rig.sla, desk, limiter, rig.clock)  # type: ignore[arg-type]

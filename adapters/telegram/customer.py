@@ -24,7 +24,7 @@ from adapters.telegram.convert import (
     profile_of,
 )
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
-from core.intake import IntakeService
+from core.intake.service import IntakeService
 from core.model import InboundCustomerMessage, InboundEdit, Outgoing
 from core.model import Message as CoreMessage
 from core.ports import RateKey

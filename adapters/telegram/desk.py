@@ -24,14 +24,14 @@ from adapters.telegram import errors
 from adapters.telegram.captions import utf16_len, utf16_prefix
 from adapters.telegram.convert import SERVICE_TYPES, aware, content_of, edited_at, kind_of
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
-from core.controls import DeskControls
+from core.delivery.orphans import OrphanTopics
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.files import Files
-from core.intake import IntakeService
+from core.intake.service import IntakeService
 from core.model import InboundEdit, InboundOperatorMessage, Outgoing
 from core.model import Message as CoreMessage
-from core.orphans import OrphanTopics
 from core.ports import RateKey
+from core.sla.controls import DeskControls
 
 logger = logging.getLogger(__name__)
 

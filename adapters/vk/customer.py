@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from core.intake import IntakeService
+from core.intake.service import IntakeService
 from core.model import (
     InboundChannelAnswer,
     InboundCustomerMessage,

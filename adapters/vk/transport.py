@@ -17,8 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from core.delivery.ratelimit import SlidingWindowLimiter
 from core.ports import RateKey
-from core.ratelimit import SlidingWindowLimiter
 
 from .errors import INTERNAL, TOO_MANY_REQUESTS, VkApiError, VkNetworkError
 

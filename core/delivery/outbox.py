@@ -1,5 +1,5 @@
 """The durable outbox worker: claims due deliveries FIFO per lane, passes the rate limiter,
-calls the adapters through the Relayer and applies one error policy (core.outbox_policy).
+calls the adapters through the Relayer and applies one error policy (core.delivery.policy).
 
 Woken by intake commits (an event), not by a polling interval; sleeps until the next
 scheduled attempt otherwise. Liveness does not rest on every wake-up being right: a slow
@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.clock import Clock
+from core.delivery.policy import DeliveryPolicy, OutboxSettings
+from core.delivery.relay import Relayer
 from core.model import Delivery
-from core.outbox_policy import DeliveryPolicy, OutboxSettings
 from core.ports import Handover, StorePort
-from core.relay import Relayer
 
 __all__ = ["Outbox", "OutboxSettings"]
 

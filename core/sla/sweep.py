@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from markupsafe import Markup
 
 from core import texts
-from core.ack import human_duration
 from core.clock import Clock
+from core.delivery.notices import enqueue_general, enqueue_notices
 from core.model import DESK
-from core.notices import enqueue_general, enqueue_notices
 from core.ports import DueDeadline, SlaStorePort, StorePort
-from core.sla import SlaPolicy
+from core.sla.ack import human_duration
+from core.sla.policy import SlaPolicy
 
 logger = logging.getLogger(__name__)
 

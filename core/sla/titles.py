@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from core import texts
 from core.clock import Clock
+from core.delivery.ratelimit import SlidingWindowLimiter
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.ports import DeskPort, SlaStorePort
-from core.ratelimit import SlidingWindowLimiter
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.ack import acknowledgement
 from core.model import Conversation
 from core.ports import SlaStorePort
-from core.sla import RESPONSE_KINDS, SlaPolicy, TargetKind
-from core.titles import title_fields
+from core.sla.ack import acknowledgement
+from core.sla.policy import RESPONSE_KINDS, SlaPolicy, TargetKind
+from core.sla.titles import title_fields
 
 _ALL_KINDS = tuple(str(k) for k in TargetKind)
 

@@ -17,6 +17,9 @@ from datetime import datetime, timedelta
 
 from core import texts
 from core.clock import Clock
+from core.delivery.notices import enqueue_notice
+from core.delivery.ratelimit import Interrupted
+from core.delivery.relay import Relayer, Step
 from core.errors import (
     DeliveryError,
     NotModified,
@@ -27,10 +30,7 @@ from core.errors import (
     TopicMissing,
 )
 from core.model import DESK, Action, DeliveryStatus, desk_lane
-from core.notices import enqueue_notice
 from core.ports import StorePort
-from core.ratelimit import Interrupted
-from core.relay import Relayer, Step
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from core.sla import SlaPolicy
+from core.sla.policy import SlaPolicy
 
 ACK_TEMPLATES: dict[str, dict[str, str]] = {
     "en": {

@@ -16,10 +16,10 @@ from typing import TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
 from core.errors import NotModified, RecipientUnreachable
 from core.model import DESK, Action, Conversation, Delivery, Identity, Message, Outgoing
 from core.ports import ChannelPort, DeskPort, RateKey, StorePort
-from core.ratelimit import SlidingWindowLimiter, batch_cap
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class Relayer:
             await self._finish(step, [(desk.platform, desk.chat_id, ids)])
 
     async def _delete_orphan(self, step: Step) -> None:
-        """Delete a topic queued as an orphan (core/orphans.py), unless a conversation took
+        """Delete a topic queued as an orphan (core/delivery/orphans.py), unless a conversation took
         it since: nothing is ever posted into a topic no conversation has, so it is empty."""
         topic = int(step.deliveries[0].body["topic_id"])
 
@@ -272,7 +272,7 @@ class Relayer:
 
         A topic whose createForumTopic answer was lost (the connection dropped after Telegram
         made it) is adopted by the conversation when the topic's own update arrives
-        (core/orphans.py), so a retry looks again before creating one. The topic is stored
+        (core/delivery/orphans.py), so a retry looks again before creating one. The topic is stored
         only where none is (`claim_topic`): when an adoption won the race, that topic is used
         and the one made here, never posted into, is deleted as an orphan.
         """

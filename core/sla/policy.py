@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from core.hours import WorkingHours
+from core.sla.hours import WorkingHours
 
 
 class TargetKind(StrEnum):

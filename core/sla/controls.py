@@ -9,12 +9,13 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from core import reports, texts
+from core import texts
 from core.clock import Clock
+from core.delivery.notices import enqueue_general, enqueue_notice, enqueue_reopen_topic
 from core.model import DESK, Conversation, ConversationStatus
-from core.notices import enqueue_general, enqueue_notice, enqueue_reopen_topic
 from core.ports import SlaStorePort, StorePort
-from core.sla import SlaPolicy
+from core.sla import reports
+from core.sla.policy import SlaPolicy
 
 _SPAN = re.compile(r"^(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?$")
 _CLOCK = re.compile(r"^(tomorrow\s+)?([01]?\d|2[0-3]):([0-5]\d)$")

@@ -16,8 +16,9 @@ from typing import Any, Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
-from core.intake_updates import Updates
-from core.linking import Linking
+from core.conversations.linking import Linking
+from core.delivery.notices import enqueue_notice, enqueue_reopen_topic
+from core.intake.updates import Updates
 from core.model import (  # noqa: F401 - IntakeResult and Outcome are intake's API
     DESK,
     Action,
@@ -38,9 +39,8 @@ from core.model import (  # noqa: F401 - IntakeResult and Outcome are intake's A
     channel_lane,
     desk_lane,
 )
-from core.notices import enqueue_notice, enqueue_reopen_topic
 from core.ports import DuplicateError, Handover, StorePort
-from core.sla_clock import SlaClock
+from core.sla.clock import SlaClock
 
 logger = logging.getLogger(__name__)
 
