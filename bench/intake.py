@@ -30,8 +30,11 @@ from typing import Any
 
 from bench.common import emit, log, pg_database, pg_settings, summary_ms
 from core.clock import SystemClock
-from core.intake.service import IntakeService, Outcome
+from core.delivery.queue import Queue
+from core.intake.service import DeskRef, IntakeService, Outcome
+from core.lifecycle import Lifecycle
 from core.model import Content, DeliveryStatus, InboundCustomerMessage, Profile
+from core.unit import Transactions
 from storage.database import close_database, migrate, open_database
 from storage.store import TortoiseStore
 
@@ -88,9 +91,10 @@ async def run(kind: str, *, new: int = 500, messages: int = 2000,
         handle = await open_database(url, apply_migrations=False)
         try:
             store = TortoiseStore()
-            intake = IntakeService(store, SystemClock(), desk_platform="telegram",
-                                   desk_chat_id=DESK_CHAT, album_wait=timedelta(milliseconds=200),
-                                   wake=lambda *_: None)
+            # No outbox behind it: nothing is born claimed, nobody is woken.
+            intake = IntakeService(store, Transactions(store, SystemClock()),
+                                   Queue(store, DESK_CHAT), Lifecycle(),
+                                   DeskRef("telegram", DESK_CHAT), timedelta(milliseconds=200))
             gen = Customers()
             settings: dict[str, Any] = {}
             if kind == "sqlite":

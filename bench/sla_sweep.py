@@ -24,9 +24,11 @@ from typing import Any
 
 from bench.common import emit, log, pg_database, summary_ms
 from core.clock import FrozenClock
+from core.delivery.queue import Queue
 from core.sla.hours import WorkingHours
 from core.sla.policy import ChannelPolicy, SlaPolicy, Targets
 from core.sla.sweep import SlaSweeper
+from core.unit import Transactions
 from storage.base import to_us
 from storage.database import close_database, migrate, open_database
 from storage.sla import TortoiseSlaStore
@@ -105,7 +107,8 @@ async def run(kind: str, n: int, due: int, repeat: int, due_repeat: int) -> dict
             clock = FrozenClock(NOW)
             hours = WorkingHours.around_the_clock()
             policy = SlaPolicy(ChannelPolicy(hours, Targets()), admins=(1,))
-            sweeper = SlaSweeper(store, sla, clock, policy, DESK_CHAT, lambda _: None)
+            sweeper = SlaSweeper(sla, Transactions(store, clock), Queue(store, DESK_CHAT),
+                                 policy)
             idle = []
             for _ in range(repeat):
                 t0 = time.perf_counter()

@@ -11,12 +11,13 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.telegram import TelegramAPIServer
 
 from adapters.telegram.customer import TelegramChannel, customer_router
-from adapters.telegram.desk import TelegramDesk, desk_router
+from adapters.telegram.desk import TelegramDesk
+from adapters.telegram.desk_updates import desk_router
 from adapters.telegram.files import TelegramFiles
 from adapters.telegram.polling import DurablePoller
 from adapters.telegram.responses import pin_response_models
 from adapters.telegram.session import BotApiSession
-from adapters.telegram.startup import check_desk
+from adapters.telegram.startup import check_desk, publish_commands
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
@@ -24,17 +25,27 @@ from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
 from bots.vk import VkParts
 from core.clock import Clock, SystemClock
+from core.commands import Commands
+from core.conversations import commands as conversation_commands
+from core.conversations.linking import Linking
+from core.conversations.service import Conversations
 from core.delivery.orphans import OrphanTopics
 from core.delivery.outbox import Outbox, OutboxSettings
+from core.delivery.queue import Queue
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.delivery.relay import Relayer
 from core.files import Files
-from core.intake.service import IntakeService
+from core.intake import commands as intake_commands
+from core.intake.service import DeskRef, IntakeService
+from core.lifecycle import Lifecycle
 from core.ports import ChannelPort, RateKey
+from core.sla import commands as sla_commands
 from core.sla.clock import SlaClock
-from core.sla.controls import DeskControls
+from core.sla.controls import SlaControls
+from core.sla.policy import SlaPolicy
 from core.sla.sweep import SlaSweeper
 from core.sla.titles import TitleKeeper
+from core.unit import Transactions
 from storage.database import close_database, open_database, pending_migrations
 from storage.sla import TortoiseSlaStore
 from storage.store import TortoiseStore
@@ -55,7 +66,9 @@ class Services:
     intake: IntakeService
     outbox: Outbox
     poller: DurablePoller
-    controls: DeskControls
+    controls: SlaControls
+    commands: Commands
+    conversations: Conversations
     sla_jobs: SlaJobs | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     vk: VkParts | None = None
@@ -140,50 +153,74 @@ class App:
 
     async def _build(self, bot: Bot, opened: contextlib.AsyncExitStack) -> Services:
         cfg = self.config
-        tg = cfg.telegram
         store = TortoiseStore()
         limiter = SlidingWindowLimiter()
         files = Files()
         files.register(TelegramFiles(bot))
-        bot_limit = _limit("tg:bot", tg.limits.bot)
-        desk = TelegramDesk(bot, cfg.operators.chat_id,
-                            _limit(f"tg:chat:{cfg.operators.chat_id}", tg.limits.group), bot_limit,
-                            files)
-        channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
-        channels: dict[str, ChannelPort] = {channel.name: channel}
+        desk, channels = self._platforms(bot, files)
         vk = await self._connect_vk(limiter, files, opened)
         if vk is not None:
             channels[vk.channel.name] = vk.channel
+        transactions = Transactions(store, self.clock)
+        queue = Queue(store, desk.chat_id)
         relayer = Relayer(store, self.clock, desk, channels, limiter)
-        ob = cfg.outbox
-        outbox = self._outbox(store, relayer, list(channels), desk.chat_id)
-        sla_store = TortoiseSlaStore()
+        outbox = self._outbox(store, transactions, queue, relayer, list(channels))
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
-        intake = IntakeService(
-            store, self.clock, desk_platform=desk.platform, desk_chat_id=desk.chat_id,
-            album_wait=ob.album_wait, wake=outbox.wake, stored=relayer.remember,
-            sla=SlaClock(sla_store, policy) if policy else None, handoff=outbox,
-        )
-        controls = DeskControls(store, sla_store, self.clock, policy, desk.chat_id, outbox.wake)
-        jobs = None
-        if cfg.service is not None and policy is not None:
-            sweeper = SlaSweeper(store, sla_store, self.clock, policy, desk.chat_id,
-                                 outbox.wake)
-            titles = TitleKeeper(sla_store, desk, relayer.limiter, self.clock)
-            jobs = SlaJobs(cfg.service, sweeper, controls, titles)
+        sla_store = TortoiseSlaStore()
+        lifecycle = Lifecycle([SlaClock(sla_store, policy, queue)] if policy else [])
+        intake = IntakeService(store, transactions, queue, lifecycle,
+                               DeskRef(desk.platform, desk.chat_id), cfg.outbox.album_wait)
+        conversations = Conversations(store, transactions, queue, lifecycle)
+        controls = SlaControls(store, sla_store, transactions, queue, policy)
+        commands = self._commands(intake, conversations,
+                                  Linking(store, transactions, queue, conversations, lifecycle),
+                                  controls)
+        desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
+        jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
         if vk is not None:
             try:
                 await vk.prepare(store, intake, self.clock, self.startup_retry)
             except VkSetupError as exc:
                 raise StartupError(str(exc)) from exc
+        await self.startup_retry.until_reachable(lambda: publish_commands(
+            bot, cfg.operators.chat_id, [(c.name, c.summary) for c in commands.menu()]))
         dp = Dispatcher()
         dp["intake"] = intake
-        dp["controls"] = controls
-        dp["orphans"] = OrphanTopics(store, self.clock, desk.chat_id, outbox.wake)
+        dp["commands"] = commands
+        dp["orphans"] = OrphanTopics(store, transactions, queue)
         dp.include_router(desk_router(cfg.operators.chat_id))
         dp.include_router(customer_router())
-        poller = DurablePoller(bot, dp, timeout=int(tg.poll_timeout.total_seconds()))
-        return Services(bot, store, intake, outbox, poller, controls, jobs, vk=vk)
+        poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
+        return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
+                        jobs, vk=vk)
+
+    def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
+        cfg, tg = self.config, self.config.telegram
+        bot_limit = _limit("tg:bot", tg.limits.bot)
+        desk = TelegramDesk(bot, cfg.operators.chat_id,
+                            _limit(f"tg:chat:{cfg.operators.chat_id}", tg.limits.group), bot_limit,
+                            files)
+        channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
+        return desk, {channel.name: channel}
+
+    def _commands(self, intake: IntakeService, conversations: Conversations, linking: Linking,
+                  controls: SlaControls) -> Commands:
+        """Every capability registers its operator commands (and buttons) here."""
+        commands = Commands(admins=[str(a) for a in self.config.operators.admins])
+        intake_commands.register(commands, intake.operators)
+        conversation_commands.register(commands, conversations, linking)
+        sla_commands.register(commands, controls)
+        return commands
+
+    def _sla_jobs(self, policy: SlaPolicy | None, sla_store: TortoiseSlaStore,
+                  transactions: Transactions, queue: Queue, controls: SlaControls,
+                  desk: TelegramDesk, limiter: SlidingWindowLimiter) -> SlaJobs | None:
+        service = self.config.service
+        if service is None or policy is None:
+            return None
+        sweeper = SlaSweeper(sla_store, transactions, queue, policy)
+        titles = TitleKeeper(sla_store, desk, limiter, self.clock)
+        return SlaJobs(service, sweeper, controls, titles)
 
     async def _connect_vk(self, limiter: SlidingWindowLimiter, files: Files,
                           opened: contextlib.AsyncExitStack) -> VkParts | None:
@@ -197,11 +234,11 @@ class App:
         opened.push_async_callback(vk.close)
         return vk
 
-    def _outbox(self, store: TortoiseStore, relayer: Relayer, channels: list[str],
-                desk_chat_id: str) -> Outbox:
+    def _outbox(self, store: TortoiseStore, transactions: Transactions, queue: Queue,
+                relayer: Relayer, channels: list[str]) -> Outbox:
         ob = self.config.outbox
         return Outbox(
-            store, self.clock, relayer, ["desk", *channels],
+            store, transactions, queue, relayer, ["desk", *channels],
             OutboxSettings(
                 max_attempts=ob.max_attempts, workers=ob.workers,
                 backoff_base=ob.backoff_base.total_seconds(),
@@ -209,7 +246,6 @@ class App:
                 lease=ob.lease,
                 exclusive=self.config.storage.kind == "sqlite",
             ),
-            desk_chat_id,
         )
 
     def _run_services(self, services: Services) -> None:

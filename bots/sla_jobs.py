@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bots.config_service import ServiceConfig
-from core.sla.controls import DeskControls
+from core.sla.controls import SlaControls
 from core.sla.sweep import SlaSweeper
 from core.sla.titles import TitleKeeper
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 class SlaJobs:
-    def __init__(self, service: ServiceConfig, sweeper: SlaSweeper, controls: DeskControls,
+    def __init__(self, service: ServiceConfig, sweeper: SlaSweeper, controls: SlaControls,
                  titles: TitleKeeper) -> None:
         self._service = service
         self._titles = titles

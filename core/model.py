@@ -209,6 +209,25 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class DeskPost:
+    """The body of a bot post into the group that belongs to no conversation (a TEXT row
+    for the desk): the General topic unless `topic_id`; a base64 PNG with `html` as its
+    caption when `png` is set."""
+
+    html: str
+    topic_id: int | None = None
+    png: str | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"html": self.html}
+        if self.topic_id is not None:
+            body["topic_id"] = self.topic_id
+        if self.png is not None:
+            body["png"] = self.png
+        return body
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     id: int
     lane: str
@@ -226,6 +245,27 @@ class Delivery:
     # Whether the lane had more pending rows behind this one when it was claimed (a claim
     # that knows there are none saves the lane a look for followers to batch with).
     more: bool = True
+
+    # The body, read by what it means for each action (rows store it as JSON).
+    def desk_post(self) -> DeskPost:
+        """A desk TEXT row's post."""
+        topic, png = self.body.get("topic_id"), self.body.get("png")
+        return DeskPost(str(self.body.get("html", "")), int(topic) if topic else None,
+                        str(png) if png else None)
+
+    def customer_text(self) -> str:
+        """A channel TEXT row's text (a greeting, an acknowledgement)."""
+        return str(self.body.get("text", ""))
+
+    @property
+    def file_replaced(self) -> bool:
+        """An EDIT row whose edit swapped the message's file."""
+        return bool(self.body.get("file_replaced"))
+
+    @property
+    def orphan_topic(self) -> int:
+        """A DELETE_TOPIC row's topic."""
+        return int(self.body["topic_id"])
 
 
 @dataclass(frozen=True, slots=True)

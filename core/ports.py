@@ -1,23 +1,23 @@
-"""Ports: what the core needs from storage and from platforms. Adapters implement these."""
+"""The kernel's ports: the platforms (desk, channels, files) and the stores every capability
+shares (customers, conversations, messages). Capabilities declare their own stores in their
+sub-package (`core.delivery.ports`, `core.intake.ports`, `core.sla.ports`); one storage
+class may implement several."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from core.model import (
-    Action,
     Content,
     Conversation,
     Customer,
     Delivery,
     DeliveryStatus,
     Identity,
-    InboundCustomerMessage,
-    InboundOperatorMessage,
     Message,
     MessageKind,
     Outgoing,
@@ -67,39 +67,9 @@ class Handover:
         return self.delivery.status is DeliveryStatus.SENDING
 
 
-@dataclass(frozen=True, slots=True)
-class LaneClaim:
-    """What a lane task's next claim took, and when the lane's next row left behind becomes
-    due (None: nothing pending is left in the lane). A lane that ends with a row left
-    behind must tell the dispatcher, which could not see it while the lane was running."""
+class CustomerStore(Protocol):
+    """Customers and their identities on each channel."""
 
-    rows: list[Delivery]
-    next_due: datetime | None = None
-
-
-class StorePort(Protocol):
-    """Repositories over the core model. Calls inside `transaction()` share one transaction."""
-
-    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
-
-    # Intake's common cases in one statement, where the database can (PostgreSQL): None
-    # when the store has no such path or the case is not the common one (then intake runs
-    # its general transaction). Raises DuplicateError for a platform message stored before.
-    @property
-    def fast_intake(self) -> bool:
-        """Whether calling them can ever return something."""
-        ...
-
-    async def fast_customer_message(
-        self, inbound: InboundCustomerMessage, now: datetime, desk_chat_id: str,
-        lease_until: datetime | None,
-    ) -> Handover | None: ...
-    async def fast_operator_message(
-        self, inbound: InboundOperatorMessage, now: datetime, answered: bool,
-        lease_until: datetime | None,
-    ) -> Handover | None: ...
-
-    # identities and customers
     async def upsert_identity(
         self, channel: str, user_id: str, chat_id: str, profile: Profile, now: datetime
     ) -> tuple[Identity, Customer, bool]: ...
@@ -116,7 +86,11 @@ class StorePort(Protocol):
         ...
     async def find_identity_by_chat(self, channel: str, chat_id: str) -> Identity | None: ...
 
-    # conversations
+
+
+class ConversationStore(Protocol):
+    """Conversations and their operator topics."""
+
     async def open_conversation(self, customer_id: int) -> Conversation | None: ...
     async def latest_conversation(self, customer_id: int) -> Conversation | None: ...
     async def create_conversation(
@@ -125,7 +99,19 @@ class StorePort(Protocol):
     ) -> Conversation: ...
     async def get_conversation(self, conversation_id: int) -> Conversation: ...
     async def conversation_by_topic(self, topic_id: int) -> Conversation | None: ...
-    async def update_conversation(self, conversation_id: int, **fields: Any) -> None: ...
+    async def change_conversation(self, conversation_id: int,
+                                  fields: Mapping[str, object]) -> None:
+        """Write the fields a unit of work set (`core.unit.ConversationChange`)."""
+        ...
+    async def close_conversation(self, conversation_id: int, at: datetime) -> None:
+        """Closed now (at once, not with the unit's other changes: /link moves the
+        customer's conversations right after, and one open conversation per customer is a
+        unique key)."""
+        ...
+    async def reopen_conversation(self, conversation_id: int) -> bool:
+        """Closed → open again, unless the customer already has another open one."""
+        ...
+    async def mark_card_posted(self, conversation_id: int) -> None: ...
     async def set_topic(self, conversation_id: int, topic_id: int | None) -> None: ...
     async def claim_topic(self, conversation_id: int, topic_id: int) -> int:
         """Store `topic_id` as the conversation's topic if it has none (one conditional
@@ -133,7 +119,11 @@ class StorePort(Protocol):
         ...
     async def forget_topic(self, topic_id: int) -> None: ...
 
-    # messages and links
+
+
+class MessageStore(Protocol):
+    """Canonical messages and their links to platform messages."""
+
     async def add_message(
         self, conversation_id: int, kind: MessageKind, author_id: str | None,
         author_name: str | None, content: Content, source: SourceRef | None,
@@ -159,74 +149,28 @@ class StorePort(Protocol):
     ) -> Link | None: ...
     async def links_of(self, message_id: int) -> list[Link]: ...
 
-    # update cursors (platforms that keep no acknowledged position for us)
+    async def operator_names(self, operator_ids: Sequence[str]) -> dict[str, str]:
+        """The name each operator last wrote under."""
+        ...
+
+
+class CursorStore(Protocol):
+    """Where a platform's update stream was last acknowledged (platforms that keep no
+    acknowledged position for us)."""
+
     async def load_cursor(self, name: str) -> str | None: ...
     async def save_cursor(self, name: str, value: str, now: datetime) -> None: ...
 
-    # the outbox
-    async def enqueue(
-        self, *, lane: str, target: str, chat_id: str, action: Action, now: datetime,
-        message_id: int | None = None, conversation_id: int | None = None,
-        group_key: str | None = None, not_before: datetime | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> int: ...
-    async def enqueue_relay(
-        self, *, lane: str, target: str, chat_id: str, message_id: int,
-        conversation_id: int | None, now: datetime, claim_until: datetime | None,
-        lane_empty: bool = False,
-    ) -> Delivery:
-        """Inside intake's transaction: a relay row, born claimed (`sending`) when
-        `claim_until` is given and its lane is empty (`lane_empty`: the caller knows it;
-        else the store says, where it can tell atomically)."""
-        ...
-    async def enqueue_relays(
-        self, rows: Sequence[tuple[str, str, str, int, int]], now: datetime
-    ) -> None:
-        """Queue many RELAY rows due now in one go: (lane, target, chat id, message id,
-        conversation id) each, FIFO in the order given."""
-        ...
-    async def postpone_group(self, lane: str, group_key: str, until: datetime) -> None: ...
-    async def claim_heads(
-        self, now: datetime, limit: int, exclude_lanes: set[str], lease_until: datetime | None,
-        target: str,
-    ) -> list[Delivery]:
-        """First rows of idle lanes; marked `sending` with a lease unless `lease_until` is
-        None (the only process on the database keeps its claims in memory)."""
-        ...
-    async def claim_next(
-        self, lane: str, now: datetime, limit: int, lease_until: datetime | None,
-        after_id: int = 0, held: Sequence[int] = (),
-    ) -> LaneClaim: ...
-    async def finish(
-        self, delivery_id: int, status: DeliveryStatus, error: str | None = None
-    ) -> None: ...
-    async def complete(
-        self, delivery_ids: Sequence[int], copies: Sequence[tuple[int, str, str, str]] = ()
-    ) -> None:
-        """Mark rows done and record the links of the copies they made, (message id,
-        platform, chat id, platform message id), as one unit; a link already recorded
-        stays as it is."""
-        ...
-    async def reschedule(
-        self, delivery_id: int, at: datetime, error: str | None, attempts: int
-    ) -> None: ...
-    async def release(self, delivery_ids: Sequence[int]) -> None: ...
-    async def extend_leases(self, delivery_ids: Sequence[int], until: datetime) -> None: ...
-    async def release_stale(self, now: datetime) -> int: ...
-    async def release_orphaned(self) -> int:
-        """Rows in flight of processes known to be dead, due again at once (0 where the
-        store cannot tell, e.g. with one process on SQLite)."""
-        ...
-    async def next_due_at(
-        self, exclude_lanes: set[str] | None = None, targets: Sequence[str] | None = None,
-    ) -> datetime | None: ...
-    async def overdue_heads(
-        self, before: datetime, exclude_lanes: set[str], targets: Sequence[str],
-        limit: int = 20,
-    ) -> list[Delivery]:
-        """Claimable lane heads of `targets` due before `before`, outside `exclude_lanes`."""
-        ...
-    async def count_deliveries(self, status: DeliveryStatus | None = None) -> int: ...
+
+
+class TransactionStore(Protocol):
+    """Calls made inside `transaction()` share one transaction."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]: ...
+
+
+class Store(TransactionStore, CustomerStore, ConversationStore, MessageStore, Protocol):
+    """The shared stores together (what most conversation work needs)."""
 
 
 class FileSource(Protocol):
@@ -292,86 +236,3 @@ class ChannelPort(Protocol):
         ...
     async def edit(self, chat_id: str, platform_message_id: str, message: Message,
                    reply_to: str | None) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DueDeadline:
-    """A deadline the sweep must act on, with what a post about it needs."""
-
-    id: int
-    conversation_id: int
-    channel: str
-    kind: str
-    seq: int
-    started_at: datetime
-    due_at: datetime
-    remind_at: datetime | None
-    reminded: bool
-    topic_id: int | None
-    assignee_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeadlineRecord:
-    """A target's history, for reports."""
-
-    conversation_id: int
-    channel: str
-    kind: str
-    started_at: datetime
-    due_at: datetime
-    stopped_at: datetime | None
-    stopped_by: str | None
-    breached: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ConversationRecord:
-    id: int
-    channel: str
-    assignee_id: str | None
-    opened_at: datetime
-    first_response_at: datetime | None
-    closed_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class TitleWork:
-    """A topic whose status emoji should change."""
-
-    conversation_id: int
-    topic_id: int
-    customer_id: int
-    name: str
-    channel: str
-    want: str
-
-
-class SlaStorePort(Protocol):
-    """SLA deadlines and breaches. Every claim is conditional, so a deadline reminds and
-    breaches at most once, whatever the number of processes or restarts."""
-
-    async def start_deadlines(self, conversation_id: int, channel: str,
-                              deadlines: Sequence[Any]) -> None:
-        """Add `core.sla.Deadline`s, each with the next `seq` of its kind."""
-        ...
-    async def stop_deadlines(self, conversation_id: int, kinds: Sequence[str], now: datetime,
-                             by: str | None) -> None: ...
-    async def due_deadlines(self, now: datetime, limit: int) -> list[DueDeadline]: ...
-    async def claim_reminders(self, ids: Sequence[int], now: datetime) -> set[int]:
-        """Mark reminders sent; returns the ids this caller won."""
-        ...
-    async def record_breaches(self, ids: Sequence[int], now: datetime,
-                              title_due: datetime | None = None) -> set[int]:
-        """Insert one breach per deadline; returns the ids this caller won. With
-        `title_due`, their topics' status mark turns overdue from then on."""
-        ...
-    async def postpone_deadlines(self, conversation_id: int, until: datetime) -> int: ...
-    async def overdue(self, now: datetime, limit: int) -> list[DueDeadline]: ...
-    async def history(self, since: datetime, until: datetime
-                      ) -> tuple[list[ConversationRecord], list[DeadlineRecord]]: ...
-    async def reopen_conversation(self, conversation_id: int) -> bool: ...
-    async def operator_names(self, operator_ids: Sequence[str]) -> dict[str, str]: ...
-    async def titles_due(self, now: datetime, limit: int) -> list[TitleWork]: ...
-    async def title_applied(self, conversation_id: int, mark: str | None) -> None: ...
-    async def forget_title(self, conversation_id: int) -> None: ...

@@ -10,7 +10,7 @@ from typing import Any
 from tortoise.connection import get_connection
 
 from core import model as m
-from core.ports import LaneClaim
+from core.delivery.ports import LaneClaim
 from storage import pg_engine
 from storage.base import BULK_ROWS, TortoiseBase, chunks, from_us, json_in, to_us
 

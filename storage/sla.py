@@ -1,4 +1,4 @@
-"""SLA deadlines and breaches on tortoise (the core's SlaStorePort), raw SQL throughout.
+"""SLA deadlines and breaches on tortoise (the core's SlaStore), raw SQL throughout.
 
 Times are integer microseconds (like the outbox's `due_us`) so the same SQL compares them on
 SQLite and PostgreSQL. The sweep reads `next_us <= now` on its own index; claims are
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from core.ports import ConversationRecord, DeadlineRecord, DueDeadline, TitleWork
+from core.sla.ports import ConversationRecord, DeadlineRecord, DueDeadline, TitleWork
 from storage.base import TortoiseBase, dt_out, from_us, to_us
 
 _DUE_COLUMNS = (
@@ -34,7 +34,7 @@ def _marks(n: int) -> str:
 
 
 class TortoiseSlaStore(TortoiseBase):
-    """The core's SlaStorePort; shares the caller's transaction like TortoiseStore."""
+    """The core's SlaStore; shares the caller's transaction like TortoiseStore."""
 
     async def start_deadlines(self, conversation_id: int, channel: str,
                               deadlines: Sequence[Any]) -> None:
@@ -68,7 +68,8 @@ class TortoiseSlaStore(TortoiseBase):
         rows = await self._raw(
             f"SELECT {_DUE_COLUMNS} FROM sla_deadline d"
             " JOIN conversation c ON c.id = d.conversation_id"
-            " WHERE d.next_us <= ? ORDER BY d.next_us LIMIT ?",
+            # Closing stops every deadline; a closed conversation is never chased even so.
+            " WHERE d.next_us <= ? AND c.status <> 'closed' ORDER BY d.next_us LIMIT ?",
             [to_us(now), limit],
         )
         return [_due(r) for r in rows]
@@ -134,7 +135,7 @@ class TortoiseSlaStore(TortoiseBase):
             f"SELECT {_DUE_COLUMNS} FROM sla_deadline d"
             " JOIN conversation c ON c.id = d.conversation_id"
             " WHERE d.breached = TRUE AND d.stopped_us IS NULL AND d.due_us <= ?"
-            " AND d.kind <> 'resolution' ORDER BY d.due_us LIMIT ?",
+            " AND d.kind <> 'resolution' AND c.status <> 'closed' ORDER BY d.due_us LIMIT ?",
             [to_us(now), limit],
         )
         return [_due(r) for r in rows]
@@ -162,27 +163,6 @@ class TortoiseSlaStore(TortoiseBase):
                             r["stopped_by"], bool(r["breached"]))
              for r in deadlines],
         )
-
-    async def reopen_conversation(self, conversation_id: int) -> bool:
-        """Closed → open again, unless the customer already has another open conversation."""
-        rows = await self._raw(
-            "UPDATE conversation SET status = 'open', closed_at = NULL, open_key = customer_id"
-            " WHERE id = ? AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM conversation o"
-            " WHERE o.open_key = conversation.customer_id) RETURNING id",
-            [conversation_id],
-        )
-        return bool(rows)
-
-    async def operator_names(self, operator_ids: Sequence[str]) -> dict[str, str]:
-        """The name each operator last wrote under (reports show names, not ids)."""
-        if not operator_ids:
-            return {}
-        rows = await self._raw(
-            "SELECT author_id, author_name FROM message WHERE kind = 'operator'"
-            f" AND author_id IN ({_marks(len(operator_ids))}) ORDER BY id",
-            list(operator_ids),
-        )
-        return {r["author_id"]: r["author_name"] for r in rows if r["author_name"]}
 
     async def titles_due(self, now: datetime, limit: int) -> list[TitleWork]:
         rows = await self._raw(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -15,19 +15,11 @@ from storage import models as db
 from storage.base import BULK_ROWS, chunks, dt_out, json_in, json_out
 from storage.codec import content_json as _content_json
 from storage.codec import content_out as _content
+from storage.customers import CustomerRepository
 from storage.fast_intake import FastIntakeRepository
 from storage.topics import TopicRepository
 
-
-def _identity_raw(r: Any) -> m.Identity:
-    return m.Identity(
-        id=r["id"], customer_id=r["customer_id"], channel=r["channel"], user_id=r["user_id"],
-        chat_id=r["chat_id"], username=r["username"], link=r["link"],
-        reachable=bool(r["reachable"]),
-    )
-
-
-# What update_conversation may set: the model's columns but the key and the opening time
+# What change_conversation may set: the model's columns but the key and the opening time
 # (derived, so a column added by a migration is allowed without a second list to keep).
 _CONVERSATION_COLUMNS = frozenset(db.Conversation._meta.db_fields) - {"id", "opened_at"}
 
@@ -63,161 +55,9 @@ def _link_raw(r: Any) -> Link:
                 bool(r["is_origin"]))
 
 
-class TortoiseStore(TopicRepository, FastIntakeRepository):
+class TortoiseStore(CustomerRepository, TopicRepository, FastIntakeRepository):
     """The core's StorePort on tortoise. Queries inside `transaction()` join it (tortoise
     routes them through a context variable), so core services compose units of work."""
-
-    # ---- identities and customers ----------------------------------------------------
-
-    async def upsert_identity(
-        self, channel: str, user_id: str, chat_id: str, profile: m.Profile, now: datetime
-    ) -> tuple[m.Identity, m.Customer, bool]:
-        # Hot path (every customer message): one joined read; writes only on change.
-        rows = await self._raw(
-            "SELECT i.*, c.display_name AS c_name, c.language AS c_language,"
-            " c.created_at AS c_created FROM identity i JOIN customer c ON c.id = i.customer_id"
-            " WHERE i.channel = ? AND i.user_id = ?", [channel, user_id],
-        )
-        if rows:
-            r = rows[0]
-            unchanged = (
-                r["chat_id"] == chat_id and r["username"] == profile.username
-                and (not profile.link or profile.link == r["link"])
-                and (not profile.display_name or profile.display_name[:256] == r["c_name"])
-                and (not profile.language or profile.language == r["c_language"])
-            )
-            if unchanged:
-                return (
-                    m.Identity(r["id"], r["customer_id"], r["channel"], r["user_id"],
-                               r["chat_id"], r["username"], r["link"], bool(r["reachable"])),
-                    m.Customer(r["customer_id"], r["c_name"], r["c_language"],
-                               dt_out(r["c_created"])),  # type: ignore[arg-type]
-                    False,
-                )
-        now_in = self.dt_in(now)
-        if not rows:  # a new person: customer and identity
-            name = profile.display_name[:256]
-            values = [name, profile.language, now_in, channel, user_id, chat_id,
-                      profile.username, profile.link, True, now_in]
-            try:
-                if self._pg:  # one round trip
-                    irow = await self._raw(
-                        "WITH c AS (INSERT INTO customer (display_name, language, created_at)"
-                        " VALUES (?, ?, ?) RETURNING id) INSERT INTO identity (customer_id,"
-                        " channel, user_id, chat_id, username, link, reachable, updated_at)"
-                        " SELECT c.id, ?, ?, ?, ?, ?, ?, ? FROM c RETURNING id, customer_id",
-                        values,
-                    )
-                else:
-                    crow = await self._raw(
-                        "INSERT INTO customer (display_name, language, created_at)"
-                        " VALUES (?, ?, ?) RETURNING id", values[:3],
-                    )
-                    irow = await self._raw(
-                        "INSERT INTO identity (customer_id, channel, user_id, chat_id,"
-                        " username, link, reachable, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                        " RETURNING id, customer_id", [crow[0]["id"], *values[3:]],
-                    )
-            except IntegrityError as exc:
-                raise DuplicateError(str(exc)) from exc
-            customer = m.Customer(irow[0]["customer_id"], name, profile.language, now)
-            identity = m.Identity(irow[0]["id"], customer.id, channel, user_id, chat_id,
-                                  profile.username, profile.link, True)
-            return identity, customer, True
-        r = rows[0]
-        link = profile.link if profile.link else r["link"]
-        await self._raw(
-            "UPDATE identity SET chat_id = ?, username = ?, link = ?, updated_at = ? WHERE id = ?",
-            [chat_id, profile.username, link, now_in, r["id"]],
-        )
-        name = profile.display_name[:256] if profile.display_name else r["c_name"]
-        language = profile.language or r["c_language"]
-        if name != r["c_name"] or language != r["c_language"]:
-            await self._raw("UPDATE customer SET display_name = ?, language = ? WHERE id = ?",
-                            [name, language, r["customer_id"]])
-        return (
-            m.Identity(r["id"], r["customer_id"], channel, user_id, chat_id, profile.username,
-                       link, bool(r["reachable"])),
-            m.Customer(r["customer_id"], name, language,
-                       dt_out(r["c_created"])),  # type: ignore[arg-type]
-            False,
-        )
-
-    async def get_identity(self, identity_id: int) -> m.Identity:
-        rows = await self._raw("SELECT * FROM identity WHERE id = ?", [identity_id])
-        if not rows:
-            raise LookupError(f"identity {identity_id} not found")
-        return _identity_raw(rows[0])
-
-    async def get_customer(self, customer_id: int) -> m.Customer:
-        rows = await self._raw("SELECT * FROM customer WHERE id = ?", [customer_id])
-        if not rows:
-            raise LookupError(f"customer {customer_id} not found")
-        r = rows[0]
-        return m.Customer(r["id"], r["display_name"], r["language"],
-                          dt_out(r["created_at"]))  # type: ignore[arg-type]
-
-    async def customer_card(
-        self, customer_id: int
-    ) -> tuple[m.Customer, list[m.Identity], int]:
-        """What a topic's customer card shows: the customer, their identities and how many
-        conversations they have had (this one included). One statement."""
-        rows = await self._raw(
-            "SELECT i.*, c.id AS c_id, c.display_name AS c_name, c.language AS c_language,"
-            " c.created_at AS c_created, (SELECT COUNT(*) FROM conversation v"
-            " WHERE v.customer_id = c.id) AS c_conversations FROM customer c"
-            " LEFT JOIN identity i ON i.customer_id = c.id WHERE c.id = ? ORDER BY i.id",
-            [customer_id],
-        )
-        if not rows:
-            raise LookupError(f"customer {customer_id} not found")
-        r = rows[0]
-        customer = m.Customer(r["c_id"], r["c_name"], r["c_language"],
-                              dt_out(r["c_created"]))  # type: ignore[arg-type]
-        identities = [_identity_raw(r) for r in rows if r["id"] is not None]
-        return customer, identities, int(r["c_conversations"])
-
-    async def identities_of(self, customer_id: int) -> list[m.Identity]:
-        rows = await self._raw("SELECT * FROM identity WHERE customer_id = ? ORDER BY id",
-                               [customer_id])
-        return [_identity_raw(r) for r in rows]
-
-    async def set_reachable(self, identity_id: int, reachable: bool) -> None:
-        await self._raw("UPDATE identity SET reachable = ? WHERE id = ?",
-                        [reachable, identity_id])
-
-    async def move_customer(self, from_id: int, into_id: int) -> None:
-        """Every identity and conversation of customer `from_id` now belongs to `into_id`
-        (the caller has closed one of two open conversations first)."""
-        await self._raw("UPDATE identity SET customer_id = ? WHERE customer_id = ?",
-                        [into_id, from_id])
-        await self._raw("UPDATE conversation SET open_key = ? WHERE customer_id = ?"
-                        " AND open_key IS NOT NULL", [into_id, from_id])
-        await self._raw("UPDATE conversation SET customer_id = ? WHERE customer_id = ?",
-                        [into_id, from_id])
-
-    async def load_cursor(self, name: str) -> str | None:
-        rows = await self._raw('SELECT value FROM "cursor" WHERE name = ?', [name])
-        return str(rows[0]["value"]) if rows else None
-
-    async def save_cursor(self, name: str, value: str, now: datetime) -> None:
-        await self._raw(
-            'INSERT INTO "cursor" (name, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (name)'
-            " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            [name, value, self.dt_in(now)],
-        )
-
-    async def find_identity(self, channel: str, user_id: str) -> m.Identity | None:
-        rows = await self._raw("SELECT * FROM identity WHERE channel = ? AND user_id = ?",
-                               [channel, user_id])
-        return _identity_raw(rows[0]) if rows else None
-
-    async def find_identity_by_chat(self, channel: str, chat_id: str) -> m.Identity | None:
-        rows = await self._raw(
-            "SELECT * FROM identity WHERE channel = ? AND chat_id = ? ORDER BY id DESC LIMIT 1",
-            [channel, chat_id],
-        )
-        return _identity_raw(rows[0]) if rows else None
 
     # ---- conversations ---------------------------------------------------------------
 
@@ -266,9 +106,8 @@ class TortoiseStore(TopicRepository, FastIntakeRepository):
         )
         return _conversation_raw(rows[0]) if rows else None
 
-    async def update_conversation(self, conversation_id: int, **fields: Any) -> None:
-        if fields.get("status") == m.ConversationStatus.CLOSED:
-            fields["open_key"] = None
+    async def change_conversation(self, conversation_id: int,
+                                  fields: Mapping[str, object]) -> None:
         unknown = set(fields) - _CONVERSATION_COLUMNS
         if unknown:
             raise ValueError(f"not conversation columns: {sorted(unknown)}")
@@ -280,6 +119,36 @@ class TortoiseStore(TopicRepository, FastIntakeRepository):
             f"UPDATE conversation SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
             [*values, conversation_id],
         )
+
+    async def close_conversation(self, conversation_id: int, at: datetime) -> None:
+        await self._raw(
+            "UPDATE conversation SET status = 'closed', closed_at = ?, waiting_since = NULL,"
+            " open_key = NULL WHERE id = ?", [self.dt_in(at), conversation_id])
+
+    async def mark_card_posted(self, conversation_id: int) -> None:
+        await self._raw("UPDATE conversation SET card_posted = ? WHERE id = ?",
+                        [True, conversation_id])
+
+    async def reopen_conversation(self, conversation_id: int) -> bool:
+        """Closed → open again, unless the customer already has another open conversation."""
+        rows = await self._raw(
+            "UPDATE conversation SET status = 'open', closed_at = NULL, open_key = customer_id"
+            " WHERE id = ? AND status = 'closed' AND NOT EXISTS (SELECT 1 FROM conversation o"
+            " WHERE o.open_key = conversation.customer_id) RETURNING id",
+            [conversation_id],
+        )
+        return bool(rows)
+
+    async def operator_names(self, operator_ids: Sequence[str]) -> dict[str, str]:
+        """The name each operator last wrote under (reports show names, not ids)."""
+        if not operator_ids:
+            return {}
+        rows = await self._raw(
+            "SELECT author_id, author_name FROM message WHERE kind = 'operator'"
+            f" AND author_id IN ({', '.join('?' for _ in operator_ids)}) ORDER BY id",
+            list(operator_ids),
+        )
+        return {r["author_id"]: r["author_name"] for r in rows if r["author_name"]}
 
     def _value(self, value: Any) -> Any:
         if isinstance(value, datetime):

@@ -26,6 +26,7 @@ from core.ports import DuplicateError, Handover
 from storage.database import close_database, open_database
 from storage.store import TortoiseStore
 from tests.dbs import PgDatabase
+from tests.parts import Recorder, core_parts, delivered_parts
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -57,18 +58,11 @@ class CountingStore(TortoiseStore):
         return result
 
 
-class Handoff:
-    """The outbox's side of intake's hand-off, recorded."""
+class Handoff(Recorder):
+    """The outbox's side of intake's hand-off, recorded (a lease always on offer)."""
 
     def __init__(self, clock: FrozenClock) -> None:
-        self.clock = clock
-        self.adopted: list[Handover] = []
-
-    def birth_lease(self, target: str | None) -> datetime | None:
-        return self.clock.now() + LEASE
-
-    def adopt(self, fast: Handover) -> None:
-        self.adopted.append(fast)
+        super().__init__(lease=clock.now() + LEASE)
 
 
 @pytest.fixture
@@ -81,9 +75,7 @@ async def pg_url(pg_database: PgDatabase) -> AsyncIterator[str]:
 
 
 def _intake(store: TortoiseStore, clock: FrozenClock, handoff: Handoff) -> IntakeService:
-    return IntakeService(store, clock, desk_platform="telegram", desk_chat_id=DESK_CHAT,
-                         album_wait=timedelta(seconds=1), wake=lambda targets: None,
-                         handoff=handoff)
+    return core_parts(store, clock, dispatch=handoff, desk_chat=DESK_CHAT).intake
 
 
 def _customer(mid: str, text: str, reply: str | None = None, profile: Profile = ANNA,
@@ -292,24 +284,18 @@ class RecordingDesk:
 async def test_the_outbox_runs_adopted_rows_in_order_and_releases_them_when_stopping(
     pg_url: str,
 ) -> None:
-    from core.delivery.outbox import Outbox, OutboxSettings
-    from core.delivery.ratelimit import SlidingWindowLimiter
-    from core.delivery.relay import Relayer
+    from core.delivery.outbox import OutboxSettings
 
     store, clock, desk = TortoiseStore(), FrozenClock(NOW), RecordingDesk()
-    relayer = Relayer(store, clock, desk, {}, SlidingWindowLimiter())  # type: ignore[arg-type]
-    outbox = Outbox(store, clock, relayer, ["desk"],
-                    OutboxSettings(exclusive=False, lease=LEASE), DESK_CHAT)
-    intake = IntakeService(store, clock, desk_platform="telegram", desk_chat_id=DESK_CHAT,
-                           album_wait=timedelta(seconds=1), wake=outbox.wake,
-                           stored=relayer.remember, handoff=outbox)
+    parts = delivered_parts(store, clock, desk, settings=OutboxSettings(exclusive=False,
+                                                                        lease=LEASE))
+    outbox, relayer, intake = parts.outbox, parts.relayer, parts.intake
+    assert outbox is not None and relayer is not None
     # the conversation and its topic first (queued for the dispatcher: no hand-off yet)
-    await IntakeService(store, clock, desk_platform="telegram", desk_chat_id=DESK_CHAT,
-                        album_wait=timedelta(seconds=1), wake=outbox.wake,
-                        stored=relayer.remember).relay_customer_to_desk(_customer("1", "one"))
+    await intake.relay_customer_to_desk(_customer("1", "one"))
     [conversation] = await store._raw("SELECT id FROM conversation", [])
     await store.set_topic(conversation["id"], TOPIC)
-    await store.update_conversation(conversation["id"], card_posted=True)
+    await store.mark_card_posted(conversation["id"])
     # nothing is born claimed before run() has freed what a previous stop left in flight
     assert outbox.birth_lease("desk") is None
     runner = asyncio.create_task(outbox.run())
@@ -412,20 +398,16 @@ async def test_two_processes_on_one_database_keep_every_lane_in_order(pg_url: st
     """Two relays (say one for Telegram, one for VK) write into the same conversations'
     lanes and deliver from one PostgreSQL database: rows born claimed, queued rows and the
     dispatchers' claims together still deliver each message once, in order."""
-    from core.delivery.outbox import Outbox, OutboxSettings
-    from core.delivery.ratelimit import SlidingWindowLimiter
-    from core.delivery.relay import Relayer
+    from core.delivery.outbox import OutboxSettings
 
     clock, desk = FrozenClock(NOW), RecordingDesk()
     processes, adopted = [], [0, 0]
     for p in range(2):
         store = TortoiseStore()
-        relayer = Relayer(store, clock, desk, {}, SlidingWindowLimiter())  # type: ignore[arg-type]
-        outbox = Outbox(store, clock, relayer, ["desk"],
-                        OutboxSettings(exclusive=False, lease=LEASE, workers=3), DESK_CHAT)
-        intake = IntakeService(store, clock, desk_platform="telegram", desk_chat_id=DESK_CHAT,
-                               album_wait=timedelta(seconds=1), wake=outbox.wake,
-                               stored=relayer.remember, handoff=outbox)
+        parts = delivered_parts(store, clock, desk,
+                                settings=OutboxSettings(exclusive=False, lease=LEASE, workers=3))
+        outbox, intake = parts.outbox, parts.intake
+        assert outbox is not None
         processes.append((intake, outbox))
 
         def counted(fast: Handover, p: int = p, adopt: Any = outbox.adopt) -> None:

@@ -12,11 +12,14 @@ import pytest
 from core import texts
 from core.clock import FrozenClock
 from core.delivery.orphans import OrphanTopics, TopicFate
+from core.delivery.queue import Queue
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.delivery.relay import Relayer
 from core.model import DESK, Action, Conversation, Profile
+from core.unit import Transactions
 from storage.database import close_database, open_database
 from storage.store import TortoiseStore
+from tests.parts import Recorder
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DESK_CHAT = "-1001"
@@ -76,10 +79,16 @@ async def test_claim_topic_stores_a_topic_only_where_none_is(store: TortoiseStor
     assert await store.claim_topic(conversation.id, 7) == 7
     assert await store.claim_topic(conversation.id, 7) == 7  # the same one again: fine
     assert await store.claim_topic(conversation.id, 8) == 7  # first wins
-    await store.update_conversation(conversation.id, card_posted=True)
+    await store.mark_card_posted(conversation.id)
     assert (await store.get_conversation(conversation.id)).card_posted  # not reset by a loss
     await store.forget_topic(7)  # deleted by hand: the next topic may be stored
     assert await store.claim_topic(conversation.id, 9) == 9
+
+
+def _orphans(store: TortoiseStore, clock: FrozenClock, dispatch: Recorder | None = None
+             ) -> OrphanTopics:
+    return OrphanTopics(store, Transactions(store, clock, dispatch or Recorder()),
+                        Queue(store, DESK_CHAT))
 
 
 async def test_an_adoption_during_the_retrys_create_wins_and_the_new_topic_is_deleted(
@@ -87,8 +96,8 @@ async def test_an_adoption_during_the_retrys_create_wins_and_the_new_topic_is_de
 ) -> None:
     conversation = await _conversation(store)
     desk, clock = ScriptedDesk(), FrozenClock(NOW)
-    woken: list[set[str]] = []
-    orphans = OrphanTopics(store, clock, DESK_CHAT, woken.append)
+    woken = Recorder()
+    orphans = _orphans(store, clock, woken)
     relayer = Relayer(store, clock, desk, {}, SlidingWindowLimiter())  # type: ignore[arg-type]
     lost = 50  # the first attempt's topic: made by Telegram, its answer never arrived
     desk.topics[lost] = []
@@ -98,7 +107,7 @@ async def test_an_adoption_during_the_retrys_create_wins_and_the_new_topic_is_de
         fates.append(await orphans.topic_created(lost, _title(conversation)))
 
     desk.meanwhile = lost_topics_update  # handled while the retry's create is in flight
-    assert await relayer.ensure_topic(conversation) == lost
+    assert await relayer.topics.ensure(conversation) == lost
     assert fates == [TopicFate.ADOPTED]
     [made] = set(desk.topics) - {lost}
     assert desk.topics[made] == [] and desk.topics[lost] == ["card"]  # card where it stays
@@ -108,7 +117,7 @@ async def test_an_adoption_during_the_retrys_create_wins_and_the_new_topic_is_de
     # The retry's topic reports in: an orphan, its deletion queued in the conversation's lane.
     assert await orphans.topic_created(made, _title(conversation)) is TopicFate.ORPHAN
     assert await orphans.topic_created(lost, _title(conversation)) is TopicFate.KNOWN
-    assert woken == [{DESK}]
+    assert woken.woken == [{DESK}]
     [row] = await store.claim_heads(NOW, 10, set(), None, DESK)
     assert row.action is Action.DELETE_TOPIC and row.lane == f"desk:{conversation.id}"
     for step in await relayer.plan([row]):
@@ -123,7 +132,7 @@ async def test_a_queued_deletion_spares_a_topic_a_conversation_took_since(
     conversation = await _conversation(store)
     other = await _conversation(store, "2")
     desk, clock = ScriptedDesk(), FrozenClock(NOW)
-    orphans = OrphanTopics(store, clock, DESK_CHAT, lambda targets: None)
+    orphans = _orphans(store, clock)
     relayer = Relayer(store, clock, desk, {}, SlidingWindowLimiter())  # type: ignore[arg-type]
     await store.claim_topic(conversation.id, 60)
     assert await orphans.topic_created(61, _title(conversation)) is TopicFate.ORPHAN
@@ -138,7 +147,7 @@ async def test_titles_that_name_no_customer_of_ours_are_left_alone(
     store: TortoiseStore,
 ) -> None:
     await _conversation(store)
-    orphans = OrphanTopics(store, FrozenClock(NOW), DESK_CHAT, lambda targets: None)
+    orphans = _orphans(store, FrozenClock(NOW))
     assert await orphans.topic_created(70, "Refunds") is TopicFate.FOREIGN
     assert await orphans.topic_created(71, "Bob · TG · #999") is TopicFate.FOREIGN
     assert await store.count_deliveries() == 0

@@ -47,6 +47,7 @@ from tests.fakes import (
     ScriptedDesk,
     Tracked,
 )
+from tests.parts import delivered_parts
 from tests.warp import WarpLoop, run_warped
 
 SEEDS = 120  # per database
@@ -230,16 +231,15 @@ async def _run_seed(loop: WarpLoop, seed: int, exclusive: bool) -> tuple[World, 
     desk = ScriptedDesk(rng, faults, journal)
     channels = {name: ScriptedChannel(name, rng, faults, journal, per_chat=name == "telegram")
                 for name in ("telegram", "vk")}
-    limiter = SlidingWindowLimiter(monotonic=loop.time)
-    relayer = JournalingRelayer(store, clock, desk, channels, limiter,  # type: ignore[arg-type]
-                                journal=journal, loop=loop)
-    outbox = Outbox(store, clock, relayer, ["desk", *channels],  # type: ignore[arg-type]
-                    OutboxSettings(workers=workers, backoff_base=0.5, backoff_max=20.0,
-                                   exclusive=exclusive), desk.chat_id)
-    intake = IntakeService(store, clock, desk_platform="telegram",  # type: ignore[arg-type]
-                           desk_chat_id=desk.chat_id,
-                           album_wait=timedelta(seconds=rng.choice([0.3, 1.0])),
-                           wake=outbox.wake, stored=relayer.remember, handoff=outbox)
+    parts = delivered_parts(
+        store, clock, desk, channels,
+        OutboxSettings(workers=workers, backoff_base=0.5, backoff_max=20.0,
+                       exclusive=exclusive),
+        limiter=SlidingWindowLimiter(monotonic=loop.time), relayer_class=JournalingRelayer,
+        relayer_kwargs={"journal": journal, "loop": loop},
+        album_wait=timedelta(seconds=rng.choice([0.3, 1.0])))
+    outbox, intake = parts.outbox, parts.intake
+    assert outbox is not None
     people = [Person(n, rng.choice(["telegram", "vk"])) for n in range(rng.randint(2, 6))]
     world = World(loop, store, intake, outbox, journal, raw, people, rng)
     monitor = Monitor(loop, raw, outbox, workers)

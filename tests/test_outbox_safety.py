@@ -20,14 +20,14 @@ import pytest
 
 from core.clock import SystemClock
 from core.delivery.outbox import Outbox, OutboxSettings
-from core.delivery.ratelimit import SlidingWindowLimiter
+from core.delivery.ports import LaneClaim
 from core.intake.service import IntakeService
 from core.model import Content, InboundCustomerMessage, Profile
-from core.ports import LaneClaim
 from storage.database import close_database, open_database
 from storage.store import TortoiseStore
 from tests.fakes import Faults, Journal, JournalingRelayer, ScriptedDesk
 from tests.harness import Desk, StartRelay
+from tests.parts import delivered_parts
 
 GROUP_PER_MINUTE = ("{private_chat: {count: 10, per: 100ms}, group: {count: 20, per: 1m},"
                     " bot: {count: 30, per: 1s}}")
@@ -47,14 +47,13 @@ async def parts(db_url: str) -> AsyncIterator[Parts]:
     store, clock, journal = TortoiseStore(), SystemClock(), Journal()
     loop = asyncio.get_running_loop()
     desk = ScriptedDesk(random.Random(1), Faults(latency=0.1), journal)
-    relayer = JournalingRelayer(store, clock, desk, {}, SlidingWindowLimiter(),
-                                journal=journal, loop=loop)
-    outbox = Outbox(store, clock, relayer, ["desk"],
-                    OutboxSettings(exclusive=db_url.startswith("sqlite"), rescue_every=0.2,
-                                   rescue_after=0.3), desk.chat_id)
-    intake = IntakeService(store, clock, desk_platform="telegram", desk_chat_id=desk.chat_id,
-                           album_wait=timedelta(milliseconds=200), wake=outbox.wake,
-                           stored=relayer.remember, handoff=outbox)
+    parts = delivered_parts(
+        store, clock, desk, settings=OutboxSettings(
+            exclusive=db_url.startswith("sqlite"), rescue_every=0.2, rescue_after=0.3),
+        relayer_class=JournalingRelayer, relayer_kwargs={"journal": journal, "loop": loop},
+        album_wait=timedelta(milliseconds=200))
+    outbox, intake = parts.outbox, parts.intake
+    assert outbox is not None
     runner = asyncio.create_task(outbox.run())
     try:
         yield Parts(store, intake, outbox, journal)

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.ports import ConversationRecord, DeadlineRecord
 from core.sla.ack import acknowledgement, human_duration, language_of
 from core.sla.controls import parse_snooze
 from core.sla.hours import WorkingHours
 from core.sla.policy import AckSettings, ChannelPolicy, SlaPolicy, TargetKind, Targets
+from core.sla.ports import ConversationRecord, DeadlineRecord
 from core.sla.reports import compute, percentile, period_bounds, render
 
 MSK = ZoneInfo("Europe/Moscow")

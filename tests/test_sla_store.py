@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from core.clock import FrozenClock
+from core.conversations.service import Conversations
+from core.delivery.queue import Queue
 from core.intake.service import IntakeService
 from core.model import (
     Action,
@@ -22,13 +24,15 @@ from core.model import (
     Profile,
 )
 from core.sla.clock import SlaClock
-from core.sla.controls import DeskControls
+from core.sla.controls import SlaControls
 from core.sla.hours import WorkingHours
 from core.sla.policy import AckSettings, ChannelPolicy, SlaPolicy, Targets
 from core.sla.sweep import SlaSweeper
+from core.unit import Transactions
 from storage.database import close_database, open_database
 from storage.sla import TortoiseSlaStore
 from storage.store import TortoiseStore
+from tests.parts import Recorder, core_parts
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # Thursday 12:00 Moscow
 DESK_CHAT = "-1001234567890"
@@ -47,7 +51,8 @@ class Rig:
     sla: TortoiseSlaStore
     intake: IntakeService
     sweeper: SlaSweeper
-    controls: DeskControls
+    controls: SlaControls
+    conversations: Conversations
     seq: int = 0
 
     async def customer(self, text: str, user: str = "1", lang: str = "en") -> int:
@@ -96,13 +101,13 @@ class Rig:
 
 def _rig(clock: FrozenClock) -> Rig:
     store, sla = TortoiseStore(), TortoiseSlaStore()
-    woken: list[Any] = []
-    intake = IntakeService(store, clock, desk_platform="telegram", desk_chat_id=DESK_CHAT,
-                           album_wait=timedelta(seconds=1), wake=woken.append,
-                           sla=SlaClock(sla, POLICY))
-    sweeper = SlaSweeper(store, sla, clock, POLICY, DESK_CHAT, woken.append)
-    controls = DeskControls(store, sla, clock, POLICY, DESK_CHAT, woken.append)
-    return Rig(clock, store, sla, intake, sweeper, controls)
+    transactions = Transactions(store, clock, Recorder())
+    queue = Queue(store, DESK_CHAT)
+    parts = core_parts(store, clock, transactions=transactions, queue=queue,
+                       listeners=[SlaClock(sla, POLICY, queue)])
+    sweeper = SlaSweeper(sla, transactions, queue, POLICY)
+    controls = SlaControls(store, sla, transactions, queue, POLICY)
+    return Rig(clock, store, sla, parts.intake, sweeper, controls, parts.conversations)
 
 
 @pytest.fixture
@@ -234,16 +239,16 @@ async def test_snooze_postpones_reminders_and_close_settles_everything(rig: Rig)
     assert (await rig.sweeper.sweep()).breached == 1  # the target itself was still missed
     assert any(t.startswith("💤") for t in await rig.texts())
     conv2 = await rig.customer("hi", user="2")
-    await rig.intake.close_conversation(500 + conv2, "77", "Olga")
+    await rig.conversations.close_topic(500 + conv2, "77", "Olga")
     rig.clock.advance(timedelta(days=3))
     assert (await rig.sweeper.sweep()).breached == 0
-    assert await rig.controls.reopen(500 + conv2, "Olga")
-    assert not await rig.controls.reopen(500 + conv2, "Olga")  # already open
+    assert await rig.conversations.reopen(500 + conv2, "Olga")
+    assert not await rig.conversations.reopen(500 + conv2, "Olga")  # already open
 
 
 async def test_take_and_report(rig: Rig) -> None:
     conv = await rig.customer("hello")
-    await rig.controls.take(500 + conv, "77", "Olga")
+    await rig.conversations.take(500 + conv, "77", "Olga")
     assert (await rig.store.get_conversation(conv)).assignee_id == "77"
     rig.clock.advance(timedelta(minutes=10))
     await rig.operator(conv, "hi")
@@ -304,7 +309,7 @@ async def test_topic_title_marks_are_debounced_and_yield_to_deliveries(rig: Rig)
     other = TitleKeeper(rig.sla, desk, SlidingWindowLimiter(), rig.clock)  # type: ignore[arg-type]
     assert await other.run() == 1
     assert desk.renames[-1] == (500 + conv, "🔴 Anna · TG · #1")
-    await rig.intake.close_conversation(500 + conv, "77", "Olga")
+    await rig.conversations.close_topic(500 + conv, "77", "Olga")
     rig.clock.advance(timedelta(minutes=5))
     assert await other.run() == 0
 

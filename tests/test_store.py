@@ -45,7 +45,7 @@ async def test_one_open_conversation_per_customer_is_a_database_rule(store: Tort
     with pytest.raises(DuplicateError):
         async with store.transaction():
             await store.create_conversation(customer, "telegram", identity, None, NOW)
-    await store.update_conversation(first.id, status="closed", closed_at=NOW)
+    await store.close_conversation(first.id, NOW)
     second = await store.create_conversation(customer, "telegram", identity, 77, NOW)
     assert second.topic_id == 77 and second.card_posted  # an inherited topic has its card
     assert (await store.open_conversation(customer)).id == second.id  # type: ignore[union-attr]
@@ -402,7 +402,7 @@ async def test_customer_card_reads_customer_identities_and_conversations_at_once
 ) -> None:
     identity, customer = await _customer(store)
     first = await store.create_conversation(customer, "telegram", identity, None, NOW)
-    await store.update_conversation(first.id, status="closed", closed_at=NOW)
+    await store.close_conversation(first.id, NOW)
     await store.create_conversation(customer, "telegram", identity, 5, NOW)
     vk, _, _ = await store.upsert_identity("vk", "9", "9", Profile("Anna"), NOW)
     await store.move_customer(vk.customer_id, customer)

@@ -324,7 +324,7 @@ def test_no_filter_or_handler_runs_in_a_thread() -> None:
     from aiogram import Dispatcher, Router
 
     from adapters.telegram.customer import customer_router
-    from adapters.telegram.desk import desk_router
+    from adapters.telegram.desk_updates import desk_router
 
     dp = Dispatcher()
     dp.include_router(desk_router(-1001))

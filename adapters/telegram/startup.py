@@ -4,6 +4,7 @@ can't be reached is reported as such (the caller waits and tries again)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -99,12 +100,15 @@ async def _check_desk(bot: Bot, chat_id: int) -> str:
         logger.warning("operators.chat_id: the bot lacks the 'Delete messages' right in chat "
                        "%s; an empty duplicate topic may stay if Telegram refuses to delete "
                        "it", chat_id)
+    return me.username or str(me.id)
+
+
+async def publish_commands(bot: Bot, chat_id: int, menu: Sequence[tuple[str, str]]) -> None:
+    """The operator group's command menu: (name, summary) of the registered commands."""
     await bot.set_my_commands(
-        [BotCommand(command="note", description="Internal note (never sent to the customer)"),
-         BotCommand(command="close", description="Close this conversation")],
+        [BotCommand(command=name, description=summary) for name, summary in menu],
         scope=BotCommandScopeChat(chat_id=chat_id),
     )
-    return me.username or str(me.id)
 
 
 async def _get_me(bot: Bot) -> User:

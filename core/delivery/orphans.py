@@ -24,13 +24,12 @@ never touched.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from enum import StrEnum
 
 from core import texts
-from core.clock import Clock
-from core.model import DESK, Action, desk_lane
-from core.ports import StorePort
+from core.delivery.queue import Queue
+from core.ports import Store
+from core.unit import Transactions, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +42,10 @@ class TopicFate(StrEnum):
 
 
 class OrphanTopics:
-    def __init__(self, store: StorePort, clock: Clock, desk_chat_id: str,
-                 wake: Callable[[set[str]], None]) -> None:
+    def __init__(self, store: Store, transactions: Transactions, queue: Queue) -> None:
         self._store = store
-        self._clock = clock
-        self._desk_chat = desk_chat_id
-        self._wake = wake
+        self._transactions = transactions
+        self._queue = queue
 
     async def topic_created(self, topic_id: int, title: str) -> TopicFate:
         """The bot created topic `topic_id` titled `title` (a `forum_topic_created` update
@@ -56,30 +53,28 @@ class OrphanTopics:
         customer_id = texts.topic_customer(title)
         if customer_id is None:
             return TopicFate.FOREIGN
-        store = self._store
         # The common case (every topic the bot makes reports in): one read, no transaction.
-        if await store.conversation_by_topic(topic_id) is not None:
+        if await self._store.conversation_by_topic(topic_id) is not None:
             return TopicFate.KNOWN
-        async with store.transaction():
-            # The customer's topic lives on their current conversation: the open one, or
-            # else the latest (a new conversation takes its topic from there).
-            conversation = await store.open_conversation(customer_id) \
-                or await store.latest_conversation(customer_id)
-            if conversation is None:
-                logger.info("topic %s (%r) names no known customer; left alone", topic_id,
-                            title)
-                return TopicFate.FOREIGN
-            if await store.claim_topic(conversation.id, topic_id) == topic_id:
-                # Its answer was lost, or is merely slower than this update: either way
-                # the outbox now finds it stored (and stores the same id without harm).
-                logger.info("topic %s adopted by conversation %s", topic_id, conversation.id)
-                return TopicFate.ADOPTED
-            await store.enqueue(
-                lane=desk_lane(conversation.id), target=DESK, chat_id=self._desk_chat,
-                action=Action.DELETE_TOPIC, now=self._clock.now(),
-                conversation_id=conversation.id, body={"topic_id": topic_id},
-            )
+        return await self._transactions.run(
+            lambda unit: self._unknown_topic(unit, topic_id, customer_id, title))
+
+    async def _unknown_topic(self, unit: Unit, topic_id: int, customer_id: int, title: str
+                             ) -> TopicFate:
+        store = self._store
+        # The customer's topic lives on their current conversation: the open one, or else
+        # the latest (a new conversation takes its topic from there).
+        conversation = await store.open_conversation(customer_id) \
+            or await store.latest_conversation(customer_id)
+        if conversation is None:
+            logger.info("topic %s (%r) names no known customer; left alone", topic_id, title)
+            return TopicFate.FOREIGN
+        if await store.claim_topic(conversation.id, topic_id) == topic_id:
+            # Its answer was lost, or is merely slower than this update: either way the
+            # outbox now finds it stored (and stores the same id without harm).
+            logger.info("topic %s adopted by conversation %s", topic_id, conversation.id)
+            return TopicFate.ADOPTED
+        await self._queue.delete_orphan_topic(unit, conversation.id, topic_id)
         logger.warning("topic %s is an orphan of conversation %s; deleting it", topic_id,
                        conversation.id)
-        self._wake({DESK})
         return TopicFate.ORPHAN

@@ -15,11 +15,12 @@ from collections.abc import Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.clock import Clock
 from core.delivery.policy import DeliveryPolicy, OutboxSettings
-from core.delivery.relay import Relayer
-from core.model import Delivery
-from core.ports import Handover, StorePort
+from core.delivery.queue import Queue
+from core.delivery.relay import Relayer, RelayStore
+from core.model import Delivery, Message
+from core.ports import Handover
+from core.unit import Transactions
 
 __all__ = ["Outbox", "OutboxSettings"]
 
@@ -31,19 +32,19 @@ SPIN_GUARD = 0.2  # seconds: the dispatcher's pause when due heads could not be 
 class Outbox:
     def __init__(
         self,
-        store: StorePort,
-        clock: Clock,
+        store: RelayStore,
+        transactions: Transactions,
+        queue: Queue,
         relayer: Relayer,
         targets: Sequence[str],
         settings: OutboxSettings,
-        desk_chat_id: str,
     ) -> None:
+        """Also the `Dispatch` of `transactions`: committed units hand their work here."""
         self._store = store
-        self._clock = clock
+        self._now = transactions.now
         self._relayer = relayer
         self._targets = list(targets)
         self._settings = settings
-        self._desk_chat = desk_chat_id
         self._event = asyncio.Event()
         self._dirty: set[str] = set(targets)  # targets that may have new claimable heads
         self._lanes: dict[str, str] = {}  # lane -> target, for lanes this process works on
@@ -54,8 +55,13 @@ class Outbox:
         self._wakes: dict[str, int] = {}  # per target: how many times work was committed
         # Deliveries born claimed (see adopt) for lanes this process was still running.
         self._adopted: dict[str, list[Delivery]] = {}
-        self._policy = DeliveryPolicy(store, clock, relayer, settings, desk_chat_id, self.wake)
+        self._policy = DeliveryPolicy(store, transactions, queue, relayer, settings)
+        transactions.dispatch = self
         self.rescued = 0  # heads the safety net dispatched (a wake-up was missed)
+
+    def remember(self, messages: list[Message]) -> None:
+        """Committed messages the relay will want (see Relayer.remember)."""
+        self._relayer.remember(messages)
 
     def wake(self, targets: Iterable[str] | None = None) -> None:
         """New work was committed (for `targets`, or anywhere)."""
@@ -82,7 +88,7 @@ class Outbox:
         workers = self._settings.workers * (len(self._targets) if target is None else 1)
         if busy >= workers:
             return None
-        return self._clock.now() + self._settings.lease
+        return self._now() + self._settings.lease
 
     def adopt(self, fast: Handover) -> None:
         """Run a delivery intake created claimed, because its lane had nothing pending or in
@@ -112,7 +118,7 @@ class Outbox:
     async def run(self) -> None:
         """Dispatch until stop(); each target gets its own worker budget so a throttled
         operator group never holds back answers to customers."""
-        now = self._clock.now()
+        now = self._now()
         horizon = now + self._settings.lease if self._settings.exclusive else now
         released = await self._store.release_stale(horizon)
         if not self._settings.exclusive:
@@ -143,8 +149,8 @@ class Outbox:
             ids = [i for held in self._held.values() for i in held]
             try:
                 if ids:
-                    await self._store.extend_leases(ids, self._clock.now() + self._settings.lease)
-                if await self._store.release_stale(self._clock.now()):
+                    await self._store.extend_leases(ids, self._now() + self._settings.lease)
+                if await self._store.release_stale(self._now()):
                     self.wake()
             except Exception:
                 logger.exception("outbox: lease renewal failed")
@@ -198,7 +204,7 @@ class Outbox:
         free = [t for t in self._targets if self._busy(t) < self._settings.workers]
         if not free:
             return
-        now = self._clock.now()
+        now = self._now()
         try:
             overdue = await self._store.overdue_heads(
                 now - timedelta(seconds=self._settings.rescue_after), set(self._lanes), free)
@@ -223,7 +229,7 @@ class Outbox:
             free = self._settings.workers - self._busy(target)
             if free <= 0:
                 continue
-            now = self._clock.now()
+            now = self._now()
             heads = await self._store.claim_heads(
                 now, free, set(self._lanes), self._lease_until(), target
             )
@@ -236,7 +242,7 @@ class Outbox:
         """Claims are leased in the database only when other processes may claim too."""
         if self._settings.exclusive:
             return None
-        return self._clock.now() + self._settings.lease
+        return self._now() + self._settings.lease
 
     async def _due_in(self) -> float | None:
         """Seconds until the earliest head nobody works on is due, in targets with a free
@@ -246,7 +252,7 @@ class Outbox:
         due = await self._store.next_due_at(set(self._lanes), free)
         if due is None:
             return None
-        return max((due - self._clock.now()).total_seconds(), 0.0)
+        return max((due - self._now()).total_seconds(), 0.0)
 
     def _start_lane(self, head: Delivery) -> None:
         self._lanes[head.lane] = head.target
@@ -260,7 +266,7 @@ class Outbox:
             while claimed:
                 if claimed[-1].more:  # followers to batch with (albums, bursts)
                     followers = await self._store.claim_next(
-                        head.lane, self._clock.now(), 100, self._lease_until(), claimed[-1].id,
+                        head.lane, self._now(), 100, self._lease_until(), claimed[-1].id,
                         held=[d.id for d in claimed],
                     )
                     claimed += followers.rows
@@ -274,7 +280,7 @@ class Outbox:
                 claimed = self._adopted.pop(head.lane, [])
                 if not claimed:
                     claim = await self._store.claim_next(
-                        head.lane, self._clock.now(), 100, self._lease_until(), last
+                        head.lane, self._now(), 100, self._lease_until(), last
                     )
                     claimed, left = claim.rows, claim.next_due
                 if not claimed:  # adopted while claim_next ran

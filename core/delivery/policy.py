@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import texts
-from core.clock import Clock
-from core.delivery.notices import enqueue_notice
+from core.delivery.queue import Queue
 from core.delivery.ratelimit import Interrupted
-from core.delivery.relay import Relayer, Step
+from core.delivery.relay import Relayer, RelayStore, Step
 from core.errors import (
     DeliveryError,
     NotModified,
@@ -29,8 +27,8 @@ from core.errors import (
     TopicClosed,
     TopicMissing,
 )
-from core.model import DESK, Action, DeliveryStatus, desk_lane
-from core.ports import StorePort
+from core.model import DESK, Action, DeliveryStatus, DeskPost, desk_lane
+from core.unit import Transactions, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +52,13 @@ class OutboxSettings:
 class DeliveryPolicy:
     """Runs one step through the relayer and applies the error policy to its rows."""
 
-    def __init__(self, store: StorePort, clock: Clock, relayer: Relayer,
-                 settings: OutboxSettings, desk_chat_id: str,
-                 wake: Callable[[Iterable[str] | None], None]) -> None:
+    def __init__(self, store: RelayStore, transactions: Transactions, queue: Queue,
+                 relayer: Relayer, settings: OutboxSettings) -> None:
         self._store = store
-        self._clock = clock
+        self._transactions = transactions
+        self._queue = queue
         self._relayer = relayer
         self._settings = settings
-        self._desk_chat = desk_chat_id
-        self._wake = wake
 
     async def run(self, step: Step, retries_left: int = 2) -> bool:
         """True when the lane may go on; False when it must pause (FIFO holds)."""
@@ -78,7 +74,7 @@ class DeliveryPolicy:
             # ends (the limiter blocks every lane that shares it).
             if exc.bucket:
                 self._relayer.limiter.pause(exc.bucket, exc.seconds)
-            at = self._clock.now() + timedelta(seconds=exc.seconds)
+            at = self._transactions.now() + timedelta(seconds=exc.seconds)
             await self._reschedule(step, at, str(exc), count=False)
             return False
         except (TopicMissing, TopicClosed) as exc:
@@ -116,7 +112,7 @@ class DeliveryPolicy:
             await self._store.forget_topic(conversation.topic_id)
         else:
             logger.info("topic %s is closed; reopening it", conversation.topic_id)
-            await self._relayer.reopen_topic(conversation.topic_id)
+            await self._relayer.topics.reopen(conversation.topic_id)
 
     async def _transient(self, step: Step, exc: BaseException) -> bool:
         attempts = max(d.attempts for d in step.deliveries) + 1
@@ -127,52 +123,50 @@ class DeliveryPolicy:
         delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
         logger.warning("delivery %s failed (%s), attempt %d, retry in %.1fs",
                        [d.id for d in step.deliveries], exc, attempts, delay)
-        await self._reschedule(step, self._clock.now() + timedelta(seconds=delay), str(exc),
-                               count=True)
+        await self._reschedule(step, self._transactions.now() + timedelta(seconds=delay),
+                               str(exc), count=True)
         return False
 
     async def _reschedule(self, step: Step, at: datetime, error: str, *, count: bool) -> None:
-        async with self._store.transaction():
+        async def work(unit: Unit) -> None:
             for d in step.deliveries:
                 await self._store.reschedule(
                     d.id, at, error[:500], d.attempts + 1 if count else d.attempts
                 )
 
+        await self._transactions.run(work)
+
     async def _unreachable(self, step: Step, exc: RecipientUnreachable) -> None:
         """Blocked or denied: no retry storm; mark the identity and tell operators."""
         first = step.deliveries[0]
-        async with self._store.transaction():
+
+        async def work(unit: Unit) -> None:
             identity = await self._store.find_identity_by_chat(first.target, first.chat_id)
             if identity is not None and identity.reachable:
                 await self._store.set_reachable(identity.id, False)
             for d in step.deliveries:
                 await self._store.finish(d.id, DeliveryStatus.FAILED, str(exc)[:500])
             if first.conversation_id is not None and first.action is not Action.TEXT:
-                await self._notice(first.conversation_id,
-                                   texts.render("not_delivered_blocked"))
-        self._wake(None)
+                await self._queue.notice(unit, first.conversation_id,
+                                         texts.render("not_delivered_blocked"))
+
+        await self._transactions.run(work)
 
     async def _dead(self, step: Step, reason: str, attempts: int | None = None) -> None:
         first = step.deliveries[0]
         logger.error("delivery %s dead-lettered: %s", [d.id for d in step.deliveries], reason)
-        async with self._store.transaction():
+
+        async def work(unit: Unit) -> None:
             for d in step.deliveries:
                 await self._store.finish(d.id, DeliveryStatus.DEAD, reason[:500])
             if first.target != DESK and first.conversation_id is not None:
-                await self._notice(first.conversation_id,
-                                   texts.render("not_delivered", reason=reason))
+                await self._queue.notice(unit, first.conversation_id,
+                                         texts.render("not_delivered", reason=reason))
             elif first.lane != desk_lane(None):  # never loop on a failing General topic
-                await self._store.enqueue(
-                    lane=desk_lane(None), target=DESK, chat_id=self._desk_chat,
-                    action=Action.TEXT, now=self._clock.now(),
-                    body={"html": texts.render(
-                        "dead_letter", target="the operator topic",
-                        attempts=attempts or first.attempts + 1, reason=reason,
-                        topic_link=f"conversation #{first.conversation_id}"
-                        if first.conversation_id else None)},
-                )
-        self._wake(None)
+                await self._queue.general(unit, DeskPost(texts.render(
+                    "dead_letter", target="the operator topic",
+                    attempts=attempts or first.attempts + 1, reason=reason,
+                    topic_link=f"conversation #{first.conversation_id}"
+                    if first.conversation_id else None)))
 
-    async def _notice(self, conversation_id: int, html: str) -> None:
-        await enqueue_notice(self._store, self._clock.now(), self._desk_chat, conversation_id,
-                             html)
+        await self._transactions.run(work)

@@ -12,18 +12,24 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
+from core.delivery.topics import Topics
 from core.errors import NotModified, RecipientUnreachable
 from core.model import DESK, Action, Conversation, Delivery, Identity, Message, Outgoing
-from core.ports import ChannelPort, DeskPort, RateKey, StorePort
+from core.ports import ChannelPort, DeskPort, RateKey, Store
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class RelayStore(Store, DeliveryStore, Protocol):
+    """The relay reads messages, conversations and identities, and completes rows."""
 
 FRESH_MAX = 1024
 RECORDING_WAIT = 5.0  # seconds a reply waits for the link of the copy it answers
@@ -40,7 +46,7 @@ class Step:
 class Relayer:
     def __init__(
         self,
-        store: StorePort,
+        store: RelayStore,
         clock: Clock,
         desk: DeskPort,
         channels: dict[str, ChannelPort],
@@ -51,6 +57,7 @@ class Relayer:
         self._desk = desk
         self._channels = channels
         self.limiter = limiter
+        self.topics = Topics(store, desk, limiter)
         # Sends in progress per chat, set once their links are committed: a reply to a copy
         # that a person saw before its link was recorded waits for it (see _reply_target).
         self._recording: dict[str, list[asyncio.Event]] = {}
@@ -180,17 +187,18 @@ class Relayer:
         first, desk = step.deliveries[0], self._desk
         keys = desk.rate_keys()
         if first.action is Action.TEXT:
-            html = str(first.body.get("html", ""))
-            topic, png = first.body.get("topic_id"), first.body.get("png")
-            if png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
-                image = base64.b64decode(str(png))
-                await self._limited(keys, 1, lambda: desk.post_photo(topic, image, html))
+            post = first.desk_post()
+            if post.png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
+                image = base64.b64decode(post.png)
+                await self._limited(keys, 1, lambda: desk.post_photo(post.topic_id, image,
+                                                                     post.html))
             else:
-                await self._limited(keys, 1, lambda: desk.post_html(topic, html))
+                await self._limited(keys, 1, lambda: desk.post_html(post.topic_id, post.html))
             await self._finish(step)
             return
         if first.action is Action.DELETE_TOPIC:
-            await self._delete_orphan(step)
+            await self.topics.delete_orphan(first.orphan_topic)
+            await self._finish(step)
             return
         assert first.conversation_id is not None
         known = self._context.pop(first.id, None)
@@ -204,7 +212,7 @@ class Relayer:
                 await self._limited(keys, 1, lambda: change(topic))
             await self._finish(step)
             return
-        topic_id = await self.ensure_topic(conversation)
+        topic_id = await self.topics.ensure(conversation)
         if first.action is Action.EDIT:
             await self._edit(step, desk.chat_id, desk.platform,
                              lambda pid, m, r: desk.edit(topic_id, pid, m, r),
@@ -215,79 +223,12 @@ class Relayer:
                                       lambda: desk.post(topic_id, step.items))
             await self._finish(step, [(desk.platform, desk.chat_id, ids)])
 
-    async def _delete_orphan(self, step: Step) -> None:
-        """Delete a topic queued as an orphan (core/delivery/orphans.py), unless a conversation took
-        it since: nothing is ever posted into a topic no conversation has, so it is empty."""
-        topic = int(step.deliveries[0].body["topic_id"])
-
-        async def delete() -> None:  # checked after the rate limiter's wait, right before
-            if await self._store.conversation_by_topic(topic) is None:
-                await self._desk.delete_topic(topic)
-
-        await self._limited(self._desk.rate_keys(), 1, delete)
-        await self._finish(step)
-
-    async def reopen_topic(self, topic_id: int) -> None:
-        await self._limited(self._desk.rate_keys(), 1, lambda: self._desk.reopen_topic(topic_id))
-
-    async def ensure_topic(self, conversation: Conversation) -> int:
-        """Create the conversation's topic and post its customer card, once.
-
-        Called only from the conversation's own desk lane, which the outbox runs one row at
-        a time, so a burst of first messages can never make two topics.
-        """
-        store, desk = self._store, self._desk
-        topic_id = conversation.topic_id
-        if topic_id is not None and conversation.card_posted:
-            return topic_id
-        customer, identities, conversations = await store.customer_card(
-            conversation.customer_id
-        )
-        if topic_id is None:
-            title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
-            topic_id = await self._limited(desk.rate_keys(), 1,
-                                           lambda: self._new_topic(conversation.id, title))
-        # The card is tracked on its own so that a failed card (429, network) is retried
-        # before anything else lands in the new topic.
-        main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
-        card = texts.render(
-            "card",
-            name=customer.display_name,
-            username=main.username if main else None,
-            link=main.link if main else None,
-            channel_label=texts.channel_label(conversation.channel),
-            language=customer.language,
-            customer_id=customer.id,
-            conversation_id=conversation.id,
-            previous=conversations - 1,
-            identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
-        )
-        card_topic = topic_id
-        await self._limited(desk.rate_keys(), 1, lambda: desk.post_card(card_topic, card))
-        await store.update_conversation(conversation.id, card_posted=True)
-        return topic_id
-
-    async def _new_topic(self, conversation_id: int, title: str) -> int:
-        """A topic for the conversation: the one it got while this waited, else a new one.
-
-        A topic whose createForumTopic answer was lost (the connection dropped after Telegram
-        made it) is adopted by the conversation when the topic's own update arrives
-        (core/delivery/orphans.py), so a retry looks again before creating one. The topic is stored
-        only where none is (`claim_topic`): when an adoption won the race, that topic is used
-        and the one made here, never posted into, is deleted as an orphan.
-        """
-        current = (await self._store.get_conversation(conversation_id)).topic_id
-        if current is not None:
-            return current
-        made = await self._desk.create_topic(title)
-        return await self._store.claim_topic(conversation_id, made)
-
     async def _to_channel(self, step: Step) -> None:
         first = step.deliveries[0]
         channel = self._channels[first.target]
         keys = channel.rate_keys(first.chat_id)
         if first.action is Action.TEXT:
-            text = str(first.body.get("text", ""))
+            text = first.customer_text()
             await self._limited(
                 keys, 1, lambda: channel.send_text(first.chat_id, text, first.id)
             )
@@ -331,7 +272,7 @@ class Relayer:
         if copy is None:  # never relayed (e.g. it failed for good): nothing to edit
             await self._finish(step)
             return
-        if first.body.get("file_replaced"):
+        if first.file_replaced:
             # No platform edits a copy into another file: the new version is posted as a
             # reply to the copy it replaces.
             outgoing = Outgoing(message, copy.platform_message_id, first.id)

@@ -1,41 +1,57 @@
-"""The SLA clock's hooks on the intake path: a customer message starts it, a human operator's
-answer stops it, closing settles everything. Called inside intake's transaction; each hook
-is at most one indexed statement, and only when the clock actually changes state."""
+"""Service levels on the conversation lifecycle: a wait that starts starts the clock (and
+acknowledges the customer), a person's answer stops it, a close settles everything.
+
+Each hook is at most one indexed statement of its own, and only when the clock changes
+state; the conversation's own fields (the title mark, the acknowledgement time) ride in the
+unit's single UPDATE.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from core.model import Conversation
-from core.ports import SlaStorePort
+from core.delivery.queue import Queue
+from core.lifecycle import Closure, LifecycleListener
+from core.model import Conversation, Customer, Identity
 from core.sla.ack import acknowledgement
 from core.sla.policy import RESPONSE_KINDS, SlaPolicy, TargetKind
-from core.sla.titles import title_fields
+from core.sla.ports import SlaStore
+from core.sla.titles import MARKS
+from core.unit import Unit
 
 _ALL_KINDS = tuple(str(k) for k in TargetKind)
 
 
-class SlaClock:
-    def __init__(self, store: SlaStorePort, policy: SlaPolicy) -> None:
+class SlaClock(LifecycleListener):
+    def __init__(self, store: SlaStore, policy: SlaPolicy, queue: Queue) -> None:
         self._store = store
         self.policy = policy
+        self._queue = queue
 
-    async def customer_waits(self, conversation: Conversation, created: bool, now: datetime
+    async def customer_waits(self, unit: Unit, conversation: Conversation,
+                             customer: Customer, identity: Identity, *, created: bool
                              ) -> None:
-        """The customer now waits for a human (their message found nobody waiting on them)."""
+        await self._start_deadlines(unit, conversation, created)
+        self._mark(unit, conversation, "waiting")
+        ack = self.acknowledgement(conversation, customer.language, unit)
+        if ack is not None:
+            unit.change(conversation.id).acknowledged(unit.now)
+            await self._queue.text_to_customer(unit, identity.channel, identity.chat_id, ack)
+
+    async def _start_deadlines(self, unit: Unit, conversation: Conversation, created: bool
+                               ) -> None:
         if created:
             kinds: tuple[TargetKind, ...] = (TargetKind.FIRST_RESPONSE, TargetKind.RESOLUTION)
         elif conversation.first_response_at is not None:
             kinds = (TargetKind.NEXT_RESPONSE,)
         else:
             return  # the first-response clock is already running
-        deadlines = self.policy.deadlines(conversation.channel, kinds, now)
+        deadlines = self.policy.deadlines(conversation.channel, kinds, unit.now)
         if deadlines:
             await self._store.start_deadlines(conversation.id, conversation.channel, deadlines)
 
-    def acknowledgement(self, conversation: Conversation, language: str | None, now: datetime
+    def acknowledgement(self, conversation: Conversation, language: str | None, unit: Unit
                         ) -> str | None:
         """The text to send the customer now, or None (already told today, or mid-chat)."""
+        now = unit.now
         if not self.policy.should_acknowledge(conversation.acked_at, conversation.answered_at,
                                               now, conversation.channel):
             return None
@@ -44,15 +60,20 @@ class SlaClock:
         target = targets.next_response if answered else targets.first_response
         return acknowledgement(self.policy, conversation.channel, language, now, target)
 
-    def title(self, state: str, now: datetime) -> dict[str, object]:
-        """Conversation fields asking for the topic's status mark to become `state`."""
-        return title_fields(state, now, self.policy.title_debounce)
+    async def human_answered(self, unit: Unit, conversation: Conversation,
+                             operator_id: str) -> None:
+        if conversation.waiting_since is None:
+            return  # answered before: no clock runs
+        await self._store.stop_deadlines(conversation.id, [str(k) for k in RESPONSE_KINDS],
+                                         unit.now, operator_id)
+        self._mark(unit, conversation, "answered")
 
-    async def human_answered(self, conversation_id: int, operator_id: str, now: datetime
-                             ) -> None:
-        await self._store.stop_deadlines(conversation_id, [str(k) for k in RESPONSE_KINDS],
-                                         now, operator_id)
+    async def closed(self, unit: Unit, conversation: Conversation, closure: Closure) -> None:
+        await self._store.stop_deadlines(conversation.id, _ALL_KINDS, unit.now, closure.by_id)
+        await self._store.forget_title(conversation.id)
 
-    async def closed(self, conversation_id: int, operator_id: str, now: datetime) -> None:
-        await self._store.stop_deadlines(conversation_id, _ALL_KINDS, now, operator_id)
-        await self._store.forget_title(conversation_id)
+    def _mark(self, unit: Unit, conversation: Conversation, state: str) -> None:
+        """Ask for the topic's status mark to become `state` (debounced)."""
+        debounce = self.policy.title_debounce
+        if debounce is not None:
+            unit.change(conversation.id).wants_title(MARKS[state], unit.now + debounce)

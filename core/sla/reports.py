@@ -12,9 +12,9 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core import texts
-from core.ports import ConversationRecord, DeadlineRecord
 from core.sla.ack import human_duration
 from core.sla.chart import report_chart
+from core.sla.ports import ConversationRecord, DeadlineRecord
 
 PERIODS = ("today", "week", "month")
 

@@ -7,20 +7,21 @@ digests are General-topic texts, all queued in the outbox in the sweep's own tra
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from markupsafe import Markup
 
 from core import texts
-from core.clock import Clock
-from core.delivery.notices import enqueue_general, enqueue_notices
-from core.model import DESK
-from core.ports import DueDeadline, SlaStorePort, StorePort
+from core.delivery.queue import Queue
+from core.model import DeskPost
 from core.sla.ack import human_duration
 from core.sla.policy import SlaPolicy
+from core.sla.ports import DueDeadline, SlaStore
+from core.unit import Transactions, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +37,13 @@ class SweepResult:
 
 
 class SlaSweeper:
-    def __init__(self, store: StorePort, sla: SlaStorePort, clock: Clock, policy: SlaPolicy,
-                 desk_chat_id: str, wake: Callable[[set[str]], None], batch: int = 1000) -> None:
-        self._store = store
+    def __init__(self, sla: SlaStore, transactions: Transactions, queue: Queue,
+                 policy: SlaPolicy, batch: int = 1000) -> None:
         self._sla = sla
-        self._clock = clock
+        self._transactions = transactions
+        self._queue = queue
         self._policy = policy
-        self._desk_chat = desk_chat_id
-        self._wake = wake
+        self._desk_chat = queue.desk_chat
         self._batch = batch
 
     async def sweep(self) -> SweepResult:
@@ -51,38 +51,37 @@ class SlaSweeper:
         processes at once and at any time after a restart."""
         reminded = breached = 0
         for _ in range(10):  # a backlog is worked off in batches, not in one huge transaction
-            now = self._clock.now()
+            now = self._transactions.now()
             due = await self._sla.due_deadlines(now, self._batch)
             if not due:
                 break
-            r, b = await self._act(due, now)
+            r, b = await self._transactions.run(functools.partial(self._act, due=due))
             reminded, breached = reminded + r, breached + b
             if len(due) < self._batch:
                 break
         if reminded or breached:
-            self._wake({DESK})
             logger.info("SLA sweep: %d reminder(s), %d breach(es)", reminded, breached)
         return SweepResult(reminded, breached)
 
-    async def _act(self, due: Sequence[DueDeadline], now: datetime) -> tuple[int, int]:
+    async def _act(self, unit: Unit, due: Sequence[DueDeadline]) -> tuple[int, int]:
+        now = unit.now
         to_remind = [d.id for d in due if d.due_at > now and not d.reminded]
         to_breach = [d.id for d in due if d.due_at <= now]
-        async with self._store.transaction():
-            reminded = await self._sla.claim_reminders(to_remind, now)
-            debounce = self._policy.title_debounce
-            breached = await self._sla.record_breaches(
-                to_breach, now, now + debounce if debounce is not None else None)
-            await enqueue_notices(self._store, now, self._desk_chat, [
-                (d.conversation_id, self._reminder(d, now)) for d in due if d.id in reminded
-            ])
-            new = [d for d in due if d.id in breached]
-            if new:
-                await self._general(self._escalation(new), now)
+        reminded = await self._sla.claim_reminders(to_remind, now)
+        debounce = self._policy.title_debounce
+        breached = await self._sla.record_breaches(
+            to_breach, now, now + debounce if debounce is not None else None)
+        await self._queue.notices(unit, [
+            (d.conversation_id, self._reminder(d, now)) for d in due if d.id in reminded
+        ])
+        new = [d for d in due if d.id in breached]
+        if new:
+            await self._queue.general(unit, DeskPost(self._escalation(new)))
         return len(reminded), len(breached)
 
     async def digest(self) -> int:
         """Post the conversations still waiting past a target, if any (hourly)."""
-        now = self._clock.now()
+        now = self._transactions.now()
         overdue = await self._sla.overdue(now, _LIST_LIMIT + 1)
         if not overdue:
             return 0
@@ -90,19 +89,8 @@ class SlaSweeper:
                   "late": human_duration(now - d.due_at, "en")} for d in overdue[:_LIST_LIMIT]]
         html = texts.render("sla_digest", count=len(overdue), items=items,
                             more=max(0, len(overdue) - _LIST_LIMIT))
-        async with self._store.transaction():
-            await self._general(html, now)
-        self._wake({DESK})
+        await self._transactions.run(lambda unit: self._queue.general(unit, DeskPost(html)))
         return len(overdue)
-
-    async def post_general(self, html: str) -> None:
-        """Queue a bot post for the General topic (reports)."""
-        async with self._store.transaction():
-            await self._general(html, self._clock.now())
-        self._wake({DESK})
-
-    async def _general(self, html: str, now: datetime) -> None:
-        await enqueue_general(self._store, now, self._desk_chat, html)
 
     def _link(self, d: DueDeadline) -> Markup:
         return Markup(texts.topic_link(self._desk_chat, d.topic_id, d.conversation_id))

@@ -8,24 +8,17 @@ and made only while the group's window has headroom: a rename never delays a del
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 
 from core import texts
 from core.clock import Clock
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.errors import NotModified, TopicClosed, TopicMissing
-from core.ports import DeskPort, SlaStorePort
+from core.ports import DeskPort
+from core.sla.ports import SlaStore
 
 logger = logging.getLogger(__name__)
 
 MARKS = {"waiting": "🟡", "overdue": "🔴", "answered": "🟢"}
-
-
-def title_fields(state: str, now: datetime, debounce: timedelta | None) -> dict[str, object]:
-    """Conversation fields that ask for a title change (merged into intake's own update)."""
-    if debounce is None:
-        return {}
-    return {"title_want": MARKS[state], "title_due_at": now + debounce}
 
 
 def marked_title(mark: str, name: str, channel: str, customer_id: int) -> str:
@@ -33,7 +26,7 @@ def marked_title(mark: str, name: str, channel: str, customer_id: int) -> str:
 
 
 class TitleKeeper:
-    def __init__(self, sla: SlaStorePort, desk: DeskPort, limiter: SlidingWindowLimiter,
+    def __init__(self, sla: SlaStore, desk: DeskPort, limiter: SlidingWindowLimiter,
                  clock: Clock, per_run: int = 3) -> None:
         self._sla = sla
         self._desk = desk

@@ -1,0 +1,93 @@
+"""Operator topics, as the relay needs them: made once per conversation with the customer
+card on top, reopened, and orphans deleted. Every call passes the group's rate limiter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from core import texts
+from core.delivery.ratelimit import SlidingWindowLimiter
+from core.model import Conversation
+from core.ports import DeskPort, Store
+
+T = TypeVar("T")
+
+
+class Topics:
+    def __init__(self, store: Store, desk: DeskPort, limiter: SlidingWindowLimiter) -> None:
+        self._store = store
+        self._desk = desk
+        self._limiter = limiter
+
+    async def _limited(self, call: Callable[[], Awaitable[T]]) -> T:
+        keys = self._desk.rate_keys()
+        recorded = await self._limiter.acquire(keys, 1)
+        try:
+            return await call()
+        finally:
+            self._limiter.settle(keys, 1, recorded)
+
+    async def reopen(self, topic_id: int) -> None:
+        await self._limited(lambda: self._desk.reopen_topic(topic_id))
+
+    async def delete_orphan(self, topic: int) -> None:
+        """Delete a topic queued as an orphan (see delivery.orphans), unless a conversation
+        took it since: nothing is ever posted into a topic no conversation has, so it is
+        empty."""
+
+        async def delete() -> None:  # checked after the rate limiter's wait, right before
+            if await self._store.conversation_by_topic(topic) is None:
+                await self._desk.delete_topic(topic)
+
+        await self._limited(delete)
+
+    async def ensure(self, conversation: Conversation) -> int:
+        """Create the conversation's topic and post its customer card, once.
+
+        Called only from the conversation's own desk lane, which the outbox runs one row at
+        a time, so a burst of first messages can never make two topics.
+        """
+        topic_id = conversation.topic_id
+        if topic_id is not None and conversation.card_posted:
+            return topic_id
+        customer, identities, conversations = await self._store.customer_card(
+            conversation.customer_id
+        )
+        if topic_id is None:
+            title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
+            topic_id = await self._limited(lambda: self._new_topic(conversation.id, title))
+        # The card is tracked on its own so that a failed card (429, network) is retried
+        # before anything else lands in the new topic.
+        main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
+        card = texts.render(
+            "card",
+            name=customer.display_name,
+            username=main.username if main else None,
+            link=main.link if main else None,
+            channel_label=texts.channel_label(conversation.channel),
+            language=customer.language,
+            customer_id=customer.id,
+            conversation_id=conversation.id,
+            previous=conversations - 1,
+            identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
+        )
+        card_topic = topic_id
+        await self._limited(lambda: self._desk.post_card(card_topic, card))
+        await self._store.mark_card_posted(conversation.id)
+        return topic_id
+
+    async def _new_topic(self, conversation_id: int, title: str) -> int:
+        """A topic for the conversation: the one it got while this waited, else a new one.
+
+        A topic whose createForumTopic answer was lost (the connection dropped after Telegram
+        made it) is adopted by the conversation when the topic's own update arrives (see
+        delivery.orphans), so a retry looks again before creating one. The topic is stored
+        only where none is (`claim_topic`): when an adoption won the race, that topic is
+        used and the one made here, never posted into, is deleted as an orphan.
+        """
+        current = (await self._store.get_conversation(conversation_id)).topic_id
+        if current is not None:
+            return current
+        made = await self._desk.create_topic(title)
+        return await self._store.claim_topic(conversation_id, made)

@@ -1,0 +1,119 @@
+"""The conversation lifecycle: what happens to a conversation, told to every capability.
+
+Intake and the conversation operations publish events; capabilities (service levels, and
+the ones to come: self-service, the survey, routing, reports) listen. A listener overrides
+the hooks it cares about. Hooks run inside the unit of work that made the change, so what a
+listener writes commits or rolls back with it: write through your own store, ask the unit
+to change the conversation (`unit.change(id)`, merged into one UPDATE), queue posts through
+the outbox's `Queue`. Work that may wait for the commit goes in `unit.after_commit`.
+
+Hooks must be quick (they are on intake's path) and must not call other capabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.model import Conversation, Customer, Identity, Message
+from core.unit import Unit
+
+
+class CloseReason(StrEnum):
+    OPERATOR = "operator"  # /close or the ✅ Close button
+    LINKED = "linked"  # /link joined the customer with another, whose conversation goes on
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    """Who closed a conversation, and why."""
+
+    by_id: str | None
+    by_name: str
+    reason: CloseReason
+
+
+class LifecycleListener:
+    """A capability's hooks on the conversation lifecycle; each does nothing by default."""
+
+    # Whether the listener needs `customer_wrote` for every customer message. The store's
+    # one-statement intake path (PostgreSQL) tells nobody, so it is off while one does.
+    every_message: bool = False
+
+    async def started(self, unit: Unit, conversation: Conversation) -> None:
+        """A new conversation (the customer's first, or their first after a close)."""
+
+    async def customer_waits(self, unit: Unit, conversation: Conversation,
+                             customer: Customer, identity: Identity, *, created: bool
+                             ) -> None:
+        """A customer message found nobody waiting on them: from now on they wait for a
+        human (`created`: the conversation started with this message)."""
+
+    async def customer_wrote(self, unit: Unit, conversation: Conversation,
+                             message: Message) -> None:
+        """A customer message was stored (only while a listener has `every_message`)."""
+
+    async def human_answered(self, unit: Unit, conversation: Conversation,
+                             operator_id: str) -> None:
+        """A person answered the customer (in the topic, or on the customer's channel).
+        Notes and bot posts never come here."""
+
+    async def closed(self, unit: Unit, conversation: Conversation, closure: Closure) -> None:
+        """The conversation was closed (every path that closes one comes here)."""
+
+    async def reopened(self, unit: Unit, conversation: Conversation, by_name: str) -> None:
+        """An operator reopened a closed conversation."""
+
+    async def linked(self, unit: Unit, conversation: Conversation, merged_customer_id: int
+                     ) -> None:
+        """Customer `merged_customer_id` was joined into this conversation's customer (the
+        same person on another channel); this conversation goes on for both."""
+
+
+class Lifecycle:
+    """The listeners, told in the order they were added."""
+
+    def __init__(self, listeners: Sequence[LifecycleListener] = ()) -> None:
+        self._listeners = list(listeners)
+
+    def add(self, listener: LifecycleListener) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def every_message(self) -> bool:
+        return any(listener.every_message for listener in self._listeners)
+
+    async def started(self, unit: Unit, conversation: Conversation) -> None:
+        for listener in self._listeners:
+            await listener.started(unit, conversation)
+
+    async def customer_waits(self, unit: Unit, conversation: Conversation, customer: Customer,
+                             identity: Identity, *, created: bool) -> None:
+        for listener in self._listeners:
+            await listener.customer_waits(unit, conversation, customer, identity,
+                                          created=created)
+
+    async def customer_wrote(self, unit: Unit, conversation: Conversation,
+                             message: Message) -> None:
+        for listener in self._listeners:
+            if listener.every_message:
+                await listener.customer_wrote(unit, conversation, message)
+
+    async def human_answered(self, unit: Unit, conversation: Conversation,
+                             operator_id: str) -> None:
+        for listener in self._listeners:
+            await listener.human_answered(unit, conversation, operator_id)
+
+    async def closed(self, unit: Unit, conversation: Conversation, closure: Closure) -> None:
+        for listener in self._listeners:
+            await listener.closed(unit, conversation, closure)
+
+    async def reopened(self, unit: Unit, conversation: Conversation, by_name: str) -> None:
+        for listener in self._listeners:
+            await listener.reopened(unit, conversation, by_name)
+
+    async def linked(self, unit: Unit, conversation: Conversation, merged_customer_id: int
+                     ) -> None:
+        for listener in self._listeners:
+            await listener.linked(unit, conversation, merged_customer_id)
