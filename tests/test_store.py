@@ -446,3 +446,30 @@ async def test_rows_of_a_dead_process_are_given_back_and_a_live_ones_are_not(
     assert rows == {mine: "sending", theirs: "pending"}
     [claim] = await store._raw("SELECT owner FROM delivery WHERE id = ?", [mine])
     assert claim["owner"] == client.owner is not None  # the claim names its process
+
+
+async def test_migration_0008_stops_the_clocks_of_closed_conversations(
+    store: TortoiseStore,
+) -> None:
+    """Before the lifecycle, /link closed a conversation without stopping its deadlines."""
+    import importlib
+
+    from tortoise.connection import get_connection
+
+    identity, customer, _ = await store.upsert_identity(
+        "telegram", "9", "9", Profile("Anna", None, "en"), NOW)
+    conversation = await store.create_conversation(customer.id, "telegram", identity.id, None,
+                                                   NOW)
+    await store._raw(
+        "INSERT INTO sla_deadline (conversation_id, channel, kind, seq, started_us, due_us,"
+        " remind_us, next_us, reminded, breached) VALUES (?, 'telegram', 'first_response', 1,"
+        " 1, 2, NULL, 2, ?, ?)", [conversation.id, False, False])
+    await store.close_conversation(conversation.id, NOW)
+
+    class Editor:
+        client = get_connection("default")
+
+    await importlib.import_module("storage.migrations.0008_stop_closed_clocks").forward(
+        None, Editor())
+    [row] = await store._raw("SELECT stopped_us, next_us FROM sla_deadline", [])
+    assert row["next_us"] is None and row["stopped_us"] == int(NOW.timestamp() * 1e6)
