@@ -39,6 +39,7 @@ from core.intake import commands as intake_commands
 from core.intake.service import DeskRef, IntakeService
 from core.lifecycle import Lifecycle
 from core.ports import ChannelPort, RateKey
+from core.presses import Presses
 from core.sla import commands as sla_commands
 from core.sla.clock import SlaClock
 from core.sla.controls import SlaControls
@@ -69,6 +70,10 @@ class Services:
     controls: SlaControls
     commands: Commands
     conversations: Conversations
+    presses: Presses
+    transactions: Transactions
+    queue: Queue
+    lifecycle: Lifecycle
     sla_jobs: SlaJobs | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     vk: VkParts | None = None
@@ -176,10 +181,11 @@ class App:
                                   Linking(store, transactions, queue, conversations, lifecycle),
                                   controls)
         desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
+        presses = Presses()  # capabilities with buttons under bot messages register here
         jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
         if vk is not None:
             try:
-                await vk.prepare(store, intake, self.clock, self.startup_retry)
+                await vk.prepare(store, intake, self.clock, self.startup_retry, presses)
             except VkSetupError as exc:
                 raise StartupError(str(exc)) from exc
         await self.startup_retry.until_reachable(lambda: publish_commands(
@@ -187,12 +193,13 @@ class App:
         dp = Dispatcher()
         dp["intake"] = intake
         dp["commands"] = commands
+        dp["presses"] = presses
         dp["orphans"] = OrphanTopics(store, transactions, queue)
         dp.include_router(desk_router(cfg.operators.chat_id))
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
-                        jobs, vk=vk)
+                        presses, transactions, queue, lifecycle, jobs, vk=vk)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram

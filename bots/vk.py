@@ -19,6 +19,7 @@ from core.clock import Clock
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.files import Files
 from core.intake.service import IntakeService
+from core.presses import Presses
 from storage.store import TortoiseStore
 
 logger = logging.getLogger(__name__)
@@ -60,14 +61,15 @@ class VkParts:
                    VkProfiles(api, cfg.profile_ttl.total_seconds()))
 
     async def prepare(self, store: TortoiseStore, intake: IntakeService, clock: Clock,
-                      retry: StartupRetry) -> None:
+                      retry: StartupRetry, presses: Presses | None = None) -> None:
         """Set the long poll up where the last run acknowledged, and connect it (so events
         from now on are certain to be seen)."""
         group = self.config.community
         ts_name, mid_name = f"vk:{group}:ts", f"vk:{group}:message"
         saved_mid = await store.load_cursor(mid_name)
         handler = VkIntake(group, intake, self.profiles, self.api,
-                           int(saved_mid) if saved_mid else None, ours=self.channel.sent_by_us)
+                           int(saved_mid) if saved_mid else None, ours=self.channel.sent_by_us,
+                           presses=presses)
 
         async def save(ts: str) -> None:
             async with store.transaction():

@@ -147,6 +147,26 @@ class InboundChannelAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class Choice:
+    """A button under a bot message to a customer: its label, and the payload a press sends
+    back (`<capability>:<data>`, at most 64 bytes: Telegram's callback_data limit)."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPress:
+    """A customer pressed a button under one of the bot's messages."""
+
+    channel: str
+    user_id: str
+    chat_id: str
+    payload: str
+    message_id: str | None = None  # the platform message the button was under
+
+
+@dataclass(frozen=True, slots=True)
 class InboundEdit:
     platform: str
     chat_id: str
@@ -256,6 +276,11 @@ class Delivery:
     def customer_text(self) -> str:
         """A channel TEXT row's text (a greeting, an acknowledgement)."""
         return str(self.body.get("text", ""))
+
+    def customer_choices(self) -> list[list[Choice]]:
+        """A channel TEXT row's buttons, in rows (none: an empty list)."""
+        return [[Choice(str(c["label"]), str(c["payload"])) for c in row]
+                for row in self.body.get("choices") or []]
 
     @property
     def file_replaced(self) -> bool:

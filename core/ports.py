@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.model import (
+    Choice,
     Content,
     Conversation,
     Customer,
@@ -230,8 +231,10 @@ class ChannelPort(Protocol):
     async def send(self, chat_id: str, items: Sequence[Outgoing]) -> Sequence[str | None]:
         """As DeskPort.post: ids in the order of `items`, None where unknown."""
         ...
-    async def send_text(self, chat_id: str, text: str, key: int = 0) -> str:
-        """A bot-authored text; `key` (the delivery id) makes the send idempotent where the
+    async def send_text(self, chat_id: str, text: str, key: int = 0,
+                        choices: Sequence[Sequence[Choice]] = ()) -> str:
+        """A bot-authored text (HTML: the channel renders it as it can), with buttons under
+        it when `choices`; `key` (the delivery id) makes the send idempotent where the
         platform allows it."""
         ...
     async def edit(self, chat_id: str, platform_message_id: str, message: Message,

@@ -6,13 +6,21 @@ turns customers' updates into intake calls (messages coming in).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import CommandStart
-from aiogram.types import ChatMemberUpdated, Message
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from adapters.telegram import errors
 from adapters.telegram.convert import (
@@ -25,11 +33,13 @@ from adapters.telegram.convert import (
 )
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.intake.service import IntakeService
-from core.model import InboundCustomerMessage, InboundEdit, Outgoing
+from core.model import Choice, InboundCustomerMessage, InboundEdit, InboundPress, Outgoing
 from core.model import Message as CoreMessage
 from core.ports import RateKey
+from core.presses import Presses
 
 CHANNEL = "telegram"
+logger = logging.getLogger(__name__)
 # /start, optionally @bot, optionally a deep-link payload: A-Z, a-z, 0-9, _ and -, up to
 # 64 characters (Bot API docs, "Deep linking").
 START = re.compile(r"/start(?:@\w+)?(?:\s+[A-Za-z0-9_-]{1,64})?", re.ASCII | re.IGNORECASE)
@@ -63,8 +73,13 @@ class TelegramChannel:
     async def send(self, chat_id: str, items: Sequence[Outgoing]) -> list[str | None]:
         return await errors.call(chat_id, lambda: self._sender.send(int(chat_id), None, items))
 
-    async def send_text(self, chat_id: str, text: str, key: int = 0) -> str:
-        return await errors.call(chat_id, lambda: self._sender.send_html(int(chat_id), None, text))
+    async def send_text(self, chat_id: str, text: str, key: int = 0,
+                        choices: Sequence[Sequence[Choice]] = ()) -> str:
+        markup = InlineKeyboardMarkup(inline_keyboard=[
+            [InlineKeyboardButton(text=c.label, callback_data=c.payload) for c in row]
+            for row in choices]) if choices else None
+        return await errors.call(chat_id, lambda: self._sender.send_html(
+            int(chat_id), None, text, markup))
 
     async def edit(self, chat_id: str, platform_message_id: str, message: CoreMessage,
                    reply_to: str | None) -> str | None:
@@ -119,6 +134,23 @@ def customer_router() -> Router:
             platform=PLATFORM, chat_id=str(message.chat.id), message_id=str(message.message_id),
             content=content_of(message), edited_at=edited_at(message),
         ))
+
+    async def private_press(query: CallbackQuery) -> bool:
+        message = query.message
+        return message is not None and message.chat.type == ChatType.PRIVATE
+
+    @router.callback_query(private_press)
+    async def on_press(query: CallbackQuery, presses: Presses) -> None:
+        message = query.message
+        answer = await presses.press(InboundPress(
+            channel=CHANNEL, user_id=str(query.from_user.id),
+            chat_id=str(message.chat.id) if message else str(query.from_user.id),
+            payload=query.data or "", message_id=str(message.message_id) if message else None,
+        ))
+        try:  # after the press is committed; a late answer (after a restart) is refused
+            await query.answer(answer)
+        except TelegramBadRequest as exc:
+            logger.info("callback query %s not answered: %s", query.id, exc.message)
 
     @router.my_chat_member()
     async def on_block_change(event: ChatMemberUpdated, intake: IntakeService) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import MessageEntity, ReplyParameters
+from aiogram.types import InlineKeyboardMarkup, MessageEntity, ReplyParameters
 
 from adapters.telegram import captions, foreign
 from adapters.telegram.captions import CAPTION_LIMIT, TEXT_LIMIT, utf16_len, utf16_prefix
@@ -226,11 +226,15 @@ class TelegramSender:
             return 1 + len(captions.cut(content.text, content.data.get("entities", []))[1])
         return max(self.plan(item).sends, 1)
 
-    async def send_html(self, chat_id: int, thread_id: int | None, text: str) -> str:
+    async def send_html(self, chat_id: int, thread_id: int | None, text: str,
+                        markup: InlineKeyboardMarkup | None = None) -> str:
+        """Bot-authored HTML, split where needed; `markup` goes under the last part."""
         first_id: str | None = None
-        for part in _split_html(text):
+        parts = _split_html(text)
+        for index, part in enumerate(parts):
             sent = await self.bot.send_message(
-                chat_id=chat_id, text=part, message_thread_id=thread_id, parse_mode="HTML"
+                chat_id=chat_id, text=part, message_thread_id=thread_id, parse_mode="HTML",
+                reply_markup=markup if index == len(parts) - 1 else None,
             )
             first_id = first_id or str(sent.message_id)
         return first_id or ""

@@ -16,10 +16,11 @@ from functools import partial
 import aiohttp
 
 from core.files import Files
-from core.model import Attachment, Message, Outgoing
+from core.model import Attachment, Choice, Message, Outgoing
 from core.ports import RateKey
 
 from . import errors
+from .buttons import keyboard
 from .convert import PLATFORM
 from .transport import VkApi, part_random_id, random_id_for, split_text
 from .uploads import upload_doc, upload_photo
@@ -104,14 +105,16 @@ class VkChannel:
             return await upload_doc(self._api, peer_id, data, name, type="audio_message")
         return await upload_doc(self._api, peer_id, data, name)
 
-    async def send_text(self, chat_id: str, text: str, key: int = 0) -> str:
+    async def send_text(self, chat_id: str, text: str, key: int = 0,
+                        choices: Sequence[Sequence[Choice]] = ()) -> str:
         plain = html.unescape(_TAG.sub("", text))
 
         random_id = random_id_for(key)
         self._note(random_id, len(split_text(plain, self._api.text_limit)))
 
         async def send() -> int:
-            return await self._api.messages_send(int(chat_id), plain, random_id=random_id)
+            return await self._api.messages_send(int(chat_id), plain, random_id=random_id,
+                                                 keyboard=keyboard(choices))
 
         return str(await errors.call(send, bucket=self._api.rate.key))
 

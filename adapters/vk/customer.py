@@ -21,9 +21,12 @@ from core.model import (
     InboundChannelAnswer,
     InboundCustomerMessage,
     InboundEdit,
+    InboundPress,
     Profile,
 )
+from core.presses import Presses
 
+from .buttons import press_payload
 from .convert import PLATFORM, content_of, edited_at, profile_of, reply_id, sent_at
 from .errors import VkApiError, VkNetworkError
 from .transport import VkApi
@@ -81,10 +84,12 @@ class VkIntake:
 
     def __init__(self, group_id: int, intake: IntakeService, profiles: VkProfiles,
                  api: VkApi, last_message_id: int | None = None,
-                 ours: Callable[[int], bool] = lambda random_id: False) -> None:
+                 ours: Callable[[int], bool] = lambda random_id: False,
+                 presses: Presses | None = None) -> None:
         self._group_id = group_id
         self._ours = ours
         self._intake = intake
+        self._presses = presses or Presses()
         self._profiles = profiles
         self._api = api
         self._failures: dict[str, int] = {}
@@ -168,6 +173,8 @@ class VkIntake:
             await self._message_reply(obj)
         elif kind == "message_edit":
             await self._message_edit(obj)
+        elif kind == "message_event":
+            await self._button_event(obj)
         elif kind in ("message_allow", "message_deny"):
             await self._intake.set_reachable(CHANNEL, str(obj.get("user_id")),
                                              kind == "message_allow")
@@ -176,6 +183,13 @@ class VkIntake:
         from_id, peer_id = int(message.get("from_id", 0)), int(message.get("peer_id", 0))
         if from_id <= 0 or peer_id >= GROUP_CHATS_FROM:
             return  # other communities, group chats: not customers of this desk
+        pressed = press_payload(message.get("payload"))
+        if pressed is not None:
+            # A text button (a client without callback buttons sends its label as a
+            # message, with the payload): a press, not a question.
+            await self._presses.press(InboundPress(CHANNEL, str(from_id), str(peer_id),
+                                                   pressed, str(message.get("id"))))
+            return
         if _is_start(message):
             # The "Start" button of a new conversation is not a question: greet, and make a
             # topic only for a real message.
@@ -189,6 +203,24 @@ class VkIntake:
             content=content_of(message), sent_at=sent_at(message),
             reply_to_message_id=reply_id(message),
         ))
+
+    async def _button_event(self, event: Event) -> None:
+        """A callback button pressed (`message_event`): the press, then its answer, which
+        VK wants within a minute (an event answered late or twice is only logged)."""
+        user_id, peer_id = int(event.get("user_id") or 0), int(event.get("peer_id") or 0)
+        pressed = press_payload(event.get("payload"))
+        answer = ""
+        if pressed is not None and 0 < peer_id < GROUP_CHATS_FROM:
+            answer = await self._presses.press(InboundPress(
+                CHANNEL, str(user_id), str(peer_id), pressed,
+                str(event.get("conversation_message_id") or "") or None))
+        data = json.dumps({"type": "show_snackbar", "text": answer[:90]}) if answer else None
+        try:
+            await self._api.call("messages.sendMessageEventAnswer",
+                                 event_id=event.get("event_id"), user_id=user_id,
+                                 peer_id=peer_id, event_data=data)
+        except (VkApiError, VkNetworkError) as exc:
+            logger.info("VK button event %s not answered: %s", event.get("event_id"), exc)
 
     async def _message_reply(self, message: Event) -> None:
         # message_reply also reports every message this bot sent. Ours are known by their

@@ -163,8 +163,10 @@ class DeliveryPolicy:
                 await self._queue.notice(unit, first.conversation_id,
                                          texts.render("not_delivered", reason=reason))
             elif first.lane != desk_lane(None):  # never loop on a failing General topic
+                target = "the operator topic" if first.target == DESK else \
+                    f"customer chat {first.target} {first.chat_id}"
                 await self._queue.general(unit, DeskPost(texts.render(
-                    "dead_letter", target="the operator topic",
+                    "dead_letter", target=target,
                     attempts=attempts or first.attempts + 1, reason=reason,
                     topic_link=f"conversation #{first.conversation_id}"
                     if first.conversation_id else None)))

@@ -16,6 +16,7 @@ from core.delivery.ports import DeliveryStore
 from core.model import (
     DESK,
     Action,
+    Choice,
     Content,
     DeskPost,
     MessageKind,
@@ -96,13 +97,18 @@ class Queue:
             message_id=message_id, conversation_id=conversation_id,
             body={"file_replaced": True} if file_replaced else None)
 
-    async def text_to_customer(self, unit: Unit, channel: str, chat_id: str, text: str
-                               ) -> None:
-        """A bot-authored text in the customer's chat (a greeting, an acknowledgement)."""
+    async def text_to_customer(self, unit: Unit, channel: str, chat_id: str, text: str,
+                               choices: Sequence[Sequence[Choice]] = ()) -> None:
+        """A bot-authored text in the customer's chat (a greeting, an acknowledgement, an
+        answer), with buttons under it in rows when `choices` (see core.presses)."""
         unit.touched.add(channel)
+        body: dict[str, object] = {"text": text}
+        if choices:
+            body["choices"] = [[{"label": c.label, "payload": c.payload} for c in row]
+                               for row in choices]
         await self._store.enqueue(
             lane=channel_lane(channel, chat_id), target=channel, chat_id=chat_id,
-            action=Action.TEXT, now=unit.now, body={"text": text})
+            action=Action.TEXT, now=unit.now, body=body)
 
     async def _desk_row(self, unit: Unit, conversation_id: int, action: Action, *,
                         message_id: int | None = None,

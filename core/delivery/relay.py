@@ -228,9 +228,9 @@ class Relayer:
         channel = self._channels[first.target]
         keys = channel.rate_keys(first.chat_id)
         if first.action is Action.TEXT:
-            text = first.customer_text()
+            text, choices = first.customer_text(), first.customer_choices()
             await self._limited(
-                keys, 1, lambda: channel.send_text(first.chat_id, text, first.id)
+                keys, 1, lambda: channel.send_text(first.chat_id, text, first.id, choices)
             )
             await self._finish(step)
             return
