@@ -13,17 +13,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bots.config_errors import (
-    ConfigError,
-    ConfigIssue,
-    interpolate,
-    issues_from_validation,
-    kind_of,
-    read_yaml,
-    redact_url,
-)
+from bots.config_env import interpolate
+from bots.config_errors import ConfigError, ConfigIssue, kind_of
 from bots.config_models import (
-    _PATH_HINTS,
+    PATH_HINTS,
     Config,
     LoggingConfig,
     OperatorsConfig,
@@ -33,6 +26,9 @@ from bots.config_models import (
     TelegramConfig,
     TelegramLimits,
 )
+from bots.config_secrets import redact_url
+from bots.config_validation import issues_from_validation
+from bots.config_yaml import read_yaml
 from bots.durations import format_duration, parse_duration
 
 __all__ = [
@@ -177,4 +173,4 @@ def _read_file(path: Path, source: str) -> str:
 
 
 def _path_hint(path: str) -> str | None:
-    return _PATH_HINTS.get(re.sub(r"\[\d+\]", "[*]", path))
+    return PATH_HINTS.get(re.sub(r"\[\d+\]", "[*]", path))

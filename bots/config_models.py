@@ -1,4 +1,8 @@
-"""The config file's sections as frozen pydantic models (unknown keys are rejected)."""
+"""The config file's sections as frozen pydantic models (unknown keys are rejected).
+
+The `service` section is in ``bots.config_service``, the shared field types in
+``bots.config_types``.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -21,13 +22,11 @@ from pydantic import (
     model_validator,
 )
 
-from bots.config_errors import (
-    echo,
-    issue,
-    kind_of,
-    redact_url,
-)
-from bots.durations import DURATION_HINT, DurationError, format_duration, parse_duration
+from bots.config_errors import issue
+from bots.config_secrets import echo, redact_url
+from bots.config_service import ServiceConfig
+from bots.config_types import Duration, Int, Section, UserId, reject_bool
+from bots.durations import format_duration
 
 DEFAULT_STORAGE_URL = "sqlite://data/relaydesk.sqlite3"
 TOKEN_HINT = (
@@ -39,7 +38,7 @@ STORAGE_HINT = (
     "use sqlite://data/relaydesk.sqlite3 (a file path) or "
     "postgres://user:password@host:5432/dbname"
 )
-_PATH_HINTS: dict[str, str] = {
+PATH_HINTS: dict[str, str] = {
     "telegram": "add a 'telegram:' section with at least 'token:'",
     "telegram.token": TOKEN_HINT,
     "telegram.api_server": "e.g. https://api.telegram.org, or a self-hosted Bot API server",
@@ -74,31 +73,7 @@ _TOKEN_IN_PATH = re.compile(r"/bot\d+:")
 _SUPERGROUP_ID_BELOW = -1_000_000_000_000  # Bot API: supergroup id = -(10**12 + channel id)
 
 
-# --- field types ----------------------------------------------------------------------------
-
-
-def _reject_bool(value: object) -> object:
-    # pydantic's lax mode would quietly read `true` as 1.
-    if isinstance(value, bool):
-        raise issue("expected a whole number, got true/false")
-    return value
-
-
-def _to_duration(value: object) -> object:
-    if isinstance(value, timedelta):
-        return value
-    if not isinstance(value, str | int | float):
-        raise issue(f"expected a duration, got {kind_of(value)}", DURATION_HINT)
-    try:
-        return parse_duration(value)
-    except DurationError as exc:
-        raise issue(exc.reason, DURATION_HINT) from None
-
-
-def _check_user_id(value: int) -> int:
-    if value <= 0:
-        raise issue(f"must be a user id (a positive number), got {value}")
-    return value
+# --- text normalisers -----------------------------------------------------------------------
 
 
 def _lower(value: object) -> object:
@@ -109,29 +84,10 @@ def _upper(value: object) -> object:
     return value.strip().upper() if isinstance(value, str) else value
 
 
-def _check_mode(value: object) -> object:
-    value = _lower(value)
-    if value == "webhook":
-        raise issue(
-            "webhook mode is not supported yet",
-            "use 'mode: polling' (the default); it needs no public address",
-        )
-    return value
-
-
-Int = Annotated[int, BeforeValidator(_reject_bool)]
-UserId = Annotated[int, BeforeValidator(_reject_bool), AfterValidator(_check_user_id)]
-Duration = Annotated[timedelta, BeforeValidator(_to_duration)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --- storage --------------------------------------------------------------------------------
 
 
-class StorageConfig(_Section):
+class StorageConfig(Section):
     """Where relaydesk keeps its data: a SQLite file or a PostgreSQL database."""
 
     url: str = DEFAULT_STORAGE_URL
@@ -206,14 +162,24 @@ def _absolute_sqlite_url(url: str) -> str:
 # --- telegram -------------------------------------------------------------------------------
 
 
-class RateLimit(_Section):
+def _check_mode(value: object) -> object:
+    value = _lower(value)
+    if value == "webhook":
+        raise issue(
+            "webhook mode is not supported yet",
+            "use 'mode: polling' (the default); it needs no public address",
+        )
+    return value
+
+
+class RateLimit(Section):
     """At most ``count`` requests per ``per`` window."""
 
-    count: Annotated[int, BeforeValidator(_reject_bool), Field(gt=0)]
+    count: Annotated[int, BeforeValidator(reject_bool), Field(gt=0)]
     per: Duration = Field(gt=timedelta(0))
 
 
-class TelegramLimits(_Section):
+class TelegramLimits(Section):
     """Telegram's documented send limits; tests shrink the windows."""
 
     private_chat: RateLimit = RateLimit(count=10, per=timedelta(seconds=10))
@@ -221,7 +187,7 @@ class TelegramLimits(_Section):
     bot: RateLimit = RateLimit(count=30, per=timedelta(seconds=1))
 
 
-class TelegramConfig(_Section):
+class TelegramConfig(Section):
     """The Telegram bot: its token and how to reach the Bot API."""
 
     token: SecretStr
@@ -285,7 +251,7 @@ def _is_placeholder_token(token: str) -> bool:
 # --- vk -------------------------------------------------------------------------------------
 
 
-class VkConfig(_Section):
+class VkConfig(Section):
     """The VK community: customers write to its messages (Bots Long Poll, API 5.199)."""
 
     enabled: bool = True
@@ -318,7 +284,7 @@ class VkConfig(_Section):
         # A disabled section may keep empty values (the shipped example does).
         if not self.enabled:
             return self
-        hint = _PATH_HINTS["vk.token"]
+        hint = PATH_HINTS["vk.token"]
         token = self.token.get_secret_value().strip() if self.token is not None else ""
         if not token:
             raise issue("is required when vk is enabled", hint, field_name="token")
@@ -328,7 +294,7 @@ class VkConfig(_Section):
         if len(token) < 20 or any(ch.isspace() for ch in token):
             raise issue("does not look like a VK community token", hint, field_name="token")
         if self.group_id is None:
-            raise issue("is required when vk is enabled", _PATH_HINTS["vk.group_id"],
+            raise issue("is required when vk is enabled", PATH_HINTS["vk.group_id"],
                         field_name="group_id")
         return self
 
@@ -348,7 +314,7 @@ class VkConfig(_Section):
 # --- operators, outbox, logging ------------------------------------------------------------
 
 
-class OperatorsConfig(_Section):
+class OperatorsConfig(Section):
     """The forum supergroup where operators answer, and who may run admin commands."""
 
     chat_id: Int
@@ -370,7 +336,7 @@ class OperatorsConfig(_Section):
         raise issue("must be a supergroup id (starts with -100)", hint)
 
 
-class OutboxConfig(_Section):
+class OutboxConfig(Section):
     """Delivery workers: retries, backoff and album buffering."""
 
     max_attempts: Int = Field(default=10, ge=1, le=100)
@@ -401,7 +367,7 @@ class OutboxConfig(_Section):
         return self
 
 
-class LoggingConfig(_Section):
+class LoggingConfig(Section):
     """Log verbosity and format (``json`` for log collectors)."""
 
     level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], BeforeValidator(_upper)] = (
@@ -410,10 +376,7 @@ class LoggingConfig(_Section):
     format: Annotated[Literal["text", "json"], BeforeValidator(_lower)] = "text"
 
 
-from bots.config_service import ServiceConfig  # noqa: E402 - it builds on the types above
-
-
-class Config(_Section):
+class Config(Section):
     """The whole config file."""
 
     storage: StorageConfig = Field(default_factory=StorageConfig)

@@ -12,7 +12,7 @@ from jinja2 import TemplateSyntaxError
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from bots.config_errors import issue
-from bots.config_models import Duration, UserId, _Section, _to_duration
+from bots.config_types import Duration, Section, UserId, to_duration
 from core.sla.ack import LANGUAGES, TEMPLATE_NAMES, check_template
 from core.sla.hours import HoursError, WorkingHours
 from core.sla.policy import AckSettings, ChannelPolicy, SlaPolicy, Targets
@@ -29,7 +29,7 @@ def _target(value: object) -> object:
         return None
     if value is False:
         return None
-    return _to_duration(value)
+    return to_duration(value)
 
 
 Target = Annotated[timedelta | None, BeforeValidator(_target)]
@@ -59,7 +59,7 @@ def _optional_hours(value: dict[str, str] | None) -> dict[str, str] | None:
     return value if value is None else _check_hours(value)
 
 
-class TargetsConfig(_Section):
+class TargetsConfig(Section):
     """How long a customer may wait; `off` for no target of that kind."""
 
     first_response: Target = timedelta(hours=1)
@@ -68,7 +68,7 @@ class TargetsConfig(_Section):
     business_hours: bool = True  # count only working hours (false: around the clock)
 
 
-class ChannelServiceConfig(_Section):
+class ChannelServiceConfig(Section):
     """One channel's own hours and targets; anything left out comes from `service`."""
 
     timezone: str | None = None
@@ -84,7 +84,7 @@ class ChannelServiceConfig(_Section):
     validate_hours = field_validator("hours")(_optional_hours)
 
 
-class AckConfig(_Section):
+class AckConfig(Section):
     """The automatic answer to a customer's first message: when a human will reply."""
 
     enabled: bool = True
@@ -122,7 +122,7 @@ class AckConfig(_Section):
         return self
 
 
-class ServiceConfig(_Section):
+class ServiceConfig(Section):
     """Service levels: hours, targets, reminders, escalations and reports."""
 
     timezone: str = "UTC"

@@ -20,7 +20,7 @@ from bots.config import (
     load_config_text,
     parse_duration,
 )
-from bots.config_errors import echo, redact_url
+from bots.config_secrets import echo, redact_url
 from bots.durations import DurationError, format_duration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
