@@ -1,5 +1,6 @@
 """config.yaml's `service` section: working hours, response targets, acknowledgements and the
-SLA jobs (DESIGN.md §6). Turned into the core's `SlaPolicy` by `sla_policy`."""
+SLA jobs (docs/architecture.md, "Service levels"). Turned into the core's `SlaPolicy` by
+`sla_policy`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tortoise models for the core model (DESIGN.md §3).
+"""Tortoise models for the core model (`core/model.py`), plus service-level deadlines and cursors.
 
 Times that the outbox compares in raw SQL (`due_us`, `lease_us`) are integer microseconds
 since the epoch, so the same SQL works on SQLite (which stores datetimes as text) and
