@@ -46,7 +46,6 @@ class VkProfiles:
         self._api = api
         self._ttl = ttl
         self._cache: dict[int, tuple[float, dict[str, Any]]] = {}
-        self.lookups = 0
 
     async def load(self, user_ids: set[int]) -> None:
         now = time.monotonic()
@@ -55,7 +54,6 @@ class VkProfiles:
         if not missing:
             return
         try:
-            self.lookups += 1
             users = await self._api.call("users.get", user_ids=missing,
                                          fields="screen_name")
         except (VkApiError, VkNetworkError) as exc:

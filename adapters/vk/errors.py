@@ -21,7 +21,6 @@ from core.errors import (
 T = TypeVar("T")
 
 # VK error codes the adapter cares about (https://dev.vk.com/ru/reference/errors).
-UNKNOWN = 1
 BAD_TOKEN = 5
 TOO_MANY_REQUESTS = 6
 FLOOD_CONTROL = 9

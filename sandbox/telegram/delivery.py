@@ -148,12 +148,6 @@ def publish(state: State, msg: MessageRecord) -> MessageRecord:
     return msg
 
 
-def post_message(
-    state: State, chat: ChatRecord, sender_id: int, content: Json, **kwargs: Any
-) -> MessageRecord:
-    return publish(state, new_message(chat, sender_id, content, **kwargs))
-
-
 # A bot never receives its own messages, except these service messages: the official Bot API
 # server keeps them among a bot's outgoing messages (telegram-bot-api's
 # Client::need_skip_update_message), so a bot hears of every topic it creates, edits, closes.

@@ -249,9 +249,6 @@ class State:
     media_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(457239017))
     blob_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def community_by_id(self, group_id: int) -> Community | None:
-        return self.communities.get(group_id)
-
     def add_blob(self, data: bytes, content_type: str, name: str) -> Blob:
         key = f"{next(self.blob_ids)}{random_key(8)}"
         blob = Blob(key, data, content_type, name)

@@ -11,7 +11,6 @@ from aiohttp import web
 from .state import State, UploadSlot, random_key
 
 UPLOAD_SERVER_ID = 852836
-MAX_UPLOAD = 50 * 1024 * 1024
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
 
 

@@ -261,10 +261,3 @@ def send(
         reply_markup=markup,
     )
     return publish(call.state, msg)
-
-
-def find_bot_message(call: Call, chat: ChatRecord, message_id: int, missing: str) -> MessageRecord:
-    msg = chat.live_message(message_id)
-    if msg is None:
-        raise bad_request(missing)
-    return msg
