@@ -73,59 +73,117 @@ async def _setup(emu: TelegramEmulator) -> tuple[int, Any, Any]:
     return group, operator, customer
 
 
+class _Demo:
+    """The scripted conversation, one method per step: Anna asks, Olga notes, the reminder
+    fires, Olga answers, Anna thanks, Olga closes."""
+
+    def __init__(self, emu: TelegramEmulator, group: int, olga: Any, anna: Any) -> None:
+        self.emu, self.group, self.olga, self.anna = emu, group, olga, anna
+        self.transcript = _Transcript()
+        self.topic = 0
+        self.title = ""
+        self.first_copy: dict[str, Any] = {}
+
+    async def play(self) -> bool:
+        """Run every step; True when the internal note leaked to the customer."""
+        await self.customer_asks()
+        await self.operator_notes()
+        await self.reminder_fires()
+        leaked = await self.operator_answers()
+        await self.customer_thanks()
+        await self.operator_closes()
+        return leaked
+
+    def bot_messages(self, chat: int, thread: int | None = None) -> list[dict[str, Any]]:
+        return [
+            m for m in self.emu.messages(chat, thread_id=thread)
+            if m.get("from", {}).get("is_bot") and "forum_topic_created" not in m
+        ]
+
+    def topic_label(self) -> str:
+        return f"topic “{_short(self.title)}”"
+
+    async def customer_asks(self) -> None:
+        """Anna's first message opens a topic with her card; she is told when to expect an
+        answer."""
+        emu, group, anna, say = self.emu, self.group, self.anna, self.transcript.say
+        text = "Hi! My order #1042 hasn't arrived yet <:("
+        await emu.user_send(anna, anna.id, text=text)
+        say("Anna (customer)", "@relaydesk_demo_bot", text)
+        await emu.wait_for(
+            lambda: any(m.get("text") == text for m in self.bot_messages(group)), 10
+        )
+        self.first_copy = next(m for m in self.bot_messages(group) if m.get("text") == text)
+        self.topic = self.first_copy["message_thread_id"]
+        self.title = next(
+            x["name"] for x in emu.topics(group) if x["message_thread_id"] == self.topic
+        )
+        print(f"  {'':<18}   topic created: “{self.title}”")
+        for m in self.bot_messages(group, self.topic):
+            say("relaydesk (bot)", self.topic_label(), _plain(m))
+        await emu.wait_for(lambda: bool(self.bot_messages(anna.id)), 10)
+        say("relaydesk (bot)", "Anna's private chat", _plain(self.bot_messages(anna.id)[0]))
+
+    async def operator_notes(self) -> None:
+        note = "/note VIP customer, order is in the Kazan warehouse"
+        await self.emu.user_send(self.olga, self.group, text=note, thread_id=self.topic)
+        self.transcript.say("Olga (operator)", "topic (internal)", note)
+
+    async def reminder_fires(self) -> None:
+        """Nobody answered within the (shortened) target: the topic gets a reminder."""
+
+        def reminders() -> list[dict[str, Any]]:
+            return [m for m in self.bot_messages(self.group, self.topic)
+                    if (m.get("text") or "").startswith("⏰")]
+
+        await self.emu.wait_for(lambda: bool(reminders()), 15)
+        self.transcript.say("relaydesk (bot)", self.topic_label(), _plain(reminders()[0]))
+
+    async def operator_answers(self) -> bool:
+        """Olga replies to Anna's message; True when the earlier note reached Anna."""
+        emu, anna, say = self.emu, self.anna, self.transcript.say
+        answer = "Sorry, Anna! It ships today; tracking number RX-55 follows."
+        await emu.user_send(self.olga, self.group, text=answer, thread_id=self.topic,
+                            reply_to=self.first_copy["message_id"])
+        say("Olga (operator)", self.topic_label(), answer)
+        await emu.wait_for(
+            lambda: any(m.get("text") == answer for m in self.bot_messages(anna.id)), 10
+        )
+        got = next(m for m in self.bot_messages(anna.id) if m.get("text") == answer)
+        threaded = " (as a reply to her message)" if got.get("reply_to_message") else ""
+        say("relaydesk (bot)", "Anna's private chat", f"{answer}{threaded}")
+        return any("VIP" in (m.get("text") or "") for m in self.bot_messages(anna.id))
+
+    async def customer_thanks(self) -> None:
+        thanks = "Thank you!"
+        await self.emu.user_send(self.anna, self.anna.id, text=thanks)
+        self.transcript.say("Anna (customer)", "@relaydesk_demo_bot", thanks)
+        await self.emu.wait_for(
+            lambda: any(m.get("text") == thanks for m in self.bot_messages(self.group)), 10
+        )
+        self.transcript.say("relaydesk (bot)", self.topic_label(), thanks)
+
+    async def operator_closes(self) -> None:
+        emu, group = self.emu, self.group
+        await emu.user_send(self.olga, group, text="/close", thread_id=self.topic)
+        self.transcript.say("Olga (operator)", self.topic_label(), "/close")
+        await emu.wait_for(lambda: any(x["message_thread_id"] == self.topic and x.get("closed")
+                                       for x in emu.topics(group)), 10)
+        self.transcript.say("relaydesk (bot)", self.topic_label(), "topic closed ✅")
+
+
 async def run_demo() -> int:
+    """Play the scripted conversation against the emulator and print it; 0 when it went as
+    expected."""
     emu = TelegramEmulator()
     await emu.start(host="127.0.0.1", port=0)
     group, olga, anna = await _setup(emu)
-    t = _Transcript()
     with tempfile.TemporaryDirectory(prefix="relaydesk-demo-") as tmp:
         app = App(_config(Path(tmp) / "demo.sqlite3", emu.base_url, group, olga.id))
         print(f"relaydesk sandbox demo: Telegram emulator at {emu.base_url}, SQLite in {tmp}\n")
         try:
             await app.start()
-            bot_msgs = lambda chat, thread=None: [  # noqa: E731
-                m for m in emu.messages(chat, thread_id=thread) if m.get("from", {}).get("is_bot")
-                and "forum_topic_created" not in m
-            ]
-            text = "Hi! My order #1042 hasn't arrived yet <:("
-            await emu.user_send(anna, anna.id, text=text)
-            t.say("Anna (customer)", "@relaydesk_demo_bot", text)
-            await emu.wait_for(lambda: any(m.get("text") == text for m in bot_msgs(group)), 10)
-            copy = next(m for m in bot_msgs(group) if m.get("text") == text)
-            topic = copy["message_thread_id"]
-            title = next(x["name"] for x in emu.topics(group) if x["message_thread_id"] == topic)
-            print(f"  {'':<18}   topic created: “{title}”")
-            for m in bot_msgs(group, topic):
-                t.say("relaydesk (bot)", f"topic “{_short(title)}”", _plain(m))
-            await emu.wait_for(lambda: bool(bot_msgs(anna.id)), 10)
-            t.say("relaydesk (bot)", "Anna's private chat", _plain(bot_msgs(anna.id)[0]))
-            note = "/note VIP customer, order is in the Kazan warehouse"
-            await emu.user_send(olga, group, text=note, thread_id=topic)
-            t.say("Olga (operator)", "topic (internal)", note)
-            is_reminder = lambda m: (m.get("text") or "").startswith("⏰")  # noqa: E731
-            await emu.wait_for(lambda: any(map(is_reminder, bot_msgs(group, topic))), 15)
-            reminder = next(m for m in bot_msgs(group, topic) if is_reminder(m))
-            t.say("relaydesk (bot)", f"topic “{_short(title)}”", _plain(reminder))
-            answer = "Sorry, Anna! It ships today; tracking number RX-55 follows."
-            await emu.user_send(olga, group, text=answer, thread_id=topic,
-                                reply_to=copy["message_id"])
-            t.say("Olga (operator)", f"topic “{_short(title)}”", answer)
-            await emu.wait_for(lambda: any(m.get("text") == answer for m in bot_msgs(anna.id)),
-                               10)
-            got = next(m for m in bot_msgs(anna.id) if m.get("text") == answer)
-            threaded = " (as a reply to her message)" if got.get("reply_to_message") else ""
-            t.say("relaydesk (bot)", "Anna's private chat", f"{answer}{threaded}")
-            leaked = any("VIP" in (m.get("text") or "") for m in bot_msgs(anna.id))
-            thanks = "Thank you!"
-            await emu.user_send(anna, anna.id, text=thanks)
-            t.say("Anna (customer)", "@relaydesk_demo_bot", thanks)
-            await emu.wait_for(lambda: any(m.get("text") == thanks for m in bot_msgs(group)), 10)
-            t.say("relaydesk (bot)", f"topic “{_short(title)}”", thanks)
-            await emu.user_send(olga, group, text="/close", thread_id=topic)
-            t.say("Olga (operator)", f"topic “{_short(title)}”", "/close")
-            await emu.wait_for(lambda: any(x["message_thread_id"] == topic and x.get("closed")
-                                           for x in emu.topics(group)), 10)
-            t.say("relaydesk (bot)", f"topic “{_short(title)}”", "topic closed ✅")
+            leaked = await _Demo(emu, group, olga, anna).play()
             print(f"\nThe internal note reached the customer: {'YES (bug!)' if leaked else 'no'}."
                   "\nThat was the real bot (aiogram) against the emulator. Next: put your token "
                   "and group id into config.yaml and run `relaydesk run -c config.yaml`.")
