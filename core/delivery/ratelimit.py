@@ -101,8 +101,6 @@ class SlidingWindowLimiter:
         until = self._now() + seconds + self._margin
         self._paused_until[key] = max(self._paused_until.get(key, 0.0), until)
 
-    def paused_for(self, key: str) -> float:
-        return max(self._paused_until.get(key, 0.0) - self._now(), 0.0)
 
 
 def batch_cap(keys: Sequence[RateKey], wanted: int) -> int:

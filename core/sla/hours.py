@@ -1,7 +1,8 @@
 """Working hours: when a human is expected to answer, and deadlines counted in open time.
 
-Groundwork for service levels (DESIGN.md §6): `add_open_time(start, 1h)` is "one business
-hour after start", across weekends, holidays, time zones and DST changes. Pure: stdlib only.
+Service levels (`core/sla/policy.py`) count their deadlines in these hours:
+`add_open_time(start, 1h)` is "one business hour after start", across weekends, holidays,
+time zones and DST changes. Pure: stdlib only.
 """
 
 from __future__ import annotations

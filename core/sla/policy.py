@@ -1,4 +1,4 @@
-"""Service levels (DESIGN.md §6): targets per channel, deadlines, and when to acknowledge.
+"""Service levels: targets per channel, deadlines, and when to acknowledge.
 
 Pure policy: given the config's hours and targets, when is a response due, when to remind,
 and what the customer is told. The clock runs from a customer message until a human
