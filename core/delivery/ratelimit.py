@@ -102,7 +102,6 @@ class SlidingWindowLimiter:
         self._paused_until[key] = max(self._paused_until.get(key, 0.0), until)
 
 
-
 def batch_cap(keys: Sequence[RateKey], wanted: int) -> int:
     """A batch never exceeds the smallest window, or it could never be sent."""
     cap = wanted
