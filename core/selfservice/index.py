@@ -126,10 +126,10 @@ class FaqIndex:
                 self.by_concept[concept].add(number)
         self._weigh()
         for number, language, words in raw:
-            terms = tuple(self.terms_of(w) for w in words)
+            asked = tuple(self.terms_of(w) for w in words)
             self.askings[number].append(Asking(
-                number, language, terms, tuple(max(self.idf(t), 0.1) for t in terms),
-                tuple(self.concepts_of(t) for t in terms)))
+                number, language, asked, tuple(max(self.idf(t), 0.1) for t in asked),
+                tuple(self.concepts_of(t) for t in asked)))
 
     @staticmethod
     def terms_of(word: Word) -> frozenset[str]:
