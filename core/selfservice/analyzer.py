@@ -31,6 +31,7 @@ _JOINED = (
     # Question frames that ask for a time: one word, so that they count ("до скольки вы
     # работаете" asks when, not whether).
     (re.compile(r"\b(?:до|во|к|со?)\s+скольк\w*"), "когда"),
+    (re.compile(r"\b(?:do|vo|k|so?)\s+skol'?k\w*"), "когда"),
     (re.compile(r"\b(?:what\s+time|how\s+late|how\s+early|till\s+when|until\s+when)\b"),
      "when"),
 )
@@ -41,6 +42,7 @@ _NEGATIONS = frozenset({
 })
 _MIN_PARSE_SCORE = 0.1
 _CACHE_LIMIT = 200_000
+_MIN_STEM = 4  # shorter stems join unrelated words ("стоить" → "сто")
 
 
 class Script(StrEnum):
@@ -62,6 +64,9 @@ class Word:
     pos: str | None = None  # pymorphy3's part of speech, for Cyrillic words
     translit: bool = False  # Latin letters read as a Russian word
     negated: bool = False  # right after "не", "not", "doesn't"…
+    # Russian stems of its lemmas ("оплат" for "оплата" and "оплатить"): words of one
+    # root meet, less surely than one word.
+    stems: frozenset[str] = frozenset()
 
 
 def normalize(text: str) -> str:
@@ -86,6 +91,7 @@ class Analyzer:
     def __init__(self) -> None:
         self._morph = pymorphy3.MorphAnalyzer()
         self._english = snowballstemmer.stemmer("english")
+        self._russian = snowballstemmer.stemmer("russian")
         self._cache: dict[str, Word] = {}
 
     def words(self, text: str) -> list[Word]:
@@ -135,8 +141,10 @@ class Analyzer:
         lemmas.add(surface)
         pos = str(parses[0].tag.POS) if parses and parses[0].tag.POS else None
         lemma = parses[0].normal_form.replace("ё", "е") if parses else surface
+        stems = frozenset(stem for stem in self._russian.stemWords(sorted(lemmas))
+                          if len(stem) >= _MIN_STEM)
         return Word(surface, lemma, frozenset(lemmas), Script.CYRILLIC,
-                    known=self._morph.word_is_known(surface), pos=pos)
+                    known=self._morph.word_is_known(surface), pos=pos, stems=stems)
 
     def _latin(self, surface: str) -> Word:
         terms = {surface, self._english.stemWord(surface)}
@@ -148,10 +156,12 @@ class Analyzer:
             guess = self._cyrillic(spellings[0])
             return Word(surface, surface, frozenset(terms | guess.terms), Script.LATIN,
                         known=False)
+        stems: frozenset[str] = frozenset()
         for russian in known:
             terms |= russian.terms
+            stems |= russian.stems
         return Word(surface, known[0].lemma, frozenset(terms), Script.LATIN, known=True,
-                    pos=known[0].pos, translit=True)
+                    pos=known[0].pos, translit=True, stems=stems)
 
     def _as_russian(self, spellings: list[str]) -> list[Word]:
         """The Russian words a Latin spelling may stand for, as far as the dictionary knows

@@ -29,6 +29,7 @@ class Asking:
     words: tuple[frozenset[str], ...]  # the terms of each content word
     weights: tuple[float, ...]
     concepts: tuple[frozenset[int], ...]
+    stems: tuple[frozenset[str], ...]
 
 
 class FaqIndex:
@@ -40,6 +41,7 @@ class FaqIndex:
         self.concepts = self._concepts()
         self.entry_terms: list[set[str]] = [set() for _ in faq.entries]
         self.entry_concepts: list[set[int]] = [set() for _ in faq.entries]
+        self.entry_stems: list[set[str]] = [set() for _ in faq.entries]
         self.askings: list[list[Asking]] = [[] for _ in faq.entries]
         # Which entries have a term / a concept: only those are scored for a message.
         self.by_term: dict[str, set[int]] = defaultdict(set)
@@ -118,9 +120,11 @@ class FaqIndex:
                     for word in words:
                         self.entry_terms[number] |= self.terms_of(word)
                         self.entry_concepts[number] |= self.concepts_of(word.terms)
+                        if not word.negated:
+                            self.entry_stems[number] |= word.stems
         for number, (terms, concepts) in enumerate(zip(self.entry_terms,
                                                        self.entry_concepts, strict=True)):
-            for term in terms:
+            for term in terms | self.entry_stems[number]:
                 self.by_term[term].add(number)
             for concept in concepts:
                 self.by_concept[concept].add(number)
@@ -129,7 +133,8 @@ class FaqIndex:
             asked = tuple(self.terms_of(w) for w in words)
             self.askings[number].append(Asking(
                 number, language, asked, tuple(max(self.idf(t), 0.1) for t in asked),
-                tuple(self.concepts_of(t) for t in asked)))
+                tuple(self.concepts_of(t) for t in asked),
+                tuple(frozenset() if w.negated else w.stems for w in words)))
 
     @staticmethod
     def terms_of(word: Word) -> frozenset[str]:

@@ -152,4 +152,6 @@ CONCEPTS: tuple[str, ...] = (
     "приложение app application",
     "размер размеры size sizes",
     "запись записаться appointment",
+    "быстро быстрый срочно срочный скоро fast quick quickly urgent express soon asap",
+    "долго срок сроки ждать long wait",
 )

@@ -36,6 +36,7 @@ from core.selfservice.language import detect_language
 ANSWER_SCORE = 0.5  # the least score answered
 MIN_EXPLAINED = 0.5  # the least share of the message the entry must explain
 MARGIN = 0.08  # the least lead over the next entry
+STEM_MATCH = 0.8  # a word of the same root ("оплатить" for "оплата")
 CONCEPT_MATCH = 0.7  # a word of the same concept group, against the same word
 FUZZY_MATCH = 0.9  # a word corrected from a typo
 REFERENCE_WEIGHT = 1.3  # a number of 3+ digits: an order, a booking, a room
@@ -69,6 +70,7 @@ class _MessageWord:
     strict: bool  # only the same word matches it (an incident, a negation, a number)
     factor: float = 1.0  # < 1 for a corrected typo
     concepts: frozenset[int] = frozenset()
+    stems: frozenset[str] = frozenset()
     incident: bool = False  # something gone wrong, or negated: the entry must say it too
 
 
@@ -94,7 +96,7 @@ class Matcher:
 
     def _decide(self, message: list[_MessageWord], language: str | None) -> Verdict:
         candidates = self.index.candidates(
-            (t for w in message for t in w.terms),
+            (t for w in message for t in w.terms | w.stems),
             (c for w in message if not w.strict for c in w.concepts))
         if not candidates:
             return Verdict(Decision.UNSURE, language=language)
@@ -119,8 +121,8 @@ class Matcher:
         index = self.index
         out: list[_MessageWord] = []
         for word in words:
-            if index.is_filler(word) and not word.negated:
-                continue
+            if index.is_filler(word):
+                continue  # a negated filler word ("не могу", "не будет") says no more
             if word.script is Script.NUMBER:
                 out.append(self._number(word))
                 continue
@@ -151,7 +153,7 @@ class Matcher:
                 terms, factor = frozenset(fixed.terms), FUZZY_MATCH
                 known = index.idf(terms) or index.concept_idf(index.concepts_of(terms))
         return _MessageWord(terms, known or unknown, strict=False, factor=factor,
-                            concepts=index.concepts_of(terms))
+                            concepts=index.concepts_of(terms), stems=word.stems)
 
     def _fix(self, word: Word) -> Word | None:
         """The FAQ's word a typo stands for: one or two letters away (by length), in the
@@ -181,11 +183,12 @@ class Matcher:
     # ---- scoring ------------------------------------------------------------------------
 
     def _said(self, message: list[_MessageWord]) -> tuple[set[str], set[int]]:
-        """The message's terms and concepts an asking may be covered by."""
+        """The message's terms (stems among them) and concepts an asking may be covered
+        by."""
         said: set[str] = set()
         said_concepts: set[int] = set()
         for word in message:
-            said |= word.terms
+            said |= word.terms | word.stems
             said_concepts |= word.concepts
         return said, said_concepts
 
@@ -194,11 +197,14 @@ class Matcher:
         """(score, share of the message explained) of entry `number`."""
         index = self.index
         terms, concepts = index.entry_terms[number], index.entry_concepts[number]
+        stems = index.entry_stems[number]
         total = explained = 0.0
         for word in message:
             total += word.weight
             if word.terms & terms:
                 explained += word.weight * word.factor
+            elif word.stems & stems and not word.strict:
+                explained += word.weight * word.factor * STEM_MATCH
             elif word.concepts & concepts:
                 explained += word.weight * word.factor * CONCEPT_MATCH
         if total <= 0:
@@ -215,10 +221,12 @@ def _covered(asking: Asking, said: set[str], said_concepts: set[int]) -> float:
     if total <= 0:
         return 0.0
     got = 0.0
-    for terms, weight, concepts in zip(asking.words, asking.weights, asking.concepts,
-                                       strict=True):
+    for terms, weight, concepts, stems in zip(asking.words, asking.weights, asking.concepts,
+                                              asking.stems, strict=True):
         if terms & said:
             got += weight
+        elif stems & said:
+            got += weight * STEM_MATCH
         elif concepts & said_concepts:
             got += weight * CONCEPT_MATCH
     return got / total
