@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bots.app import App
 from storage import models as db
 from tests.harness import Desk, StartRelay
 
@@ -228,3 +227,25 @@ async def test_odd_messages_and_presses(desk: Desk, start_relay: StartRelay) -> 
     await dan.sends("photo", caption="look at this")
     await desk.wait(lambda: len(desk.topics()) == 2)
     assert not dan.inbox()
+
+
+async def test_report_has_self_service_lines(desk: Desk, start_relay: StartRelay) -> None:
+    await start_relay(FAQ)
+    anna, ivan, cleo = desk.customer("Anna"), desk.customer("Ivan"), desk.customer("Cleo")
+    await anna.says("is there parking?")
+    answer = await anna.receives(PARKING_EN)
+    await _press(desk, anna, answer, HELPED)
+    await ivan.says("wifi password?")
+    await ivan.receives("Network LoftHub, the password is at reception.")
+    await ivan.says("Do you sell gift cards?")
+    await cleo.says("do you sell gift cards?")
+    await desk.wait(lambda: len(desk.topics()) == 2)
+    olga = desk.operator("Olga")
+    await desk.emu.user_send(olga.user, desk.group, text="/report today")
+    await desk.wait(lambda: any("Self-service" in str(m.get("text")) for m in _group_posts(desk)))
+    report = next(str(m.get("text")) for m in _group_posts(desk)
+                  if "Self-service" in str(m.get("text")))
+    assert "Conversations: 2\n" in report  # the people's part leaves the bot's alone out
+    assert "🤖 Self-service\nConversations the bot took: 3\nSelf-served: 1\nHanded over: 2\n" \
+        "“That helped” rate: 50% (1/2)\nTop unanswered questions:\n" \
+        "• do you sell gift cards? ×2" in report
