@@ -37,6 +37,10 @@ class Faq:
     def __init__(self, entries: Iterable[FaqEntry] = ()) -> None:
         self.entries = tuple(entries)
         self._by_id = {e.id: e for e in self.entries}
+        seen: dict[str, None] = {}
+        for entry in self.entries:
+            seen.update(dict.fromkeys(entry.texts))
+        self._languages = tuple(seen)
 
     def __bool__(self) -> bool:
         return bool(self.entries)
@@ -50,7 +54,4 @@ class Faq:
     @property
     def languages(self) -> tuple[str, ...]:
         """Every language some entry has, in the order they first appear."""
-        seen: dict[str, None] = {}
-        for entry in self.entries:
-            seen.update(dict.fromkeys(entry.texts))
-        return tuple(seen)
+        return self._languages

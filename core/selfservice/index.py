@@ -30,6 +30,9 @@ class Asking:
     weights: tuple[float, ...]
     concepts: tuple[frozenset[int], ...]
     stems: tuple[frozenset[str], ...]
+    total: float  # the sum of `weights`
+    every_term: frozenset[str]  # all its words' terms and stems, to skip it at once
+    every_concept: frozenset[int]
 
 
 class FaqIndex:
@@ -131,10 +134,12 @@ class FaqIndex:
         self._weigh()
         for number, language, words in raw:
             asked = tuple(self.terms_of(w) for w in words)
+            weights = tuple(max(self.idf(t), 0.1) for t in asked)
+            concepts = tuple(self.concepts_of(t) for t in asked)
+            stems = tuple(frozenset() if w.negated else w.stems for w in words)
             self.askings[number].append(Asking(
-                number, language, asked, tuple(max(self.idf(t), 0.1) for t in asked),
-                tuple(self.concepts_of(t) for t in asked),
-                tuple(frozenset() if w.negated else w.stems for w in words)))
+                number, language, asked, weights, concepts, stems, sum(weights),
+                frozenset().union(*asked, *stems), frozenset().union(*concepts)))
 
     @staticmethod
     def terms_of(word: Word) -> frozenset[str]:

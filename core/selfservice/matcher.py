@@ -36,6 +36,7 @@ from core.selfservice.language import detect_language
 ANSWER_SCORE = 0.5  # the least score answered
 MIN_EXPLAINED = 0.5  # the least share of the message the entry must explain
 MARGIN = 0.08  # the least lead over the next entry
+ASKING_PART = 0.4  # of the score: how much of the entry's best asking the message says
 STEM_MATCH = 0.8  # a word of the same root ("оплатить" for "оплата")
 CONCEPT_MATCH = 0.7  # a word of the same concept group, against the same word
 FUZZY_MATCH = 0.9  # a word corrected from a typo
@@ -101,8 +102,7 @@ class Matcher:
         if not candidates:
             return Verdict(Decision.UNSURE, language=language)
         said, said_concepts = self._said(message)
-        scored = sorted(((self._score(message, n, said, said_concepts), n)
-                         for n in candidates), reverse=True)
+        scored = self._top_two(message, candidates, said, said_concepts)
         (best, explained), number = scored[0]
         second = scored[1][0][0] if len(scored) > 1 else 0.0
         entry = self.faq.entries[number].id
@@ -192,9 +192,24 @@ class Matcher:
             said_concepts |= word.concepts
         return said, said_concepts
 
-    def _score(self, message: list[_MessageWord], number: int, said: set[str],
-               said_concepts: set[int]) -> tuple[float, float]:
-        """(score, share of the message explained) of entry `number`."""
+    def _top_two(self, message: list[_MessageWord], candidates: set[int], said: set[str],
+                 said_concepts: set[int]) -> list[tuple[tuple[float, float], int]]:
+        """The two best entries, best first, as ((score, share), entry). The share of the
+        message an entry explains is cheap and bounds its score (a perfect asking adds at
+        most ASKING_PART), so askings are only looked at while they could still matter."""
+        shares = sorted(((self._share(message, n), n) for n in candidates), reverse=True)
+        top: list[tuple[tuple[float, float], int]] = []
+        for share, number in shares:
+            if len(top) == 2 and (1 - ASKING_PART) * share + ASKING_PART < top[1][0][0]:
+                break
+            covered = max((_covered(a, said, said_concepts)
+                           for a in self.index.askings[number]), default=0.0)
+            top.append((((1 - ASKING_PART) * share + ASKING_PART * covered, share), number))
+            top = sorted(top, reverse=True)[:2]
+        return top
+
+    def _share(self, message: list[_MessageWord], number: int) -> float:
+        """The share of the message entry `number` explains."""
         index = self.index
         terms, concepts = index.entry_terms[number], index.entry_concepts[number]
         stems = index.entry_stems[number]
@@ -207,18 +222,13 @@ class Matcher:
                 explained += word.weight * word.factor * STEM_MATCH
             elif word.concepts & concepts:
                 explained += word.weight * word.factor * CONCEPT_MATCH
-        if total <= 0:
-            return 0.0, 0.0
-        share = explained / total
-        covered = max((_covered(a, said, said_concepts) for a in index.askings[number]),
-                      default=0.0)
-        return 0.6 * share + 0.4 * covered, share
+        return explained / total if total > 0 else 0.0
 
 
 def _covered(asking: Asking, said: set[str], said_concepts: set[int]) -> float:
     """How much of one asking the message says."""
-    total = sum(asking.weights)
-    if total <= 0:
+    total = asking.total
+    if total <= 0 or not (asking.every_term & said or asking.every_concept & said_concepts):
         return 0.0
     got = 0.0
     for terms, weight, concepts, stems in zip(asking.words, asking.weights, asking.concepts,
