@@ -135,11 +135,11 @@ class FaqIndex:
         for number, language, words in raw:
             asked = tuple(self.terms_of(w) for w in words)
             weights = tuple(max(self.idf(t), 0.1) for t in asked)
-            concepts = tuple(self.concepts_of(t) for t in asked)
+            groups = tuple(self.concepts_of(t) for t in asked)
             stems = tuple(frozenset() if w.negated else w.stems for w in words)
             self.askings[number].append(Asking(
-                number, language, asked, weights, concepts, stems, sum(weights),
-                frozenset().union(*asked, *stems), frozenset().union(*concepts)))
+                number, language, asked, weights, groups, stems, sum(weights),
+                frozenset().union(*asked, *stems), frozenset().union(*groups)))
 
     @staticmethod
     def terms_of(word: Word) -> frozenset[str]:
