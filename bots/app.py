@@ -21,6 +21,7 @@ from adapters.telegram.startup import check_desk, publish_commands
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
+from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
 from bots.vk import VkParts
@@ -77,6 +78,7 @@ class Services:
     sla_jobs: SlaJobs | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     vk: VkParts | None = None
+    selfservice: SelfServiceParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -173,15 +175,23 @@ class App:
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         sla_store = TortoiseSlaStore()
         lifecycle = Lifecycle([SlaClock(sla_store, policy, queue)] if policy else [])
+        selfservice = SelfServiceParts.build(cfg, store, queue, transactions)
+        if selfservice is not None:
+            lifecycle.add(selfservice.service)
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(desk.platform, desk.chat_id), cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
-        controls = SlaControls(store, sla_store, transactions, queue, policy)
+        controls = SlaControls(store, sla_store, transactions, queue, policy,
+                               [selfservice.report] if selfservice else [])
         commands = self._commands(intake, conversations,
                                   Linking(store, transactions, queue, conversations, lifecycle),
                                   controls)
-        desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
         presses = Presses()  # capabilities with buttons under bot messages register here
+        if selfservice is not None:
+            selfservice.connect(intake.customers.hand_over, conversations.close,
+                                intake.operators.relay_operator_to_customer, commands,
+                                presses, store, queue, transactions)
+        desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
         jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
         if vk is not None:
             try:
@@ -199,7 +209,8 @@ class App:
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
-                        presses, transactions, queue, lifecycle, jobs, vk=vk)
+                        presses, transactions, queue, lifecycle, jobs, vk=vk,
+                        selfservice=selfservice)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram

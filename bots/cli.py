@@ -1,4 +1,4 @@
-"""The `relaydesk` command line: run, check, migrate, sandbox."""
+"""The `relaydesk` command line: run, check, migrate, sandbox, faq."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--demo", action="store_true",
                          help="play a short scripted conversation, print it and exit")
     sandbox.add_argument("--port", type=int, default=8081, help="emulator port (not --demo)")
+    faq = sub.add_parser("faq", help="try the FAQ, or see what operators answered with it")
+    faq_sub = faq.add_subparsers(dest="faq_command", required=True)
+    attempt = faq_sub.add_parser("try", help="what the bot would do with questions (stdin)")
+    attempt.add_argument("-c", "--config", default="config.yaml")
+    attempt.add_argument("--jsonl", action="store_true",
+                         help='read {"text": ..., "lang": ...} lines, write them with id and '
+                         "score")
+    suggest = faq_sub.add_parser("suggest", help="customer phrasings operators answered with "
+                                 "/faq, per entry")
+    suggest.add_argument("-c", "--config", default="config.yaml")
     return parser
 
 
@@ -63,6 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bots.logs import setup_logging
 
     setup_logging(config.logging.level, config.logging.format)
+    if args.command == "faq":
+        from bots import faq_cli
+
+        if args.faq_command == "try":
+            return faq_cli.try_faq(config, jsonl=args.jsonl)
+        return asyncio.run(faq_cli.suggest(config))
     if args.command == "migrate":
         from storage.database import migrate
 

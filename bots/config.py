@@ -138,8 +138,17 @@ def summarize(config: Config) -> str:
             f"  operators: chat {operators.chat_id}, {admins} admin{'' if admins == 1 else 's'}",
             f"  logging: {config.logging.level} ({config.logging.format})",
             f"  service levels: {_service_line(config)}",
+            f"  self-service: {_faq_line(config)}",
         ]
     )
+
+
+def _faq_line(config: Config) -> str:
+    if not config.faq:
+        return "off (no faq entries)"
+    languages = sorted({lang for entry in config.faq for lang in entry.texts})
+    mode = "the bot answers first" if config.selfservice.bot else "/faq for operators only"
+    return f"{len(config.faq)} FAQ entries ({', '.join(languages)}), {mode}"
 
 
 def _service_line(config: Config) -> str:

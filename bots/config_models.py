@@ -24,6 +24,7 @@ from pydantic import (
 
 from bots.config_errors import issue
 from bots.config_secrets import echo, redact_url
+from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
 from bots.config_types import Duration, Int, Section, UserId, reject_bool
 from bots.durations import format_duration
@@ -387,3 +388,12 @@ class Config(Section):
     # Service levels (hours, targets, acknowledgements, reminders); none without the section.
     service: ServiceConfig | None = None
     vk: VkConfig | None = None
+    # Self-service: the FAQ (its shape is fixed) and how the bot uses it.
+    faq: list[FaqEntryConfig] = []
+    selfservice: SelfServiceConfig = SelfServiceConfig()
+
+    @field_validator("faq")
+    @classmethod
+    def _check_faq_ids(cls, value: list[FaqEntryConfig]) -> list[FaqEntryConfig]:
+        check_unique_ids(value)
+        return value

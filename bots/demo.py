@@ -37,6 +37,23 @@ service:
   remind_before: {remind}
   sweep_interval: 250ms
   daily_report: "off"
+faq:
+  - id: delivery_time
+    en:
+      question: "How long does delivery take?"
+      phrasings: ["when will my order arrive", "delivery time"]
+      answer: "Orders ship within a day and arrive in 2-4 days; tracking comes by email."
+    ru:
+      question: "Сколько идёт доставка?"
+      phrasings: ["когда придёт заказ", "сроки доставки"]
+      answer: "Отправляем за день, доставка 2–4 дня; трек-номер придёт на почту."
+  - id: returns
+    en:
+      question: "How do I return an item?"
+      answer: "Within 14 days: reply here with the order number and we send a return label."
+    ru:
+      question: "Как вернуть товар?"
+      answer: "В течение 14 дней: пришлите номер заказа, и мы пришлём ярлык для возврата."
 """,
         source="sandbox",
         env={},
@@ -70,12 +87,15 @@ async def _setup(emu: TelegramEmulator) -> tuple[int, Any, Any]:
     emu.add_member(group, operator)
     customer = emu.add_user(first_name="Anna", last_name="Smirnova", username="anna_s",
                             language_code="en")
+    emu.add_user(first_name="Ivan", last_name="Petrov", username="ivan_p",
+                 language_code="en")
     return group, operator, customer
 
 
 class _Demo:
-    """The scripted conversation, one method per step: Anna asks, Olga notes, the reminder
-    fires, Olga answers, Anna thanks, Olga closes."""
+    """The scripted conversation, one method per step: Ivan's question is answered by the
+    bot (nothing reaches the operators); Anna's is not an FAQ question, so it is handed
+    over: Olga notes, the reminder fires, Olga answers, Anna thanks, Olga closes."""
 
     def __init__(self, emu: TelegramEmulator, group: int, olga: Any, anna: Any) -> None:
         self.emu, self.group, self.olga, self.anna = emu, group, olga, anna
@@ -86,6 +106,7 @@ class _Demo:
 
     async def play(self) -> bool:
         """Run every step; True when the internal note leaked to the customer."""
+        await self.bot_answers()
         await self.customer_asks()
         await self.operator_notes()
         await self.reminder_fires()
@@ -103,9 +124,30 @@ class _Demo:
     def topic_label(self) -> str:
         return f"topic “{_short(self.title)}”"
 
+    async def bot_answers(self) -> None:
+        """Ivan asks what the FAQ covers: the bot answers at once, he presses ✅ That
+        helped, and the conversation closes without a topic."""
+        emu, say = self.emu, self.transcript.say
+        ivan = next(u for u in emu.state.users.values() if u.first_name == "Ivan")
+        question = "hi, when will my order arrive?"
+        await emu.user_send(ivan, ivan.id, text=question)
+        say("Ivan (customer)", "@relaydesk_demo_bot", question)
+        await emu.wait_for(lambda: bool(self.bot_messages(ivan.id)), 10)
+        answer = self.bot_messages(ivan.id)[0]
+        buttons = [b for row in answer["reply_markup"]["inline_keyboard"] for b in row]
+        say("relaydesk (bot)", "Ivan's private chat",
+            f"{_plain(answer)} [{' | '.join(b['text'] for b in buttons)}]")
+        await emu.user_press_button(ivan, ivan.id, answer["message_id"],
+                                    buttons[0]["callback_data"])
+        say("Ivan (customer)", "@relaydesk_demo_bot", f"presses {buttons[0]['text']}")
+        await emu.wait_for(lambda: len(self.bot_messages(ivan.id)) == 2, 10)
+        say("relaydesk (bot)", "Ivan's private chat", _plain(self.bot_messages(ivan.id)[1]))
+        topics = len(emu.topics(self.group))
+        print(f"  {'':<18}   operator group: {topics} topics, nothing posted (self-served)")
+
     async def customer_asks(self) -> None:
-        """Anna's first message opens a topic with her card; she is told when to expect an
-        answer."""
+        """Anna's first message is no FAQ question: handed over, it opens a topic with her
+        card; she is told when to expect an answer."""
         emu, group, anna, say = self.emu, self.group, self.anna, self.transcript.say
         text = "Hi! My order #1042 hasn't arrived yet <:("
         await emu.user_send(anna, anna.id, text=text)

@@ -16,13 +16,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.model import Conversation, Customer, Identity, Message
+from core.model import Content, Conversation, Customer, Identity, Message
 from core.unit import Unit
 
 
 class CloseReason(StrEnum):
     OPERATOR = "operator"  # /close or the ✅ Close button
     LINKED = "linked"  # /link joined the customer with another, whose conversation goes on
+    SELF_SERVED = "self_served"  # the customer said the bot's answer helped: nobody else saw it
+
+
+@dataclass(frozen=True, slots=True)
+class BotTurn:
+    """What the bot did with a customer message of a conversation it holds: answered it
+    (`hand_over` False), or gives the conversation to people, with `context_html` (the bot
+    part of the conversation, for the topic) posted before the message itself."""
+
+    hand_over: bool
+    context_html: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,26 @@ class LifecycleListener:
     # Whether the listener needs `customer_wrote` for every customer message. The store's
     # one-statement intake path (PostgreSQL) tells nobody, so it is off while one does.
     every_message: bool = False
+    # Whether the listener may take conversations for a bot (`claims`, `bot_message`);
+    # intake asks nobody while none does.
+    takes_conversations: bool = False
+
+    async def claims(self, unit: Unit, customer: Customer, identity: Identity,
+                     content: Content) -> bool:
+        """A conversation is about to start with this customer message: True takes it for
+        the bot. It then starts in status `bot`: no topic, no clock, and its customer
+        messages come to `bot_message` instead of the desk until it is handed over."""
+        return False
+
+    async def bot_message(self, unit: Unit, conversation: Conversation, customer: Customer,
+                          identity: Identity, message: Message) -> BotTurn | None:
+        """A customer message (stored) of a conversation in status `bot`: what the bot did
+        with it (None: not this listener's bot)."""
+        return None
+
+    async def handed_over(self, unit: Unit, conversation: Conversation) -> None:
+        """A conversation the bot held is open for people from now on (told before
+        `customer_waits(created=True)`, which starts the wait)."""
 
     async def started(self, unit: Unit, conversation: Conversation) -> None:
         """A new conversation (the customer's first, or their first after a close)."""
@@ -83,6 +114,34 @@ class Lifecycle:
     @property
     def every_message(self) -> bool:
         return any(listener.every_message for listener in self._listeners)
+
+    @property
+    def takes_conversations(self) -> bool:
+        return any(listener.takes_conversations for listener in self._listeners)
+
+    async def claims(self, unit: Unit, customer: Customer, identity: Identity,
+                     content: Content) -> bool:
+        for listener in self._listeners:
+            if listener.takes_conversations and await listener.claims(unit, customer,
+                                                                      identity, content):
+                return True
+        return False
+
+    async def bot_message(self, unit: Unit, conversation: Conversation, customer: Customer,
+                          identity: Identity, message: Message) -> BotTurn:
+        """The holding bot's turn; a conversation no listener holds any more (its bot was
+        switched off since) goes to people."""
+        for listener in self._listeners:
+            if listener.takes_conversations:
+                turn = await listener.bot_message(unit, conversation, customer, identity,
+                                                  message)
+                if turn is not None:
+                    return turn
+        return BotTurn(hand_over=True)
+
+    async def handed_over(self, unit: Unit, conversation: Conversation) -> None:
+        for listener in self._listeners:
+            await listener.handed_over(unit, conversation)
 
     async def started(self, unit: Unit, conversation: Conversation) -> None:
         for listener in self._listeners:

@@ -15,6 +15,7 @@ from core.model import (
     Choice,
     Content,
     Conversation,
+    ConversationStatus,
     Customer,
     Delivery,
     DeliveryStatus,
@@ -94,9 +95,12 @@ class ConversationStore(Protocol):
 
     async def open_conversation(self, customer_id: int) -> Conversation | None: ...
     async def latest_conversation(self, customer_id: int) -> Conversation | None: ...
+    async def last_topic(self, customer_id: int) -> Conversation | None:
+        """The customer's latest conversation that has a topic (a new one reuses it)."""
+        ...
     async def create_conversation(
         self, customer_id: int, channel: str, identity_id: int, topic_id: int | None,
-        now: datetime,
+        now: datetime, status: ConversationStatus = ConversationStatus.OPEN,
     ) -> Conversation: ...
     async def get_conversation(self, conversation_id: int) -> Conversation: ...
     async def conversation_by_topic(self, topic_id: int) -> Conversation | None: ...
@@ -104,10 +108,11 @@ class ConversationStore(Protocol):
                                   fields: Mapping[str, object]) -> None:
         """Write the fields a unit of work set (`core.unit.ConversationChange`)."""
         ...
-    async def close_conversation(self, conversation_id: int, at: datetime) -> None:
-        """Closed now (at once, not with the unit's other changes: /link moves the
-        customer's conversations right after, and one open conversation per customer is a
-        unique key)."""
+    async def close_conversation(self, conversation_id: int, at: datetime,
+                                 reason: str | None = None) -> None:
+        """Closed now, with its `reason` (a `core.lifecycle.CloseReason`); at once, not with
+        the unit's other changes: /link moves the customer's conversations right after, and
+        one open conversation per customer is a unique key."""
         ...
     async def reopen_conversation(self, conversation_id: int) -> bool:
         """Closed → open again, unless the customer already has another open one."""

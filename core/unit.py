@@ -64,6 +64,13 @@ class ConversationChange:
     def assign(self, operator_id: str) -> None:
         self._fields["assignee_id"] = operator_id
 
+    def handed_over(self, at: datetime, topic_id: int | None) -> None:
+        """The bot gave the conversation to people: it is open from `at` and the customer
+        waits from then on, in their earlier topic when they have one (its card is there)."""
+        self._fields.update(status=ConversationStatus.OPEN, opened_at=at, waiting_since=at)
+        if topic_id is not None:
+            self._fields.update(topic_id=topic_id, card_posted=True)
+
     def close(self, at: datetime) -> None:
         self._fields.update(status=ConversationStatus.CLOSED, closed_at=at, waiting_since=None)
 

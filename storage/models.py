@@ -69,6 +69,9 @@ class Conversation(Model):
     title_want = fields.CharField(max_length=8, null=True)
     title_mark = fields.CharField(max_length=8, null=True)
     title_due_at = fields.DatetimeField(null=True, db_index=True)
+    # Why it was closed (core.lifecycle.CloseReason); reports leave out the conversations a
+    # bot served alone.
+    close_reason = fields.CharField(max_length=16, null=True)
 
     class Meta:
         table = "conversation"
@@ -191,3 +194,25 @@ class Cursor(Model):
 
     class Meta:
         table = "cursor"
+
+
+class FaqTurn(Model):
+    # Self-service (core/selfservice/): what the bot did with each customer message of a
+    # conversation it held, the customers' presses, and the operators' /faq answers. The
+    # context post, the report's self-service lines and `relaydesk faq suggest` read it.
+
+    id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.IntField()
+    at_us = fields.BigIntField()
+    kind = fields.CharField(max_length=16)  # core.selfservice.ports.TurnKind
+    entry_id = fields.CharField(max_length=64, null=True)
+    score = fields.FloatField(null=True)
+    lang = fields.CharField(max_length=16, null=True)
+    text = fields.TextField(null=True)  # the customer's words, cut
+
+    class Meta:
+        table = "faq_turn"
+        indexes = (
+            Index(fields=("conversation_id", "id"), name="faq_turn_conversation_idx"),
+            Index(fields=("at_us",), name="faq_turn_at_idx"),
+        )

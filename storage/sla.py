@@ -142,9 +142,11 @@ class TortoiseSlaStore(TortoiseBase):
 
     async def history(self, since: datetime, until: datetime
                       ) -> tuple[list[ConversationRecord], list[DeadlineRecord]]:
+        # Conversations people handled: not those a bot held alone (still, or to the end).
         conversations = await self._raw(
             "SELECT id, channel, assignee_id, opened_at, first_response_at, closed_at"
-            " FROM conversation WHERE opened_at >= ? AND opened_at < ? ORDER BY id",
+            " FROM conversation WHERE opened_at >= ? AND opened_at < ? AND status <> 'bot'"
+            " AND (close_reason IS NULL OR close_reason <> 'self_served') ORDER BY id",
             [self.dt_in(since), self.dt_in(until)],
         )
         deadlines = await self._raw(

@@ -19,9 +19,10 @@ from storage.customers import CustomerRepository
 from storage.fast_intake import FastIntakeRepository
 from storage.topics import TopicRepository
 
-# What change_conversation may set: the model's columns but the key and the opening time
-# (derived, so a column added by a migration is allowed without a second list to keep).
-_CONVERSATION_COLUMNS = frozenset(db.Conversation._meta.db_fields) - {"id", "opened_at"}
+# What change_conversation may set: the model's columns but the key (derived, so a column
+# added by a migration is allowed without a second list to keep). The opening time changes
+# once, when a bot hands the conversation to people (`ConversationChange.handed_over`).
+_CONVERSATION_COLUMNS = frozenset(db.Conversation._meta.db_fields) - {"id"}
 
 
 def _conversation_raw(r: Any) -> m.Conversation:
@@ -74,9 +75,8 @@ class TortoiseStore(CustomerRepository, TopicRepository, FastIntakeRepository):
 
     async def create_conversation(
         self, customer_id: int, channel: str, identity_id: int, topic_id: int | None,
-        now: datetime,
+        now: datetime, status: m.ConversationStatus = m.ConversationStatus.OPEN,
     ) -> m.Conversation:
-        status = m.ConversationStatus.OPEN
         try:
             rows = await self._raw(
                 "INSERT INTO conversation (customer_id, channel, status, topic_id, card_posted,"
@@ -120,10 +120,18 @@ class TortoiseStore(CustomerRepository, TopicRepository, FastIntakeRepository):
             [*values, conversation_id],
         )
 
-    async def close_conversation(self, conversation_id: int, at: datetime) -> None:
+    async def close_conversation(self, conversation_id: int, at: datetime,
+                                 reason: str | None = None) -> None:
         await self._raw(
             "UPDATE conversation SET status = 'closed', closed_at = ?, waiting_since = NULL,"
-            " open_key = NULL WHERE id = ?", [self.dt_in(at), conversation_id])
+            " open_key = NULL, close_reason = ? WHERE id = ?",
+            [self.dt_in(at), reason, conversation_id])
+
+    async def last_topic(self, customer_id: int) -> m.Conversation | None:
+        rows = await self._raw(
+            "SELECT * FROM conversation WHERE customer_id = ? AND topic_id IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1", [customer_id])
+        return _conversation_raw(rows[0]) if rows else None
 
     async def mark_card_posted(self, conversation_id: int) -> None:
         await self._raw("UPDATE conversation SET card_posted = ? WHERE id = ?",

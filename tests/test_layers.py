@@ -50,6 +50,7 @@ CORE_RULES = {
     "conversations": {"kernel", "delivery", "conversations"},
     "intake": {"kernel", "delivery", "intake"},
     "sla": {"kernel", "delivery", "sla"},
+    "selfservice": {"kernel", "delivery", "selfservice"},
 }
 
 

@@ -25,11 +25,14 @@ class Conversations:
 
     async def close(self, unit: Unit, conversation: Conversation, closure: Closure,
                     notice_html: str) -> None:
-        """Close `conversation` in `unit`: the one close operation."""
-        await self._store.close_conversation(conversation.id, unit.now)
+        """Close `conversation` in `unit`: the one close operation. A conversation a bot
+        held to the end (self-served, or closed by /link before a hand-over) never reached
+        the desk: it has no topic to post the notice in or to close."""
+        await self._store.close_conversation(conversation.id, unit.now, str(closure.reason))
         await self._lifecycle.closed(unit, conversation, closure)
-        await self._queue.notice(unit, conversation.id, notice_html)
-        await self._queue.close_topic(unit, conversation.id)
+        if conversation.status is not ConversationStatus.BOT:
+            await self._queue.notice(unit, conversation.id, notice_html)
+            await self._queue.close_topic(unit, conversation.id)
 
     async def close_topic(self, topic_id: int, operator_id: str, operator_name: str
                           ) -> Conversation | None:

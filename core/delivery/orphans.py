@@ -28,6 +28,7 @@ from enum import StrEnum
 
 from core import texts
 from core.delivery.queue import Queue
+from core.model import ConversationStatus
 from core.ports import Store
 from core.unit import Transactions, Unit
 
@@ -68,6 +69,12 @@ class OrphanTopics:
             or await store.latest_conversation(customer_id)
         if conversation is None:
             logger.info("topic %s (%r) names no known customer; left alone", topic_id, title)
+            return TopicFate.FOREIGN
+        if conversation.status is ConversationStatus.BOT:
+            # A bot holds the customer now: that conversation makes no topic, and the one
+            # that made this closed within seconds. Rare enough to leave to people.
+            logger.info("topic %s (%r): its customer is with the bot now; left alone",
+                        topic_id, title)
             return TopicFate.FOREIGN
         if await store.claim_topic(conversation.id, topic_id) == topic_id:
             # Its answer was lost, or is merely slower than this update: either way the

@@ -17,10 +17,12 @@ from core.lifecycle import Lifecycle
 from core.model import (
     DESK,
     Conversation,
+    ConversationStatus,
     Customer,
     Identity,
     InboundCustomerMessage,
     IntakeResult,
+    Message,
     MessageKind,
     Outcome,
     SourceRef,
@@ -69,49 +71,107 @@ class CustomerIntake:
         conversation = None if new else await store.open_conversation(customer.id)
         created = conversation is None
         if conversation is None:
+            bot = self._lifecycle.takes_conversations and await self._lifecycle.claims(
+                unit, customer, identity, inbound.content)
             conversation = await self._start(unit, customer, inbound.channel, identity,
-                                             first=new)
-        change = unit.change(conversation.id)
+                                             first=new, bot=bot)
         if conversation.reply_identity_id != identity.id:
-            change.reply_through(identity.id)
+            unit.change(conversation.id).reply_through(identity.id)
+        if conversation.status is ConversationStatus.BOT:
+            return await self._to_bot(unit, inbound, conversation, customer, identity)
         if conversation.waiting_since is None:
-            change.waits_since(unit.now)
+            unit.change(conversation.id).waits_since(unit.now)
             await self._lifecycle.customer_waits(unit, conversation, customer, identity,
                                                  created=created)
+        message = await self._add(unit, inbound, conversation)
+        # A conversation started in this unit has an empty lane, unless it reopens the
+        # customer's topic (those rows come first): nobody else knows its id yet.
+        await self._relay(unit, inbound, message, conversation,
+                          lane_empty=created and conversation.topic_id is None)
+        return IntakeResult(Outcome.STORED, message.id, conversation.id)
+
+    async def _to_bot(self, unit: Unit, inbound: InboundCustomerMessage,
+                      conversation: Conversation, customer: Customer, identity: Identity
+                      ) -> IntakeResult:
+        """A message of a conversation the bot holds goes to the bot; when the bot hands
+        the conversation over, it is the first message the desk sees, after the context."""
+        message = await self._add(unit, inbound, conversation)
+        turn = await self._lifecycle.bot_message(unit, conversation, customer, identity,
+                                                 message)
+        if turn.hand_over:
+            opened = await self.hand_over(unit, conversation, turn.context_html,
+                                          customer=customer, identity=identity)
+            await self._relay(unit, inbound, message, opened, lane_empty=False)
+        return IntakeResult(Outcome.STORED, message.id, conversation.id)
+
+    async def hand_over(self, unit: Unit, conversation: Conversation, context_html: str, *,
+                        customer: Customer | None = None, identity: Identity | None = None
+                        ) -> Conversation:
+        """A conversation the bot held opens for people, in `unit`: in the customer's
+        earlier topic if they have one (reopened, with the "new conversation" notice), else
+        in a new one (the card goes first); `context_html` (what the customer and the bot
+        said) is posted next; then the customer waits (the clock starts, they are told when
+        to expect a person), as for a conversation that starts now."""
+        store = self._store
+        customer = customer or await store.get_customer(conversation.customer_id)
+        identity = identity or await store.get_identity(conversation.reply_identity_id)
+        previous = await store.last_topic(customer.id)
+        change = unit.change(conversation.id)
+        change.handed_over(unit.now, previous.topic_id if previous else None)
+        opened = change.applied_to(conversation)
+        if previous is not None:
+            await self._reuse_topic(unit, opened, customer, previous)
+        if context_html:
+            await self._queue.notice(unit, conversation.id, context_html)
+        await self._lifecycle.handed_over(unit, opened)
+        await self._lifecycle.customer_waits(unit, opened, customer, identity, created=True)
+        return opened
+
+    async def _add(self, unit: Unit, inbound: InboundCustomerMessage,
+                   conversation: Conversation) -> Message:
         reply_to_id = await self._relays.replied(inbound.channel, inbound.chat_id,
                                                  inbound.reply_to_message_id)
-        message = await store.add_message(
+        message = await self._store.add_message(
             conversation.id, MessageKind.CUSTOMER, inbound.user_id, inbound.profile.display_name,
             inbound.content, SourceRef(inbound.channel, inbound.chat_id, inbound.message_id),
             reply_to_id, unit.now, reply_ref=None if reply_to_id else inbound.reply_to_message_id,
         )
         unit.stored.append(message)
         await self._lifecycle.customer_wrote(unit, conversation, message)
-        # A conversation started in this unit has an empty lane, unless it reopens the
-        # customer's topic (those rows come first): nobody else knows its id yet.
+        return message
+
+    async def _relay(self, unit: Unit, inbound: InboundCustomerMessage, message: Message,
+                     conversation: Conversation, *, lane_empty: bool) -> None:
         await self._relays.queue(
             unit, lane=desk_lane(conversation.id), target=DESK,
             chat_id=self._queue.desk_chat, message=message,
             group=group_key(inbound.channel, inbound.chat_id, inbound.content),
-            conversation=conversation, lane_empty=created and conversation.topic_id is None,
+            conversation=conversation, lane_empty=lane_empty,
         )
-        return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
     async def _start(self, unit: Unit, customer: Customer, channel: str, identity: Identity,
-                     *, first: bool) -> Conversation:
+                     *, first: bool, bot: bool) -> Conversation:
         """A new conversation reuses the customer's topic, so their history stays in one
-        place. `first`: the customer was created in this unit (no earlier conversation)."""
+        place. `first`: the customer was created in this unit (no earlier conversation).
+        `bot`: a bot takes it; it gets a topic only when it is handed over."""
         store = self._store
-        previous = None if first else await store.latest_conversation(customer.id)
-        topic_id = previous.topic_id if previous else None
-        conversation = await store.create_conversation(
-            customer.id, channel, identity.id, topic_id, unit.now
-        )
-        if previous is not None and topic_id is not None:
-            # The previous conversation's /close closed the topic.
-            await self._queue.reopen_topic(unit, conversation.id)
-            await self._queue.notice(unit, conversation.id, texts.render(
-                "new_conversation", conversation_id=conversation.id,
-                name=customer.display_name, previous=previous.id))
+        if bot:
+            conversation = await store.create_conversation(
+                customer.id, channel, identity.id, None, unit.now, ConversationStatus.BOT)
+        else:
+            previous = None if first else await store.last_topic(customer.id)
+            conversation = await store.create_conversation(
+                customer.id, channel, identity.id, previous.topic_id if previous else None,
+                unit.now)
+            if previous is not None:
+                await self._reuse_topic(unit, conversation, customer, previous)
         await self._lifecycle.started(unit, conversation)
         return conversation
+
+    async def _reuse_topic(self, unit: Unit, conversation: Conversation, customer: Customer,
+                           previous: Conversation) -> None:
+        """The previous conversation's /close closed the topic: reopened, with a notice."""
+        await self._queue.reopen_topic(unit, conversation.id)
+        await self._queue.notice(unit, conversation.id, texts.render(
+            "new_conversation", conversation_id=conversation.id,
+            name=customer.display_name, previous=previous.id))

@@ -7,6 +7,7 @@ from core.delivery.queue import Queue
 from core.model import (
     DESK,
     Content,
+    ConversationStatus,
     InboundEdit,
     IntakeResult,
     MessageKind,
@@ -40,7 +41,9 @@ class UpdateIntake:
         message = await store.get_message(link.message_id)
         await store.update_content(message.id, inbound.content, inbound.edited_at)
         conversation = await store.get_conversation(message.conversation_id)
-        if message.kind not in (MessageKind.CUSTOMER, MessageKind.OPERATOR):
+        if message.kind not in (MessageKind.CUSTOMER, MessageKind.OPERATOR) \
+                or conversation.status is ConversationStatus.BOT:
+            # A bot's conversation has no copy on the desk (and must not make a topic).
             return IntakeResult(Outcome.STORED, message.id, conversation.id)
         if (inbound.platform, inbound.chat_id) != self._desk:
             # Written on a customer channel (the customer's own message, or an answer
@@ -69,7 +72,7 @@ class UpdateIntake:
             return False
         await store.set_reachable(identity.id, reachable)
         conversation = await store.latest_conversation(identity.customer_id)
-        if conversation is not None:
+        if conversation is not None and conversation.status is not ConversationStatus.BOT:
             customer = await store.get_customer(identity.customer_id)
             await self._queue.notice(unit, conversation.id, texts.render(
                 "unblocked" if reachable else "blocked", name=customer.display_name,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from core import texts
 from core.delivery.queue import Queue
 from core.model import DeskPost
 from core.ports import Store
+from core.report_sections import ReportSection
 from core.sla import reports
 from core.sla.policy import SlaPolicy
 from core.sla.ports import SlaStore
@@ -42,8 +44,9 @@ def parse_snooze(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
 
 class SlaControls:
     def __init__(self, store: Store, sla: SlaStore, transactions: Transactions, queue: Queue,
-                 policy: SlaPolicy | None) -> None:
+                 policy: SlaPolicy | None, sections: Sequence[ReportSection] = ()) -> None:
         self._store = store
+        self._sections = sections  # other capabilities' lines, posted under ours
         self._sla = sla
         self._transactions = transactions
         self._queue = queue
@@ -87,6 +90,10 @@ class SlaControls:
             report = reports.compute(period, since, until, conversations, deadlines, self.zone)
             names = await self._store.operator_names(sorted(report.per_operator))
             html = reports.render(report, self.zone, names)
+            for section in self._sections:
+                extra = await section.report_html(since, until)
+                if extra:
+                    html = f"{html}\n{extra}"
             if chart:
                 png = reports.chart(report, names)
 
