@@ -21,6 +21,7 @@ from adapters.telegram.startup import check_desk, publish_commands
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
+from bots.http import HttpServer
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
@@ -79,6 +80,7 @@ class Services:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     vk: VkParts | None = None
     selfservice: SelfServiceParts | None = None
+    http: HttpServer | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -117,11 +119,23 @@ class App:
             username = await self.startup_retry.until_reachable(
                 lambda: check_desk(bot, cfg.operators.chat_id))
             services = await self._build(bot, opened)
+            await self._listen(services.http, opened)
             opened.pop_all()  # from here on they belong to `services` and close in stop()
         self._run_services(services)
         logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
                     cfg.operators.chat_id, cfg.storage.kind)
         return services
+
+    @staticmethod
+    async def _listen(http: HttpServer | None, opened: contextlib.AsyncExitStack) -> None:
+        if http is None:
+            return
+        try:
+            await http.start()
+        except OSError as exc:
+            raise StartupError(f"http.listen: cannot listen on {http.config.listen}: "
+                               f"{exc.strerror or exc}; choose a free host:port") from None
+        opened.push_async_callback(http.stop)
 
     async def start_unless_stopped(self, stop: asyncio.Event) -> Services | None:
         """`start()`, given up when `stop` is set first (a SIGTERM while a server is still
@@ -200,6 +214,8 @@ class App:
                 raise StartupError(str(exc)) from exc
         await self.startup_retry.until_reachable(lambda: publish_commands(
             bot, cfg.operators.chat_id, [(c.name, c.summary) for c in commands.menu()]))
+        # Parts of the one HTTP server (widget, webhooks, metrics) are added by their owners.
+        http = HttpServer(cfg.http) if cfg.http is not None else None
         dp = Dispatcher()
         dp["intake"] = intake
         dp["commands"] = commands
@@ -210,7 +226,7 @@ class App:
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice)
+                        selfservice=selfservice, http=http)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram
@@ -305,6 +321,8 @@ class App:
             polling = [t for t in services.tasks if t.get_name() in ("polling", "vk-polling")]
             # A batch being handled finishes (its updates commit) before anything else stops.
             await asyncio.wait(polling, timeout=15)
+            if services.http is not None:
+                await services.http.stop()
             if services.sla_jobs is not None:
                 services.sla_jobs.stop()
             # Sends waiting for a rate-limit window go back to the queue at once; calls on

@@ -139,8 +139,17 @@ def summarize(config: Config) -> str:
             f"  logging: {config.logging.level} ({config.logging.format})",
             f"  service levels: {_service_line(config)}",
             f"  self-service: {_faq_line(config)}",
+            f"  http: {_http_line(config)}",
         ]
     )
+
+
+def _http_line(config: Config) -> str:
+    http = config.http
+    if http is None:
+        return "off (no 'http' section)"
+    public = f", public at {redact_url(http.public_url)}" if http.public_url else ""
+    return f"listening on {http.listen}{public}"
 
 
 def _faq_line(config: Config) -> str:
