@@ -296,9 +296,10 @@ async def test_sqlite_close_waits_for_a_checkpoint_in_progress(
     from storage import sqlite_engine
     from storage.database import migrate
 
-    started, used = threading.Event(), []
+    started, used, starts = threading.Event(), [], []
 
     def slow_checkpoint(conn: Any, wal: str) -> None:  # the real one, made slow
+        starts.append(1)
         started.set()
         time.sleep(0.3)
         used.append(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
@@ -311,7 +312,9 @@ async def test_sqlite_close_waits_for_a_checkpoint_in_progress(
     await _customer(TortoiseStore())
     await asyncio.to_thread(started.wait, 5)
     await close_database(handle)  # while the checkpoint sleeps
-    assert len(used) == 1  # it finished on an open connection (a closed one raises)
+    # Every checkpoint that started finished on an open connection (a closed one raises);
+    # a slow machine may have started a second one before the close.
+    assert used and len(used) == len(starts)
 
 
 async def test_sqlite_a_cancelled_statement_in_a_thread_keeps_its_connection(
