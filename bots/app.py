@@ -21,6 +21,7 @@ from adapters.telegram.startup import check_desk, publish_commands
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
+from bots.feedback import FeedbackParts
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
@@ -79,6 +80,7 @@ class Services:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     vk: VkParts | None = None
     selfservice: SelfServiceParts | None = None
+    feedback: FeedbackParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -178,11 +180,15 @@ class App:
         selfservice = SelfServiceParts.build(cfg, store, queue, transactions)
         if selfservice is not None:
             lifecycle.add(selfservice.service)
+        feedback = FeedbackParts.build(cfg, store, queue, transactions)
+        for listener in feedback.listeners:
+            lifecycle.add(listener)
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(desk.platform, desk.chat_id), cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
         controls = SlaControls(store, sla_store, transactions, queue, policy,
-                               [selfservice.report] if selfservice else [])
+                               ([selfservice.report] if selfservice else [])
+                               + feedback.reports)
         commands = self._commands(intake, conversations,
                                   Linking(store, transactions, queue, conversations, lifecycle),
                                   controls)
@@ -191,6 +197,7 @@ class App:
             selfservice.connect(intake.customers.hand_over, conversations.close,
                                 intake.operators.relay_operator_to_customer, commands,
                                 presses, store, queue, transactions)
+        feedback.connect(presses)
         desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
         jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
         if vk is not None:
@@ -210,7 +217,7 @@ class App:
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice)
+                        selfservice=selfservice, feedback=feedback)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram

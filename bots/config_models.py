@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from bots.config_errors import issue
+from bots.config_feedback import CsatConfig
 from bots.config_secrets import echo, redact_url
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
@@ -391,6 +392,8 @@ class Config(Section):
     # Self-service: the FAQ (its shape is fixed) and how the bot uses it.
     faq: list[FaqEntryConfig] = []
     selfservice: SelfServiceConfig = SelfServiceConfig()
+    # After the answer: the satisfaction survey.
+    csat: CsatConfig = CsatConfig()
 
     @field_validator("faq")
     @classmethod

@@ -24,6 +24,7 @@ class CloseReason(StrEnum):
     OPERATOR = "operator"  # /close or the ✅ Close button
     LINKED = "linked"  # /link joined the customer with another, whose conversation goes on
     SELF_SERVED = "self_served"  # the customer said the bot's answer helped: nobody else saw it
+    BANNED = "banned"  # /ban: the customer's later messages are kept off the desk
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,16 @@ class LifecycleListener:
     # Whether the listener may take conversations for a bot (`claims`, `bot_message`);
     # intake asks nobody while none does.
     takes_conversations: bool = False
+    # Whether the listener may keep a message of a customer with no open conversation
+    # (`absorbs`); intake asks nobody while none does.
+    absorbs_messages: bool = False
+
+    async def absorbs(self, unit: Unit, customer: Customer, identity: Identity,
+                      content: Content) -> Conversation | None:
+        """A customer with no open conversation wrote: the closed conversation the message
+        belongs to (a survey's comment, a banned customer's words), where intake stores it
+        without relaying it or starting a conversation; None: it starts one as usual."""
+        return None
 
     async def claims(self, unit: Unit, customer: Customer, identity: Identity,
                      content: Content) -> bool:
@@ -118,6 +129,19 @@ class Lifecycle:
     @property
     def takes_conversations(self) -> bool:
         return any(listener.takes_conversations for listener in self._listeners)
+
+    @property
+    def absorbs_messages(self) -> bool:
+        return any(listener.absorbs_messages for listener in self._listeners)
+
+    async def absorbs(self, unit: Unit, customer: Customer, identity: Identity,
+                      content: Content) -> Conversation | None:
+        for listener in self._listeners:
+            if listener.absorbs_messages:
+                kept = await listener.absorbs(unit, customer, identity, content)
+                if kept is not None:
+                    return kept
+        return None
 
     async def claims(self, unit: Unit, customer: Customer, identity: Identity,
                      content: Content) -> bool:

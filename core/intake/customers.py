@@ -69,6 +69,11 @@ class CustomerIntake:
             await store.set_reachable(identity.id, True)
         # A customer created just now has no conversation yet: nothing to look up.
         conversation = None if new else await store.open_conversation(customer.id)
+        if conversation is None and not new and self._lifecycle.absorbs_messages:
+            kept = await self._lifecycle.absorbs(unit, customer, identity, inbound.content)
+            if kept is not None:  # stored in a closed conversation, not relayed
+                message = await self._add(unit, inbound, kept)
+                return IntakeResult(Outcome.STORED, message.id, kept.id)
         created = conversation is None
         if conversation is None:
             bot = self._lifecycle.takes_conversations and await self._lifecycle.claims(
