@@ -197,7 +197,8 @@ class App:
             selfservice.connect(intake.customers.hand_over, conversations.close,
                                 intake.operators.relay_operator_to_customer, commands,
                                 presses, store, queue, transactions)
-        feedback.connect(presses)
+        feedback.connect(cfg, presses, commands, store, queue, transactions,
+                         intake.operators.relay_operator_to_customer, policy)
         desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
         jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
         if vk is not None:

@@ -3,6 +3,8 @@
 
 ```yaml
 csat: {enabled: true, expires: 24h, comment_wait: 10m, texts: {en: {question: "…"}}}
+canned:
+  hello: {en: "Hello {{ customer.first_name }}!", ru: "Здравствуйте, {{ customer.first_name }}!"}
 ```
 """
 
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Annotated, Any
 
-from pydantic import field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bots.config_errors import issue
 from bots.config_types import Duration, Section
+from core.canned.templates import CannedError, CannedReplies
+from core.canned.templates import check as check_canned
 from core.feedback.service import CsatSettings
 from core.feedback.texts import KEYS as CSAT_KEYS
 
@@ -61,3 +66,57 @@ class CsatConfig(Section):
 
     def settings(self) -> CsatSettings:
         return CsatSettings(self.enabled, self.expires, self.comment_wait)
+
+
+def _check_canned_text(value: str) -> str:
+    if not value.strip():
+        raise issue("is empty", "write the text the customer gets")
+    try:
+        check_canned(value)
+    except CannedError as exc:
+        raise issue(f"the template fails with sample values: {exc}", CANNED_HINT) from None
+    return value
+
+
+CANNED_HINT = ("jinja2; the variables are customer.first_name, operator.first_name, "
+               "conversation.number and next_opening, each in double braces")
+CannedText = Annotated[str, AfterValidator(_check_canned_text)]
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class CannedReplyConfig(Section):
+    """One canned reply: a text per language code (jinja2 templates)."""
+
+    model_config = {**Section.model_config, "extra": "allow"}
+    __pydantic_extra__: dict[str, CannedText] = Field(init=False)  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_languages(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if not (isinstance(key, str) and LANGUAGE.match(key)):
+                    raise issue(f"unknown key {key!r}: not a language code",
+                                "a canned reply has one text per language code: ru, en, …")
+            if not data:
+                raise issue("has no text", "add e.g. `en: \"Hello!\"`")
+        return data
+
+    @property
+    def texts(self) -> dict[str, str]:
+        return dict(self.__pydantic_extra__ or {})
+
+
+def check_canned_names(value: Any) -> Any:
+    """Names first (before the texts): what operators type after /t."""
+    if not isinstance(value, dict):
+        return value
+    for name in value:
+        if not isinstance(name, str) or not NAME.match(name):
+            raise issue(f"{name!r} is not a valid name",
+                        "what operators type after /t: lower-case letters, digits, _ and -")
+    return value
+
+
+def canned_of(value: dict[str, CannedReplyConfig]) -> CannedReplies:
+    return CannedReplies({name: reply.texts for name, reply in value.items()})

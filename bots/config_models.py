@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from bots.config_errors import issue
-from bots.config_feedback import CsatConfig
+from bots.config_feedback import CannedReplyConfig, CsatConfig, check_canned_names
 from bots.config_secrets import echo, redact_url
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
@@ -394,6 +394,13 @@ class Config(Section):
     selfservice: SelfServiceConfig = SelfServiceConfig()
     # After the answer: the satisfaction survey.
     csat: CsatConfig = CsatConfig()
+    # Canned replies for /t: a name → a jinja2 text per language.
+    canned: dict[str, CannedReplyConfig] = {}
+
+    @field_validator("canned", mode="before")
+    @classmethod
+    def _check_canned(cls, value: Any) -> Any:
+        return check_canned_names(value)
 
     @field_validator("faq")
     @classmethod

@@ -1,11 +1,17 @@
 """The after-the-answer capabilities' parts, built from config for the composition root
-(bots/app.py): the survey (its listener, store, report lines and buttons)."""
+(bots/app.py): the survey (its listener, store, report lines and buttons) and the canned
+replies' /t command."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bots.config import Config
+from bots.config_feedback import canned_of
+from core.canned import commands as canned_commands
+from core.canned.commands import AnswerAsOperator, NextOpening
+from core.commands import Commands
 from core.delivery.queue import Queue
 from core.feedback.ports import Silenced
 from core.feedback.report import CsatReport
@@ -14,8 +20,21 @@ from core.feedback.service import Csat
 from core.feedback.texts import SurveyTexts
 from core.ports import Store
 from core.presses import Presses
+from core.sla.policy import SlaPolicy
 from core.unit import Transactions
 from storage.feedback import TortoiseSurveyStore
+
+
+def next_opening_of(policy: SlaPolicy | None) -> NextOpening | None:
+    """When the channel's desk opens next (now, while open), in its time zone."""
+    if policy is None:
+        return None
+
+    def next_opening(channel: str, now: datetime) -> datetime:
+        hours = policy.channel(channel).hours
+        return hours.next_open(now).astimezone(hours.zone)
+
+    return next_opening
 
 
 @dataclass
@@ -39,6 +58,11 @@ class FeedbackParts:
     def reports(self) -> list[CsatReport]:
         return [self.csat_report]
 
-    def connect(self, presses: Presses) -> None:
-        """Register the customers' buttons."""
+    def connect(self, config: Config, presses: Presses, commands: Commands, shared: Store,
+                queue: Queue, transactions: Transactions, answer: AnswerAsOperator,
+                policy: SlaPolicy | None) -> None:
+        """Register the customers' buttons and the operators' commands."""
         presses.register(CSAT_PREFIX, self.csat.press)
+        canned_commands.register(commands, canned_commands.CannedCommand(
+            canned_of(config.canned), shared, queue, transactions, answer,
+            next_opening_of(policy)))

@@ -52,6 +52,7 @@ CORE_RULES = {
     "sla": {"kernel", "delivery", "sla"},
     "selfservice": {"kernel", "delivery", "selfservice"},
     "feedback": {"kernel", "delivery", "feedback"},
+    "canned": {"kernel", "delivery", "canned"},
 }
 
 
