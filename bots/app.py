@@ -198,7 +198,8 @@ class App:
                                 intake.operators.relay_operator_to_customer, commands,
                                 presses, store, queue, transactions)
         feedback.connect(cfg, presses, commands, store, queue, transactions,
-                         intake.operators.relay_operator_to_customer, policy)
+                         intake.operators.relay_operator_to_customer, conversations.close,
+                         policy)
         desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
         jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
         if vk is not None:

@@ -9,19 +9,25 @@ from datetime import datetime
 
 from bots.config import Config
 from bots.config_feedback import canned_of
+from core.abuse import commands as ban_commands
+from core.abuse.bans import Bans
+from core.abuse.ports import Close
+from core.abuse.report import AbuseReport
 from core.canned import commands as canned_commands
 from core.canned.commands import AnswerAsOperator, NextOpening
 from core.commands import Commands
 from core.delivery.queue import Queue
-from core.feedback.ports import Silenced
 from core.feedback.report import CsatReport
 from core.feedback.service import PREFIX as CSAT_PREFIX
 from core.feedback.service import Csat
 from core.feedback.texts import SurveyTexts
+from core.lifecycle import LifecycleListener
 from core.ports import Store
 from core.presses import Presses
+from core.report_sections import ReportSection
 from core.sla.policy import SlaPolicy
 from core.unit import Transactions
+from storage.abuse import TortoiseAbuseStore
 from storage.feedback import TortoiseSurveyStore
 
 
@@ -40,29 +46,33 @@ def next_opening_of(policy: SlaPolicy | None) -> NextOpening | None:
 @dataclass
 class FeedbackParts:
     csat: Csat
-    csat_report: CsatReport
+    bans: Bans
+    abuse_store: TortoiseAbuseStore
+    reports: list[ReportSection]
 
     @classmethod
-    def build(cls, config: Config, shared: Store, queue: Queue, transactions: Transactions,
-              silenced: Silenced | None = None) -> FeedbackParts:
-        store = TortoiseSurveyStore()
-        csat = Csat(store, shared, queue, transactions, SurveyTexts(config.csat.texts),
-                    config.csat.settings(), silenced)
-        return cls(csat, CsatReport(store))
+    def build(cls, config: Config, shared: Store, queue: Queue, transactions: Transactions
+              ) -> FeedbackParts:
+        abuse_store = TortoiseAbuseStore()
+        bans = Bans(abuse_store, shared)
+        survey_store = TortoiseSurveyStore()
+        csat = Csat(survey_store, shared, queue, transactions, SurveyTexts(config.csat.texts),
+                    config.csat.settings(), bans.silenced)
+        return cls(csat, bans, abuse_store, [CsatReport(survey_store),
+                                             AbuseReport(abuse_store)])
 
     @property
-    def listeners(self) -> list[Csat]:
-        return [self.csat]
-
-    @property
-    def reports(self) -> list[CsatReport]:
-        return [self.csat_report]
+    def listeners(self) -> list[LifecycleListener]:
+        """Bans first: a banned customer's message is theirs, never a survey comment."""
+        return [self.bans, self.csat]
 
     def connect(self, config: Config, presses: Presses, commands: Commands, shared: Store,
                 queue: Queue, transactions: Transactions, answer: AnswerAsOperator,
-                policy: SlaPolicy | None) -> None:
+                close: Close, policy: SlaPolicy | None) -> None:
         """Register the customers' buttons and the operators' commands."""
         presses.register(CSAT_PREFIX, self.csat.press)
+        ban_commands.register(commands, ban_commands.BanCommands(
+            self.abuse_store, shared, queue, transactions, close, commands))
         canned_commands.register(commands, canned_commands.CannedCommand(
             canned_of(config.canned), shared, queue, transactions, answer,
             next_opening_of(policy)))

@@ -273,10 +273,12 @@ class AbuseEvent(Model):
     id = fields.BigIntField(primary_key=True)
     customer_id = fields.IntField()
     conversation_id = fields.IntField()
+    message_id = fields.BigIntField(null=True)
     at_us = fields.BigIntField()
-    kind = fields.CharField(max_length=16)
+    kind = fields.CharField(max_length=16)  # core.abuse.ports.EventKind
 
     class Meta:
         table = "abuse_event"
         indexes = (Index(fields=("at_us",), name="abuse_event_at_idx"),
+                   Index(fields=("kind", "id"), name="abuse_event_kind_idx"),
                    Index(fields=("customer_id", "at_us"), name="abuse_event_customer_idx"))

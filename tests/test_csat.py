@@ -101,6 +101,8 @@ async def test_high_ratings_count_per_operator_in_russian(desk: Desk,
     app = await start_relay()
     ivan = desk.customer("Ivan", language_code="ru")
     olga, petr = desk.operator("Olga"), desk.operator("Petr")
+    # /reopen is typed in a closed topic: by a group admin who may manage topics.
+    desk.emu.add_member(desk.group, olga.user, admin=True, can_manage_topics=True)
     topic = await answered_and_closed(desk, ivan, olga, "где заказ?")
     survey = await ivan.receives("Как мы справились? Оцените ответ от 1 до 5.")
     assert await press(desk, ivan, survey, "5") == "Спасибо!"

@@ -53,6 +53,7 @@ CORE_RULES = {
     "selfservice": {"kernel", "delivery", "selfservice"},
     "feedback": {"kernel", "delivery", "feedback"},
     "canned": {"kernel", "delivery", "canned"},
+    "abuse": {"kernel", "delivery", "abuse"},
 }
 
 

@@ -138,12 +138,10 @@ class Csat(LifecycleListener):
         closed again, unless the customer's next conversation has it open meanwhile."""
         conversation = await self._shared.get_conversation(survey.conversation_id)
         current = await self._shared.open_conversation(survey.customer_id)
-        in_use = current is not None and current.topic_id == conversation.topic_id
-        if not in_use:
-            await self._queue.reopen_topic(unit, conversation.id)
-        await self._queue.notice(unit, conversation.id, text_html)
-        if not in_use:
-            await self._queue.close_topic(unit, conversation.id)
+        if current is not None and current.topic_id == conversation.topic_id:
+            await self._queue.notice(unit, conversation.id, text_html)
+        else:
+            await self._queue.notice_in_closed_topic(unit, conversation.id, text_html)
 
     async def _say(self, unit: Unit, identity: Identity, key: str, language: str | None
                    ) -> None:

@@ -53,10 +53,11 @@ class Migration(migrations.Migration):
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('customer_id', fields.IntField()),
                 ('conversation_id', fields.IntField()),
+                ('message_id', fields.BigIntField(null=True)),
                 ('at_us', fields.BigIntField()),
                 ('kind', fields.CharField(max_length=16)),
             ],
-            options={'table': 'abuse_event', 'app': 'relaydesk', 'indexes': [Index(fields=['at_us'], name='abuse_event_at_idx'), Index(fields=['customer_id', 'at_us'], name='abuse_event_customer_idx')], 'pk_attr': 'id'},
+            options={'table': 'abuse_event', 'app': 'relaydesk', 'indexes': [Index(fields=['at_us'], name='abuse_event_at_idx'), Index(fields=['kind', 'id'], name='abuse_event_kind_idx'), Index(fields=['customer_id', 'at_us'], name='abuse_event_customer_idx')], 'pk_attr': 'id'},
             bases=['Model'],
         ),
     ]
