@@ -279,6 +279,9 @@ class App:
         services.tasks.append(asyncio.create_task(services.outbox.run(), name="outbox"))
         if services.sla_jobs is not None:
             services.sla_jobs.start()
+        combining = services.feedback.run() if services.feedback else None
+        if combining is not None:
+            services.tasks.append(combining)
         services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
         if services.vk is not None:
             services.tasks.append(services.vk.run())

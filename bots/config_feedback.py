@@ -5,6 +5,7 @@
 csat: {enabled: true, expires: 24h, comment_wait: 10m, texts: {en: {question: "…"}}}
 canned:
   hello: {en: "Hello {{ customer.first_name }}!", ru: "Здравствуйте, {{ customer.first_name }}!"}
+abuse: {enabled: true, max_messages: 20, per: 10s, combine_every: 2s}
 ```
 """
 
@@ -17,7 +18,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bots.config_errors import issue
-from bots.config_types import Duration, Section
+from bots.config_types import Duration, Int, Section
+from bots.durations import format_duration
+from core.abuse.flood import FloodSettings
 from core.canned.templates import CannedError, CannedReplies
 from core.canned.templates import check as check_canned
 from core.feedback.service import CsatSettings
@@ -120,3 +123,59 @@ def check_canned_names(value: Any) -> Any:
 
 def canned_of(value: dict[str, CannedReplyConfig]) -> CannedReplies:
     return CannedReplies({name: reply.texts for name, reply in value.items()})
+
+
+class AbuseConfig(Section):
+    """Flood protection per sender (bans need no settings)."""
+
+    # Off: every message is relayed on its own, however fast it comes.
+    enabled: bool = True
+    # More than this many messages from one sender within `per` is a flood: the excess is
+    # stored, the sender is told once to slow down, the topic gets it combined.
+    max_messages: Int = 20
+    per: Duration = timedelta(seconds=10)
+    # How often the held excess is posted (one combined post per conversation).
+    combine_every: Duration = timedelta(seconds=2)
+    # The slow-down notice per language, over the shipped Russian and English ones.
+    texts: dict[str, dict[str, str]] = {}
+
+    @field_validator("max_messages")
+    @classmethod
+    def _check_max(cls, value: int) -> int:
+        if value < 1:
+            raise issue(f"must be at least 1, got {value}",
+                        "a limit no person typing reaches, e.g. 20 (per 10s)")
+        return value
+
+    @field_validator("texts")
+    @classmethod
+    def _check_texts(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        return _check_texts(value, ABUSE_KEYS)
+
+    @model_validator(mode="after")
+    def _check_durations(self) -> AbuseConfig:
+        for name in ("per", "combine_every"):
+            if getattr(self, name) <= timedelta(0):
+                raise issue("must be longer than zero", "e.g. 10s or 2s", field_name=name)
+        return self
+
+    def settings(self) -> FloodSettings:
+        return FloodSettings(self.max_messages, self.per, self.combine_every)
+
+    def slow_down_texts(self) -> dict[str, str]:
+        return {language: texts["slow_down"] for language, texts in self.texts.items()
+                if "slow_down" in texts}
+
+
+ABUSE_KEYS = frozenset({"slow_down"})
+
+
+def feedback_line(csat: CsatConfig, canned: dict[str, CannedReplyConfig],
+                  abuse: AbuseConfig) -> str:
+    """`relaydesk check`'s summary of the after-the-answer sections."""
+    survey = f"survey on (expires {format_duration(csat.expires)})" if csat.enabled \
+        else "survey off"
+    replies = f"{len(canned)} canned replies" + (f" ({', '.join(canned)})" if canned else "")
+    flood = (f"flood limit {abuse.max_messages} per {format_duration(abuse.per)}"
+             if abuse.enabled else "flood limit off")
+    return f"{survey}, {replies}, {flood}"

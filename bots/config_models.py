@@ -23,7 +23,12 @@ from pydantic import (
 )
 
 from bots.config_errors import issue
-from bots.config_feedback import CannedReplyConfig, CsatConfig, check_canned_names
+from bots.config_feedback import (
+    AbuseConfig,
+    CannedReplyConfig,
+    CsatConfig,
+    check_canned_names,
+)
 from bots.config_secrets import echo, redact_url
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
@@ -396,6 +401,8 @@ class Config(Section):
     csat: CsatConfig = CsatConfig()
     # Canned replies for /t: a name → a jinja2 text per language.
     canned: dict[str, CannedReplyConfig] = {}
+    # Flood limits per sender.
+    abuse: AbuseConfig = AbuseConfig()
 
     @field_validator("canned", mode="before")
     @classmethod

@@ -4,6 +4,8 @@ replies' /t command."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +13,7 @@ from bots.config import Config
 from bots.config_feedback import canned_of
 from core.abuse import commands as ban_commands
 from core.abuse.bans import Bans
+from core.abuse.flood import Flood
 from core.abuse.ports import Close
 from core.abuse.report import AbuseReport
 from core.canned import commands as canned_commands
@@ -29,6 +32,19 @@ from core.sla.policy import SlaPolicy
 from core.unit import Transactions
 from storage.abuse import TortoiseAbuseStore
 from storage.feedback import TortoiseSurveyStore
+
+logger = logging.getLogger(__name__)
+
+
+async def _combining(flood: Flood) -> None:
+    """Every `combine_every`; a failed round (the database away) is tried at the next."""
+    every = flood.settings.combine_every.total_seconds()
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await flood.combine()
+        except Exception:
+            logger.exception("combining flood messages failed; trying again in %ss", every)
 
 
 def next_opening_of(policy: SlaPolicy | None) -> NextOpening | None:
@@ -49,6 +65,7 @@ class FeedbackParts:
     bans: Bans
     abuse_store: TortoiseAbuseStore
     reports: list[ReportSection]
+    flood: Flood | None = None
 
     @classmethod
     def build(cls, config: Config, shared: Store, queue: Queue, transactions: Transactions
@@ -58,13 +75,21 @@ class FeedbackParts:
         survey_store = TortoiseSurveyStore()
         csat = Csat(survey_store, shared, queue, transactions, SurveyTexts(config.csat.texts),
                     config.csat.settings(), bans.silenced)
+        flood = Flood(abuse_store, shared, queue, transactions, config.abuse.settings(),
+                      config.abuse.slow_down_texts()) if config.abuse.enabled else None
         return cls(csat, bans, abuse_store, [CsatReport(survey_store),
-                                             AbuseReport(abuse_store)])
+                                             AbuseReport(abuse_store)], flood)
 
     @property
     def listeners(self) -> list[LifecycleListener]:
         """Bans first: a banned customer's message is theirs, never a survey comment."""
-        return [self.bans, self.csat]
+        return [self.bans, self.csat] + ([self.flood] if self.flood else [])
+
+    def run(self) -> asyncio.Task[None] | None:
+        """The task that posts held flood messages combined (None without flood limits)."""
+        if self.flood is None:
+            return None
+        return asyncio.create_task(_combining(self.flood), name="flood-combine")
 
     def connect(self, config: Config, presses: Presses, commands: Commands, shared: Store,
                 queue: Queue, transactions: Transactions, answer: AnswerAsOperator,

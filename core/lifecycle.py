@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from core.model import Content, Conversation, Customer, Identity, Message
@@ -58,6 +59,18 @@ class LifecycleListener:
     # Whether the listener may keep a message of a customer with no open conversation
     # (`absorbs`); intake asks nobody while none does.
     absorbs_messages: bool = False
+    # Whether the listener counts every customer message before intake (`over_limit`).
+    watches_senders: bool = False
+
+    def over_limit(self, channel: str, user_id: str, now: datetime) -> bool:
+        """Counted before intake, from memory (no I/O: it runs for every message, on the
+        fast path too): True keeps the message off the desk; it is stored and handed to
+        `held` instead of being relayed."""
+        return False
+
+    async def held(self, unit: Unit, conversation: Conversation, message: Message) -> None:
+        """A stored customer message `over_limit` kept off the desk (the listener posts it
+        later, e.g. combined with others)."""
 
     async def absorbs(self, unit: Unit, customer: Customer, identity: Identity,
                       content: Content) -> Conversation | None:
@@ -129,6 +142,22 @@ class Lifecycle:
     @property
     def takes_conversations(self) -> bool:
         return any(listener.takes_conversations for listener in self._listeners)
+
+    @property
+    def watches_senders(self) -> bool:
+        return any(listener.watches_senders for listener in self._listeners)
+
+    def over_limit(self, channel: str, user_id: str, now: datetime) -> bool:
+        over = False
+        for listener in self._listeners:
+            if listener.watches_senders:
+                over = listener.over_limit(channel, user_id, now) or over
+        return over
+
+    async def held(self, unit: Unit, conversation: Conversation, message: Message) -> None:
+        for listener in self._listeners:
+            if listener.watches_senders:
+                await listener.held(unit, conversation, message)
 
     @property
     def absorbs_messages(self) -> bool:

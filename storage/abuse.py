@@ -51,11 +51,11 @@ class TortoiseAbuseStore(TortoiseBase):
 
     async def held(self, limit: int) -> list[Held]:
         rows = await self._raw(
-            "SELECT e.id, e.conversation_id, e.message_id, m.content FROM abuse_event e"
+            "SELECT e.id, e.conversation_id, e.message_id, e.at_us, m.content FROM abuse_event e"
             " JOIN message m ON m.id = e.message_id WHERE e.kind = 'held'"
             " ORDER BY e.id LIMIT ?", [limit])
-        return [Held(r["id"], r["conversation_id"], r["message_id"], _text(r["content"]))
-                for r in rows]
+        return [Held(r["id"], r["conversation_id"], r["message_id"], _text(r["content"]),
+                     from_us(r["at_us"])) for r in rows]
 
     async def mark_combined(self, event_ids: list[int]) -> None:
         if event_ids:

@@ -37,6 +37,7 @@ class Held:
     conversation_id: int
     message_id: int
     text: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

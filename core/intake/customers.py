@@ -46,6 +46,12 @@ class CustomerIntake:
         self._lifecycle = lifecycle
 
     async def relay_customer_to_desk(self, inbound: InboundCustomerMessage) -> IntakeResult:
+        # A sender over a flood limit: stored and handed to the lifecycle, not relayed.
+        held = self._lifecycle.watches_senders and self._lifecycle.over_limit(
+            inbound.channel, inbound.user_id, self._transactions.now())
+        if held:
+            return await self._transactions.run(
+                lambda unit: self._store_message(unit, inbound, held=True))
         if self._store.fast_intake and not self._lifecycle.every_message:
             desk_chat = self._queue.desk_chat
             done = await run_fast(self._transactions, lambda now, lease:
@@ -55,8 +61,8 @@ class CustomerIntake:
                 return done
         return await self._transactions.run(lambda unit: self._store_message(unit, inbound))
 
-    async def _store_message(self, unit: Unit, inbound: InboundCustomerMessage
-                             ) -> IntakeResult:
+    async def _store_message(self, unit: Unit, inbound: InboundCustomerMessage, *,
+                             held: bool = False) -> IntakeResult:
         store = self._store
         if unit.retrying and await store.find_link(inbound.channel, inbound.chat_id,
                                                    inbound.message_id):
@@ -89,6 +95,9 @@ class CustomerIntake:
             await self._lifecycle.customer_waits(unit, conversation, customer, identity,
                                                  created=created)
         message = await self._add(unit, inbound, conversation)
+        if held and not created:
+            await self._lifecycle.held(unit, conversation, message)
+            return IntakeResult(Outcome.STORED, message.id, conversation.id)
         # A conversation started in this unit has an empty lane, unless it reopens the
         # customer's topic (those rows come first): nobody else knows its id yet.
         await self._relay(unit, inbound, message, conversation,
