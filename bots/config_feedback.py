@@ -175,7 +175,9 @@ def feedback_line(csat: CsatConfig, canned: dict[str, CannedReplyConfig],
     """`relaydesk check`'s summary of the after-the-answer sections."""
     survey = f"survey on (expires {format_duration(csat.expires)})" if csat.enabled \
         else "survey off"
-    replies = f"{len(canned)} canned replies" + (f" ({', '.join(canned)})" if canned else "")
+    replies = f"{len(canned)} canned repl{'y' if len(canned) == 1 else 'ies'}"
+    if canned:
+        replies += f" ({', '.join(canned)})"
     flood = (f"flood limit {abuse.max_messages} per {format_duration(abuse.per)}"
              if abuse.enabled else "flood limit off")
     return f"{survey}, {replies}, {flood}"
