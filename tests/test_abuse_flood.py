@@ -10,6 +10,7 @@ import asyncio
 from storage import models as db
 from tests.harness import Desk, StartRelay
 from tests.test_csat import general, topic_posts
+from tests.vk_harness import StartVkRelay, VkSide
 
 ABUSE = """
 abuse: {max_messages: 20, per: 10s, combine_every: 200ms}
@@ -63,3 +64,20 @@ async def test_a_fast_typist_is_no_flood(desk: Desk, start_relay: StartRelay) ->
                                  if p.startswith("line ")]) == 15)
     assert anna.inbox() == []
     assert await db.AbuseEvent.all().count() == 0
+
+
+async def test_vk_flood_is_combined(desk: Desk, vk: VkSide, start_vk_relay: StartVkRelay
+                                    ) -> None:
+    await start_vk_relay(ABUSE)
+    ivan = vk.customer("Ivan", "Petrov", lang_id=0)  # Russian
+    await ivan.says("flood 000")
+    topic = await desk.topic_with("flood 000")
+    for n in range(1, 60):
+        await ivan.says(f"flood {n:03d}")
+    await desk.wait(lambda: len(_lines(desk, topic)) >= 60, timeout=20)
+    assert sorted(_lines(desk, topic)) == [f"flood {n:03d}" for n in range(60)]
+    assert len([p for p in topic_posts(desk, topic) if p.startswith("flood ")]) == 20
+    await ivan.receives("Вы пишете очень быстро. Мы получили все сообщения; пожалуйста, "
+                        "дождитесь ответа.")
+    assert len(ivan.inbox()) == 1
+    assert await db.Message.filter(kind="customer").count() == 60
