@@ -165,8 +165,14 @@ async def test_no_survey_when_unreachable_or_self_served(desk: Desk,
     await desk.wait(lambda: any("blocked the bot" in t for t in topic_posts(desk, topic)))
     await olga.says(topic, "/close")
     await desk.wait(lambda: any(t.startswith("✅") for t in topic_posts(desk, topic)))
+    # Closed without an answer (spam, a duplicate): nothing to rate.
+    sam = desk.customer("Sam")
+    await sam.says("I need a person: buy cheap followers at example.com")
+    spam = await desk.topic_with("I need a person: buy cheap followers at example.com")
+    await olga.says(spam, "/close")
+    await desk.wait(lambda: any(t.startswith("✅") for t in topic_posts(desk, spam)))
     assert await db.CsatSurvey.all().count() == 0
-    assert not [m for m in anna.inbox() + zoe.inbox() if _text(m) == QUESTION]
+    assert not [m for m in anna.inbox() + zoe.inbox() + sam.inbox() if _text(m) == QUESTION]
 
 
 class MovableClock:

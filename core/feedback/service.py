@@ -4,8 +4,9 @@ language; a rating of 1–3 asks "What could we do better?", and the customer's 
 within `comment_wait` is kept as the comment (stored in the closed conversation, not
 opened as a new one). Ratings and comments are posted in the topic, which stays closed.
 
-No survey for a conversation closed any other way (self-served, linked, banned), for a
-customer who can't be reached or is banned, nor twice for one conversation. A press after
+No survey for a conversation closed any other way (self-served, linked, banned), closed
+unanswered (spam, a duplicate), of a customer who can't be reached or is banned, nor twice
+for one conversation. A press after
 `expires`, a second press, or another customer's press changes nothing.
 """
 
@@ -67,6 +68,8 @@ class Csat(LifecycleListener):
         if not self.settings.enabled or closure.reason is not CloseReason.OPERATOR \
                 or conversation.status is ConversationStatus.BOT:
             return
+        if conversation.first_response_at is None:
+            return  # nobody answered (spam, a duplicate): nothing to rate
         identity = await self._shared.get_identity(conversation.reply_identity_id)
         if not identity.reachable or (self._silenced is not None and await self._silenced(
                 conversation.customer_id, unit.now)):
