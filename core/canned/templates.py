@@ -9,12 +9,13 @@ every template with sample values, so `relaydesk check` reports an error before 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 _env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
@@ -53,9 +54,15 @@ SAMPLE = Values(Person("Anna"), Person("Olga"), Number(42),
                 datetime(2026, 1, 5, 9, 0, tzinfo=UTC).strftime("%H:%M %d.%m"))
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    """Compiling costs ~1 ms; the configured texts are few and fixed."""
+    return _env.from_string(source)
+
+
 def render(source: str, values: Values) -> str:
     try:
-        return _env.from_string(source).render(**values.as_dict()).strip()
+        return _compiled(source).render(**values.as_dict()).strip()
     except TemplateError as exc:
         raise CannedError(_why(exc)) from None
 
