@@ -93,7 +93,7 @@ async def run(db: str, samples: int) -> dict[str, Any]:
         store, clock = TortoiseStore(), SystemClock()
         transactions = Transactions(store, clock)
         queue = Queue(store, "-1001")
-        bans = Bans(TortoiseAbuseStore(), store)
+        bans = Bans(TortoiseAbuseStore(), store, queue)
         csat = Csat(TortoiseSurveyStore(), store, queue, transactions, SurveyTexts(),
                     CsatSettings(), bans.silenced)
         lifecycle = Lifecycle([bans, csat])

@@ -71,7 +71,7 @@ class FeedbackParts:
     def build(cls, config: Config, shared: Store, queue: Queue, transactions: Transactions
               ) -> FeedbackParts:
         abuse_store = TortoiseAbuseStore()
-        bans = Bans(abuse_store, shared)
+        bans = Bans(abuse_store, shared, queue)
         survey_store = TortoiseSurveyStore()
         csat = Csat(survey_store, shared, queue, transactions, SurveyTexts(config.csat.texts),
                     config.csat.settings(), bans.silenced)

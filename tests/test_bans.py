@@ -142,3 +142,32 @@ async def test_a_ban_covers_linked_identities(desk: Desk, vk: VkSide,
     assert not any("while banned" in t for t in topic_posts(desk, here) + topic_posts(
         desk, there))
     assert [m for m in anna_vk.inbox() if "while banned" in m["text"]] == []
+
+
+async def test_a_link_made_after_the_ban_carries_it(desk: Desk, vk: VkSide,
+                                                    start_vk_relay: StartVkRelay) -> None:
+    olga = group_admin(desk, "Olga")
+    await start_vk_relay(admins=[olga.user.id])
+    anna_tg, anna_vk = desk.customer("Anna"), vk.customer("Anna", "Smirnova", lang_id=3)
+    await anna_tg.says("spam from telegram")
+    banned_topic = await desk.topic_with("spam from telegram")
+    await olga.says(banned_topic, "/ban")
+    await desk.wait(lambda: any(t.startswith("🚫 Banned") for t in topic_posts(
+        desk, banned_topic)))
+    await anna_vk.says("hello from vk")
+    here = await desk.topic_with("hello from vk")
+    number = next(t for t in desk.topics() if t["message_thread_id"] == banned_topic)[
+        "name"].rsplit("#", 1)[1]
+    await olga.says(here, f"/link {number}")
+    await desk.wait(lambda: any(t.startswith("🚫 This customer is banned (by Olga)")
+                                for t in topic_posts(desk, here)))
+    # The conversation that goes on ends with /close (no survey); the next is kept off.
+    await olga.says(here, "answered")
+    await anna_vk.receives("answered")
+    await olga.says(here, "/close")
+    await desk.wait(lambda: any(t.startswith("✅") for t in topic_posts(desk, here)))
+    await anna_vk.says("and again from vk")
+    await anna_tg.says("and again from telegram")
+    await until(lambda: suppressed(2), "both identities' messages suppressed")
+    assert not [m for m in anna_vk.inbox() if m["text"].startswith("How did we do")]
+    assert await db.CsatSurvey.all().count() == 0
