@@ -21,6 +21,7 @@ from adapters.telegram.startup import check_desk, publish_commands
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
+from bots.feedback import FeedbackParts
 from bots.http import HttpServer
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
@@ -81,6 +82,7 @@ class Services:
     vk: VkParts | None = None
     selfservice: SelfServiceParts | None = None
     http: HttpServer | None = None
+    feedback: FeedbackParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -192,11 +194,15 @@ class App:
         selfservice = SelfServiceParts.build(cfg, store, queue, transactions)
         if selfservice is not None:
             lifecycle.add(selfservice.service)
+        feedback = FeedbackParts.build(cfg, store, queue, transactions)
+        for listener in feedback.listeners:
+            lifecycle.add(listener)
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(desk.platform, desk.chat_id), cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
         controls = SlaControls(store, sla_store, transactions, queue, policy,
-                               [selfservice.report] if selfservice else [])
+                               ([selfservice.report] if selfservice else [])
+                               + feedback.reports)
         commands = self._commands(intake, conversations,
                                   Linking(store, transactions, queue, conversations, lifecycle),
                                   controls)
@@ -205,6 +211,9 @@ class App:
             selfservice.connect(intake.customers.hand_over, conversations.close,
                                 intake.operators.relay_operator_to_customer, commands,
                                 presses, store, queue, transactions)
+        feedback.connect(cfg, presses, commands, store, queue, transactions,
+                         intake.operators.relay_operator_to_customer, conversations.close,
+                         policy)
         desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
         jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
         if vk is not None:
@@ -226,7 +235,7 @@ class App:
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice, http=http)
+                        selfservice=selfservice, feedback=feedback, http=http)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram
@@ -286,6 +295,9 @@ class App:
         services.tasks.append(asyncio.create_task(services.outbox.run(), name="outbox"))
         if services.sla_jobs is not None:
             services.sla_jobs.start()
+        combining = services.feedback.run() if services.feedback else None
+        if combining is not None:
+            services.tasks.append(combining)
         services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
         if services.vk is not None:
             services.tasks.append(services.vk.run())

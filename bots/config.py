@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bots.config_env import interpolate
 from bots.config_errors import ConfigError, ConfigIssue, kind_of
+from bots.config_feedback import feedback_line
 from bots.config_models import (
     PATH_HINTS,
     Config,
@@ -140,6 +141,7 @@ def summarize(config: Config) -> str:
             f"  service levels: {_service_line(config)}",
             f"  self-service: {_faq_line(config)}",
             f"  http: {_http_line(config)}",
+            f"  after the answer: {feedback_line(config.csat, config.canned, config.abuse)}",
         ]
     )
 

@@ -23,6 +23,12 @@ from pydantic import (
 )
 
 from bots.config_errors import issue
+from bots.config_feedback import (
+    AbuseConfig,
+    CannedReplyConfig,
+    CsatConfig,
+    check_canned_names,
+)
 from bots.config_http import HttpConfig
 from bots.config_secrets import echo, redact_url
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
@@ -393,6 +399,17 @@ class Config(Section):
     # Self-service: the FAQ (its shape is fixed) and how the bot uses it.
     faq: list[FaqEntryConfig] = []
     selfservice: SelfServiceConfig = SelfServiceConfig()
+    # After the answer: the satisfaction survey.
+    csat: CsatConfig = CsatConfig()
+    # Canned replies for /t: a name → a jinja2 text per language.
+    canned: dict[str, CannedReplyConfig] = {}
+    # Flood limits per sender.
+    abuse: AbuseConfig = AbuseConfig()
+
+    @field_validator("canned", mode="before")
+    @classmethod
+    def _check_canned(cls, value: Any) -> Any:
+        return check_canned_names(value)
 
     @field_validator("faq")
     @classmethod

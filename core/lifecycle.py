@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from core.model import Content, Conversation, Customer, Identity, Message
@@ -24,6 +25,7 @@ class CloseReason(StrEnum):
     OPERATOR = "operator"  # /close or the ✅ Close button
     LINKED = "linked"  # /link joined the customer with another, whose conversation goes on
     SELF_SERVED = "self_served"  # the customer said the bot's answer helped: nobody else saw it
+    BANNED = "banned"  # /ban: the customer's later messages are kept off the desk
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,28 @@ class LifecycleListener:
     # Whether the listener may take conversations for a bot (`claims`, `bot_message`);
     # intake asks nobody while none does.
     takes_conversations: bool = False
+    # Whether the listener may keep a message of a customer with no open conversation
+    # (`absorbs`); intake asks nobody while none does.
+    absorbs_messages: bool = False
+    # Whether the listener counts every customer message before intake (`over_limit`).
+    watches_senders: bool = False
+
+    def over_limit(self, channel: str, user_id: str, now: datetime) -> bool:
+        """Counted before intake, from memory (no I/O: it runs for every message, on the
+        fast path too): True keeps the message off the desk; it is stored and handed to
+        `held` instead of being relayed."""
+        return False
+
+    async def held(self, unit: Unit, conversation: Conversation, message: Message) -> None:
+        """A stored customer message `over_limit` kept off the desk (the listener posts it
+        later, e.g. combined with others)."""
+
+    async def absorbs(self, unit: Unit, customer: Customer, identity: Identity,
+                      content: Content) -> Conversation | None:
+        """A customer with no open conversation wrote: the closed conversation the message
+        belongs to (a survey's comment, a banned customer's words), where intake stores it
+        without relaying it or starting a conversation; None: it starts one as usual."""
+        return None
 
     async def claims(self, unit: Unit, customer: Customer, identity: Identity,
                      content: Content) -> bool:
@@ -118,6 +142,35 @@ class Lifecycle:
     @property
     def takes_conversations(self) -> bool:
         return any(listener.takes_conversations for listener in self._listeners)
+
+    @property
+    def watches_senders(self) -> bool:
+        return any(listener.watches_senders for listener in self._listeners)
+
+    def over_limit(self, channel: str, user_id: str, now: datetime) -> bool:
+        over = False
+        for listener in self._listeners:
+            if listener.watches_senders:
+                over = listener.over_limit(channel, user_id, now) or over
+        return over
+
+    async def held(self, unit: Unit, conversation: Conversation, message: Message) -> None:
+        for listener in self._listeners:
+            if listener.watches_senders:
+                await listener.held(unit, conversation, message)
+
+    @property
+    def absorbs_messages(self) -> bool:
+        return any(listener.absorbs_messages for listener in self._listeners)
+
+    async def absorbs(self, unit: Unit, customer: Customer, identity: Identity,
+                      content: Content) -> Conversation | None:
+        for listener in self._listeners:
+            if listener.absorbs_messages:
+                kept = await listener.absorbs(unit, customer, identity, content)
+                if kept is not None:
+                    return kept
+        return None
 
     async def claims(self, unit: Unit, customer: Customer, identity: Identity,
                      content: Content) -> bool:

@@ -216,3 +216,69 @@ class FaqTurn(Model):
             Index(fields=("conversation_id", "id"), name="faq_turn_conversation_idx"),
             Index(fields=("at_us",), name="faq_turn_at_idx"),
         )
+
+
+# ---- after the answer (core/feedback, core/abuse) --------------------------------------------
+
+
+class CsatSurvey(Model):
+    # The satisfaction survey (core/feedback/): at most one per conversation; the rating,
+    # the comment, and the operator who answered last (the report credits them).
+
+    id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.IntField(unique=True)
+    customer_id = fields.IntField()
+    channel = fields.CharField(max_length=32)
+    operator_id = fields.CharField(max_length=64, null=True)
+    operator_name = fields.CharField(max_length=256, null=True)
+    lang = fields.CharField(max_length=16, null=True)
+    asked_us = fields.BigIntField()
+    expires_us = fields.BigIntField()
+    rating = fields.SmallIntField(null=True)
+    rated_us = fields.BigIntField(null=True)
+    comment = fields.TextField(null=True)
+    comment_until_us = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "csat_survey"
+        indexes = (
+            Index(fields=("customer_id", "comment_until_us"), name="csat_customer_idx"),
+            Index(fields=("rated_us",), name="csat_rated_idx"),
+        )
+
+
+class CustomerBan(Model):
+    # /ban (core/abuse/): a customer whose messages are kept off the desk, until `until_us`
+    # (none: until /unban) or `lifted_us`.
+
+    id = fields.BigIntField(primary_key=True)
+    customer_id = fields.IntField()
+    by_id = fields.CharField(max_length=64)
+    by_name = fields.CharField(max_length=256)
+    reason = fields.TextField(null=True)
+    at_us = fields.BigIntField()
+    until_us = fields.BigIntField(null=True)
+    lifted_us = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "customer_ban"
+        indexes = (Index(fields=("customer_id", "lifted_us"), name="customer_ban_idx"),)
+
+
+class AbuseEvent(Model):
+    # core/abuse/: a message kept off the desk (`suppressed`: banned) or combined into one
+    # post (`combined`: flooding), and the one slow-down notice (`notice`); the report
+    # counts them.
+
+    id = fields.BigIntField(primary_key=True)
+    customer_id = fields.IntField()
+    conversation_id = fields.IntField()
+    message_id = fields.BigIntField(null=True)
+    at_us = fields.BigIntField()
+    kind = fields.CharField(max_length=16)  # core.abuse.ports.EventKind
+
+    class Meta:
+        table = "abuse_event"
+        indexes = (Index(fields=("at_us",), name="abuse_event_at_idx"),
+                   Index(fields=("kind", "id"), name="abuse_event_kind_idx"),
+                   Index(fields=("customer_id", "at_us"), name="abuse_event_customer_idx"))

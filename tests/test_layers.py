@@ -51,6 +51,9 @@ CORE_RULES = {
     "intake": {"kernel", "delivery", "intake"},
     "sla": {"kernel", "delivery", "sla"},
     "selfservice": {"kernel", "delivery", "selfservice"},
+    "feedback": {"kernel", "delivery", "feedback"},
+    "canned": {"kernel", "delivery", "canned"},
+    "abuse": {"kernel", "delivery", "abuse"},
 }
 
 

@@ -63,6 +63,14 @@ class Queue:
              for (conversation_id, _), message_id in zip(items, ids, strict=True)], unit.now)
         unit.touched.add(DESK)
 
+    async def notice_in_closed_topic(self, unit: Unit, conversation_id: int, html: str
+                                     ) -> None:
+        """A notice for a closed conversation (a rating, a ban) whose topic /close closed:
+        reopened for it and closed again, so operators don't find it open."""
+        await self.reopen_topic(unit, conversation_id)
+        await self.notice(unit, conversation_id, html)
+        await self.close_topic(unit, conversation_id)
+
     async def general(self, unit: Unit, post: DeskPost) -> int:
         """A bot post that belongs to no conversation: General (or `post.topic_id`)."""
         unit.touched.add(DESK)

@@ -46,6 +46,12 @@ class CustomerIntake:
         self._lifecycle = lifecycle
 
     async def relay_customer_to_desk(self, inbound: InboundCustomerMessage) -> IntakeResult:
+        # A sender over a flood limit: stored and handed to the lifecycle, not relayed.
+        held = self._lifecycle.watches_senders and self._lifecycle.over_limit(
+            inbound.channel, inbound.user_id, self._transactions.now())
+        if held:
+            return await self._transactions.run(
+                lambda unit: self._store_message(unit, inbound, held=True))
         if self._store.fast_intake and not self._lifecycle.every_message:
             desk_chat = self._queue.desk_chat
             done = await run_fast(self._transactions, lambda now, lease:
@@ -55,8 +61,8 @@ class CustomerIntake:
                 return done
         return await self._transactions.run(lambda unit: self._store_message(unit, inbound))
 
-    async def _store_message(self, unit: Unit, inbound: InboundCustomerMessage
-                             ) -> IntakeResult:
+    async def _store_message(self, unit: Unit, inbound: InboundCustomerMessage, *,
+                             held: bool = False) -> IntakeResult:
         store = self._store
         if unit.retrying and await store.find_link(inbound.channel, inbound.chat_id,
                                                    inbound.message_id):
@@ -69,6 +75,11 @@ class CustomerIntake:
             await store.set_reachable(identity.id, True)
         # A customer created just now has no conversation yet: nothing to look up.
         conversation = None if new else await store.open_conversation(customer.id)
+        if conversation is None and not new and self._lifecycle.absorbs_messages:
+            kept = await self._lifecycle.absorbs(unit, customer, identity, inbound.content)
+            if kept is not None:  # stored in a closed conversation, not relayed
+                message = await self._add(unit, inbound, kept)
+                return IntakeResult(Outcome.STORED, message.id, kept.id)
         created = conversation is None
         if conversation is None:
             bot = self._lifecycle.takes_conversations and await self._lifecycle.claims(
@@ -84,6 +95,9 @@ class CustomerIntake:
             await self._lifecycle.customer_waits(unit, conversation, customer, identity,
                                                  created=created)
         message = await self._add(unit, inbound, conversation)
+        if held and not created:
+            await self._lifecycle.held(unit, conversation, message)
+            return IntakeResult(Outcome.STORED, message.id, conversation.id)
         # A conversation started in this unit has an empty lane, unless it reopens the
         # customer's topic (those rows come first): nobody else knows its id yet.
         await self._relay(unit, inbound, message, conversation,

@@ -1,0 +1,229 @@
+"""What the after-the-answer capabilities cost on the relay path, and what a flood does to
+other customers: `python -m bench.feedback --relay sqlite|postgres`.
+
+Latency, side by side in one run: relaydesk with the survey, canned replies and flood limits
+off (`csat: {enabled: false}`, `abuse: {enabled: false}`, no `canned`), then on (defaults,
+one canned reply), alternating `--rounds` times and pooling the samples of each; rate limits
+off, samples sequential and closed-loop (as bench/relay_latency.py): customer → topic for
+warmed-up customers, operator → customer, a new customer's first message (the ban and
+survey-comment checks run there), and with them on, `/t hello` → the customer's copy and
+`/close` → the survey question in the customer's chat.
+
+Flood (capabilities on, and off for comparison): other customers' customer → topic latency
+while one customer sends `--flood` messages as fast as the emulator takes them, against the
+same samples without the flood. Prints JSON and keeps it in bench/results/feedback-<relay>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from bench.common import (
+    CopyIndex,
+    RelayProcess,
+    World,
+    emit,
+    landed,
+    log,
+    running_relay,
+    summary_ms,
+    world,
+)
+from sandbox.telegram import RequestRecord
+
+OFF = "\ncsat: {enabled: false}\nabuse: {enabled: false}\n"
+ON = """
+canned:
+  hello:
+    en: "Hello {{ customer.first_name }}! I'm {{ operator.first_name }}. How can I help?"
+"""
+
+
+class Sends:
+    """The emulator's sendMessage calls into one chat after a moment."""
+
+    def __init__(self, w: World) -> None:
+        self._emu = w.emu
+
+    async def after(self, chat: int, t0: float, relay: RelayProcess, starts: str
+                    ) -> RequestRecord:
+        def ready() -> RequestRecord | None:
+            relay.check_alive()
+            for record in reversed(self._emu.requests):
+                if record.time < t0:
+                    return None
+                if record.method == "sendMessage" and record.ok and str(
+                        record.chat_id) == str(chat) and str(
+                        record.params.get("text", "")).startswith(starts):
+                    return record
+            return None
+
+        found: RequestRecord = await self._emu.wait_for(ready, 20, f"{starts!r} to {chat}")
+        return found
+
+
+def _messages_posted(record: RequestRecord) -> int:
+    """Messages a call put into a chat (copyMessages carries many)."""
+    if record.method in ("copyMessage", "sendMessage", "sendPhoto", "sendDocument"):
+        return 1
+    if record.method == "copyMessages":
+        raw = record.params["message_ids"]
+        return len(json.loads(raw) if isinstance(raw, str) else raw)
+    return 0
+
+
+async def _opened(w: World, relay: RelayProcess, count: int) -> tuple[list[Any], dict[int, int]]:
+    index, customers, topics = CopyIndex(w.emu), [], {}
+    for _ in range(count):
+        c = w.customer("Warm")
+        msg = await w.emu.user_send(c, c.id, text=f"hello from {c.first_name}")
+        record = await index.wait(w.group, c.id, msg["message_id"], alive=relay.check_alive)
+        customers.append(c)
+        topics[c.id] = int(record.params["message_thread_id"])
+    return customers, topics
+
+
+async def _to_topics(w: World, relay: RelayProcess, customers: list[Any], rounds: int
+                     ) -> list[float]:
+    index, out = CopyIndex(w.emu), []
+    for n in range(rounds):
+        c = customers[n % len(customers)]
+        t0 = time.monotonic()
+        msg = await w.emu.user_send(c, c.id, text=f"c2t {n} from {c.first_name}")
+        record = await index.wait(w.group, c.id, msg["message_id"], alive=relay.check_alive)
+        out.append(landed(record) - t0)
+    return out
+
+
+async def _to_customers(w: World, relay: RelayProcess, customers: list[Any],
+                        topics: dict[int, int], rounds: int) -> list[float]:
+    index, out = CopyIndex(w.emu), []
+    for n in range(rounds):
+        c = customers[n % len(customers)]
+        t0 = time.monotonic()
+        msg = await w.emu.user_send(w.operator, w.group, text=f"o2c {n}",
+                                    thread_id=topics[c.id])
+        record = await index.wait(c.id, w.group, msg["message_id"], alive=relay.check_alive)
+        out.append(landed(record) - t0)
+    return out
+
+
+async def _first_messages(w: World, relay: RelayProcess, rounds: int) -> list[float]:
+    index, out = CopyIndex(w.emu), []
+    for n in range(rounds):
+        c = w.customer("First")
+        t0 = time.monotonic()
+        msg = await w.emu.user_send(c, c.id, text=f"first {n}: hello, I need help")
+        record = await index.wait(w.group, c.id, msg["message_id"], alive=relay.check_alive)
+        out.append(landed(record) - t0)
+    return out
+
+
+async def _typed(w: World, relay: RelayProcess, customers: list[Any], topics: dict[int, int],
+                 rounds: int, command: str, starts: str) -> list[float]:
+    """An operator command in a customer's topic → a sendMessage into their chat."""
+    sends, out = Sends(w), []
+    for n in range(rounds):
+        c = customers[n % len(customers)]
+        t0 = time.monotonic()
+        await w.emu.user_send(w.operator, w.group, text=command, thread_id=topics[c.id])
+        record = await sends.after(c.id, t0, relay, starts)
+        out.append(landed(record) - t0)
+    return out
+
+
+async def _latency(kind: str, extra: str, samples: int, warmup: int, customers: int,
+                   first: int, on: bool) -> dict[str, list[float]]:
+    async with world() as w, running_relay(kind, w, extra_config=extra) as relay:
+        warm, topics = await _opened(w, relay, customers)
+        out = {
+            "customer_to_topic": (await _to_topics(w, relay, warm, warmup + samples))[warmup:],
+            "operator_to_customer": (await _to_customers(w, relay, warm, topics,
+                                                         warmup + samples))[warmup:],
+            "first_message": await _first_messages(w, relay, first),
+        }
+        if on:
+            out["t_hello_to_customer"] = (await _typed(
+                w, relay, warm, topics, warmup + samples, "/t hello", "Hello "))[warmup:]
+            # Each customer's conversation closes once: one survey each.
+            out["close_to_survey_question"] = await _typed(
+                w, relay, warm, topics, len(warm), "/close", "How did we do?")
+        return out
+
+
+async def _flood(kind: str, extra: str, samples: int, warmup: int, customers: int,
+                 flood: int) -> dict[str, Any]:
+    async with world() as w, running_relay(kind, w, extra_config=extra) as relay:
+        warm, _ = await _opened(w, relay, customers)
+        quiet = (await _to_topics(w, relay, warm, warmup + samples))[warmup:]
+        flooder = w.customer("Flooder")
+        await w.emu.user_send(flooder, flooder.id, text="flood start")
+        started = time.monotonic()
+
+        async def flooding() -> None:
+            for start in range(0, flood, 50):
+                await asyncio.gather(*(w.emu.user_send(flooder, flooder.id, text=f"f {n}")
+                                       for n in range(start, min(start + 50, flood))))
+
+        task = asyncio.create_task(flooding())
+        during = await _to_topics(w, relay, warm, samples)
+        await task
+        sent_in = time.monotonic() - started
+        await asyncio.sleep(3)  # the combined posts
+        posts = sum(_messages_posted(r) for r in w.emu.requests if r.ok and r.time >= started
+                    and str(r.chat_id) == str(w.group))
+        return {"quiet": summary_ms(quiet), "during_flood": summary_ms(during),
+                "flood_messages": flood, "flood_sent_in_s": round(sent_in, 2),
+                "group_messages_after_flood_start": posts,
+                "p99_ratio": round(summary_ms(during)["p99_ms"]
+                                   / summary_ms(quiet)["p99_ms"], 2)}
+
+
+async def run(kind: str, samples: int, warmup: int, customers: int, first: int,
+              rounds: int, flood: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"relay": kind, "params": {
+        "samples_per_round": samples, "warmup": warmup, "customers": customers,
+        "first": first, "rounds": rounds, "flood": flood, "rate_limits": "off"}}
+    pooled: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
+    for r in range(rounds):
+        for name, extra in (("off", OFF), ("on", ON)):
+            log(f"[feedback:{kind}] latency, capabilities {name}, round {r + 1}/{rounds}")
+            got = await _latency(kind, extra, samples, warmup, customers, first, name == "on")
+            for key, values in got.items():
+                pooled[name].setdefault(key, []).extend(values)
+    result["latency"] = {name: {key: summary_ms(values) for key, values in paths.items()}
+                         for name, paths in pooled.items()}
+    result["added_p50_ms"] = {
+        key: round(result["latency"]["on"][key]["p50_ms"]
+                   - result["latency"]["off"][key]["p50_ms"], 3)
+        for key in ("customer_to_topic", "operator_to_customer", "first_message")}
+    for name, extra in (("on", ON), ("off", OFF)):
+        log(f"[feedback:{kind}] flood of {flood}, capabilities {name}")
+        # Enough customers that the samples themselves stay under the flood limit
+        # (20 per 10 s each): ~9 messages per customer over both phases.
+        result[f"flood_{name}"] = await _flood(kind, extra, samples, warmup,
+                                               max(customers, 50), flood)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.feedback")
+    parser.add_argument("--relay", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--customers", type=int, default=20)
+    parser.add_argument("--first", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--flood", type=int, default=1000)
+    args = parser.parse_args()
+    emit(f"feedback-{args.relay}", asyncio.run(run(
+        args.relay, args.samples, args.warmup, args.customers, args.first, args.rounds,
+        args.flood)))
+
+
+if __name__ == "__main__":
+    main()

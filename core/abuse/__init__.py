@@ -1,0 +1,1 @@
+"""Abuse protection: bans (/ban, /unban) and flood combining."""

@@ -1,0 +1,1 @@
+"""The satisfaction survey (CSAT): one question after an operator closes a conversation."""
