@@ -46,6 +46,25 @@ class MaxPolling:
         self.updates = 0
         self.failures = 0
         self.handler_failures = 0
+        self._primed: list[dict[str, Any]] = []
+        self._primed_marker: int | None = None
+
+    async def prime(self) -> None:
+        """Without a stored marker (the first start), get one now, before the start is
+        over: from then on nothing is lost. (Without a marker MAX gives only the latest
+        update; what it gives is handled as the first batch.)"""
+        if self.marker is not None:
+            return
+        answer = await self._api.request("GET", "/updates", {"timeout": 0,
+                                                             "types": ",".join(UPDATE_TYPES)})
+        marker = answer.get("marker") if isinstance(answer, dict) else None
+        if marker is None:
+            return
+        self._primed = list(answer.get("updates") or [])
+        if not self._primed:
+            await self._confirm(0, int(marker))
+        else:
+            self._primed_marker = int(marker)
 
     def stop(self) -> None:
         """End `run` promptly: the waiting request is cancelled; a running handler finishes
@@ -81,6 +100,7 @@ class MaxPolling:
             await self._confirm(len(updates), marker)
 
     async def _confirm(self, count: int, marker: int | None) -> None:
+        self._primed = []
         self.updates += count
         if marker is None or marker == self.marker:
             return
@@ -91,6 +111,8 @@ class MaxPolling:
             logger.exception("MAX: saving marker %s failed", marker)
 
     async def _fetch(self) -> tuple[list[dict[str, Any]], int | None] | None:
+        if self._primed:  # until handled: a failing handler gets it again
+            return self._primed, self._primed_marker
         query = {"marker": self.marker, "timeout": self.timeout, "limit": self.limit,
                  "types": ",".join(UPDATE_TYPES)}
         self._inflight = asyncio.create_task(self._api.request(

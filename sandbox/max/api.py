@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from .keyboard import check_attachments
+from .markup import read
 from .server import Call
 from .state import BotRecord, Dialog, Json, MaxError, State, now_ms
 
@@ -59,7 +60,9 @@ async def updates(call: Call) -> Json:
             break
         await state.notifier.wait(remaining)
     batch = pending[:limit]
-    next_marker = batch[-1][0] + 1 if batch else marker
+    # An empty answer still says where the stream stands (a client without a marker yet
+    # gets one).
+    next_marker = batch[-1][0] + 1 if batch else (marker or state.next_marker)
     return {"updates": [u for _, u in batch], "marker": next_marker}
 
 
@@ -76,7 +79,9 @@ async def send(call: Call) -> Json:
     if not text and not attachments:
         raise bad("text or attachments required")
     link = _link(state, body.get("link"))
-    message = _message(state, bot.user.to_api(), dialog, text or "", attachments, link)
+    shown, markup = read(str(text or ""), body.get("format"))
+    message = _message(state, bot.user.to_api(), dialog, shown, attachments, link)
+    message["body"]["markup"] = markup
     message["recipient"]["user_id"] = dialog.user_id
     return {"message": message}
 
@@ -93,10 +98,10 @@ async def edit(call: Call) -> Json:
     if text is not None:
         if len(str(text)) > state.options.text_limit:
             raise bad(f"text: size must be between 0 and {state.options.text_limit}")
-        message["body"]["text"] = text
+        message["body"]["text"], message["body"]["markup"] = read(str(text),
+                                                                  body.get("format"))
     if body.get("attachments") is not None:  # null/omitted: unchanged; []: all removed
         message["body"]["attachments"] = check_attachments(state, body["attachments"])
-    message["body"]["format"] = body.get("format")
     state.notifier.notify()
     return {"success": True}
 

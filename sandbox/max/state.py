@@ -119,7 +119,7 @@ class State:
         self.chat_ids: Iterator[int] = itertools.count(182_182_182)
         # Markers and seqs are large int64s (above 2**53): a client keeping them as floats
         # loses updates.
-        self.markers: Iterator[int] = itertools.count(9_007_199_254_740_993_123)
+        self.next_marker = 9_007_199_254_740_993_123
         self.seqs: Iterator[int] = itertools.count(116_327_994_376_978_687)
 
     def new_mid(self) -> str:
@@ -135,7 +135,8 @@ class State:
 
     def push(self, bot: BotRecord, update: Json) -> None:
         update.setdefault("timestamp", now_ms())
-        bot.updates.append((next(self.markers), update))
+        bot.updates.append((self.next_marker, update))
+        self.next_marker += 1
         self.notifier.notify()
 
     def file_url(self, data: bytes) -> str:
