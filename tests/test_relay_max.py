@@ -136,7 +136,7 @@ async def test_hostile_names_and_html_cross_unharmed(desk: Desk, maxb: MaxSide,
 
 async def test_group_chats_are_ignored(desk: Desk, maxb: MaxSide, max_relay) -> None:
     someone = maxb.customer("Group", "Member")
-    maxb.emu.group_message(someone, "hi all in the group")
+    maxb.emu.group_message(someone.user, "hi all in the group")
     someone.says("a real dialog question")
     await desk.topic_with("a real dialog question")
     assert desk.find("hi all in the group") is None
