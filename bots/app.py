@@ -123,6 +123,11 @@ class App:
                 lambda: check_desk(bot, cfg.operators.chat_id))
             services = await self._build(bot, opened)
             await self._listen(services.http, opened)
+            if services.max is not None:
+                try:
+                    await services.max.subscribe(services.http)
+                except MaxSetupError as exc:
+                    raise StartupError(str(exc)) from exc
             opened.pop_all()  # from here on they belong to `services` and close in stop()
         self._run_services(services)
         logger.info("relaydesk started as @%s; operator group %s; storage %s", username,

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import aiohttp
 
 from adapters.max.channel import MaxChannel, MaxFiles
-from adapters.max.customer import MaxIntake
+from adapters.max.customer import UPDATE_TYPES, MaxIntake
 from adapters.max.errors import MaxApiError, MaxNetworkError
 from adapters.max.polling import MaxPolling
-from adapters.max.startup import check_bot
+from adapters.max.startup import MaxSetupError, check_bot
 from adapters.max.transport import MaxApi, bot_rate_key, ssl_context
 from adapters.max.webhook import MaxWebhook
 from bots.config_max import MaxConfig
@@ -88,6 +88,39 @@ class MaxParts:
             await self.polling.prime()
         except (MaxApiError, MaxNetworkError) as exc:  # polling tries again from no marker
             logger.warning("MAX: getting a first marker failed: %s", exc)
+
+    async def subscribe(self, http: HttpServer | None) -> None:
+        """Webhook mode: point MAX at our route (the server listens by now). Polling mode: a
+        webhook left from before would silence polling, so it is removed. Raises
+        `MaxSetupError` when MAX refuses."""
+        try:
+            await self._subscribe(http)
+        except (MaxApiError, MaxNetworkError) as exc:
+            raise MaxSetupError(f"max.mode: setting the {self.config.mode} mode up failed: "
+                                f"{exc}") from exc
+
+    async def _subscribe(self, http: HttpServer | None) -> None:
+        answer = await self.api.request("GET", "/subscriptions")
+        hooks = [h for h in answer.get("subscriptions") or [] if isinstance(h, dict)]
+        if self.webhook is None:
+            for hook in hooks:
+                logger.warning("MAX: removing the webhook %s (max.mode is polling)",
+                               hook.get("url"))
+                await self.api.request("DELETE", "/subscriptions", {"url": hook.get("url")})
+            return
+        assert http is not None and self.config.webhook.secret is not None
+        if http.config.public_url:
+            url = http.config.url_for(self.webhook.path)
+        else:
+            host, _ = http.config.host_port
+            url = f"http://{host}:{http.port}{self.webhook.path}"
+        if not url.startswith("https://"):
+            logger.warning("MAX pushes only to HTTPS on port 443; %s is for tests and "
+                           "emulators (set http.public_url)", url)
+        await self.api.request("POST", "/subscriptions", body={
+            "url": url, "update_types": list(UPDATE_TYPES),
+            "secret": self.config.webhook.secret.get_secret_value()})
+        logger.info("MAX webhook set to %s", url)
 
     def run(self) -> asyncio.Task[None] | None:
         if self.polling is None or self.handler is None:
