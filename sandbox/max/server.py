@@ -32,6 +32,7 @@ class RequestRecord:
     code: str | None
     response: Any = None
     dropped: bool = False
+    duration: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -111,7 +112,7 @@ class ApiServer(LoggingApiServer[RequestRecord]):
             status, answer = error.status, error.body()
         self.log(RequestRecord(name, query, body, user, started, status,
                                (answer or {}).get("code") if status != 200 else None, answer,
-                               dropped))
+                               dropped, time.monotonic() - started))
         if dropped:
             return abort(request)
         if isinstance(answer, web.StreamResponse):
