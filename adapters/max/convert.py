@@ -25,7 +25,7 @@ def profile_of(user: Json | None, locale: str | None = None) -> Profile:
         display_name=name or f"id{user.get('user_id', '?')}",
         username=str(username) if username else None,
         language=language,
-        link=f"https://max.ru/{username}" if username else None,
+        link=None,  # MAX publishes no profile address for users
     )
 
 
@@ -80,17 +80,22 @@ def _who(sender: Any) -> str:
 def _attachment(item: Json) -> Attachment | str | None:
     kind, payload = item.get("type"), item.get("payload") or {}
     url = payload.get("url") if isinstance(payload, dict) else None
+    # The token names the file itself (a URL may differ between two updates about it): an
+    # edit that changed it replaced the file.
+    key = str(payload.get("token") or payload.get("code") or "") or None \
+        if isinstance(payload, dict) else None
     if kind == "image":
-        return Attachment("photo", PLATFORM, url, "photo.jpg", "image/jpeg") if url \
+        return Attachment("photo", PLATFORM, url, "photo.jpg", "image/jpeg", key) if url \
             else "🖼 an image"
     if kind == "file" and url:
-        return Attachment("document", PLATFORM, url, str(item.get("filename") or "file"))
+        return Attachment("document", PLATFORM, url, str(item.get("filename") or "file"),
+                          key=key)
     if kind == "audio" and url:
-        return Attachment("voice", PLATFORM, url, "voice.ogg", "audio/ogg")
+        return Attachment("voice", PLATFORM, url, "voice.ogg", "audio/ogg", key)
     if kind == "video" and url:
-        return Attachment("video", PLATFORM, url, "video.mp4", "video/mp4")
+        return Attachment("video", PLATFORM, url, "video.mp4", "video/mp4", key)
     if kind == "sticker" and url:
-        return Attachment("sticker", PLATFORM, url, "sticker.png", "image/png")
+        return Attachment("sticker", PLATFORM, url, "sticker.png", "image/png", key)
     if kind == "location":
         return f"📍 {item.get('latitude')}, {item.get('longitude')}"
     if kind == "contact":
