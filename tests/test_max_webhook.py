@@ -3,6 +3,8 @@ server; a wrong secret is refused, a push MAX repeats is stored once."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -91,3 +93,37 @@ async def test_webhook_mode_without_the_http_section_stops_the_start(
 ) -> None:
     with pytest.raises(StartupError, match=r"max\.mode: webhook mode needs the http: "):
         await start_max_relay(f'  mode: webhook\n  webhook: {{secret: "{SECRET}"}}\n')
+
+
+async def test_a_push_is_answered_200_only_once_stored() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from adapters.max.webhook import MaxWebhook
+
+    stored: list[dict[str, object]] = []
+    release = asyncio.Event()
+
+    async def handler(updates: list[dict[str, object]]) -> None:
+        if updates[0]["update_type"] == "bot_stopped":
+            raise RuntimeError("the database is away")  # a rare error path
+        if updates[0]["update_type"] == "bot_started":
+            await release.wait()  # storing hangs past the deadline
+        stored.extend(updates)
+
+    hook = MaxWebhook("/hook", SECRET, handler, deadline=0.2)
+    app = web.Application()
+    hook.mount(app)
+    headers = {"X-Max-Bot-Api-Secret": SECRET}
+    async with TestClient(TestServer(app)) as client:
+        ok = await client.post("/hook", json={"update_type": "message_created"},
+                               headers=headers)
+        assert ok.status == 200 and len(stored) == 1
+        failed = await client.post("/hook", json={"update_type": "bot_stopped"},
+                                   headers=headers)
+        assert failed.status == 500
+        slow = await client.post("/hook", json={"update_type": "bot_started"},
+                                 headers=headers)
+        assert slow.status == 503 and len(stored) == 1
+        not_an_update = await client.post("/hook", json=[1, 2], headers=headers)
+        assert not_an_update.status == 400

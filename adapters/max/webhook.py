@@ -7,6 +7,7 @@ and only then answered 200; a failure answers 500 so MAX pushes it again (it ret
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -26,8 +27,12 @@ class MaxWebhook:
 
     name = "max-webhook"
 
-    def __init__(self, path: str, secret: str, handler: Handler) -> None:
+    def __init__(self, path: str, secret: str, handler: Handler,
+                 deadline: float = 25.0) -> None:
         self.path = "/" + path.lstrip("/")
+        # MAX waits 30 s for the 200: past this, answer "try again" ourselves rather than
+        # let MAX count a timeout (the unit of work is rolled back either way).
+        self.deadline = deadline
         self._secret = secret
         self._handler = handler
         self.received = 0
@@ -50,7 +55,12 @@ class MaxWebhook:
         if not isinstance(update, dict) or "update_type" not in update:
             return web.Response(status=400, text="not an update")
         try:
-            await self._handler([update])
+            async with asyncio.timeout(self.deadline):
+                await self._handler([update])
+        except TimeoutError:
+            logger.warning("MAX webhook: storing %s took over %.0fs; MAX will push it again",
+                           update.get("update_type"), self.deadline)
+            return web.Response(status=503, text="try again")
         except Exception:
             logger.exception("MAX webhook: storing %s failed; MAX will push it again",
                              update.get("update_type"))
