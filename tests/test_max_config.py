@@ -1,8 +1,10 @@
 """The `max:` section: defaults, every check with its key path and hint, the token never
-printed, the CA file."""
+printed, the CA file (a TLS emulator with a certificate no system trusts)."""
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,10 @@ from typing import Any
 import pytest
 
 from adapters.max.transport import ssl_context
+from bots.app import StartupError
+from sandbox.max import MaxEmulator
 from tests.config_cases import load, make, only_problem
+from tests.harness import Desk, StartRelay
 
 MAX_TOKEN = "f9LHodD0cOK9nWtQ1Zx-ab7HcV2mS5pR8tY3uI0wE4"
 
@@ -74,3 +79,40 @@ def test_the_ca_file_is_added_to_the_system_trust(tmp_path: Path) -> None:
     context = ssl_context(config.max.ca_file)
     assert context.verify_mode.name == "CERT_REQUIRED" and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] > 0
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 no system trusts (as MAX's is for most systems)."""
+    cert, key = tmp_path / "max_ca.pem", tmp_path / "max_key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True)
+    return cert, key
+
+
+async def test_an_untrusted_certificate_stops_the_start_until_ca_file_is_set(
+    desk: Desk, self_signed: tuple[Path, Path], start_relay: StartRelay
+) -> None:
+    cert, key = self_signed
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    emu = MaxEmulator()
+    bot = emu.add_bot("Support", "max-Tls-Test-Token-0123456789abc")
+    await emu.start(ssl_context=served)
+    try:
+        assert emu.base_url.startswith("https://")
+        section = f'max: {{token: "{bot.token}", api_server: "{emu.base_url}", ' \
+                  "poll_timeout: 1s"
+        with pytest.raises(StartupError, match=r"max\.ca_file: the TLS certificate") as err:
+            await start_relay(extra=section + "}")
+        assert bot.token not in str(err.value)
+        app = await start_relay(extra=section + f', ca_file: "{cert}"}}')
+        assert app.services is not None and app.services.max is not None
+        ivan = emu.add_user("Ivan")
+        emu.user_send(ivan, "over TLS")
+        await desk.topic_with("over TLS")
+    finally:
+        await emu.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
 from adapters.unreachable import ServerUnreachable, describe, server_name
 
 from .errors import BAD_TOKEN, MaxApiError, MaxNetworkError
@@ -34,6 +36,13 @@ async def check_bot(api: MaxApi) -> dict[str, Any]:
             "(platform-api.max.ru is refused by MAX)."
         ) from exc
     except MaxNetworkError as exc:
+        if isinstance(exc.__cause__, aiohttp.ClientConnectorCertificateError):
+            # Not something waiting fixes: the chain is not trusted here.
+            raise MaxSetupError(
+                f"max.ca_file: the TLS certificate of {server_name(api.api_server)} was not "
+                "accepted. MAX's chain ends in the Russian Trusted Root CA, which most "
+                "systems do not ship: set max.ca_file to its PEM file."
+            ) from exc
         raise unreachable(api, describe(exc.__cause__, api.timeout) if exc.__cause__
                           else exc.detail) from exc
     if not isinstance(me, dict) or not me.get("user_id"):
@@ -42,8 +51,5 @@ async def check_bot(api: MaxApi) -> dict[str, Any]:
 
 
 def unreachable(api: MaxApi, cause: str) -> ServerUnreachable:
-    hint = ""
-    if "certificate" in cause:
-        hint = "; set max.ca_file to the Russian Trusted Root CA bundle"
     return ServerUnreachable("MAX Bot API", "max.api_server", server_name(api.api_server),
-                             cause + hint)
+                             cause)

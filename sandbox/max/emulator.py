@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import secrets
+import ssl
 import time
 from typing import Any
 
@@ -63,8 +64,11 @@ class MaxEmulator(PeopleApi, RequestLogInspection[RequestRecord, Violation], Ser
             web.get("/files/{key}", self._file),
         ], ControlApi(self).routes()]
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        base_url = await super().start(host, port)
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *,
+                    ssl_context: ssl.SSLContext | None = None) -> str:
+        """Serve (over TLS with `ssl_context`, as MAX does with a certificate most systems
+        do not trust)."""
+        base_url = await super().start(host, port, ssl_context=ssl_context)
         self.state.base_url = base_url
         self._pusher = asyncio.create_task(self._push_loop(), name="max-webhook-pusher")
         return base_url
