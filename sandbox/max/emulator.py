@@ -212,10 +212,13 @@ class MaxEmulator(PeopleApi, RequestLogInspection[RequestRecord, Violation], Ser
                                 "lost": lost})
             self.state.notifier.notify()
             if status == 200 and not lost:
-                break
+                bot.updates[:] = [(m, u) for m, u in bot.updates if m != marker]
+                return
             if attempt < len(delays):
                 await asyncio.sleep(delays[attempt])
-        bot.updates[:] = [(m, u) for m, u in bot.updates if m != marker]
+        # Every retry failed: MAX gives up on the subscription (after ~8 h for real); the
+        # update stays for GET /updates.
+        bot.webhook = None
 
 
 class ControlApi(ControlRoutes):
