@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from aiogram import Bot, Dispatcher
 from aiogram.client.telegram import TelegramAPIServer
 
+from adapters.max.startup import MaxSetupError
 from adapters.telegram.customer import TelegramChannel, customer_router
 from adapters.telegram.desk import TelegramDesk
 from adapters.telegram.desk_updates import desk_router
@@ -23,6 +24,7 @@ from bots.config import Config
 from bots.config_service import sla_policy
 from bots.feedback import FeedbackParts
 from bots.http import HttpServer
+from bots.max import MaxParts
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
@@ -83,6 +85,7 @@ class Services:
     selfservice: SelfServiceParts | None = None
     http: HttpServer | None = None
     feedback: FeedbackParts | None = None
+    max: MaxParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -122,6 +125,11 @@ class App:
                 lambda: check_desk(bot, cfg.operators.chat_id))
             services = await self._build(bot, opened)
             await self._listen(services.http, opened)
+            if services.max is not None:
+                try:
+                    await services.max.subscribe(services.http)
+                except MaxSetupError as exc:
+                    raise StartupError(str(exc)) from exc
             opened.pop_all()  # from here on they belong to `services` and close in stop()
         self._run_services(services)
         logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
@@ -174,7 +182,7 @@ class App:
         )
         return Bot(tg.token.get_secret_value(), session=session)
 
-    async def _build(self, bot: Bot, opened: contextlib.AsyncExitStack) -> Services:
+    async def _build(self, bot: Bot, opened: contextlib.AsyncExitStack) -> Services:  # noqa: PLR0915
         cfg = self.config
         store = TortoiseStore()
         limiter = SlidingWindowLimiter()
@@ -184,6 +192,9 @@ class App:
         vk = await self._connect_vk(limiter, files, opened)
         if vk is not None:
             channels[vk.channel.name] = vk.channel
+        max_parts = await self._connect_max(limiter, files, opened)
+        if max_parts is not None:
+            channels[max_parts.channel.name] = max_parts.channel
         transactions = Transactions(store, self.clock)
         queue = Queue(store, desk.chat_id)
         relayer = Relayer(store, self.clock, desk, channels, limiter)
@@ -225,6 +236,8 @@ class App:
             bot, cfg.operators.chat_id, [(c.name, c.summary) for c in commands.menu()]))
         # Parts of the one HTTP server (widget, webhooks, metrics) are added by their owners.
         http = HttpServer(cfg.http) if cfg.http is not None else None
+        if max_parts is not None:
+            await max_parts.prepare(store, intake, self.clock, presses, http)
         dp = Dispatcher()
         dp["intake"] = intake
         dp["commands"] = commands
@@ -235,7 +248,8 @@ class App:
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice, feedback=feedback, http=http)
+                        selfservice=selfservice, feedback=feedback, http=http,
+                        max=max_parts)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram
@@ -277,6 +291,21 @@ class App:
         opened.push_async_callback(vk.close)
         return vk
 
+    async def _connect_max(self, limiter: SlidingWindowLimiter, files: Files,
+                           opened: contextlib.AsyncExitStack) -> MaxParts | None:
+        cfg = self.config.max
+        if cfg is None or not cfg.enabled:
+            return None
+        if cfg.mode == "webhook" and self.config.http is None:
+            raise StartupError("max.mode: webhook mode needs the http: section (the server "
+                               "MAX pushes to); add it, or use mode: polling")
+        try:
+            parts = await MaxParts.connect(cfg, limiter, files, self.startup_retry)
+        except MaxSetupError as exc:
+            raise StartupError(str(exc)) from exc
+        opened.push_async_callback(parts.close)
+        return parts
+
     def _outbox(self, store: TortoiseStore, transactions: Transactions, queue: Queue,
                 relayer: Relayer, channels: list[str]) -> Outbox:
         ob = self.config.outbox
@@ -301,6 +330,9 @@ class App:
         services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
         if services.vk is not None:
             services.tasks.append(services.vk.run())
+        max_polling = services.max.run() if services.max is not None else None
+        if max_polling is not None:
+            services.tasks.append(max_polling)
         self.services = services
 
     async def run_until(self, stop: asyncio.Event) -> None:
@@ -321,6 +353,8 @@ class App:
         timeouts = [self.config.telegram.request_timeout.total_seconds()]
         if self.config.vk is not None and self.config.vk.enabled:
             timeouts.append(self.config.vk.request_timeout.total_seconds())
+        if self.config.max is not None and self.config.max.enabled:
+            timeouts.append(self.config.max.request_timeout.total_seconds())
         return max(timeouts)
 
     async def stop(self) -> None:
@@ -330,7 +364,10 @@ class App:
             services.poller.stop()
             if services.vk is not None:
                 services.vk.stop()
-            polling = [t for t in services.tasks if t.get_name() in ("polling", "vk-polling")]
+            if services.max is not None:
+                services.max.stop()
+            polling = [t for t in services.tasks
+                       if t.get_name() in ("polling", "vk-polling", "max-polling")]
             # A batch being handled finishes (its updates commit) before anything else stops.
             await asyncio.wait(polling, timeout=15)
             if services.http is not None:
@@ -349,6 +386,8 @@ class App:
             await services.bot.session.close()
             if services.vk is not None:
                 await services.vk.close()
+            if services.max is not None:
+                await services.max.close()
         if self._db_open:
             self._db_open = False
             await close_database(self._db)

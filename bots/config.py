@@ -142,6 +142,7 @@ def summarize(config: Config) -> str:
             f"  self-service: {_faq_line(config)}",
             f"  http: {_http_line(config)}",
             f"  after the answer: {feedback_line(config.csat, config.canned, config.abuse)}",
+            f"  max: {_max_line(config)}",
         ]
     )
 
@@ -152,6 +153,14 @@ def _http_line(config: Config) -> str:
         return "off (no 'http' section)"
     public = f", public at {redact_url(http.public_url)}" if http.public_url else ""
     return f"listening on {http.listen}{public}"
+
+
+def _max_line(config: Config) -> str:
+    section = config.max
+    if section is None or not section.enabled:
+        return "off"
+    ca = ", CA file set" if section.ca_file else ""
+    return f"{redact_url(section.api_server)} ({section.mode}{ca})"
 
 
 def _faq_line(config: Config) -> str:

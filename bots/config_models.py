@@ -30,6 +30,7 @@ from bots.config_feedback import (
     check_canned_names,
 )
 from bots.config_http import HttpConfig
+from bots.config_max import MaxConfig
 from bots.config_secrets import echo, redact_url
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
@@ -396,6 +397,7 @@ class Config(Section):
     service: ServiceConfig | None = None
     vk: VkConfig | None = None
     http: HttpConfig | None = None
+    max: MaxConfig | None = None
     # Self-service: the FAQ (its shape is fixed) and how the bot uses it.
     faq: list[FaqEntryConfig] = []
     selfservice: SelfServiceConfig = SelfServiceConfig()

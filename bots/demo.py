@@ -14,18 +14,23 @@ from typing import Any
 
 from bots.app import App
 from bots.config import Config, load_config_text
+from sandbox.max import MaxEmulator
 from sandbox.telegram import TelegramEmulator
 
 DEMO_TOKEN = "100000:SANDBOX-relaydesk-demo"
+MAX_DEMO_TOKEN = "max-SANDBOX-relaydesk-demo-bot-token"
 
 
-def _config(db_path: Path, api: str, chat_id: int, admin: int, short: bool = True) -> Config:
+def _config(db_path: Path, api: str, chat_id: int, admin: int, short: bool = True,
+            max_api: str | None = None) -> Config:
     """The demo's config; `short` targets show a reminder within seconds (the interactive
     sandbox keeps real ones: 15 minutes to the first response)."""
     targets = "first_response: 4s" if short else "first_response: 15m"
     remind = "2s" if short else "5m"
+    max_section = (f'max: {{token: "{MAX_DEMO_TOKEN}", api_server: "{max_api}", '
+                   'poll_timeout: 1s}' if max_api else "")
     return load_config_text(
-        f"""
+        f"""{max_section}
 storage: {{url: "sqlite://{db_path}"}}
 telegram: {{token: "{DEMO_TOKEN}", api_server: "{api}", poll_timeout: 1s}}
 operators: {{chat_id: {chat_id}, admins: [{admin}]}}
@@ -95,10 +100,13 @@ async def _setup(emu: TelegramEmulator) -> tuple[int, Any, Any]:
 class _Demo:
     """The scripted conversation, one method per step: Ivan's question is answered by the
     bot (nothing reaches the operators); Anna's is not an FAQ question, so it is handed
-    over: Olga notes, the reminder fires, Olga answers, Anna thanks, Olga closes."""
+    over: Olga notes, the reminder fires, Olga answers, Anna thanks, Olga closes; then
+    Dmitri writes from MAX and gets his answer there."""
 
-    def __init__(self, emu: TelegramEmulator, group: int, olga: Any, anna: Any) -> None:
+    def __init__(self, emu: TelegramEmulator, group: int, olga: Any, anna: Any,
+                 max_emu: MaxEmulator) -> None:
         self.emu, self.group, self.olga, self.anna = emu, group, olga, anna
+        self.max_emu = max_emu
         self.transcript = _Transcript()
         self.topic = 0
         self.title = ""
@@ -113,6 +121,7 @@ class _Demo:
         leaked = await self.operator_answers()
         await self.customer_thanks()
         await self.operator_closes()
+        await self.max_customer()
         return leaked
 
     def bot_messages(self, chat: int, thread: int | None = None) -> list[dict[str, Any]]:
@@ -213,6 +222,28 @@ class _Demo:
                                        for x in emu.topics(group)), 10)
         self.transcript.say("relaydesk (bot)", self.topic_label(), "topic closed ✅")
 
+    async def max_customer(self) -> None:
+        """Dmitri writes to the company's bot in MAX: a topic of his own in the same group;
+        Olga answers there as for anyone, the answer reaches him in MAX."""
+        emu, max_emu, say = self.emu, self.max_emu, self.transcript.say
+        dmitri = max_emu.add_user("Dmitri", "Sokolov", "dmitri_s")
+        question = "Hello! Is the blue jacket available in XL?"
+        max_emu.user_send(dmitri, question)
+        say("Dmitri (MAX)", "the MAX bot", question)
+        await emu.wait_for(lambda: any(m.get("text") == question
+                                       for m in self.bot_messages(self.group)), 10)
+        copy = next(m for m in self.bot_messages(self.group) if m.get("text") == question)
+        topic = copy["message_thread_id"]
+        title = next(x["name"] for x in emu.topics(self.group)
+                     if x["message_thread_id"] == topic)
+        print(f"  {'':<18}   topic created: “{title}”")
+        answer = "Yes, Dmitri: XL is in stock, shall I reserve one?"
+        await emu.user_send(self.olga, self.group, text=answer, thread_id=topic)
+        say("Olga (operator)", f"topic “{_short(title)}”", answer)
+        await max_emu.wait_for(lambda: any(m["body"]["text"] == answer
+                                           for m in max_emu.sent_to(dmitri)), 10)
+        say("relaydesk (bot)", "Dmitri's MAX dialog", answer)
+
 
 async def run_demo() -> int:
     """Play the scripted conversation against the emulator and print it; 0 when it went as
@@ -220,12 +251,17 @@ async def run_demo() -> int:
     emu = TelegramEmulator()
     await emu.start(host="127.0.0.1", port=0)
     group, olga, anna = await _setup(emu)
+    max_emu = MaxEmulator()
+    await max_emu.start()
+    max_emu.add_bot("Support", MAX_DEMO_TOKEN)
     with tempfile.TemporaryDirectory(prefix="relaydesk-demo-") as tmp:
-        app = App(_config(Path(tmp) / "demo.sqlite3", emu.base_url, group, olga.id))
-        print(f"relaydesk sandbox demo: Telegram emulator at {emu.base_url}, SQLite in {tmp}\n")
+        app = App(_config(Path(tmp) / "demo.sqlite3", emu.base_url, group, olga.id,
+                          max_api=max_emu.base_url))
+        print(f"relaydesk sandbox demo: Telegram emulator at {emu.base_url}, MAX emulator at "
+              f"{max_emu.base_url}, SQLite in {tmp}\n")
         try:
             await app.start()
-            leaked = await _Demo(emu, group, olga, anna).play()
+            leaked = await _Demo(emu, group, olga, anna, max_emu).play()
             print(f"\nThe internal note reached the customer: {'YES (bug!)' if leaked else 'no'}."
                   "\nThat was the real bot (aiogram) against the emulator. Next: put your token "
                   "and group id into config.yaml and run `relaydesk run -c config.yaml`.")
@@ -236,6 +272,7 @@ async def run_demo() -> int:
         finally:
             await app.stop()
             await emu.stop()
+            await max_emu.stop()
 
 
 async def run_sandbox(port: int) -> int:

@@ -11,7 +11,7 @@ no-op (deduplicated on the MessageLink key).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from core.delivery.queue import Queue
@@ -69,6 +69,10 @@ class IntakeService:
 
     async def apply_edit(self, inbound: InboundEdit) -> IntakeResult:
         return await self.updates.apply_edit(inbound)
+
+    async def mark_removed(self, platform: str, chat_id: str, message_id: str,
+                           at: datetime) -> IntakeResult:
+        return await self.updates.mark_removed(platform, chat_id, message_id, at)
 
     async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> bool:
         return await self.updates.set_reachable(channel, user_id, reachable)

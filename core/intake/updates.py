@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
 from core import texts
 from core.delivery.queue import Queue
 from core.model import (
@@ -18,6 +21,8 @@ from core.model import (
 from core.ports import Store
 from core.unit import Transactions, Unit
 
+REMOVED_MARK = "🗑 deleted by its author:"
+
 
 class UpdateIntake:
     """Each event in one unit of work, like any intake."""
@@ -32,6 +37,23 @@ class UpdateIntake:
     async def apply_edit(self, inbound: InboundEdit) -> IntakeResult:
         """An edited original updates the canonical message and every copy of it."""
         return await self._transactions.run(lambda unit: self._edit(unit, inbound))
+
+    async def mark_removed(self, platform: str, chat_id: str, message_id: str,
+                           at: datetime) -> IntakeResult:
+        """The author deleted their original: its copy is marked deleted, not removed (the
+        conversation's record stays whole)."""
+        async def mark(unit: Unit) -> IntakeResult:
+            link = await self._store.find_link(platform, chat_id, message_id)
+            if link is None or not link.is_origin:
+                return IntakeResult(Outcome.IGNORED)
+            content = (await self._store.get_message(link.message_id)).content
+            if content.text.startswith(REMOVED_MARK):
+                return IntakeResult(Outcome.DUPLICATE, link.message_id)
+            marked = replace(content, text=f"{REMOVED_MARK}\n{content.text}".rstrip("\n"))
+            return await self._edit(unit, InboundEdit(platform, chat_id, message_id, marked,
+                                                      at))
+
+        return await self._transactions.run(mark)
 
     async def _edit(self, unit: Unit, inbound: InboundEdit) -> IntakeResult:
         store = self._store

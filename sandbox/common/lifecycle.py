@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Self
 
 from aiohttp import web
@@ -28,15 +29,18 @@ class ServedApp:
             app.add_routes(routes)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *,
+                    ssl_context: ssl.SSLContext | None = None) -> str:
+        """Serve on host:port (0: any free port); over TLS with `ssl_context`."""
         self.state.closing = False
         runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
         bound_host, bound_port = runner.addresses[0][:2]
-        self.base_url = f"http://{bound_host}:{bound_port}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{bound_host}:{bound_port}"
         return self.base_url
 
     async def stop(self) -> None:

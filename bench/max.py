@@ -1,0 +1,181 @@
+"""The MAX channel: customer → topic and operator → customer latency, and operator answers
+to many MAX customers at the bot's 30 requests/s.
+
+    .venv/bin/python -m bench.max --relay sqlite|postgres
+
+- latency (rate limits off in relaydesk and in both emulators): warmed-up MAX customers
+  write one message each (t0 just before the emulator queues the update, t1 the end of the
+  desk call that put it into its topic: sendMessage, MAX messages are rendered); then the
+  operator answers in a topic (t0 just before the Telegram emulator queues the operator's
+  message, t1 the end of the `POST /messages` that delivered it to MAX).
+- answers: `--customers` MAX customers with a topic each; the operator answers each once, as
+  fast as the Telegram emulator takes it; relaydesk runs with MAX's budget (30/s, every
+  request: sends and long polls) and the MAX emulator enforces it. Reported: the time from
+  the first answer written to the last send landed, the minimum the budget allows for that
+  many sends, the most MAX requests in any 1 s window and the emulator's violations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import time
+from typing import Any
+
+from bench.common import emit, landed, log, relay_arg, running_relay, summary_ms, world
+from sandbox.max import MaxEmulator
+
+OPEN_RATE = "{count: 1000, per: 1s}"
+MAX_RATE = 30
+
+
+def max_section(emu: MaxEmulator, token: str, rate: str) -> str:
+    return f"""max:
+  token: "{token}"
+  api_server: "{emu.base_url}"
+  poll_timeout: 25s
+  rate: {rate}
+"""
+
+
+def _sent_to_desk(w: Any, text: str) -> Any:
+    for record in reversed(w.emu.requests):
+        if record.ok and record.method == "sendMessage" and record.params.get("text") == text:
+            return record
+    return None
+
+
+def _sent_to_max(emu: MaxEmulator, text: str) -> Any:
+    for record in reversed(emu.requests):
+        if record.ok and record.method == "POST /messages" and \
+                (record.body or {}).get("text") == text:
+            return record
+    return None
+
+
+async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, Any]:
+    emu = MaxEmulator()
+    await emu.start()
+    emu.set_rate_limit(False)
+    bot = emu.add_bot("Support")
+    try:
+        async with world() as w, running_relay(
+            kind, w, extra_config=max_section(emu, bot.token, OPEN_RATE)
+        ) as relay:
+            people = [emu.add_user(f"Max{i}", "Bench") for i in range(warm)]
+            topics: dict[int, int] = {}
+            for person in people:  # warm up: topic and card exist
+                emu.user_send(person, f"hello {person.user_id}")
+                record = await w.emu.wait_for(
+                    lambda p=person: _sent_to_desk(w, f"hello {p.user_id}"), 20)
+                topics[person.user_id] = int(record.params["message_thread_id"])
+            log(f"[max:{kind}] {samples} samples each way")
+            inbound, outbound = [], []
+            for n in range(samples):
+                person = people[n % warm]
+                text = f"max {n} from {person.user_id}"
+                await asyncio.sleep(gap)
+                t0 = time.monotonic()
+                emu.user_send(person, text)
+                record = await w.emu.wait_for(lambda t=text: _sent_to_desk(w, t), 10, text)
+                inbound.append(landed(record) - t0)
+                answer = f"answer {n} to {person.user_id}"
+                await asyncio.sleep(gap)
+                t0 = time.monotonic()
+                await w.emu.user_send(w.operator, w.group, text=answer,
+                                      thread_id=topics[person.user_id])
+
+                def sent(a: str = answer) -> Any:
+                    relay.check_alive()
+                    return _sent_to_max(emu, a)
+
+                record = await emu.wait_for(sent, 10, answer)
+                outbound.append(landed(record) - t0)
+            return {
+                "max_customer_to_topic": summary_ms(inbound),
+                "operator_to_max_customer": summary_ms(outbound),
+                "params": {"samples": samples, "warm_customers": warm, "gap_s": gap,
+                           "rate_limits": "off"},
+            }
+    finally:
+        await emu.stop()
+
+
+async def answers(kind: str, customers: int) -> dict[str, Any]:
+    emu = MaxEmulator()
+    await emu.start()
+    bot = emu.add_bot("Support")
+    try:
+        async with world() as w, running_relay(
+            kind, w, extra_config=max_section(emu, bot.token, f"{{count: {MAX_RATE}, per: 1s}}")
+        ) as relay:
+            people = [emu.add_user(f"Max{i}", "Bench") for i in range(customers)]
+            for person in people:
+                emu.user_send(person, f"question {person.user_id}")
+            await w.emu.wait_for(
+                lambda: all(_sent_to_desk(w, f"question {p.user_id}") for p in people), 120,
+                "every question has a topic")
+            topics = {p.user_id: int(_sent_to_desk(w, f"question {p.user_id}").params[
+                "message_thread_id"]) for p in people}
+            await asyncio.sleep(1.5)  # the intake's requests leave the 1 s window
+            emu.clear_requests()
+            log(f"[max:{kind}] {customers} answers at {MAX_RATE} requests/s")
+            t0 = time.monotonic()
+            for person in people:
+                await w.emu.user_send(w.operator, w.group, text=f"answer {person.user_id}",
+                                      thread_id=topics[person.user_id])
+
+            def done() -> bool:
+                relay.check_alive()
+                return len(emu.calls("POST /messages", ok=True)) >= customers
+
+            await emu.wait_for(done, 120, "every answer sent")
+            sends = emu.calls("POST /messages", ok=True)
+            t_end = max(landed(r) for r in sends)
+            times = sorted(r.time for r in emu.requests)
+            busiest = max(sum(1 for t in times if s <= t < s + 1.0) for s in times)
+            # At 30 requests/s, n sends take n / 30 s; a sliding window lets request k (from
+            # 0) go at floor(k / 30) s at the earliest, so the last one lands no sooner.
+            minimum = customers / MAX_RATE
+            took = t_end - t0
+            return {
+                "customers": customers,
+                "answers_delivered": sum(1 for p in people if emu.sent_to(p)),
+                "seconds_first_answer_to_last_send": round(took, 2),
+                "minimum_seconds_at_30_per_s": round(minimum, 2),
+                "earliest_last_send_s": math.floor((customers - 1) / MAX_RATE),
+                "over_minimum_percent": round((took - minimum) / minimum * 100, 1),
+                "max_requests": len(times),
+                "max_requests_in_any_1s_window": busiest,
+                "emulator_rate_violations": len(emu.violations),
+                "rejected_429": len([r for r in emu.requests if r.status == 429]),
+            }
+    finally:
+        await emu.stop()
+
+
+async def run(kind: str, samples: int, warm: int, gap: float, customers: int
+              ) -> dict[str, Any]:
+    return {
+        "relay": kind,
+        "latency": await latency(kind, samples, warm, gap),
+        "answers_at_30_per_s": await answers(kind, customers),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="MAX channel benchmark (prints JSON)")
+    relay_arg(parser, floor=False)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--warm", type=int, default=20)
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="idle seconds between samples (0: closed loop)")
+    parser.add_argument("--customers", type=int, default=100)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.relay, args.samples, args.warm, args.gap, args.customers))
+    emit(f"max-{args.relay}", result)
+
+
+if __name__ == "__main__":
+    main()
