@@ -361,7 +361,9 @@ async def run_pyspy(relay_kind: str, workload: str, rate: int = 500) -> dict[str
             index = CopyIndex(w.emu)
             t = time.monotonic()
             if workload == "latency":
-                warm = [w.customer("Warm") for _ in range(10)]
+                # 30 customers: 10 messages each, under the default flood limit (20 in 10 s
+                # per sender), which would otherwise combine the excess instead of copying it.
+                warm = [w.customer("Warm") for _ in range(30)]
                 for c in warm:
                     m = await w.emu.user_send(c, c.id, text="hello")
                     await index.wait(w.group, c.id, m["message_id"])

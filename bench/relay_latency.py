@@ -10,6 +10,9 @@
 - first message: a new customer each sample (topic + card + copy for relaydesk; topic +
   copy for the floor), t1 as for customer → topic.
 
+Each customer's messages must stay under the flood limit (`abuse.max_messages`, 20 in 10 s
+by default: the excess would be combined, not copied): the defaults send 11 per customer.
+
 Samples are sequential and closed-loop by default: the next message is sent as soon as the
 previous one has landed (`--gap 0`). That is how the issue's reference figures were taken
 (the floor relay measures 1.1–1.4 ms p50 this way, as the issue's 1.3 ms). With an idle gap
