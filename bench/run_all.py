@@ -123,6 +123,8 @@ def summarise(results: dict[str, Any]) -> list[dict[str, Any]]:
                          lambda v, _f: v == 0, floor_applies=False))
     if results.get("vk"):
         rows += _vk_rows(results["vk"], lat.get("floor"))
+    if results.get("max"):
+        rows += _max_rows(results["max"])
     peaks = {k: max(lat[k]["peak_rss_mb"], burst[k]["peak_rss_mb"]) for k in lat
              if k in burst}
     rows.append(_row("peak RSS (max of latency and burst runs)", "MB", peaks,
@@ -148,6 +150,29 @@ def _vk_rows(vk: dict[str, Any], floor: dict[str, Any] | None) -> list[dict[str,
                      {k: a["max_requests_in_any_1s_window"] + a["emulator_rate_violations"]
                       for k, a in answers.items()}, "≤ 20 / 0",
                      lambda v, _f: v <= 20, floor_applies=False))
+    return rows
+
+
+def _max_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """MAX customer→topic and operator→customer, and answers at MAX's 30 requests/s."""
+    rows = []
+    for name, key in (("customer→topic", "max_customer_to_topic"),
+                      ("operator→customer", "operator_to_max_customer")):
+        for stat, limit in (("p50_ms", 3.0), ("p99_ms", 12.0)):
+            vals: dict[str, float | None] = {
+                k: v["latency"][key][stat] for k, v in results.items()}
+            rows.append(_row(f"MAX {name} {stat[:3]}", "ms", vals, f"≤ {limit:g} ms",
+                             lambda v, _f, lim=limit: v <= lim, floor_applies=False))
+    answers = {k: v["answers_at_30_per_s"] for k, v in results.items()}
+    minimum = next(iter(answers.values()))["minimum_seconds_at_30_per_s"]
+    rows.append(_row(f"MAX: 100 answers at 30 req/s (minimum {minimum:g} s)", "s",
+                     {k: a["seconds_first_answer_to_last_send"] for k, a in answers.items()},
+                     f"≤ {minimum * 1.1:.3g} s (+10 %)",
+                     lambda v, _f: v <= minimum * 1.1, floor_applies=False))
+    rows.append(_row("MAX: requests over the limit (violations + 429s)", "count",
+                     {k: a["emulator_rate_violations"] + a["rejected_429"]
+                      for k, a in answers.items()}, "0",
+                     lambda v, _f: v == 0, floor_applies=False))
     return rows
 
 
@@ -180,6 +205,7 @@ def main() -> None:
     parser.add_argument("--skip-rate-limited", action="store_true")
     parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--skip-vk", action="store_true")
+    parser.add_argument("--skip-max", action="store_true")
     args = parser.parse_args()
     started = time.monotonic()
     results: dict[str, Any] = {"relay_latency": {}, "burst": {}}
@@ -195,6 +221,8 @@ def main() -> None:
         }
     if not args.skip_vk:
         results["vk"] = {db: _bench("vk", "--relay", db) for db in DBS}
+    if not args.skip_max:
+        results["max"] = {db: _bench("max", "--relay", db) for db in DBS}
     rows = summarise(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "run_all.md").write_text(markdown(rows), encoding="utf-8")

@@ -25,6 +25,7 @@ from .buttons import keyboard
 from .convert import PLATFORM
 from .errors import NOT_READY, MaxApiError
 from .transport import MaxApi, split_text
+from .uploads import upload
 
 CHANNEL = "max"
 GROUPABLE = frozenset({"image", "video"})  # a file or audio must be a message's only one
@@ -116,8 +117,6 @@ class MaxChannel:
         raise AssertionError("unreachable")
 
     async def _upload(self, attachment: Attachment) -> dict[str, Any]:
-        from .uploads import upload
-
         data = await self._files.fetch(attachment)
         return await upload(self._api, attachment.kind, data,
                             attachment.name or f"{attachment.kind}.bin")

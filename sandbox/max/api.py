@@ -10,7 +10,7 @@ from typing import Any
 from .keyboard import check_attachments
 from .markup import read
 from .server import Call
-from .state import BotRecord, Dialog, Json, MaxError, State, now_ms
+from .state import BotRecord, Dialog, Json, MaxError, State, Upload, Webhook, now_ms
 
 UPDATE_TYPES = frozenset({
     "message_created", "message_edited", "message_removed", "message_callback",
@@ -138,8 +138,6 @@ async def uploads(call: Call) -> Json:
     kind = call.query.get("type")
     if kind not in ("image", "video", "audio", "file"):
         raise bad(f"type: unknown upload type {kind!r}")
-    from .state import Upload
-
     slot = secrets.token_hex(8)
     upload = Upload(slot, kind, secrets.token_urlsafe(24))
     call.state.uploads[slot] = upload
@@ -151,8 +149,6 @@ async def uploads(call: Call) -> Json:
 
 
 async def subscribe(call: Call) -> Json:
-    from .state import Webhook
-
     body = call.body or {}
     url = str(body.get("url") or "")
     if not url.startswith(("http://", "https://")):
