@@ -47,6 +47,9 @@ class Invocation:
     pressed: bool = False  # a button, not a typed command
     # The operator's message itself, with `args` as its text (e.g. /note stores it).
     message: InboundOperatorMessage | None = None
+    # The department group it was run in (None: the operator group); a topic id is only
+    # unique within one group.
+    desk_chat: str | None = None
 
 
 Handler = Callable[[Invocation], Awaitable[None]]

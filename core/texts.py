@@ -18,6 +18,8 @@ _TEMPLATES: dict[str, str] = {
         "{% if link %} · <a href=\"{{ link }}\">profile</a>{% endif %}\n"
         "{% if language %}Language: {{ language }}\n{% endif %}"
         "Customer #{{ customer_id }} · conversation #{{ conversation_id }}\n"
+        "{% if department is defined and department %}Department: <b>{{ department }}</b>\n"
+        "{% endif %}"
         "{% if previous %}Previous conversations: {{ previous }}\n{% endif %}"
         "{% if identities|length > 1 %}Linked: "
         "{% for i in identities %}{{ i }}{% if not loop.last %}, {% endif %}{% endfor %}\n"

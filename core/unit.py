@@ -71,6 +71,11 @@ class ConversationChange:
         if topic_id is not None:
             self._fields.update(topic_id=topic_id, card_posted=True)
 
+    def place(self, department: str | None, desk_chat: str | None) -> None:
+        """The conversation belongs to `department`, its topic in group `desk_chat` (None:
+        the operator group); set before it has a topic (or when it moves to a new one)."""
+        self._fields.update(department=department, desk_chat=desk_chat)
+
     def close(self, at: datetime) -> None:
         self._fields.update(status=ConversationStatus.CLOSED, closed_at=at, waiting_since=None)
 

@@ -63,11 +63,14 @@ class Queue:
              for (conversation_id, _), message_id in zip(items, ids, strict=True)], unit.now)
         unit.touched.add(DESK)
 
-    async def general(self, unit: Unit, post: DeskPost) -> int:
-        """A bot post that belongs to no conversation: General (or `post.topic_id`)."""
+    async def general(self, unit: Unit, post: DeskPost, desk_chat: str | None = None) -> int:
+        """A bot post that belongs to no conversation: General (or `post.topic_id`) of the
+        operator group, or of a department's group `desk_chat` (its own lane: one group's
+        posts never wait behind another's)."""
         unit.touched.add(DESK)
+        lane = desk_lane(None) if desk_chat is None else f"{desk_lane(None)}:{desk_chat}"
         return await self._store.enqueue(
-            lane=desk_lane(None), target=DESK, chat_id=self.desk_chat, action=Action.TEXT,
+            lane=lane, target=DESK, chat_id=desk_chat or self.desk_chat, action=Action.TEXT,
             now=unit.now, body=post.to_body())
 
     async def close_topic(self, unit: Unit, conversation_id: int) -> None:

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.delivery.desks import Desks
 from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
 from core.delivery.topics import Topics
@@ -51,13 +52,15 @@ class Relayer:
         desk: DeskPort,
         channels: dict[str, ChannelPort],
         limiter: SlidingWindowLimiter,
+        desks: Desks | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._desk = desk
+        self.desks = desks or Desks(desk)
         self._channels = channels
         self.limiter = limiter
-        self.topics = Topics(store, desk, limiter)
+        self.topics = Topics(store, self.desks, limiter)
         # Sends in progress per chat, set once their links are committed: a reply to a copy
         # that a person saw before its link was recorded waits for it (see _reply_target).
         self._recording: dict[str, list[asyncio.Event]] = {}
@@ -184,9 +187,10 @@ class Relayer:
             self.limiter.settle(keys, n, recorded)
 
     async def _to_desk(self, step: Step) -> None:
-        first, desk = step.deliveries[0], self._desk
-        keys = desk.rate_keys()
+        first = step.deliveries[0]
         if first.action is Action.TEXT:
+            desk = self.desks.by_chat(first.chat_id)  # the General topic of its group
+            keys = desk.rate_keys()
             post = first.desk_post()
             if post.png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
                 image = base64.b64decode(post.png)
@@ -204,6 +208,8 @@ class Relayer:
         known = self._context.pop(first.id, None)
         conversation = known if isinstance(known, Conversation) else \
             await self._store.get_conversation(first.conversation_id)
+        desk = self.desks.of(conversation)
+        keys = desk.rate_keys()
         if first.action in (Action.CLOSE_TOPIC, Action.REOPEN_TOPIC):
             if conversation.topic_id is not None:
                 topic = conversation.topic_id
@@ -216,7 +222,7 @@ class Relayer:
         if first.action is Action.EDIT:
             await self._edit(step, desk.chat_id, desk.platform,
                              lambda pid, m, r: desk.edit(topic_id, pid, m, r),
-                             lambda o: self._repost_desk(topic_id, o), keys)
+                             lambda o: self._repost_desk(desk, topic_id, o), keys)
             return
         with self._recorded(desk.chat_id):
             ids = await self._limited(keys, desk.sends_for(step.items),
@@ -276,8 +282,8 @@ class Relayer:
             # No platform edits a copy into another file: the new version is posted as a
             # reply to the copy it replaces.
             outgoing = Outgoing(message, copy.platform_message_id, first.id)
-            units = 1 + self._desk.sends_for([outgoing]) if chat_id == self._desk.chat_id \
-                else 1
+            units = 1 + self._desk.sends_for([outgoing]) \
+                if self.desks.is_desk_chat(chat_id) else 1
             with self._recorded(chat_id):
                 ids = await self._limited(keys, units, lambda: repost(outgoing))
                 await self._finish(step, [(platform, chat_id, ids[-1:])])
@@ -291,12 +297,14 @@ class Relayer:
             new_id = None
         await self._finish(step, [(platform, chat_id, [new_id])] if new_id else [])
 
-    async def _repost_desk(self, topic_id: int, outgoing: Outgoing) -> Sequence[str | None]:
+    @staticmethod
+    async def _repost_desk(desk: DeskPort, topic_id: int, outgoing: Outgoing
+                           ) -> Sequence[str | None]:
         """Operators see who changed what: a marked notice, then the new version."""
         message = outgoing.message
-        await self._desk.post_html(topic_id, texts.render(
+        await desk.post_html(topic_id, texts.render(
             "edited", name=message.author_name or "Customer", text=""))
-        return await self._desk.post(topic_id, [outgoing])
+        return await desk.post(topic_id, [outgoing])
 
     async def _finish(
         self, step: Step, links: Sequence[tuple[str, str, Sequence[str | None]]] = ()

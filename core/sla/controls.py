@@ -56,13 +56,13 @@ class SlaControls:
     def zone(self) -> ZoneInfo:
         return self._policy.default.hours.zone if self._policy else ZoneInfo("UTC")
 
-    async def snooze(self, topic_id: int, operator_name: str, until_text: str
-                     ) -> datetime | None:
+    async def snooze(self, topic_id: int, operator_name: str, until_text: str, *,
+                     desk_chat: str | None = None) -> datetime | None:
         """Postpone the conversation's running deadlines (their reminders and breaches)."""
 
         async def work(unit: Unit) -> datetime | None:
             until = parse_snooze(until_text, unit.now, self.zone)
-            conversation = await self._store.conversation_by_topic(topic_id)
+            conversation = await self._store.conversation_by_topic(topic_id, desk_chat)
             if conversation is None:
                 return None
             if until is None:
