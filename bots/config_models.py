@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from bots.config_departments import DepartmentConfig, RoutingConfig, check_departments
 from bots.config_errors import issue
 from bots.config_http import HttpConfig
 from bots.config_secrets import echo, redact_url
@@ -393,6 +394,14 @@ class Config(Section):
     # Self-service: the FAQ (its shape is fixed) and how the bot uses it.
     faq: list[FaqEntryConfig] = []
     selfservice: SelfServiceConfig = SelfServiceConfig()
+    # Departments, each in its own forum group, and how new customers reach them.
+    departments: list[DepartmentConfig] = []
+    routing: RoutingConfig | None = None
+
+    @model_validator(mode="after")
+    def _check_departments(self) -> Config:
+        check_departments(self.departments, self.routing, self.operators.chat_id)
+        return self
 
     @field_validator("faq")
     @classmethod

@@ -28,6 +28,7 @@ _TEMPLATES: dict[str, str] = {
         "<code>/close</code> closes the conversation, <code>/reopen</code> reopens it; "
         "<code>/take</code> assigns it to you, <code>/snooze 2h</code> pauses reminders."
     ),
+    "_department_context": "🧭 Department: <b>{{ name }}</b> ({{ why }})",
     "new_conversation": (
         "🔄 New conversation #{{ conversation_id }} from <b>{{ name }}</b>"
         "{% if previous %} (previous: {{ previous }}){% endif %}"

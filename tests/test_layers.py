@@ -51,6 +51,7 @@ CORE_RULES = {
     "intake": {"kernel", "delivery", "intake"},
     "sla": {"kernel", "delivery", "sla"},
     "selfservice": {"kernel", "delivery", "selfservice"},
+    "departments": {"kernel", "delivery", "departments"},
 }
 
 

@@ -1,0 +1,26 @@
+"""The departments' store: the routing question each waiting customer was asked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+
+class DepartmentStore(Protocol):
+    async def asked(self, conversation_id: int, at: datetime, held: list[int]) -> None:
+        """The customer was asked; `held`: their messages so far."""
+        ...
+
+    async def held(self, conversation_id: int) -> list[int] | None:
+        """The messages held while the customer chooses (None: not asked, or answered)."""
+        ...
+
+    async def hold(self, conversation_id: int, held: list[int]) -> None: ...
+
+    async def answered(self, conversation_id: int) -> bool:
+        """Forget the question; False when it was answered already (a press repeated)."""
+        ...
+
+    async def unanswered(self, asked_before: datetime, limit: int = 200) -> list[int]:
+        """Conversations whose question has waited since before `asked_before`."""
+        ...
