@@ -401,6 +401,12 @@ class Config(Section):
     @model_validator(mode="after")
     def _check_departments(self) -> Config:
         check_departments(self.departments, self.routing, self.operators.chat_id)
+        known = {d.id for d in self.departments}
+        for number, entry in enumerate(self.faq):
+            if entry.department is not None and entry.department not in known:
+                raise issue(f"faq[{number}].department: {entry.department!r} is no department",
+                            f"one of: {', '.join(sorted(known)) or 'none configured'}",
+                            field_name="faq")
         return self
 
     @field_validator("faq")

@@ -108,6 +108,11 @@ class ConversationStore(Protocol):
         """The conversation of a topic in the operator group (`desk_chat` None) or in a
         department's own group (topic ids are unique only within a group)."""
         ...
+    async def lock_conversation(self, conversation_id: int) -> Conversation:
+        """The conversation read again under its row lock (PostgreSQL; SQLite's one writer
+        serializes already): a bot's hand-over and a customer message of the same
+        conversation take turns."""
+        ...
     async def change_conversation(self, conversation_id: int,
                                   fields: Mapping[str, object]) -> None:
         """Write the fields a unit of work set (`core.unit.ConversationChange`)."""

@@ -24,11 +24,11 @@ class TortoiseDepartmentStore(TortoiseBase):
         await self._raw("UPDATE department_wait SET held = ? WHERE conversation_id = ?",
                         [json.dumps(held), conversation_id])
 
-    async def answered(self, conversation_id: int) -> bool:
+    async def answered(self, conversation_id: int) -> list[int] | None:
         rows = await self._raw(
-            "DELETE FROM department_wait WHERE conversation_id = ? RETURNING conversation_id",
+            "DELETE FROM department_wait WHERE conversation_id = ? RETURNING held",
             [conversation_id])
-        return bool(rows)
+        return [int(i) for i in json.loads(rows[0]["held"])] if rows else None
 
     async def unanswered(self, asked_before: datetime, limit: int = 200) -> list[int]:
         rows = await self._raw(

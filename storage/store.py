@@ -113,6 +113,14 @@ class TortoiseStore(CustomerRepository, TopicRepository, FastIntakeRepository):
                 " ORDER BY id DESC LIMIT 1", [topic_id, desk_chat])
         return _conversation_raw(rows[0]) if rows else None
 
+    async def lock_conversation(self, conversation_id: int) -> m.Conversation:
+        lock = " FOR UPDATE" if self._pg else ""
+        rows = await self._raw(f"SELECT * FROM conversation WHERE id = ?{lock}",
+                               [conversation_id])
+        if not rows:
+            raise LookupError(f"conversation {conversation_id} not found")
+        return _conversation_raw(rows[0])
+
     async def change_conversation(self, conversation_id: int,
                                   fields: Mapping[str, object]) -> None:
         unknown = set(fields) - _CONVERSATION_COLUMNS

@@ -17,8 +17,9 @@ class DepartmentStore(Protocol):
 
     async def hold(self, conversation_id: int, held: list[int]) -> None: ...
 
-    async def answered(self, conversation_id: int) -> bool:
-        """Forget the question; False when it was answered already (a press repeated)."""
+    async def answered(self, conversation_id: int) -> list[int] | None:
+        """Forget the question: the messages held until now (None: answered already, a
+        press repeated or late)."""
         ...
 
     async def unanswered(self, asked_before: datetime, limit: int = 200) -> list[int]:

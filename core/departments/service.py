@@ -141,10 +141,12 @@ class DepartmentRouter(LifecycleListener):
     async def _route(self, unit: Unit, conversation: Conversation, department: Department,
                      why: str) -> bool:
         """Hand the held conversation over in `department`'s group (False: done before)."""
-        held = await self._store.held(conversation.id)
-        if held is None or not await self._store.answered(conversation.id):
-            return False
+        # The customer's messages take turns with this (see Store.lock_conversation).
+        conversation = await self._shared.lock_conversation(conversation.id)
         if conversation.status is not ConversationStatus.BOT:
+            return False
+        held = await self._store.answered(conversation.id)
+        if held is None:
             return False
         assert self._hand_over is not None, "connect() the hand-over first"
         unit.change(conversation.id).place(department.id, department.desk_chat)

@@ -81,6 +81,9 @@ class CustomerIntake:
                                              first=new, bot=bot)
         if conversation.reply_identity_id != identity.id:
             unit.change(conversation.id).reply_through(identity.id)
+        if conversation.status is ConversationStatus.BOT and not created:
+            # A hand-over (a press) may have committed since it was read: take turns.
+            conversation = await store.lock_conversation(conversation.id)
         if conversation.status is ConversationStatus.BOT:
             return await self._to_bot(unit, inbound, conversation, customer, identity)
         if conversation.waiting_since is None:
