@@ -221,7 +221,8 @@ class App:
         for group in [desk, *desks.values()]:
             group.set_buttons([(c.button.label, c.name) for c in commands.buttons()
                                if c.button])
-        jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
+        jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter,
+                              relayer.desks)
         if vk is not None:
             try:
                 await vk.prepare(store, intake, self.clock, self.startup_retry, presses)
@@ -272,12 +273,13 @@ class App:
 
     def _sla_jobs(self, policy: SlaPolicy | None, sla_store: TortoiseSlaStore,
                   transactions: Transactions, queue: Queue, controls: SlaControls,
-                  desk: TelegramDesk, limiter: SlidingWindowLimiter) -> SlaJobs | None:
+                  desk: TelegramDesk, limiter: SlidingWindowLimiter, desks: Desks | None = None
+                  ) -> SlaJobs | None:
         service = self.config.service
         if service is None or policy is None:
             return None
         sweeper = SlaSweeper(sla_store, transactions, queue, policy)
-        titles = TitleKeeper(sla_store, desk, limiter, self.clock)
+        titles = TitleKeeper(sla_store, desk, limiter, self.clock, desks=desks)
         return SlaJobs(service, sweeper, controls, titles)
 
     async def _connect_vk(self, limiter: SlidingWindowLimiter, files: Files,

@@ -169,8 +169,8 @@ class TortoiseSlaStore(TortoiseBase):
     async def titles_due(self, now: datetime, limit: int) -> list[TitleWork]:
         rows = await self._raw(
             "SELECT c.id, c.topic_id, c.customer_id, c.channel, c.title_want, c.title_mark,"
-            " u.display_name FROM conversation c JOIN customer u ON u.id = c.customer_id"
-            " WHERE c.title_due_at <= ? ORDER BY c.title_due_at LIMIT ?",
+            " c.desk_chat, u.display_name"
+            " FROM conversation c JOIN customer u ON u.id = c.customer_id WHERE c.title_due_at <= ? ORDER BY c.title_due_at LIMIT ?",
             [self.dt_in(now), limit * 4],
         )
         out = []
@@ -179,7 +179,7 @@ class TortoiseSlaStore(TortoiseBase):
                 await self.title_applied(r["id"], r["title_want"])  # nothing to rename
                 continue
             out.append(TitleWork(r["id"], r["topic_id"], r["customer_id"], r["display_name"],
-                                 r["channel"], r["title_want"]))
+                                 r["channel"], r["title_want"], r["desk_chat"]))
         return out[:limit]
 
     async def forget_title(self, conversation_id: int) -> None:

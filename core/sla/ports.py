@@ -59,6 +59,7 @@ class TitleWork:
     name: str
     channel: str
     want: str
+    desk_chat: str | None = None  # a department's group (None: the operator group)
 
 
 class SlaStore(Protocol):
