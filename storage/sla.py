@@ -170,7 +170,8 @@ class TortoiseSlaStore(TortoiseBase):
         rows = await self._raw(
             "SELECT c.id, c.topic_id, c.customer_id, c.channel, c.title_want, c.title_mark,"
             " c.desk_chat, u.display_name"
-            " FROM conversation c JOIN customer u ON u.id = c.customer_id WHERE c.title_due_at <= ? ORDER BY c.title_due_at LIMIT ?",
+            " FROM conversation c JOIN customer u ON u.id = c.customer_id"
+            " WHERE c.title_due_at <= ? ORDER BY c.title_due_at LIMIT ?",
             [self.dt_in(now), limit * 4],
         )
         out = []
