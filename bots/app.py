@@ -217,7 +217,7 @@ class App:
                                 intake.operators.relay_operator_to_customer, commands,
                                 presses, store, queue, transactions)
         if departments is not None:
-            departments.connect(intake.customers.hand_over, presses)
+            departments.connect(intake.customers.hand_over, presses, commands)
         for group in [desk, *desks.values()]:
             group.set_buttons([(c.button.label, c.name) for c in commands.buttons()
                                if c.button])

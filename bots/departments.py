@@ -11,7 +11,9 @@ from aiogram import Bot
 from adapters.telegram.startup import check_group
 from bots.config import Config
 from bots.config_departments import departments_of
+from core.commands import Commands
 from core.delivery.queue import Queue
+from core.departments import transfer
 from core.departments.model import Departments
 from core.departments.service import PREFIX, DepartmentRouter, HandOver
 from core.ports import Store
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 class DepartmentParts:
     departments: Departments
     router: DepartmentRouter
+    transfers: transfer.Transfers
 
     @classmethod
     def build(cls, config: Config, shared: Store, queue: Queue, transactions: Transactions,
@@ -34,16 +37,19 @@ class DepartmentParts:
                                      config.operators.chat_id)
         if departments is None:
             return None
-        router = DepartmentRouter(departments, TortoiseDepartmentStore(), shared, queue,
-                                  transactions, asks=departments.routing.ask and not faq_bot)
-        return cls(departments, router)
+        store = TortoiseDepartmentStore()
+        router = DepartmentRouter(departments, store, shared, queue, transactions,
+                                  asks=departments.routing.ask and not faq_bot)
+        return cls(departments, router,
+                   transfer.Transfers(departments, store, shared, queue, transactions))
 
     def groups(self) -> list[int]:
         return sorted(int(chat) for chat in self.departments.groups())
 
-    def connect(self, hand_over: HandOver, presses: Presses) -> None:
+    def connect(self, hand_over: HandOver, presses: Presses, commands: Commands) -> None:
         self.router.connect(hand_over)
         presses.register(PREFIX, self.router.press)
+        transfer.register(commands, self.transfers)
 
     @staticmethod
     async def check_groups(bot: Bot, config: Config) -> None:

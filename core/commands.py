@@ -119,6 +119,7 @@ class Commands:
         if command is None or command.button is None:
             return Outcome.UNKNOWN, ""
         pressed = Invocation(invocation.operator_id, invocation.operator_name,
-                             invocation.topic_id, command.button.args, pressed=True)
+                             invocation.topic_id, command.button.args, pressed=True,
+                             desk_chat=invocation.desk_chat)
         outcome = await self.run(name, pressed)
         return outcome, command.button.answer if outcome is Outcome.DONE else ""

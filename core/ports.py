@@ -132,7 +132,10 @@ class ConversationStore(Protocol):
         """Store `topic_id` as the conversation's topic if it has none (one conditional
         statement); the topic it has afterwards: `topic_id`, or the one stored first."""
         ...
-    async def forget_topic(self, topic_id: int) -> None: ...
+    async def forget_topic(self, topic_id: int, desk_chat: str | None = None) -> None:
+        """Conversations of a topic that is gone (in the operator group, or `desk_chat`)
+        get a new one with their next post."""
+        ...
 
 
 

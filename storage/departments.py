@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from storage.base import TortoiseBase, to_us
+from core.departments.ports import Said
+from storage.base import TortoiseBase, json_out, to_us
 
 
 class TortoiseDepartmentStore(TortoiseBase):
@@ -29,6 +30,18 @@ class TortoiseDepartmentStore(TortoiseBase):
             "DELETE FROM department_wait WHERE conversation_id = ? RETURNING held",
             [conversation_id])
         return [int(i) for i in json.loads(rows[0]["held"])] if rows else None
+
+    async def history(self, conversation_id: int, limit: int) -> list[Said]:
+        rows = await self._raw(
+            "SELECT kind, author_name, content FROM message WHERE conversation_id = ?"
+            " AND kind IN ('customer', 'operator', 'note') ORDER BY id DESC LIMIT ?",
+            [conversation_id, limit])
+        said = []
+        for r in reversed(rows):
+            content = json_out(r["content"]) or {}
+            said.append(Said(r["kind"], r["author_name"], str(content.get("text") or ""),
+                             str(content.get("content_type") or "text")))
+        return said
 
     async def unanswered(self, asked_before: datetime, limit: int = 200) -> list[int]:
         rows = await self._raw(

@@ -205,6 +205,12 @@ class Relayer:
             await self._finish(step)
             return
         assert first.conversation_id is not None
+        if first.action is Action.CLOSE_TOPIC and first.body.get("topic_id"):
+            # A topic the conversation moved away from, in its own group.
+            left, old = int(first.body["topic_id"]), self.desks.by_chat(first.chat_id)
+            await self._limited(old.rate_keys(), 1, lambda: old.close_topic(left))
+            await self._finish(step)
+            return
         known = self._context.pop(first.id, None)
         conversation = known if isinstance(known, Conversation) else \
             await self._store.get_conversation(first.conversation_id)
@@ -275,6 +281,16 @@ class Relayer:
              if link.chat_id == chat_id and not link.is_origin),
             None,
         )
+        if copy is None and self.desks.is_desk_chat(chat_id) and any(
+                not link.is_origin and self.desks.is_desk_chat(link.chat_id)
+                for link in await self._store.links_of(message.id)):
+            # Its copy is in a topic the conversation moved away from (/transfer): the
+            # new version goes to the conversation's topic now.
+            with self._recorded(chat_id):
+                ids = await self._limited(keys, 2, lambda: repost(
+                    Outgoing(message, None, first.id)))
+                await self._finish(step, [(platform, chat_id, ids[-1:])])
+            return
         if copy is None:  # never relayed (e.g. it failed for good): nothing to edit
             await self._finish(step)
             return

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """One message of a conversation, for the context post of a transfer."""
+
+    kind: str  # core.model.MessageKind
+    author: str | None
+    text: str  # the text or caption; empty for a file without one
+    content_type: str
 
 
 class DepartmentStore(Protocol):
@@ -20,6 +31,11 @@ class DepartmentStore(Protocol):
     async def answered(self, conversation_id: int) -> list[int] | None:
         """Forget the question: the messages held until now (None: answered already, a
         press repeated or late)."""
+        ...
+
+    async def history(self, conversation_id: int, limit: int) -> list[Said]:
+        """The conversation's customer and operator messages and notes, oldest first (the
+        last `limit`)."""
         ...
 
     async def unanswered(self, asked_before: datetime, limit: int = 200) -> list[int]:

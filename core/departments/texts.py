@@ -12,6 +12,10 @@ ROUTED = {
     "ru": "Спасибо! Ваш вопрос передан: {name}. Оператор скоро ответит.",
     "en": "Thank you! Your question is with {name}. An operator will answer soon.",
 }
+TRANSFERRED = {
+    "ru": "Ваш вопрос передан: {name}. Ответ придёт сюда же.",
+    "en": "Your question has been passed to {name}; they will answer here.",
+}
 PRESS_LATE = {"ru": "Вопрос уже передан.", "en": "Your question is already with us."}
 WHY = {
     "chosen": "chosen by the customer",
