@@ -207,7 +207,8 @@ class App:
                                cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
         controls = SlaControls(store, sla_store, transactions, queue, policy,
-                               [selfservice.report] if selfservice else [])
+                               [selfservice.report] if selfservice else [],
+                               departments.report_scopes() if departments else None)
         commands = self._commands(intake, conversations,
                                   Linking(store, transactions, queue, conversations, lifecycle),
                                   controls)
@@ -222,7 +223,7 @@ class App:
             group.set_buttons([(c.button.label, c.name) for c in commands.buttons()
                                if c.button])
         jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter,
-                              relayer.desks)
+                              relayer.desks, departments)
         if vk is not None:
             try:
                 await vk.prepare(store, intake, self.clock, self.startup_retry, presses)
@@ -273,12 +274,13 @@ class App:
 
     def _sla_jobs(self, policy: SlaPolicy | None, sla_store: TortoiseSlaStore,
                   transactions: Transactions, queue: Queue, controls: SlaControls,
-                  desk: TelegramDesk, limiter: SlidingWindowLimiter, desks: Desks | None = None
-                  ) -> SlaJobs | None:
+                  desk: TelegramDesk, limiter: SlidingWindowLimiter, desks: Desks | None = None,
+                  departments: DepartmentParts | None = None) -> SlaJobs | None:
         service = self.config.service
         if service is None or policy is None:
             return None
-        sweeper = SlaSweeper(sla_store, transactions, queue, policy)
+        sweeper = SlaSweeper(sla_store, transactions, queue, policy, on_duty_of=(
+            departments.departments.on_duty_of if departments else None))
         titles = TitleKeeper(sla_store, desk, limiter, self.clock, desks=desks)
         return SlaJobs(service, sweeper, controls, titles)
 

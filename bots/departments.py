@@ -18,6 +18,7 @@ from core.departments.model import Departments
 from core.departments.service import PREFIX, DepartmentRouter, HandOver
 from core.ports import Store
 from core.presses import Presses
+from core.sla.controls import ReportScope
 from core.unit import Transactions
 from storage.departments import TortoiseDepartmentStore
 
@@ -42,6 +43,15 @@ class DepartmentParts:
                                   asks=departments.routing.ask and not faq_bot)
         return cls(departments, router,
                    transfer.Transfers(departments, store, shared, queue, transactions))
+
+    def report_scopes(self) -> dict[str, ReportScope]:
+        """Each department group's report covers the departments working there."""
+        scopes = {}
+        for group in sorted(self.departments.groups()):
+            here = [d for d in self.departments.all if d.desk_chat == group]
+            scopes[group] = ReportScope(frozenset(d.id for d in here),
+                                        " · ".join(d.name() for d in here))
+        return scopes
 
     def groups(self) -> list[int]:
         return sorted(int(chat) for chat in self.departments.groups())

@@ -36,6 +36,7 @@ _TEMPLATES: dict[str, str] = {
     "{% if note %}\n📝 {{ note }}{% endif %}"
     "{% if lines %}\n\nSo far:{% for line in lines %}\n{{ line }}{% endfor %}"
     "{% endif %}{% if cut %}\n(…{{ cut }} earlier messages left out){% endif %}",
+    "_report_scope": "🏷 {{ label }}",
     "_transfer_refused": "⚠️ /transfer {{ wanted }}: {{ why }}. Departments: {{ known }}.",
     "new_conversation": (
         "🔄 New conversation #{{ conversation_id }} from <b>{{ name }}</b>"

@@ -18,8 +18,8 @@ class Desks:
     def __init__(self, main: DeskPort, groups: Mapping[str, DeskPort] | None = None,
                  department_name: Callable[[str], str | None] | None = None) -> None:
         self.main = main
-        self._groups = dict(groups or {})
-        self._groups.pop(main.chat_id, None)
+        self._groups = {chat: desk for chat, desk in (groups or {}).items()
+                        if desk is not main}
         self._name = department_name or (lambda _department: None)
 
     def of(self, conversation: Conversation) -> DeskPort:
@@ -33,7 +33,7 @@ class Desks:
         return self._groups.get(chat_id, self.main)
 
     def is_desk_chat(self, chat_id: str) -> bool:
-        return chat_id == self.main.chat_id or chat_id in self._groups
+        return chat_id in self._groups or chat_id == getattr(self.main, "chat_id", None)
 
     def all(self) -> list[DeskPort]:
         return [self.main, *self._groups.values()]

@@ -45,6 +45,10 @@ class Departments:
         """The departments' own groups (not the operator group)."""
         return frozenset(d.desk_chat for d in self.all if d.desk_chat is not None)
 
+    def on_duty_of(self, department_id: str) -> tuple[str, ...]:
+        found = self.get(department_id)
+        return found.on_duty if found else ()
+
     def name_of(self, department_id: str) -> str | None:
         found = self.get(department_id)
         return found.name() if found else None

@@ -15,8 +15,9 @@ class DeskRef:
     groups: frozenset[str] = frozenset()
 
     def scope(self, chat_id: str) -> str | None:
-        """A conversation's `desk_chat` for a topic in `chat_id` (None: the operator group)."""
-        return None if chat_id == self.chat_id else chat_id
+        """A conversation's `desk_chat` for a topic in `chat_id` (None: the operator group,
+        where anything that is no department's group counts)."""
+        return chat_id if chat_id in self.groups and chat_id != self.chat_id else None
 
     def is_desk(self, platform: str, chat_id: str) -> bool:
         return platform == self.platform and (chat_id == self.chat_id or chat_id in self.groups)

@@ -13,7 +13,8 @@ def register(commands: Commands, controls: SlaControls) -> None:
 
     async def report(i: Invocation) -> None:
         # In General, or in a topic (posted where it was asked).
-        await controls.report(i.args.strip().lower() or "today", i.topic_id)
+        await controls.report(i.args.strip().lower() or "today", i.topic_id,
+                              desk_chat=i.desk_chat)
 
     commands.register(Command("snooze", "/snooze 2h: postpone this conversation's deadlines",
                               snooze, menu=False,
