@@ -32,6 +32,11 @@ class Desks:
             return self.main
         return self._groups.get(chat_id, self.main)
 
+    @property
+    def several(self) -> bool:
+        """Whether there are departments' groups besides the operator group."""
+        return bool(self._groups)
+
     def is_desk_chat(self, chat_id: str) -> bool:
         return chat_id in self._groups or chat_id == getattr(self.main, "chat_id", None)
 

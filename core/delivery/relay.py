@@ -20,7 +20,7 @@ from core.delivery.desks import Desks
 from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
 from core.delivery.topics import Topics
-from core.errors import NotModified, RecipientUnreachable
+from core.errors import NotModified, RecipientUnreachable, RetryAfter
 from core.model import DESK, Action, Conversation, Delivery, Identity, Message, Outgoing
 from core.ports import ChannelPort, DeskPort, RateKey, Store
 
@@ -34,6 +34,7 @@ class RelayStore(Store, DeliveryStore, Protocol):
 
 FRESH_MAX = 1024
 RECORDING_WAIT = 5.0  # seconds a reply waits for the link of the copy it answers
+YIELD_AFTER = 0.5  # seconds of a group's rate-limit wait after which a lane yields its worker
 
 
 @dataclass(slots=True)
@@ -216,6 +217,7 @@ class Relayer:
             await self._store.get_conversation(first.conversation_id)
         desk = self.desks.of(conversation)
         keys = desk.rate_keys()
+        self._yield_if_group_busy(keys)
         if first.action in (Action.CLOSE_TOPIC, Action.REOPEN_TOPIC):
             if conversation.topic_id is not None:
                 topic = conversation.topic_id
@@ -234,6 +236,16 @@ class Relayer:
             ids = await self._limited(keys, desk.sends_for(step.items),
                                       lambda: desk.post(topic_id, step.items))
             await self._finish(step, [(desk.platform, desk.chat_id, ids)])
+
+    def _yield_if_group_busy(self, keys: Sequence[RateKey]) -> None:
+        """With departments' groups, a lane whose group has no budget left for a while gives
+        its worker back (its rows are due again when the window opens): the workers are
+        shared by every group, and waiting ones would hold the other groups' posts back."""
+        if not self.desks.several:
+            return
+        wait = self.limiter.delay(keys, 1)
+        if wait > YIELD_AFTER:
+            raise RetryAfter(wait, None, f"the group's budget is used up for {wait:.1f}s")
 
     async def _to_channel(self, step: Step) -> None:
         first = step.deliveries[0]
