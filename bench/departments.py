@@ -101,6 +101,13 @@ async def run(relay_kind: str, *, window: float = 60.0, customers: int = 30) -> 
                 name: round(max((t for (g, _), t in landed_at.items() if g == chat),
                                 default=float("nan")) - t0, 3)
                 for name, chat in groups.items()}
+            # Each group's own pacing: from its first call (a topic) to its last first message.
+            starts = {chat: min((r.time for r in emu.requests[since:]
+                                 if r.ok and r.chat_id == chat), default=t0)
+                      for chat in groups.values()}
+            spans = {name: round(max((t for (g, _), t in landed_at.items() if g == chat),
+                                     default=float("nan")) - starts[chat], 3)
+                     for name, chat in groups.items()}
             result = {
                 "relay": relay_kind,
                 "params": {"departments": len(NAMES), "customers_per_department": customers,
@@ -110,6 +117,8 @@ async def run(relay_kind: str, *, window: float = 60.0, customers: int = 30) -> 
                 "first_messages_in_topics": len(landed_at),
                 "total_s": round(total, 3),
                 "per_group_last_s": per_group,
+                "per_group_span_s": spans,
+                "presses_handled_s": round(max(starts.values()) - t0, 3),
                 "minimum_s": round(minimum, 3),
                 "one_shared_group_minimum_s": round(one_group, 3),
                 "ratio_to_minimum": round(total / minimum, 4) if minimum else None,
