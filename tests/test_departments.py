@@ -12,6 +12,7 @@ import pytest
 
 from adapters.telegram.startup import DeskSetupError
 from bots.app import App
+from bots.config import summarize
 from bots.config_errors import ConfigError
 from storage import models as db
 from tests.harness import Desk, Operator, StartRelay, relay_config
@@ -207,3 +208,13 @@ def test_bad_departments_config_is_named(extra: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         relay_config("sqlite://:memory:", "http://127.0.0.1:1", -1009999999999, extra=extra)
     assert expected in str(caught.value)
+
+
+def test_check_summarizes_the_departments() -> None:
+
+    config = relay_config("sqlite://:memory:", "http://127.0.0.1:1", -1009999999999,
+                          extra=_departments(-1001111111111, -1002222222222))
+    assert "  departments: sales, tech in 2 groups, new customers choose, default tech" \
+        in summarize(config)
+    plain = relay_config("sqlite://:memory:", "http://127.0.0.1:1", -1009999999999)
+    assert "  departments: off (one team in chat -1009999999999)" in summarize(plain)
