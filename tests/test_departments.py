@@ -218,3 +218,39 @@ def test_check_summarizes_the_departments() -> None:
         in summarize(config)
     plain = relay_config("sqlite://:memory:", "http://127.0.0.1:1", -1009999999999)
     assert "  departments: off (one team in chat -1009999999999)" in summarize(plain)
+
+
+async def test_two_departments_sharing_one_group(desk: Desk, start_relay: StartRelay) -> None:
+    shared = desk.emu.create_supergroup(title="Front desk", forum=True)
+    extra = _departments(shared, shared).replace(
+        f"chat_id: {shared}\n", f"chat_id: {shared}\n    shared_group: true\n")
+    await start_relay(extra)
+    anna, boris = desk.customer("Anna"), desk.customer("Boris")
+    await anna.says("a question about payment")
+    await _choose(desk, anna, await anna.receives("Hello! Please choose who can help you:"),
+                  SALES)
+    await boris.says("a question about the app")
+    await _choose(desk, boris, await boris.receives("Hello! Please choose who can help you:"),
+                  TECH)
+    a_topic = await _topic_in(desk, shared, "a question about payment")
+    b_topic = await _topic_in(desk, shared, "a question about the app")
+    assert a_topic != b_topic and desk.topics() == []
+    texts = _bot_texts(desk, shared)
+    assert any(f"Department: {SALES}" in t for t in texts)
+    assert any(f"Department: {TECH}" in t for t in texts)
+    operator = _operator_in(desk, shared, "Olga")
+    await operator.says(b_topic, "which version?")
+    await boris.receives("which version?")
+    # A transfer within the shared group makes a new topic there, with the card.
+    await operator.says(a_topic, "/transfer tech")
+    await anna.receives(f"Your question has been passed to {TECH}; they will answer here.")
+    def tech_cards() -> list[str]:
+        return [t for t in _bot_texts(desk, shared)
+                if t.startswith("👤") and f"Department: {TECH}" in t]
+
+    await desk.wait(lambda: len(tech_cards()) == 2)  # Boris's, and Anna's new one
+    assert "Anna" in tech_cards()[1]
+    conversation = await db.Conversation.get(customer_id=1)
+    assert conversation.department == "tech" and conversation.desk_chat == str(shared)
+    assert conversation.topic_id is not None and conversation.topic_id not in (a_topic,
+                                                                               b_topic)
