@@ -203,6 +203,17 @@ routing: {default: billing}
 departments:
   - {id: sales, names: {en: Sales}, chat_id: 12345}
 """, "not a forum supergroup id"),
+    ("""
+departments:
+  - {id: sales, names: {en: Sales}, chat_id: -1001111111111}
+faq:
+  - id: refund
+    department: billing
+    en: {question: "Refund?", answer: "Write to us."}
+""", "faq[0].department: 'billing' is no department"),
+    ("""
+routing: {default: sales}
+""", "routing: there are no departments"),
 ])
 def test_bad_departments_config_is_named(extra: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
