@@ -22,6 +22,7 @@ from adapters.telegram.startup import check_desk, publish_commands
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
+from bots.departments import DepartmentParts
 from bots.feedback import FeedbackParts
 from bots.http import HttpServer
 from bots.max import MaxParts
@@ -34,6 +35,7 @@ from core.commands import Commands
 from core.conversations import commands as conversation_commands
 from core.conversations.linking import Linking
 from core.conversations.service import Conversations
+from core.delivery.desks import Desks
 from core.delivery.orphans import OrphanTopics
 from core.delivery.outbox import Outbox, OutboxSettings
 from core.delivery.queue import Queue
@@ -86,6 +88,7 @@ class Services:
     http: HttpServer | None = None
     feedback: FeedbackParts | None = None
     max: MaxParts | None = None
+    departments: DepartmentParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -123,6 +126,8 @@ class App:
             opened.push_async_callback(bot.session.close)
             username = await self.startup_retry.until_reachable(
                 lambda: check_desk(bot, cfg.operators.chat_id))
+            await self.startup_retry.until_reachable(
+                lambda: DepartmentParts.check_groups(bot, cfg))
             services = await self._build(bot, opened)
             await self._listen(services.http, opened)
             if services.max is not None:
@@ -188,7 +193,7 @@ class App:
         limiter = SlidingWindowLimiter()
         files = Files()
         files.register(TelegramFiles(bot))
-        desk, channels = self._platforms(bot, files)
+        desk, channels, desks = self._platforms(bot, files)
         vk = await self._connect_vk(limiter, files, opened)
         if vk is not None:
             channels[vk.channel.name] = vk.channel
@@ -197,23 +202,30 @@ class App:
             channels[max_parts.channel.name] = max_parts.channel
         transactions = Transactions(store, self.clock)
         queue = Queue(store, desk.chat_id)
-        relayer = Relayer(store, self.clock, desk, channels, limiter)
+        selfservice = SelfServiceParts.build(cfg, store, queue, transactions)
+        faq_bot = bool(selfservice and selfservice.service.active)
+        departments = DepartmentParts.build(cfg, store, queue, transactions, faq_bot=faq_bot)
+        relayer = Relayer(store, self.clock, desk, channels, limiter, Desks(
+            desk, desks, departments.departments.name_of if departments else None))
         outbox = self._outbox(store, transactions, queue, relayer, list(channels))
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         sla_store = TortoiseSlaStore()
         lifecycle = Lifecycle([SlaClock(sla_store, policy, queue)] if policy else [])
-        selfservice = SelfServiceParts.build(cfg, store, queue, transactions)
+        if departments is not None:
+            lifecycle.add(departments.router)
         if selfservice is not None:
             lifecycle.add(selfservice.service)
         feedback = FeedbackParts.build(cfg, store, queue, transactions)
         for listener in feedback.listeners:
             lifecycle.add(listener)
         intake = IntakeService(store, transactions, queue, lifecycle,
-                               DeskRef(desk.platform, desk.chat_id), cfg.outbox.album_wait)
+                               DeskRef(desk.platform, desk.chat_id, frozenset(desks)),
+                               cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
         controls = SlaControls(store, sla_store, transactions, queue, policy,
                                ([selfservice.report] if selfservice else [])
-                               + feedback.reports)
+                               + feedback.reports,
+                               departments.report_scopes() if departments else None)
         commands = self._commands(intake, conversations,
                                   Linking(store, transactions, queue, conversations, lifecycle),
                                   controls)
@@ -225,15 +237,21 @@ class App:
         feedback.connect(cfg, presses, commands, store, queue, transactions,
                          intake.operators.relay_operator_to_customer, conversations.close,
                          policy)
-        desk.set_buttons([(c.button.label, c.name) for c in commands.buttons() if c.button])
-        jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter)
+        if departments is not None:
+            departments.connect(intake.customers.hand_over, presses, commands)
+        for group in [desk, *desks.values()]:
+            group.set_buttons([(c.button.label, c.name) for c in commands.buttons()
+                               if c.button])
+        jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter,
+                              relayer.desks, departments)
         if vk is not None:
             try:
                 await vk.prepare(store, intake, self.clock, self.startup_retry, presses)
             except VkSetupError as exc:
                 raise StartupError(str(exc)) from exc
-        await self.startup_retry.until_reachable(lambda: publish_commands(
-            bot, cfg.operators.chat_id, [(c.name, c.summary) for c in commands.menu()]))
+        for chat in [cfg.operators.chat_id, *(departments.groups() if departments else [])]:
+            await self.startup_retry.until_reachable(lambda chat=chat: publish_commands(
+                bot, chat, [(c.name, c.summary) for c in commands.menu()]))
         # Parts of the one HTTP server (widget, webhooks, metrics) are added by their owners.
         http = HttpServer(cfg.http) if cfg.http is not None else None
         if max_parts is not None:
@@ -243,22 +261,30 @@ class App:
         dp["commands"] = commands
         dp["presses"] = presses
         dp["orphans"] = OrphanTopics(store, transactions, queue)
-        dp.include_router(desk_router(cfg.operators.chat_id))
+        dp.include_router(desk_router(cfg.operators.chat_id,
+                                      departments.groups() if departments else ()))
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
                         selfservice=selfservice, feedback=feedback, http=http,
-                        max=max_parts)
+                        max=max_parts, departments=departments)
 
-    def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
+    def _platforms(self, bot: Bot, files: Files
+                   ) -> tuple[TelegramDesk, dict[str, ChannelPort], dict[str, TelegramDesk]]:
+        """The operator group's desk, the channels, and a desk per department group (each
+        with its own group limit)."""
         cfg, tg = self.config, self.config.telegram
         bot_limit = _limit("tg:bot", tg.limits.bot)
-        desk = TelegramDesk(bot, cfg.operators.chat_id,
-                            _limit(f"tg:chat:{cfg.operators.chat_id}", tg.limits.group), bot_limit,
-                            files)
+
+        def desk_of(chat: int) -> TelegramDesk:
+            return TelegramDesk(bot, chat, _limit(f"tg:chat:{chat}", tg.limits.group),
+                                bot_limit, files)
+
+        desk = desk_of(cfg.operators.chat_id)
+        groups = {str(d.chat_id) for d in cfg.departments} - {desk.chat_id}
         channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
-        return desk, {channel.name: channel}
+        return desk, {channel.name: channel}, {g: desk_of(int(g)) for g in sorted(groups)}
 
     def _commands(self, intake: IntakeService, conversations: Conversations, linking: Linking,
                   controls: SlaControls) -> Commands:
@@ -271,12 +297,14 @@ class App:
 
     def _sla_jobs(self, policy: SlaPolicy | None, sla_store: TortoiseSlaStore,
                   transactions: Transactions, queue: Queue, controls: SlaControls,
-                  desk: TelegramDesk, limiter: SlidingWindowLimiter) -> SlaJobs | None:
+                  desk: TelegramDesk, limiter: SlidingWindowLimiter, desks: Desks | None = None,
+                  departments: DepartmentParts | None = None) -> SlaJobs | None:
         service = self.config.service
         if service is None or policy is None:
             return None
-        sweeper = SlaSweeper(sla_store, transactions, queue, policy)
-        titles = TitleKeeper(sla_store, desk, limiter, self.clock)
+        sweeper = SlaSweeper(sla_store, transactions, queue, policy, on_duty_of=(
+            departments.departments.on_duty_of if departments else None))
+        titles = TitleKeeper(sla_store, desk, limiter, self.clock, desks=desks)
         return SlaJobs(service, sweeper, controls, titles)
 
     async def _connect_vk(self, limiter: SlidingWindowLimiter, files: Files,
@@ -333,6 +361,9 @@ class App:
         max_polling = services.max.run() if services.max is not None else None
         if max_polling is not None:
             services.tasks.append(max_polling)
+        if services.departments is not None and services.departments.router.takes_conversations:
+            services.tasks.append(asyncio.create_task(services.departments.run(),
+                                                      name="departments"))
         self.services = services
 
     async def run_until(self, stop: asyncio.Event) -> None:

@@ -140,11 +140,24 @@ def summarize(config: Config) -> str:
             f"  logging: {config.logging.level} ({config.logging.format})",
             f"  service levels: {_service_line(config)}",
             f"  self-service: {_faq_line(config)}",
+            f"  departments: {_departments_line(config)}",
             f"  http: {_http_line(config)}",
             f"  after the answer: {feedback_line(config.csat, config.canned, config.abuse)}",
             f"  max: {_max_line(config)}",
         ]
     )
+
+
+def _departments_line(config: Config) -> str:
+    if not config.departments:
+        return f"off (one team in chat {config.operators.chat_id})"
+    groups = len({d.chat_id for d in config.departments})
+    routing = config.routing
+    ask = routing is None or routing.ask
+    default = (routing.default if routing else None) or config.departments[0].id
+    how = "new customers choose" if ask and len(config.departments) > 1 else "no question"
+    return (f"{', '.join(d.id for d in config.departments)} in {groups} "
+            f"group{'' if groups == 1 else 's'}, {how}, default {default}")
 
 
 def _http_line(config: Config) -> str:

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from bots.config_departments import DepartmentConfig, RoutingConfig, check_departments
 from bots.config_errors import issue
 from bots.config_feedback import (
     AbuseConfig,
@@ -412,6 +413,20 @@ class Config(Section):
     @classmethod
     def _check_canned(cls, value: Any) -> Any:
         return check_canned_names(value)
+    # Departments, each in its own forum group, and how new customers reach them.
+    departments: list[DepartmentConfig] = []
+    routing: RoutingConfig | None = None
+
+    @model_validator(mode="after")
+    def _check_departments(self) -> Config:
+        check_departments(self.departments, self.routing, self.operators.chat_id)
+        known = {d.id for d in self.departments}
+        for number, entry in enumerate(self.faq):
+            if entry.department is not None and entry.department not in known:
+                raise issue(f"faq[{number}].department: {entry.department!r} is no department",
+                            f"one of: {', '.join(sorted(known)) or 'none configured'}",
+                            field_name="faq")
+        return self
 
     @field_validator("faq")
     @classmethod

@@ -79,15 +79,18 @@ class FaqEntryConfig(Section):
     __pydantic_extra__: dict[str, FaqTextConfig] = Field(init=False)  # type: ignore[assignment]
 
     id: str
+    # The department (core/departments) a hand-over after this entry goes to.
+    department: str | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _check_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for key in data:
-                if key != "id" and not (isinstance(key, str) and LANGUAGE.match(key)):
+                if key not in ("id", "department") and not (
+                        isinstance(key, str) and LANGUAGE.match(key)):
                     raise issue(f"unknown key {key!r}: not a language code", LANGUAGE_HINT)
-            if not any(key != "id" for key in data):
+            if not any(key not in ("id", "department") for key in data):
                 raise issue("has no language", "add e.g. `en: {question: …, answer: …}`")
         return data
 
@@ -148,4 +151,4 @@ def faq_of(entries: list[FaqEntryConfig]) -> Faq:
     return Faq(FaqEntry(e.id, {
         language: FaqText(text.question.strip(), text.answer.strip(),
                           tuple(p.strip() for p in text.phrasings))
-        for language, text in e.texts.items()}) for e in entries)
+        for language, text in e.texts.items()}, e.department) for e in entries)

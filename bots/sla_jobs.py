@@ -50,7 +50,7 @@ class SlaJobs:
                 max_instances=1, coalesce=True)
         at = service.report_time()
         if at is not None:
-            add(self._job("sla-daily-report", lambda: self._controls.report("today", chart=True)),
+            add(self._job("sla-daily-report", self._controls.daily),
                 CronTrigger(hour=at.hour, minute=at.minute, timezone=self._controls.zone),
                 id="sla-daily-report", max_instances=1, coalesce=True)
         self.scheduler.start()

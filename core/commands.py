@@ -47,6 +47,9 @@ class Invocation:
     pressed: bool = False  # a button, not a typed command
     # The operator's message itself, with `args` as its text (e.g. /note stores it).
     message: InboundOperatorMessage | None = None
+    # The department group it was run in (None: the operator group); a topic id is only
+    # unique within one group.
+    desk_chat: str | None = None
 
 
 Handler = Callable[[Invocation], Awaitable[None]]
@@ -116,6 +119,7 @@ class Commands:
         if command is None or command.button is None:
             return Outcome.UNKNOWN, ""
         pressed = Invocation(invocation.operator_id, invocation.operator_name,
-                             invocation.topic_id, command.button.args, pressed=True)
+                             invocation.topic_id, command.button.args, pressed=True,
+                             desk_chat=invocation.desk_chat)
         outcome = await self.run(name, pressed)
         return outcome, command.button.answer if outcome is Outcome.DONE else ""

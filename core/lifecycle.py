@@ -96,6 +96,11 @@ class LifecycleListener:
         """A conversation the bot held is open for people from now on (told before
         `customer_waits(created=True)`, which starts the wait)."""
 
+    async def placing(self, unit: Unit, conversation: Conversation) -> None:
+        """A conversation is about to get a new topic (it starts, or a bot hands it over):
+        a listener may place it in a department (`unit.change(id).place(...)`), which
+        decides the group its topic is made in."""
+
     async def started(self, unit: Unit, conversation: Conversation) -> None:
         """A new conversation (the customer's first, or their first after a close)."""
 
@@ -195,6 +200,10 @@ class Lifecycle:
     async def handed_over(self, unit: Unit, conversation: Conversation) -> None:
         for listener in self._listeners:
             await listener.handed_over(unit, conversation)
+
+    async def placing(self, unit: Unit, conversation: Conversation) -> None:
+        for listener in self._listeners:
+            await listener.placing(unit, conversation)
 
     async def started(self, unit: Unit, conversation: Conversation) -> None:
         for listener in self._listeners:

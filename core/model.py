@@ -211,6 +211,11 @@ class Conversation:
     card_posted: bool = False
     acked_at: datetime | None = None  # the last SLA acknowledgement sent to the customer
     answered_at: datetime | None = None  # the last human operator answer
+    # Departments (core/departments): the team it was routed to, and the forum group its
+    # topic lives in when that is not the operator group (None: `operators.chat_id`).
+    # Topic ids are only unique within one group.
+    department: str | None = None
+    desk_chat: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,7 +103,16 @@ class ConversationStore(Protocol):
         now: datetime, status: ConversationStatus = ConversationStatus.OPEN,
     ) -> Conversation: ...
     async def get_conversation(self, conversation_id: int) -> Conversation: ...
-    async def conversation_by_topic(self, topic_id: int) -> Conversation | None: ...
+    async def conversation_by_topic(self, topic_id: int, desk_chat: str | None = None
+                                    ) -> Conversation | None:
+        """The conversation of a topic in the operator group (`desk_chat` None) or in a
+        department's own group (topic ids are unique only within a group)."""
+        ...
+    async def lock_conversation(self, conversation_id: int) -> Conversation:
+        """The conversation read again under its row lock (PostgreSQL; SQLite's one writer
+        serializes already): a bot's hand-over and a customer message of the same
+        conversation take turns."""
+        ...
     async def change_conversation(self, conversation_id: int,
                                   fields: Mapping[str, object]) -> None:
         """Write the fields a unit of work set (`core.unit.ConversationChange`)."""
@@ -123,7 +132,10 @@ class ConversationStore(Protocol):
         """Store `topic_id` as the conversation's topic if it has none (one conditional
         statement); the topic it has afterwards: `topic_id`, or the one stored first."""
         ...
-    async def forget_topic(self, topic_id: int) -> None: ...
+    async def forget_topic(self, topic_id: int, desk_chat: str | None = None) -> None:
+        """Conversations of a topic that is gone (in the operator group, or `desk_chat`)
+        get a new one with their next post."""
+        ...
 
 
 

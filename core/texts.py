@@ -18,6 +18,8 @@ _TEMPLATES: dict[str, str] = {
         "{% if link %} · <a href=\"{{ link }}\">profile</a>{% endif %}\n"
         "{% if language %}Language: {{ language }}\n{% endif %}"
         "Customer #{{ customer_id }} · conversation #{{ conversation_id }}\n"
+        "{% if department is defined and department %}Department: <b>{{ department }}</b>\n"
+        "{% endif %}"
         "{% if previous %}Previous conversations: {{ previous }}\n{% endif %}"
         "{% if identities|length > 1 %}Linked: "
         "{% for i in identities %}{{ i }}{% if not loop.last %}, {% endif %}{% endfor %}\n"
@@ -26,6 +28,16 @@ _TEMPLATES: dict[str, str] = {
         "<code>/close</code> closes the conversation, <code>/reopen</code> reopens it; "
         "<code>/take</code> assigns it to you, <code>/snooze 2h</code> pauses reminders."
     ),
+    "_department_context": "🧭 Department: <b>{{ name }}</b> ({{ why }})",
+    "_transfer_pointer": "➡️ Conversation #{{ conversation_id }} transferred to "
+    "<b>{{ name }}</b> by {{ operator }}; it goes on in that department's topic. This topic "
+    "is closed: answers from here no longer reach the customer.",
+    "_transfer_context": "↪️ Transferred from <b>{{ source }}</b> by {{ operator }}"
+    "{% if note %}\n📝 {{ note }}{% endif %}"
+    "{% if lines %}\n\nSo far:{% for line in lines %}\n{{ line }}{% endfor %}"
+    "{% endif %}{% if cut %}\n(…{{ cut }} earlier messages left out){% endif %}",
+    "_report_scope": "🏷 {{ label }}",
+    "_transfer_refused": "⚠️ /transfer {{ wanted }}: {{ why }}. Departments: {{ known }}.",
     "new_conversation": (
         "🔄 New conversation #{{ conversation_id }} from <b>{{ name }}</b>"
         "{% if previous %} (previous: {{ previous }}){% endif %}"

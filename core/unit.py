@@ -71,6 +71,17 @@ class ConversationChange:
         if topic_id is not None:
             self._fields.update(topic_id=topic_id, card_posted=True)
 
+    def place(self, department: str | None, desk_chat: str | None) -> None:
+        """The conversation belongs to `department`, its topic in group `desk_chat` (None:
+        the operator group); set before it has a topic (or when it moves to a new one)."""
+        self._fields.update(department=department, desk_chat=desk_chat)
+
+    def moved(self, department: str, desk_chat: str | None) -> None:
+        """/transfer: the conversation goes on in `department`, in a new topic of its group
+        (made with the card by the next post); the wait and its clock are untouched."""
+        self._fields.update(department=department, desk_chat=desk_chat, topic_id=None,
+                            card_posted=False, title_mark=None)
+
     def close(self, at: datetime) -> None:
         self._fields.update(status=ConversationStatus.CLOSED, closed_at=at, waiting_since=None)
 

@@ -72,6 +72,9 @@ class Conversation(Model):
     # Why it was closed (core.lifecycle.CloseReason); reports leave out the conversations a
     # bot served alone.
     close_reason = fields.CharField(max_length=16, null=True)
+    # Departments: the team and the group of its topic (NULL: the operator group).
+    department = fields.CharField(max_length=32, null=True)
+    desk_chat = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "conversation"
@@ -282,3 +285,15 @@ class AbuseEvent(Model):
         indexes = (Index(fields=("at_us",), name="abuse_event_at_idx"),
                    Index(fields=("kind", "id"), name="abuse_event_kind_idx"),
                    Index(fields=("customer_id", "at_us"), name="abuse_event_customer_idx"))
+class DepartmentWait(Model):
+    # Departments (core/departments/): a new customer asked which team they want; the
+    # conversation waits in status `bot` until they choose or `routing.ask_wait` passes.
+    # `held`: the ids of their messages written meanwhile (JSON), relayed at the hand-over.
+
+    conversation_id = fields.IntField(primary_key=True, generated=False)
+    asked_at_us = fields.BigIntField()
+    held = fields.TextField()
+
+    class Meta:
+        table = "department_wait"
+        indexes = (Index(fields=("asked_at_us",), name="department_wait_at_idx"),)

@@ -16,7 +16,7 @@ from storage.base import TortoiseBase, dt_out, from_us, to_us
 
 _DUE_COLUMNS = (
     "d.id, d.conversation_id, d.channel, d.kind, d.seq, d.started_us, d.due_us, d.remind_us,"
-    " d.reminded, c.topic_id, c.assignee_id"
+    " d.reminded, c.topic_id, c.assignee_id, c.department, c.desk_chat"
 )
 
 
@@ -26,6 +26,7 @@ def _due(r: Any) -> DueDeadline:
         seq=r["seq"], started_at=from_us(r["started_us"]), due_at=from_us(r["due_us"]),
         remind_at=from_us(r["remind_us"]) if r["remind_us"] is not None else None,
         reminded=bool(r["reminded"]), topic_id=r["topic_id"], assignee_id=r["assignee_id"],
+        department=r["department"], desk_chat=r["desk_chat"],
     )
 
 
@@ -144,8 +145,9 @@ class TortoiseSlaStore(TortoiseBase):
                       ) -> tuple[list[ConversationRecord], list[DeadlineRecord]]:
         # Conversations people handled: not those a bot held alone (still, or to the end).
         conversations = await self._raw(
-            "SELECT id, channel, assignee_id, opened_at, first_response_at, closed_at"
-            " FROM conversation WHERE opened_at >= ? AND opened_at < ? AND status <> 'bot'"
+            "SELECT id, channel, assignee_id, opened_at, first_response_at, closed_at,"
+            " department FROM conversation"
+            " WHERE opened_at >= ? AND opened_at < ? AND status <> 'bot'"
             " AND (close_reason IS NULL OR close_reason <> 'self_served') ORDER BY id",
             [self.dt_in(since), self.dt_in(until)],
         )
@@ -157,7 +159,8 @@ class TortoiseSlaStore(TortoiseBase):
         return (
             [ConversationRecord(r["id"], r["channel"], r["assignee_id"],
                                 dt_out(r["opened_at"]),  # type: ignore[arg-type]
-                                dt_out(r["first_response_at"]), dt_out(r["closed_at"]))
+                                dt_out(r["first_response_at"]), dt_out(r["closed_at"]),
+                                r["department"])
              for r in conversations],
             [DeadlineRecord(r["conversation_id"], r["channel"], r["kind"],
                             from_us(r["started_us"]), from_us(r["due_us"]),
@@ -169,7 +172,8 @@ class TortoiseSlaStore(TortoiseBase):
     async def titles_due(self, now: datetime, limit: int) -> list[TitleWork]:
         rows = await self._raw(
             "SELECT c.id, c.topic_id, c.customer_id, c.channel, c.title_want, c.title_mark,"
-            " u.display_name FROM conversation c JOIN customer u ON u.id = c.customer_id"
+            " c.desk_chat, u.display_name"
+            " FROM conversation c JOIN customer u ON u.id = c.customer_id"
             " WHERE c.title_due_at <= ? ORDER BY c.title_due_at LIMIT ?",
             [self.dt_in(now), limit * 4],
         )
@@ -179,7 +183,7 @@ class TortoiseSlaStore(TortoiseBase):
                 await self.title_applied(r["id"], r["title_want"])  # nothing to rename
                 continue
             out.append(TitleWork(r["id"], r["topic_id"], r["customer_id"], r["display_name"],
-                                 r["channel"], r["title_want"]))
+                                 r["channel"], r["title_want"], r["desk_chat"]))
         return out[:limit]
 
     async def forget_title(self, conversation_id: int) -> None:

@@ -35,6 +35,7 @@ def _conversation_raw(r: Any) -> m.Conversation:
         waiting_since=dt_out(r["waiting_since"]), closed_at=dt_out(r["closed_at"]),
         card_posted=bool(r["card_posted"]), acked_at=dt_out(r["acked_at"]),
         answered_at=dt_out(r["answered_at"]),
+        department=r["department"], desk_chat=r["desk_chat"],
     )
 
 
@@ -100,11 +101,25 @@ class TortoiseStore(CustomerRepository, TopicRepository, FastIntakeRepository):
             raise LookupError(f"conversation {conversation_id} not found")
         return _conversation_raw(rows[0])
 
-    async def conversation_by_topic(self, topic_id: int) -> m.Conversation | None:
-        rows = await self._raw(
-            "SELECT * FROM conversation WHERE topic_id = ? ORDER BY id DESC LIMIT 1", [topic_id]
-        )
+    async def conversation_by_topic(self, topic_id: int, desk_chat: str | None = None
+                                    ) -> m.Conversation | None:
+        if desk_chat is None:
+            rows = await self._raw(
+                "SELECT * FROM conversation WHERE topic_id = ? AND desk_chat IS NULL"
+                " ORDER BY id DESC LIMIT 1", [topic_id])
+        else:
+            rows = await self._raw(
+                "SELECT * FROM conversation WHERE topic_id = ? AND desk_chat = ?"
+                " ORDER BY id DESC LIMIT 1", [topic_id, desk_chat])
         return _conversation_raw(rows[0]) if rows else None
+
+    async def lock_conversation(self, conversation_id: int) -> m.Conversation:
+        lock = " FOR UPDATE" if self._pg else ""
+        rows = await self._raw(f"SELECT * FROM conversation WHERE id = ?{lock}",
+                               [conversation_id])
+        if not rows:
+            raise LookupError(f"conversation {conversation_id} not found")
+        return _conversation_raw(rows[0])
 
     async def change_conversation(self, conversation_id: int,
                                   fields: Mapping[str, object]) -> None:

@@ -27,8 +27,12 @@ class TopicRepository(TortoiseBase):
                 return int(rows[0]["topic_id"])
         raise LookupError(f"conversation {conversation_id}: no topic could be stored")
 
-    async def forget_topic(self, topic_id: int) -> None:
-        await self._raw(
-            "UPDATE conversation SET topic_id = NULL, card_posted = ? WHERE topic_id = ?",
-            [False, topic_id],
-        )
+    async def forget_topic(self, topic_id: int, desk_chat: str | None = None) -> None:
+        if desk_chat is None:
+            await self._raw(
+                "UPDATE conversation SET topic_id = NULL, card_posted = ? WHERE topic_id = ?"
+                " AND desk_chat IS NULL", [False, topic_id])
+        else:
+            await self._raw(
+                "UPDATE conversation SET topic_id = NULL, card_posted = ? WHERE topic_id = ?"
+                " AND desk_chat = ?", [False, topic_id, desk_chat])

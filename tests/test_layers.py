@@ -54,6 +54,7 @@ CORE_RULES = {
     "feedback": {"kernel", "delivery", "feedback"},
     "canned": {"kernel", "delivery", "canned"},
     "abuse": {"kernel", "delivery", "abuse"},
+    "departments": {"kernel", "delivery", "departments"},
 }
 
 

@@ -9,6 +9,7 @@ commands run there.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -76,37 +77,45 @@ async def _answer(query: CallbackQuery, text: str = "") -> None:
 
 
 async def _run_command(message: Message, commands: Commands, operator: tuple[str, str],
-                       topic: int | None) -> bool:
+                       topic: int | None, desk_chat: str | None) -> bool:
     """Run a typed command; False when the text is no command of ours (it is a message)."""
     parsed = _command(message.text or "")
     if parsed is None:
         return False
     name, args = parsed
     invocation = Invocation(operator[0], operator[1], topic, args,
-                            message=_inbound(message, operator, args) if topic else None)
+                            message=_inbound(message, operator, args) if topic else None,
+                            desk_chat=desk_chat)
     outcome = await commands.run(name, invocation)
     return outcome is not Outcome.UNKNOWN
 
 
-def desk_router(chat_id: int) -> Router:
+def desk_router(chat_id: int, groups: Collection[int] = ()) -> Router:
+    """`chat_id`: the operator group; `groups`: departments' own groups, where operators
+    work the same way (their topics' conversations are scoped by the group)."""
     router = Router(name="desk")
+    chats = frozenset({chat_id, *groups})
+
+    def scope(chat: int) -> str | None:
+        return None if chat == chat_id else str(chat)
 
     # Filters are coroutines: aiogram 3 runs a plain function (a magic filter `F.…`
     # included) in a worker thread, a thread hop for every update.
     async def in_desk(event: Message) -> bool:
-        return event.chat.id == chat_id
+        return event.chat.id in chats
 
     async def desk_button(query: CallbackQuery) -> bool:
         message = query.message
         return bool(query.data and query.data.startswith(BUTTON_PREFIX)) \
-            and message is not None and message.chat.id == chat_id
+            and message is not None and message.chat.id in chats
 
     # Telegram tells the bot about each topic it creates itself; a topic a person made is
     # never ours to adopt or delete.
     async def own_topic_created(event: Message, bot: Bot) -> bool:
         user = event.from_user
+        # Orphan topics are looked after in the operator group only.
         return event.forum_topic_created is not None and user is not None \
-            and user.id == bot.id
+            and user.id == bot.id and event.chat.id == chat_id
 
     router.message.filter(in_desk)
     router.edited_message.filter(in_desk)
@@ -126,7 +135,7 @@ def desk_router(chat_id: int) -> Router:
         topic = message.message_thread_id if message.is_topic_message else None
         if operator is None or kind_of(message) in SERVICE_TYPES:
             return
-        if await _run_command(message, commands, operator, topic):
+        if await _run_command(message, commands, operator, topic, scope(message.chat.id)):
             return
         if not topic:
             return  # the General topic is for people, never relayed
@@ -141,7 +150,9 @@ def desk_router(chat_id: int) -> Router:
             await _answer(query)
             return
         name = (query.data or "").removeprefix(BUTTON_PREFIX)
-        _, answer = await commands.press(name, Invocation(str(user.id), user.full_name, topic))
+        chat = message.chat.id if message is not None else chat_id
+        _, answer = await commands.press(name, Invocation(str(user.id), user.full_name, topic,
+                                                          desk_chat=scope(chat)))
         await _answer(query, answer)
 
     @router.edited_message()

@@ -73,34 +73,47 @@ async def _check_desk(bot: Bot, chat_id: int) -> str:
             "it is. Stop whatever set it and remove it with the Bot API method deleteWebhook, "
             "then start relaydesk again."
         )
+    await _check_group(bot, me, chat_id, "operators.chat_id")
+    return me.username or str(me.id)
+
+
+async def check_group(bot: Bot, chat_id: int, key: str) -> None:
+    """Check one more operator group (a department's, at config key `key`) like the
+    operator group: a forum where the bot manages topics."""
+    try:
+        await _check_group(bot, await _get_me(bot), chat_id, key)
+    except UNREACHABLE as exc:
+        raise unreachable(bot, exc) from exc
+
+
+async def _check_group(bot: Bot, me: User, chat_id: int, key: str) -> None:
     try:
         chat = await bot.get_chat(chat_id)
     except TelegramAPIError as exc:
         if isinstance(exc, UNREACHABLE):
             raise
         raise DeskSetupError(
-            f"operators.chat_id: the bot can't see chat {chat_id} ({exc.message}). "
+            f"{key}: the bot can't see chat {chat_id} ({exc.message}). "
             "Add the bot to your operator supergroup and check the id."
         ) from exc
     if not chat.is_forum:
         raise DeskSetupError(
-            f"operators.chat_id: chat {chat_id} is not a forum. In the group settings turn "
+            f"{key}: chat {chat_id} is not a forum. In the group settings turn "
             "on Topics, then start relaydesk again."
         )
     member = await bot.get_chat_member(chat_id, me.id)
     if member.status != "administrator" or not getattr(member, "can_manage_topics", False):
         raise DeskSetupError(
-            f"operators.chat_id: the bot must be an administrator of chat {chat_id} with the "
+            f"{key}: the bot must be an administrator of chat {chat_id} with the "
             "'Manage topics' right. Promote @"
             f"{me.username or me.id} in the group settings, then start relaydesk again."
         )
     if not getattr(member, "can_delete_messages", False):
         # Not fatal: only the empty duplicate of a topic whose creation answer was lost is
         # ever deleted, and Telegram may let its creator do that anyway.
-        logger.warning("operators.chat_id: the bot lacks the 'Delete messages' right in chat "
+        logger.warning("%s: the bot lacks the 'Delete messages' right in chat "
                        "%s; an empty duplicate topic may stay if Telegram refuses to delete "
-                       "it", chat_id)
-    return me.username or str(me.id)
+                       "it", key, chat_id)
 
 
 async def publish_commands(bot: Bot, chat_id: int, menu: Sequence[tuple[str, str]]) -> None:

@@ -10,15 +10,17 @@ from core.conversations.service import Conversations
 def register(commands: Commands, conversations: Conversations, linking: Linking) -> None:
     async def take(i: Invocation) -> None:
         assert i.topic_id is not None
-        await conversations.take(i.topic_id, i.operator_id, i.operator_name)
+        await conversations.take(i.topic_id, i.operator_id, i.operator_name,
+                                 desk_chat=i.desk_chat)
 
     async def close(i: Invocation) -> None:
         assert i.topic_id is not None
-        await conversations.close_topic(i.topic_id, i.operator_id, i.operator_name)
+        await conversations.close_topic(i.topic_id, i.operator_id, i.operator_name,
+                                        desk_chat=i.desk_chat)
 
     async def reopen(i: Invocation) -> None:
         assert i.topic_id is not None
-        await conversations.reopen(i.topic_id, i.operator_name)
+        await conversations.reopen(i.topic_id, i.operator_name, desk_chat=i.desk_chat)
 
     async def link(i: Invocation) -> None:
         # `/link 57`: this topic's customer and customer #57 are the same person.
@@ -26,7 +28,7 @@ def register(commands: Commands, conversations: Conversations, linking: Linking)
         number = i.args.strip().lstrip("#")
         if number.isdigit():
             await linking.link_customers(i.topic_id, int(number), i.operator_id,
-                                         i.operator_name)
+                                         i.operator_name, desk_chat=i.desk_chat)
 
     commands.register(Command("take", "Assign this conversation to yourself", take, menu=False,
                               button=Button("🙋 Take", answer="Assigned to you", order=10)))

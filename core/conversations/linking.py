@@ -21,14 +21,14 @@ class Linking:
         self._lifecycle = lifecycle
 
     async def link_customers(self, topic_id: int, other_customer_id: int, operator_id: str,
-                             operator_name: str) -> bool:
+                             operator_name: str, *, desk_chat: str | None = None) -> bool:
         """An operator links the customer of a topic with customer `other_customer_id`
         (the same person on another channel): from now on they are one customer and this
         topic's conversation is theirs; an open conversation of the other is closed with a
         pointer here. Never guessed: only this explicit command links identities."""
 
         async def work(unit: Unit) -> bool:
-            here = await self._store.conversation_by_topic(topic_id)
+            here = await self._store.conversation_by_topic(topic_id, desk_chat)
             if here is None:
                 return False
             other = await self._other(unit, here, other_customer_id)

@@ -34,12 +34,12 @@ class Conversations:
             await self._queue.notice(unit, conversation.id, notice_html)
             await self._queue.close_topic(unit, conversation.id)
 
-    async def close_topic(self, topic_id: int, operator_id: str, operator_name: str
-                          ) -> Conversation | None:
+    async def close_topic(self, topic_id: int, operator_id: str, operator_name: str, *,
+                          desk_chat: str | None = None) -> Conversation | None:
         """/close (or ✅ Close) in a topic; the customer's next message starts a new one."""
 
         async def work(unit: Unit) -> Conversation | None:
-            conversation = await self._store.conversation_by_topic(topic_id)
+            conversation = await self._store.conversation_by_topic(topic_id, desk_chat)
             if conversation is None or conversation.status is ConversationStatus.CLOSED:
                 return conversation
             await self.close(
@@ -49,12 +49,13 @@ class Conversations:
 
         return await self._transactions.run(work)
 
-    async def reopen(self, topic_id: int, operator_name: str) -> bool:
+    async def reopen(self, topic_id: int, operator_name: str, *,
+                     desk_chat: str | None = None) -> bool:
         """/reopen: the topic's closed conversation is open again (unless the customer has
         started another meanwhile)."""
 
         async def work(unit: Unit) -> bool:
-            conversation = await self._store.conversation_by_topic(topic_id)
+            conversation = await self._store.conversation_by_topic(topic_id, desk_chat)
             if conversation is None or conversation.status is not ConversationStatus.CLOSED:
                 return False
             done = await self._store.reopen_conversation(conversation.id)
@@ -68,12 +69,12 @@ class Conversations:
 
         return await self._transactions.run(work)
 
-    async def take(self, topic_id: int, operator_id: str, operator_name: str
-                   ) -> Conversation | None:
+    async def take(self, topic_id: int, operator_id: str, operator_name: str, *,
+                   desk_chat: str | None = None) -> Conversation | None:
         """/take: the operator is the conversation's assignee from now on."""
 
         async def work(unit: Unit) -> Conversation | None:
-            conversation = await self._store.conversation_by_topic(topic_id)
+            conversation = await self._store.conversation_by_topic(topic_id, desk_chat)
             if conversation is None:
                 return None
             unit.change(conversation.id).assign(operator_id)

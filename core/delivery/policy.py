@@ -109,7 +109,7 @@ class DeliveryPolicy:
         if isinstance(exc, TopicMissing):
             logger.warning("topic %s is gone; conversation %s gets a new one",
                            conversation.topic_id, conversation.id)
-            await self._store.forget_topic(conversation.topic_id)
+            await self._store.forget_topic(conversation.topic_id, conversation.desk_chat)
         else:
             logger.info("topic %s is closed; reopening it", conversation.topic_id)
             await self._relayer.topics.reopen(conversation.topic_id)

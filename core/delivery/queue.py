@@ -71,15 +71,40 @@ class Queue:
         await self.notice(unit, conversation_id, html)
         await self.close_topic(unit, conversation_id)
 
-    async def general(self, unit: Unit, post: DeskPost) -> int:
-        """A bot post that belongs to no conversation: General (or `post.topic_id`)."""
+    async def general(self, unit: Unit, post: DeskPost, desk_chat: str | None = None) -> int:
+        """A bot post that belongs to no conversation: General (or `post.topic_id`) of the
+        operator group, or of a department's group `desk_chat` (its own lane: one group's
+        posts never wait behind another's)."""
         unit.touched.add(DESK)
+        lane = desk_lane(None) if desk_chat is None else f"{desk_lane(None)}:{desk_chat}"
         return await self._store.enqueue(
-            lane=desk_lane(None), target=DESK, chat_id=self.desk_chat, action=Action.TEXT,
+            lane=lane, target=DESK, chat_id=desk_chat or self.desk_chat, action=Action.TEXT,
             now=unit.now, body=post.to_body())
 
-    async def close_topic(self, unit: Unit, conversation_id: int) -> None:
-        await self._desk_row(unit, conversation_id, Action.CLOSE_TOPIC)
+    async def close_topic(self, unit: Unit, conversation_id: int, *,
+                          topic_id: int | None = None, desk_chat: str | None = None) -> None:
+        """Close the conversation's topic, or (`topic_id`) a topic it left behind in group
+        `desk_chat` (None: the operator group), in its lane's order."""
+        if topic_id is None:
+            await self._desk_row(unit, conversation_id, Action.CLOSE_TOPIC)
+            return
+        unit.touched.add(DESK)
+        await self._store.enqueue(
+            lane=desk_lane(conversation_id), target=DESK, chat_id=desk_chat or self.desk_chat,
+            action=Action.CLOSE_TOPIC, now=unit.now, conversation_id=conversation_id,
+            body={"topic_id": topic_id})
+
+    async def topic_post(self, unit: Unit, conversation_id: int, post: DeskPost,
+                         desk_chat: str | None) -> None:
+        """A post in topic `post.topic_id` of group `desk_chat` (None: the operator group)
+        in the conversation's lane, after what is queued there (e.g. the pointer left in a
+        topic the conversation moves away from)."""
+        unit.touched.add(DESK)
+        await self._store.enqueue(
+            lane=desk_lane(conversation_id), target=DESK, chat_id=desk_chat or self.desk_chat,
+            # No conversation on the row: a failure must not touch its topic (this is
+            # another one), and a post into a topic that is gone is given up.
+            action=Action.TEXT, now=unit.now, body=post.to_body())
 
     async def reopen_topic(self, unit: Unit, conversation_id: int) -> None:
         """Reopening a topic closed by /close goes before anything else is posted in it.

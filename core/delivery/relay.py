@@ -16,10 +16,11 @@ from typing import Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.delivery.desks import Desks
 from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
 from core.delivery.topics import Topics
-from core.errors import NotModified, RecipientUnreachable
+from core.errors import NotModified, RecipientUnreachable, RetryAfter
 from core.model import DESK, Action, Conversation, Delivery, Identity, Message, Outgoing
 from core.ports import ChannelPort, DeskPort, RateKey, Store
 
@@ -33,6 +34,7 @@ class RelayStore(Store, DeliveryStore, Protocol):
 
 FRESH_MAX = 1024
 RECORDING_WAIT = 5.0  # seconds a reply waits for the link of the copy it answers
+YIELD_AFTER = 0.5  # seconds of a group's rate-limit wait after which a lane yields its worker
 
 
 @dataclass(slots=True)
@@ -51,13 +53,15 @@ class Relayer:
         desk: DeskPort,
         channels: dict[str, ChannelPort],
         limiter: SlidingWindowLimiter,
+        desks: Desks | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._desk = desk
+        self.desks = desks or Desks(desk)
         self._channels = channels
         self.limiter = limiter
-        self.topics = Topics(store, desk, limiter)
+        self.topics = Topics(store, self.desks, limiter)
         # Sends in progress per chat, set once their links are committed: a reply to a copy
         # that a person saw before its link was recorded waits for it (see _reply_target).
         self._recording: dict[str, list[asyncio.Event]] = {}
@@ -184,9 +188,10 @@ class Relayer:
             self.limiter.settle(keys, n, recorded)
 
     async def _to_desk(self, step: Step) -> None:
-        first, desk = step.deliveries[0], self._desk
-        keys = desk.rate_keys()
+        first = step.deliveries[0]
         if first.action is Action.TEXT:
+            desk = self.desks.by_chat(first.chat_id)  # the General topic of its group
+            keys = desk.rate_keys()
             post = first.desk_post()
             if post.png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
                 image = base64.b64decode(post.png)
@@ -201,9 +206,18 @@ class Relayer:
             await self._finish(step)
             return
         assert first.conversation_id is not None
+        if first.action is Action.CLOSE_TOPIC and first.body.get("topic_id"):
+            # A topic the conversation moved away from, in its own group.
+            left, old = int(first.body["topic_id"]), self.desks.by_chat(first.chat_id)
+            await self._limited(old.rate_keys(), 1, lambda: old.close_topic(left))
+            await self._finish(step)
+            return
         known = self._context.pop(first.id, None)
         conversation = known if isinstance(known, Conversation) else \
             await self._store.get_conversation(first.conversation_id)
+        desk = self.desks.of(conversation)
+        keys = desk.rate_keys()
+        self._yield_if_group_busy(keys)
         if first.action in (Action.CLOSE_TOPIC, Action.REOPEN_TOPIC):
             if conversation.topic_id is not None:
                 topic = conversation.topic_id
@@ -216,12 +230,22 @@ class Relayer:
         if first.action is Action.EDIT:
             await self._edit(step, desk.chat_id, desk.platform,
                              lambda pid, m, r: desk.edit(topic_id, pid, m, r),
-                             lambda o: self._repost_desk(topic_id, o), keys)
+                             lambda o: self._repost_desk(desk, topic_id, o), keys)
             return
         with self._recorded(desk.chat_id):
             ids = await self._limited(keys, desk.sends_for(step.items),
                                       lambda: desk.post(topic_id, step.items))
             await self._finish(step, [(desk.platform, desk.chat_id, ids)])
+
+    def _yield_if_group_busy(self, keys: Sequence[RateKey]) -> None:
+        """With departments' groups, a lane whose group has no budget left for a while gives
+        its worker back (its rows are due again when the window opens): the workers are
+        shared by every group, and waiting ones would hold the other groups' posts back."""
+        if not self.desks.several:
+            return
+        wait = self.limiter.delay(keys, 1)
+        if wait > YIELD_AFTER:
+            raise RetryAfter(wait, None, f"the group's budget is used up for {wait:.1f}s")
 
     async def _to_channel(self, step: Step) -> None:
         first = step.deliveries[0]
@@ -269,6 +293,16 @@ class Relayer:
              if link.chat_id == chat_id and not link.is_origin),
             None,
         )
+        if copy is None and self.desks.is_desk_chat(chat_id) and any(
+                not link.is_origin and self.desks.is_desk_chat(link.chat_id)
+                for link in await self._store.links_of(message.id)):
+            # Its copy is in a topic the conversation moved away from (/transfer): the
+            # new version goes to the conversation's topic now.
+            with self._recorded(chat_id):
+                ids = await self._limited(keys, 2, lambda: repost(
+                    Outgoing(message, None, first.id)))
+                await self._finish(step, [(platform, chat_id, ids[-1:])])
+            return
         if copy is None:  # never relayed (e.g. it failed for good): nothing to edit
             await self._finish(step)
             return
@@ -276,8 +310,8 @@ class Relayer:
             # No platform edits a copy into another file: the new version is posted as a
             # reply to the copy it replaces.
             outgoing = Outgoing(message, copy.platform_message_id, first.id)
-            units = 1 + self._desk.sends_for([outgoing]) if chat_id == self._desk.chat_id \
-                else 1
+            units = 1 + self._desk.sends_for([outgoing]) \
+                if self.desks.is_desk_chat(chat_id) else 1
             with self._recorded(chat_id):
                 ids = await self._limited(keys, units, lambda: repost(outgoing))
                 await self._finish(step, [(platform, chat_id, ids[-1:])])
@@ -291,12 +325,14 @@ class Relayer:
             new_id = None
         await self._finish(step, [(platform, chat_id, [new_id])] if new_id else [])
 
-    async def _repost_desk(self, topic_id: int, outgoing: Outgoing) -> Sequence[str | None]:
+    @staticmethod
+    async def _repost_desk(desk: DeskPort, topic_id: int, outgoing: Outgoing
+                           ) -> Sequence[str | None]:
         """Operators see who changed what: a marked notice, then the new version."""
         message = outgoing.message
-        await self._desk.post_html(topic_id, texts.render(
+        await desk.post_html(topic_id, texts.render(
             "edited", name=message.author_name or "Customer", text=""))
-        return await self._desk.post(topic_id, [outgoing])
+        return await desk.post(topic_id, [outgoing])
 
     async def _finish(
         self, step: Step, links: Sequence[tuple[str, str, Sequence[str | None]]] = ()

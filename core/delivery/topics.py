@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from core import texts
+from core.delivery.desks import Desks
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.model import Conversation
 from core.ports import DeskPort, Store
@@ -15,13 +16,15 @@ T = TypeVar("T")
 
 
 class Topics:
-    def __init__(self, store: Store, desk: DeskPort, limiter: SlidingWindowLimiter) -> None:
+    def __init__(self, store: Store, desks: Desks, limiter: SlidingWindowLimiter) -> None:
         self._store = store
-        self._desk = desk
+        self._desks = desks
+        self._desk = desks.main  # orphan topics are the operator group's
         self._limiter = limiter
 
-    async def _limited(self, call: Callable[[], Awaitable[T]]) -> T:
-        keys = self._desk.rate_keys()
+    async def _limited(self, call: Callable[[], Awaitable[T]], desk: DeskPort | None = None
+                       ) -> T:
+        keys = (desk or self._desk).rate_keys()
         recorded = await self._limiter.acquire(keys, 1)
         try:
             return await call()
@@ -51,12 +54,14 @@ class Topics:
         topic_id = conversation.topic_id
         if topic_id is not None and conversation.card_posted:
             return topic_id
+        desk = self._desks.of(conversation)
         customer, identities, conversations = await self._store.customer_card(
             conversation.customer_id
         )
         if topic_id is None:
             title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
-            topic_id = await self._limited(lambda: self._new_topic(conversation.id, title))
+            topic_id = await self._limited(
+                lambda: self._new_topic(desk, conversation.id, title), desk)
         # The card is tracked on its own so that a failed card (429, network) is retried
         # before anything else lands in the new topic.
         main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
@@ -71,13 +76,14 @@ class Topics:
             conversation_id=conversation.id,
             previous=conversations - 1,
             identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
+            department=self._desks.department_name(conversation),
         )
         card_topic = topic_id
-        await self._limited(lambda: self._desk.post_card(card_topic, card))
+        await self._limited(lambda: desk.post_card(card_topic, card), desk)
         await self._store.mark_card_posted(conversation.id)
         return topic_id
 
-    async def _new_topic(self, conversation_id: int, title: str) -> int:
+    async def _new_topic(self, desk: DeskPort, conversation_id: int, title: str) -> int:
         """A topic for the conversation: the one it got while this waited, else a new one.
 
         A topic whose createForumTopic answer was lost (the connection dropped after Telegram
@@ -89,5 +95,5 @@ class Topics:
         current = (await self._store.get_conversation(conversation_id)).topic_id
         if current is not None:
             return current
-        made = await self._desk.create_topic(title)
+        made = await desk.create_topic(title)
         return await self._store.claim_topic(conversation_id, made)

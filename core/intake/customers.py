@@ -6,6 +6,7 @@ and queued; a conversation that starts, and a wait that starts, are told to the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from core import texts
@@ -38,8 +39,11 @@ class CustomerIntakeStore(Store, FastIntake, Protocol):
 
 class CustomerIntake:
     def __init__(self, store: CustomerIntakeStore, transactions: Transactions,
-                 relays: Relays, queue: Queue, lifecycle: Lifecycle) -> None:
+                 relays: Relays, queue: Queue, lifecycle: Lifecycle, *, fast: bool = True
+                 ) -> None:
         self._store = store
+        # PostgreSQL's one statement reads no department: off with departments' groups.
+        self._fast = fast
         self._transactions = transactions
         self._relays = relays
         self._queue = queue
@@ -52,7 +56,7 @@ class CustomerIntake:
         if held:
             return await self._transactions.run(
                 lambda unit: self._store_message(unit, inbound, held=True))
-        if self._store.fast_intake and not self._lifecycle.every_message:
+        if self._fast and self._store.fast_intake and not self._lifecycle.every_message:
             desk_chat = self._queue.desk_chat
             done = await run_fast(self._transactions, lambda now, lease:
                                   self._store.fast_customer_message(inbound, now, desk_chat,
@@ -88,6 +92,9 @@ class CustomerIntake:
                                              first=new, bot=bot)
         if conversation.reply_identity_id != identity.id:
             unit.change(conversation.id).reply_through(identity.id)
+        if conversation.status is ConversationStatus.BOT and not created:
+            # A hand-over (a press) may have committed since it was read: take turns.
+            conversation = await store.lock_conversation(conversation.id)
         if conversation.status is ConversationStatus.BOT:
             return await self._to_bot(unit, inbound, conversation, customer, identity)
         if conversation.waiting_since is None:
@@ -119,24 +126,36 @@ class CustomerIntake:
         return IntakeResult(Outcome.STORED, message.id, conversation.id)
 
     async def hand_over(self, unit: Unit, conversation: Conversation, context_html: str, *,
-                        customer: Customer | None = None, identity: Identity | None = None
-                        ) -> Conversation:
+                        customer: Customer | None = None, identity: Identity | None = None,
+                        held: Sequence[Message] = ()) -> Conversation:
         """A conversation the bot held opens for people, in `unit`: in the customer's
-        earlier topic if they have one (reopened, with the "new conversation" notice), else
-        in a new one (the card goes first); `context_html` (what the customer and the bot
-        said) is posted next; then the customer waits (the clock starts, they are told when
-        to expect a person), as for a conversation that starts now."""
+        earlier topic if they have one in the same department (reopened, with the "new
+        conversation" notice), else in a new one (the card goes first); `context_html`
+        (what the customer and the bot said) is posted next, then the `held` customer
+        messages; then the customer waits (the clock starts, they are told when to expect a
+        person), as for a conversation that starts now."""
         store = self._store
         customer = customer or await store.get_customer(conversation.customer_id)
         identity = identity or await store.get_identity(conversation.reply_identity_id)
-        previous = await store.last_topic(customer.id)
         change = unit.change(conversation.id)
+        await self._lifecycle.placing(unit, change.applied_to(conversation))
+        placed = change.applied_to(conversation)
+        previous = await store.last_topic(customer.id)
+        if previous is not None and (previous.desk_chat, previous.department) != (
+                placed.desk_chat, placed.department):
+            previous = None  # another department: a topic in its own group
         change.handed_over(unit.now, previous.topic_id if previous else None)
         opened = change.applied_to(conversation)
         if previous is not None:
             await self._reuse_topic(unit, opened, customer, previous)
         if context_html:
             await self._queue.notice(unit, conversation.id, context_html)
+        for message in held:
+            unit.stored.append(message)
+            await self._relays.queue(
+                unit, lane=desk_lane(conversation.id), target=DESK,
+                chat_id=self._queue.desk_chat, message=message, group=None,
+                conversation=opened, lane_empty=False)
         await self._lifecycle.handed_over(unit, opened)
         await self._lifecycle.customer_waits(unit, opened, customer, identity, created=True)
         return opened
@@ -177,8 +196,15 @@ class CustomerIntake:
             conversation = await store.create_conversation(
                 customer.id, channel, identity.id, previous.topic_id if previous else None,
                 unit.now)
+            change = unit.change(conversation.id)
             if previous is not None:
+                # The customer's topic, in its department.
+                if previous.department or previous.desk_chat:
+                    change.place(previous.department, previous.desk_chat)
                 await self._reuse_topic(unit, conversation, customer, previous)
+            else:
+                await self._lifecycle.placing(unit, conversation)
+            conversation = change.applied_to(conversation)
         await self._lifecycle.started(unit, conversation)
         return conversation
 

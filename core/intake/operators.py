@@ -10,6 +10,7 @@ from typing import Protocol
 
 from core import texts
 from core.delivery.queue import Queue
+from core.intake.deskref import DeskRef
 from core.intake.fast import run_fast
 from core.intake.ports import FastIntake
 from core.intake.relays import Relays, group_key
@@ -36,15 +37,18 @@ class OperatorIntakeStore(Store, FastIntake, Protocol):
 
 class OperatorIntake:
     def __init__(self, store: OperatorIntakeStore, transactions: Transactions,
-                 relays: Relays, queue: Queue, lifecycle: Lifecycle) -> None:
+                 relays: Relays, queue: Queue, lifecycle: Lifecycle, desk: DeskRef) -> None:
         self._store = store
+        self._desk = desk
         self._transactions = transactions
         self._relays = relays
         self._queue = queue
         self._lifecycle = lifecycle
 
     async def relay_operator_to_customer(self, inbound: InboundOperatorMessage) -> IntakeResult:
-        if self._store.fast_intake and not self._lifecycle.every_message:
+        # The one statement finds a topic by its id alone: not with departments' groups.
+        if self._store.fast_intake and not self._lifecycle.every_message \
+                and not self._desk.groups:
             # PostgreSQL's one statement for an answer in a conversation answered before:
             # the wait ended already, nothing to tell listeners.
             done = await run_fast(self._transactions, lambda now, lease:
@@ -65,7 +69,8 @@ class OperatorIntake:
         if unit.retrying and await store.find_link(inbound.platform, inbound.chat_id,
                                                    inbound.message_id):
             return IntakeResult(Outcome.DUPLICATE)
-        conversation = await store.conversation_by_topic(inbound.thread_id)
+        conversation = await store.conversation_by_topic(inbound.thread_id,
+                                                         self._desk.scope(inbound.chat_id))
         if conversation is None:
             return IntakeResult(Outcome.IGNORED)
         reply_to_id = await self._relays.replied(inbound.platform, inbound.chat_id,

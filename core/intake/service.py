@@ -10,12 +10,12 @@ no-op (deduplicated on the MessageLink key).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from core.delivery.queue import Queue
 from core.intake.customers import CustomerIntake
+from core.intake.deskref import DeskRef
 from core.intake.operators import OperatorIntake
 from core.intake.ports import FastIntake
 from core.intake.relays import Relays, RelayStore
@@ -39,21 +39,14 @@ class IntakeStore(Store, RelayStore, FastIntake, Protocol):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class DeskRef:
-    """Where the operator desk lives: its platform and group chat."""
-
-    platform: str
-    chat_id: str
-
-
 class IntakeService:
     def __init__(self, store: IntakeStore, transactions: Transactions, queue: Queue,
                  lifecycle: Lifecycle, desk: DeskRef, album_wait: timedelta) -> None:
         relays = Relays(store, transactions, album_wait)
-        self.customers = CustomerIntake(store, transactions, relays, queue, lifecycle)
-        self.operators = OperatorIntake(store, transactions, relays, queue, lifecycle)
-        self.updates = UpdateIntake(store, transactions, queue, desk.platform)
+        self.customers = CustomerIntake(store, transactions, relays, queue, lifecycle,
+                                        fast=not desk.groups)
+        self.operators = OperatorIntake(store, transactions, relays, queue, lifecycle, desk)
+        self.updates = UpdateIntake(store, transactions, queue, desk)
 
     async def relay_customer_to_desk(self, inbound: InboundCustomerMessage) -> IntakeResult:
         return await self.customers.relay_customer_to_desk(inbound)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from core import texts
 from core.delivery.queue import Queue
+from core.intake.deskref import DeskRef
 from core.model import (
     DESK,
     Content,
@@ -28,11 +29,11 @@ class UpdateIntake:
     """Each event in one unit of work, like any intake."""
 
     def __init__(self, store: Store, transactions: Transactions, queue: Queue,
-                 desk_platform: str) -> None:
+                 desk: DeskRef) -> None:
         self._store = store
         self._transactions = transactions
         self._queue = queue
-        self._desk = (desk_platform, queue.desk_chat)
+        self._desk = desk
 
     async def apply_edit(self, inbound: InboundEdit) -> IntakeResult:
         """An edited original updates the canonical message and every copy of it."""
@@ -67,7 +68,7 @@ class UpdateIntake:
                 or conversation.status is ConversationStatus.BOT:
             # A bot's conversation has no copy on the desk (and must not make a topic).
             return IntakeResult(Outcome.STORED, message.id, conversation.id)
-        if (inbound.platform, inbound.chat_id) != self._desk:
+        if not self._desk.is_desk(inbound.platform, inbound.chat_id):
             # Written on a customer channel (the customer's own message, or an answer
             # typed there by an operator): the copy to update is in the topic.
             lane, target, chat = desk_lane(conversation.id), DESK, self._queue.desk_chat

@@ -35,9 +35,9 @@ class FaqCommand:
         wanted = i.args.strip()
         entry = faq.get(wanted) or faq.get(wanted.lower())
         if entry is None or i.message is None:
-            await self._notice(i.topic_id, self._listing(wanted))
+            await self._notice(i.topic_id, i.desk_chat, self._listing(wanted))
             return
-        conversation = await self._shared.conversation_by_topic(i.topic_id)
+        conversation = await self._shared.conversation_by_topic(i.topic_id, i.desk_chat)
         if conversation is None:
             return
         language = await self._language(conversation.id, conversation.customer_id)
@@ -103,9 +103,9 @@ class FaqCommand:
             lines.append(line)
         return "\n".join(lines)
 
-    async def _notice(self, topic_id: int, html_text: str) -> None:
+    async def _notice(self, topic_id: int, desk_chat: str | None, html_text: str) -> None:
         async def work(unit: Unit) -> None:
-            conversation = await self._shared.conversation_by_topic(topic_id)
+            conversation = await self._shared.conversation_by_topic(topic_id, desk_chat)
             if conversation is not None:
                 await self._queue.notice(unit, conversation.id, html_text)
 

@@ -23,6 +23,7 @@ class FaqText:
 class FaqEntry:
     id: str
     texts: Mapping[str, FaqText] = field(default_factory=dict)  # language code → text
+    department: str | None = None  # where a hand-over after this entry goes
 
     def text(self, *languages: str | None) -> tuple[str, FaqText]:
         """The entry's text in the first of `languages` it has, else in its first one."""

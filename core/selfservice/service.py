@@ -179,11 +179,21 @@ class SelfService(LifecycleListener):
         earlier = await self._store.turns(conversation.id, MAX_TURNS)
         context = context_html(earlier, reason, self.faq)
         await self._store.add_turn(reason)
+        self._place(unit, conversation, [*earlier, reason])
         if open_now:
             assert self._hand_over is not None, "connect() the hand-over first"
             await self._hand_over(unit, conversation, context or context_html(
                 [reason], reason, self.faq))
         return BotTurn(hand_over=True, context_html=context)
+
+    def _place(self, unit: Unit, conversation: Conversation, turns: list[Turn]) -> None:
+        """The department the latest entry the customer saw names goes with the hand-over
+        (the departments capability places the topic in its group)."""
+        for turn in reversed(turns):
+            entry = self.faq.get(turn.entry_id or "")
+            if entry is not None and entry.department:
+                unit.change(conversation.id).place(entry.department, conversation.desk_chat)
+                return
 
     async def _say(self, unit: Unit, identity: Identity, text: str) -> None:
         await self._queue.text_to_customer(unit, identity.channel, identity.chat_id,

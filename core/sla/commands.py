@@ -9,11 +9,12 @@ from core.sla.controls import SlaControls
 def register(commands: Commands, controls: SlaControls) -> None:
     async def snooze(i: Invocation) -> None:
         assert i.topic_id is not None
-        await controls.snooze(i.topic_id, i.operator_name, i.args)
+        await controls.snooze(i.topic_id, i.operator_name, i.args, desk_chat=i.desk_chat)
 
     async def report(i: Invocation) -> None:
         # In General, or in a topic (posted where it was asked).
-        await controls.report(i.args.strip().lower() or "today", i.topic_id)
+        await controls.report(i.args.strip().lower() or "today", i.topic_id,
+                              desk_chat=i.desk_chat)
 
     commands.register(Command("snooze", "/snooze 2h: postpone this conversation's deadlines",
                               snooze, menu=False,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,10 +43,21 @@ def parse_snooze(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
     return when
 
 
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """The departments (core/departments) a group's report covers, and their names."""
+
+    departments: frozenset[str]
+    label: str
+
+
 class SlaControls:
     def __init__(self, store: Store, sla: SlaStore, transactions: Transactions, queue: Queue,
-                 policy: SlaPolicy | None, sections: Sequence[ReportSection] = ()) -> None:
+                 policy: SlaPolicy | None, sections: Sequence[ReportSection] = (),
+                 scopes: Mapping[str, ReportScope] | None = None) -> None:
         self._store = store
+        # Department groups (by chat id): a report there covers their departments only.
+        self._scopes = dict(scopes or {})
         self._sections = sections  # other capabilities' lines, posted under ours
         self._sla = sla
         self._transactions = transactions
@@ -56,13 +68,13 @@ class SlaControls:
     def zone(self) -> ZoneInfo:
         return self._policy.default.hours.zone if self._policy else ZoneInfo("UTC")
 
-    async def snooze(self, topic_id: int, operator_name: str, until_text: str
-                     ) -> datetime | None:
+    async def snooze(self, topic_id: int, operator_name: str, until_text: str, *,
+                     desk_chat: str | None = None) -> datetime | None:
         """Postpone the conversation's running deadlines (their reminders and breaches)."""
 
         async def work(unit: Unit) -> datetime | None:
             until = parse_snooze(until_text, unit.now, self.zone)
-            conversation = await self._store.conversation_by_topic(topic_id)
+            conversation = await self._store.conversation_by_topic(topic_id, desk_chat)
             if conversation is None:
                 return None
             if until is None:
@@ -76,10 +88,19 @@ class SlaControls:
 
         return await self._transactions.run(work)
 
-    async def report(self, period: str, topic_id: int | None = None, chart: bool = False
-                     ) -> str:
-        """Compute a report and queue it as a post (in General unless `topic_id`); with
-        `chart`, a PNG chart follows it (the daily report)."""
+    async def daily(self) -> None:
+        """The daily report with its chart: the whole desk's in the operator group, and each
+        department group's own in that group."""
+        await self.report("today", chart=True)
+        for group in self._scopes:
+            await self.report("today", chart=True, desk_chat=group)
+
+    async def report(self, period: str, topic_id: int | None = None, chart: bool = False,
+                     desk_chat: str | None = None) -> str:
+        """Compute a report and queue it as a post (in General unless `topic_id`) of the
+        group it was asked in (`desk_chat`, None: the operator group); with `chart`, a PNG
+        chart follows it (the daily report). A department group's covers its departments."""
+        scope = self._scopes.get(desk_chat) if desk_chat else None
         now = self._transactions.now()
         png = None
         if period not in reports.PERIODS:
@@ -87,10 +108,16 @@ class SlaControls:
         else:
             since, until = reports.period_bounds(period, now, self.zone)
             conversations, deadlines = await self._sla.history(since, until)
+            if scope is not None:
+                conversations = [c for c in conversations if c.department in scope.departments]
+                ids = {c.id for c in conversations}
+                deadlines = [d for d in deadlines if d.conversation_id in ids]
             report = reports.compute(period, since, until, conversations, deadlines, self.zone)
             names = await self._store.operator_names(sorted(report.per_operator))
             html = reports.render(report, self.zone, names)
-            for section in self._sections:
+            if scope is not None:
+                html = f"{texts.render('_report_scope', label=scope.label)}\n{html}"
+            for section in self._sections if scope is None else ():
                 extra = await section.report_html(since, until)
                 if extra:
                     html = f"{html}\n{extra}"
@@ -98,11 +125,11 @@ class SlaControls:
                 png = reports.chart(report, names)
 
         async def post(unit: Unit) -> None:
-            await self._queue.general(unit, DeskPost(html, topic_id))
+            await self._queue.general(unit, DeskPost(html, topic_id), desk_chat)
             if png is not None:
                 await self._queue.general(unit, DeskPost(
                     texts.render("chart_caption", period=period), topic_id,
-                    base64.b64encode(png).decode()))
+                    base64.b64encode(png).decode()), desk_chat)
 
         await self._transactions.run(post)
         return html

@@ -23,6 +23,8 @@ class DueDeadline:
     reminded: bool
     topic_id: int | None
     assignee_id: str | None
+    department: str | None = None  # core/departments: its team and their group
+    desk_chat: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class ConversationRecord:
     opened_at: datetime
     first_response_at: datetime | None
     closed_at: datetime | None
+    department: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class TitleWork:
     name: str
     channel: str
     want: str
+    desk_chat: str | None = None  # a department's group (None: the operator group)
 
 
 class SlaStore(Protocol):

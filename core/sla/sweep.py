@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,8 +38,11 @@ class SweepResult:
 
 class SlaSweeper:
     def __init__(self, sla: SlaStore, transactions: Transactions, queue: Queue,
-                 policy: SlaPolicy, batch: int = 1000) -> None:
+                 policy: SlaPolicy, batch: int = 1000,
+                 on_duty_of: Callable[[str], Sequence[str]] | None = None) -> None:
         self._sla = sla
+        # A department's own on-duty operators (none: the service's).
+        self._on_duty_of = on_duty_of or (lambda _department: ())
         self._transactions = transactions
         self._queue = queue
         self._policy = policy
@@ -75,8 +78,10 @@ class SlaSweeper:
             (d.conversation_id, self._reminder(d, now)) for d in due if d.id in reminded
         ])
         new = [d for d in due if d.id in breached]
-        if new:
-            await self._queue.general(unit, DeskPost(self._escalation(new)))
+        for group in dict.fromkeys(d.desk_chat for d in new):
+            # Each department's breaches go to its own group's General topic.
+            await self._queue.general(unit, DeskPost(self._escalation(
+                [d for d in new if d.desk_chat == group])), group)
         return len(reminded), len(breached)
 
     async def digest(self) -> int:
@@ -93,10 +98,13 @@ class SlaSweeper:
         return len(overdue)
 
     def _link(self, d: DueDeadline) -> Markup:
-        return Markup(texts.topic_link(self._desk_chat, d.topic_id, d.conversation_id))
+        return Markup(texts.topic_link(d.desk_chat or self._desk_chat, d.topic_id,
+                                       d.conversation_id))
 
     def _reminder(self, d: DueDeadline, now: datetime) -> str:
-        people: Sequence[int | str] = (d.assignee_id,) if d.assignee_id else self._policy.on_duty
+        team = self._on_duty_of(d.department) if d.department else ()
+        people: Sequence[int | str] = (d.assignee_id,) if d.assignee_id else (
+            team or self._policy.on_duty)
         who = " ".join(texts.mention(p) for p in people) or "Operators:"
         zone = self._policy.channel(d.channel).hours.zone
         left = max(d.due_at - now, timedelta(seconds=1))

@@ -11,6 +11,7 @@ import logging
 
 from core import texts
 from core.clock import Clock
+from core.delivery.desks import Desks
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.ports import DeskPort
@@ -27,9 +28,10 @@ def marked_title(mark: str, name: str, channel: str, customer_id: int) -> str:
 
 class TitleKeeper:
     def __init__(self, sla: SlaStore, desk: DeskPort, limiter: SlidingWindowLimiter,
-                 clock: Clock, per_run: int = 3) -> None:
+                 clock: Clock, per_run: int = 3, desks: Desks | None = None) -> None:
         self._sla = sla
         self._desk = desk
+        self._desks = desks or Desks(desk)
         self._limiter = limiter
         self._clock = clock
         self._per_run = per_run
@@ -41,14 +43,15 @@ class TitleKeeper:
     async def run(self) -> int:
         """Apply up to `per_run` due title changes; returns how many were renamed."""
         done = 0
-        keys = self._desk.rate_keys()
         for work in await self._sla.titles_due(self._clock.now(), self._per_run):
+            desk = self._desks.by_chat(work.desk_chat)  # the group of the topic
+            keys = desk.rate_keys()
             if self._limiter.delay(keys, self._headroom()) > 0:
                 break  # deliveries first; the title waits for the next run
             title = marked_title(work.want, work.name, work.channel, work.customer_id)
             recorded = self._limiter.record(keys, 1)
             try:
-                await self._desk.rename_topic(work.topic_id, title)
+                await desk.rename_topic(work.topic_id, title)
                 done += 1
             except (NotModified, TopicMissing, TopicClosed):
                 pass  # nothing to change, or no topic to change: settled either way
