@@ -26,6 +26,7 @@ from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
 from bots.vk import VkParts
+from bots.web import WebParts
 from core.clock import Clock, SystemClock
 from core.commands import Commands
 from core.conversations import commands as conversation_commands
@@ -81,6 +82,7 @@ class Services:
     vk: VkParts | None = None
     selfservice: SelfServiceParts | None = None
     http: HttpServer | None = None
+    web: WebParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -182,6 +184,9 @@ class App:
         vk = await self._connect_vk(limiter, files, opened)
         if vk is not None:
             channels[vk.channel.name] = vk.channel
+        web = WebParts.build(cfg.web, files, self.clock)
+        if web is not None:
+            channels[web.channel.name] = web.channel
         transactions = Transactions(store, self.clock)
         queue = Queue(store, desk.chat_id)
         relayer = Relayer(store, self.clock, desk, channels, limiter)
@@ -192,6 +197,8 @@ class App:
         selfservice = SelfServiceParts.build(cfg, store, queue, transactions)
         if selfservice is not None:
             lifecycle.add(selfservice.service)
+        if web is not None:
+            lifecycle.add(web.closings(store))
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(desk.platform, desk.chat_id), cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
@@ -216,6 +223,8 @@ class App:
             bot, cfg.operators.chat_id, [(c.name, c.summary) for c in commands.menu()]))
         # Parts of the one HTTP server (widget, webhooks, metrics) are added by their owners.
         http = HttpServer(cfg.http) if cfg.http is not None else None
+        if web is not None and http is not None and cfg.http is not None:
+            web.mount(http, cfg.http, intake, presses, files)
         dp = Dispatcher()
         dp["intake"] = intake
         dp["commands"] = commands
@@ -226,7 +235,7 @@ class App:
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice, http=http)
+                        selfservice=selfservice, http=http, web=web)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram

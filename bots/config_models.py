@@ -28,6 +28,7 @@ from bots.config_secrets import echo, redact_url
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
 from bots.config_types import Duration, Int, Section, UserId, reject_bool
+from bots.config_web import WebConfig
 from bots.durations import format_duration
 
 DEFAULT_STORAGE_URL = "sqlite://data/relaydesk.sqlite3"
@@ -390,9 +391,18 @@ class Config(Section):
     service: ServiceConfig | None = None
     vk: VkConfig | None = None
     http: HttpConfig | None = None
+    web: WebConfig | None = None  # the website chat widget (served by `http:`)
     # Self-service: the FAQ (its shape is fixed) and how the bot uses it.
     faq: list[FaqEntryConfig] = []
     selfservice: SelfServiceConfig = SelfServiceConfig()
+
+    @model_validator(mode="after")
+    def _check_web_has_http(self) -> Config:
+        if self.web is not None and self.web.enabled and self.http is None:
+            raise issue("needs the http: section (the widget is served there)",
+                        "add http: {listen: 127.0.0.1:8080, public_url: https://…}",
+                        field_name="web")
+        return self
 
     @field_validator("faq")
     @classmethod
