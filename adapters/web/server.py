@@ -230,7 +230,10 @@ class WebPart:
             if kind == "ping":
                 return {"type": "pong"}
             raise WebError(400, "bad_frame", "unknown frame type")
-        except WebError as exc:
+        except Exception as exc:  # e.g. the database away: nothing acknowledged, resent later
+            if not isinstance(exc, WebError):
+                logger.exception("a web visitor's frame failed")
+                exc = WebError(503, "retry", "not stored; send it again")
             answer_: dict[str, Any] = {"type": "error", "code": exc.code,
                                        "message": str(exc)}
             if isinstance(data.get("client_id"), str):
