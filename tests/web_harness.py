@@ -20,12 +20,12 @@ SECRET = "s3cret-for-tests-" + "x" * 32
 
 
 def web_config(extra: str = "", visitor_rate: str = "{count: 100, per: 1s}",
-               ip_rate: str = "{count: 1000, per: 1s}") -> str:
+               ip_rate: str = "{count: 1000, per: 1s}", origin: str = ORIGIN) -> str:
     return f"""
 http: {{listen: '127.0.0.1:0'}}
 web:
   secret: "{SECRET}"
-  allowed_origins: ["{ORIGIN}"]
+  allowed_origins: ["{origin}"]
   visitor_rate: {visitor_rate}
   ip_rate: {ip_rate}
   poll_wait: 2s

@@ -42,9 +42,14 @@ def plain_text(message: Message) -> str:
     return text
 
 
+# What a file is shown as when its platform names no type (Telegram photos are JPEG).
+_DEFAULT_MIME = {"photo": "image/jpeg", "sticker": "image/webp"}
+
+
 def _file(attachment: Attachment) -> dict[str, Any]:
     return {"kind": attachment.kind, "name": attachment.name or attachment.kind,
-            "mime": attachment.mime, "platform": attachment.platform, "ref": attachment.ref}
+            "mime": attachment.mime or _DEFAULT_MIME.get(attachment.kind),
+            "platform": attachment.platform, "ref": attachment.ref}
 
 
 def file_of(body: dict[str, Any], index: int) -> Attachment | None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
@@ -131,7 +132,7 @@ class WebPart:
         data = await read_limited(request, self._look.max_upload)
         if not data:
             raise WebError(400, "empty", "the file is empty")
-        name = (request.headers.get("X-File-Name") or "file")[:200]
+        name = unquote(request.headers.get("X-File-Name") or "file")[:200] or "file"
         file_id = await self._visitors.upload(visitor, name, mime, data)
         return web.json_response({"file": file_id})
 
