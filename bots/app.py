@@ -198,7 +198,7 @@ class App:
         if selfservice is not None:
             lifecycle.add(selfservice.service)
         if web is not None:
-            lifecycle.add(web.closings(store))
+            lifecycle.add(web.listener(store))
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(desk.platform, desk.chat_id), cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
@@ -224,7 +224,8 @@ class App:
         # Parts of the one HTTP server (widget, webhooks, metrics) are added by their owners.
         http = HttpServer(cfg.http) if cfg.http is not None else None
         if web is not None and http is not None and cfg.http is not None:
-            web.mount(http, cfg.http, intake, presses, files)
+            web.mount(http, cfg.http, intake, presses, files,
+                      web.details(store, transactions, queue))
         dp = Dispatcher()
         dp["intake"] = intake
         dp["commands"] = commands

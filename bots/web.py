@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.web.channel import WebChannel, WebClosings, WebFiles
+from adapters.web.channel import WebChannel, WebClosings, WebDetails, WebFiles
 from adapters.web.guard import Guard, origin_of
 from adapters.web.hub import Hub
 from adapters.web.limits import RateLimits
@@ -16,10 +16,12 @@ from bots.config_http import HttpConfig
 from bots.config_web import WebConfig
 from bots.http import HttpServer
 from core.clock import Clock
+from core.delivery.queue import Queue
 from core.files import Files
 from core.intake.service import IntakeService
-from core.ports import CustomerStore
+from core.ports import ConversationStore, CustomerStore
 from core.presses import Presses
+from core.unit import Transactions
 from storage.web import TortoiseWebStore
 
 
@@ -40,14 +42,18 @@ class WebParts:
         files.register(WebFiles(store))
         return cls(config, store, hub, WebChannel(store, hub, clock), clock)
 
-    def closings(self, customers: CustomerStore) -> WebClosings:
+    def listener(self, customers: CustomerStore) -> WebClosings:
         return WebClosings(customers, self.store, self.hub)
 
+    def details(self, conversations: ConversationStore, transactions: Transactions,
+                queue: Queue) -> WebDetails:
+        return WebDetails(conversations, transactions, queue, self.store)
+
     def mount(self, http: HttpServer, http_config: HttpConfig, intake: IntakeService,
-              presses: Presses, files: Files) -> None:
+              presses: Presses, files: Files, details: WebDetails) -> None:
         cfg = self.config
         visitors = WebVisitors(self.store, intake, presses, files, VisitorTokens(cfg.key),
-                               self.hub, self.clock, max_text=cfg.max_text)
+                               self.hub, self.clock, details, max_text=cfg.max_text)
         origins = [*cfg.allowed_origins]
         if http_config.public_url:
             origins.append(origin_of(http_config.public_url))

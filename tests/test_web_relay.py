@@ -17,8 +17,13 @@ async def test_a_visitor_and_an_operator_talk(site: Site, desk: Desk) -> None:
     number = visitor_number(visitor.token.split(".")[0])
     [title] = [t["name"] for t in desk.topics() if t["message_thread_id"] == topic]
     assert title == f"Visitor {number} · WEB · #1"
-    card = desk.bot_posts(topic)[0]
+    await desk.wait(lambda: len(desk.bot_posts(topic)) >= 3)
+    card, first, details = desk.bot_posts(topic)[:3]
     assert f"Visitor {number}" in card["text"]
+    # The page's details follow the message that opened the conversation, once.
+    assert "Website visitor" in details["text"]
+    assert "Page: https://shop.example.com/cart" in details["text"]
+    assert "Browser language: en" in details["text"] and "Local time: " in details["text"]
     # The visitor's own message comes back to the page (other tabs show it too), with the
     # acknowledged id.
     mine = await tab.receives("Hello, is my order shipped?", kind="visitor")

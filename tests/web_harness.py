@@ -50,6 +50,7 @@ class Visitor:
         ws = await self.session.ws_connect(f"{self.base}/web/ws")
         await ws.send_json({"type": "hello", "token": self.token, "after": after,
                             "lang": "en", "page": "https://shop.example.com/cart",
+                            "utc_offset": 180,
                             **context})
         ready = await ws.receive_json(timeout=WAIT)
         assert ready == {"type": "ready"}, ready

@@ -11,13 +11,26 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.clock import Clock
+from core.delivery.queue import Queue
 from core.lifecycle import Closure, LifecycleListener
-from core.model import Attachment, Choice, Conversation, Message, MessageKind, Outgoing
-from core.ports import CustomerStore, RateKey
-from core.unit import Unit
+from core.model import (
+    Attachment,
+    Choice,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageKind,
+    Outgoing,
+)
+from core.ports import ConversationStore, CustomerStore, RateKey
+from core.unit import Transactions, Unit
 
 from .hub import Hub
 from .ports import EventKind, WebStore
@@ -121,6 +134,45 @@ class WebChannel:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    """What the page tells about itself (shown in the topic); all visitor-supplied."""
+
+    page: str | None = None
+    referrer: str | None = None
+    language: str | None = None
+    utc_offset: int | None = None  # minutes east of UTC, as the browser says
+
+    @classmethod
+    def read(cls, data: dict[str, Any]) -> PageContext:
+        offset = data.get("utc_offset")
+        lang = data.get("lang")
+        return cls(_url(data.get("page")), _url(data.get("referrer")),
+                   lang[:16] if isinstance(lang, str) and lang else None,
+                   offset if isinstance(offset, int) and -900 <= offset <= 900 else None)
+
+    def html(self, now: datetime) -> str:
+        """The visitor's details for the topic, escaped."""
+        lines = ["🌐 <b>Website visitor</b>"]
+        if self.page:
+            lines.append(f'Page: <a href="{escape(self.page)}">{escape(self.page[:120])}</a>')
+        if self.referrer:
+            lines.append(f"Came from: {escape(self.referrer[:120])}")
+        if self.language:
+            lines.append(f"Browser language: {escape(self.language)}")
+        if self.utc_offset is not None:
+            local = now.astimezone(timezone(timedelta(minutes=self.utc_offset)))
+            lines.append(f"Local time: {local:%H:%M} (UTC{local:%z})")
+        return "\n".join(lines)
+
+
+def _url(value: object) -> str | None:
+    """An http(s) address, cut; anything else (javascript:, data:) is dropped."""
+    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
+        return None
+    return value[:500]
+
+
 class WebClosings(LifecycleListener):
     """A web conversation closed: its page shows it closed (stored in the closing unit,
     the sockets woken once it committed)."""
@@ -130,14 +182,41 @@ class WebClosings(LifecycleListener):
         self._store = store
         self._hub = hub
 
-    async def closed(self, unit: Unit, conversation: Conversation, closure: Closure) -> None:
+    async def _visitor(self, conversation: Conversation) -> str | None:
         identity = await self._customers.get_identity(conversation.reply_identity_id)
-        if identity.channel != CHANNEL:
+        return identity.chat_id if identity.channel == CHANNEL else None
+
+    async def closed(self, unit: Unit, conversation: Conversation, closure: Closure) -> None:
+        visitor = await self._visitor(conversation)
+        if visitor is None:
             return
-        visitor = identity.chat_id
         await self._store.add_event(visitor, EventKind.CLOSED, {"conversation": conversation.id},
                                     f"x:{conversation.id}", unit.now)
         unit.after_commit.append(lambda: self._hub.wake(visitor))
+
+
+class WebDetails:
+    """The page a visitor writes from, told once per conversation in its topic (after the
+    message that opened it: its own unit, queued behind it in the topic's lane)."""
+
+    def __init__(self, conversations: ConversationStore, transactions: Transactions,
+                 queue: Queue, store: WebStore) -> None:
+        self._conversations = conversations
+        self._transactions = transactions
+        self._queue = queue
+        self._store = store
+
+    async def tell(self, visitor: str, conversation_id: int, context: PageContext) -> None:
+        async def work(unit: Unit) -> None:
+            conversation = await self._conversations.get_conversation(conversation_id)
+            if conversation.status is not ConversationStatus.OPEN:
+                return  # a bot holds it: no topic yet; or closed already
+            _, new = await self._store.add_event(visitor, EventKind.DETAILS, {},
+                                                 f"p:{conversation_id}", unit.now)
+            if new:
+                await self._queue.notice(unit, conversation_id, context.html(unit.now))
+
+        await self._transactions.run(work)
 
 
 class WebFiles:

@@ -15,6 +15,7 @@ class EventKind(StrEnum):
     BOT = "bot"  # a bot-authored text (greeting, acknowledgement, self-service answer)
     EDIT = "edit"  # an earlier event's text changed (body: target, text)
     CLOSED = "closed"  # the conversation was closed; the next message opens a new one
+    DETAILS = "details"  # the page details were told in this conversation's topic (unseen)
 
 
 class WebStore(Protocol):

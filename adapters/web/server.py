@@ -22,9 +22,10 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from .channel import PageContext
 from .guard import Guard, error_response, parse_json, read_limited
 from .hub import Hub
-from .visitors import PageContext, WebError, WebVisitors
+from .visitors import WebError, WebVisitors
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")

@@ -8,9 +8,7 @@ of another visitor's event or file on trust: what is not the visitor's is "not f
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from core.clock import Clock
 from core.files import Files
@@ -18,7 +16,7 @@ from core.intake.service import IntakeService
 from core.model import Attachment, Content, InboundCustomerMessage, InboundPress, Profile
 from core.presses import Presses
 
-from .channel import CHANNEL, file_of
+from .channel import CHANNEL, PageContext, WebDetails, file_of
 from .hub import Hub
 from .ports import Event, EventKind, WebStore
 from .tokens import VisitorTokens, visitor_number
@@ -37,31 +35,6 @@ class WebError(Exception):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True, slots=True)
-class PageContext:
-    """What the page tells about itself (shown on the topic's card); all visitor-supplied."""
-
-    page: str | None = None
-    referrer: str | None = None
-    language: str | None = None
-    utc_offset: int | None = None  # minutes east of UTC, as the browser says
-
-    @classmethod
-    def read(cls, data: dict[str, Any]) -> PageContext:
-        offset = data.get("utc_offset")
-        lang = data.get("lang")
-        return cls(_url(data.get("page")), _url(data.get("referrer")),
-                   lang[:16] if isinstance(lang, str) and lang else None,
-                   offset if isinstance(offset, int) and -900 <= offset <= 900 else None)
-
-
-def _url(value: object) -> str | None:
-    """An http(s) address, cut; anything else (javascript:, data:) is dropped."""
-    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
-        return None
-    return value[:500]
-
-
 def view(event: Event) -> dict[str, Any]:
     """An event as the page gets it: file handles of other platforms stay on the server."""
     event_id, kind, body = event
@@ -75,7 +48,8 @@ def view(event: Event) -> dict[str, Any]:
 
 class WebVisitors:
     def __init__(self, store: WebStore, intake: IntakeService, presses: Presses, files: Files,
-                 tokens: VisitorTokens, hub: Hub, clock: Clock, *, max_text: int) -> None:
+                 tokens: VisitorTokens, hub: Hub, clock: Clock, details: WebDetails, *,
+                 max_text: int) -> None:
         self._store = store
         self._intake = intake
         self._presses = presses
@@ -84,6 +58,7 @@ class WebVisitors:
         self._hub = hub
         self._clock = clock
         self._max_text = max_text
+        self._details = details
 
     def session(self, token: object) -> tuple[str, str]:
         """The visitor of a valid token, else a new one: (visitor, token)."""
@@ -106,10 +81,12 @@ class WebVisitors:
         now = self._clock.now()
         number = visitor_number(visitor)
         kind = files[0].kind if files else "text"
-        await self._intake.relay_customer_to_desk(InboundCustomerMessage(
+        result = await self._intake.relay_customer_to_desk(InboundCustomerMessage(
             channel=CHANNEL, user_id=visitor, chat_id=visitor, message_id=f"c:{client_id}",
             profile=Profile(f"Visitor {number}", None, context.language, context.page),
             content=Content(kind, text, attachments=tuple(files)), sent_at=now))
+        if result.conversation_id is not None:
+            await self._details.tell(visitor, result.conversation_id, context)
         body = {"text": text, "client_id": client_id,
                 "files": [{"kind": f.kind, "name": f.name, "mime": f.mime,
                            "platform": f.platform, "ref": f.ref} for f in files]}
@@ -145,7 +122,8 @@ class WebVisitors:
                                                       str(event_id)))
 
     async def events(self, visitor: str, after: int) -> list[dict[str, Any]]:
-        return [view(e) for e in await self._store.events_after(visitor, after, PAGE_LIMIT)]
+        return [view(e) for e in await self._store.events_after(visitor, after, PAGE_LIMIT)
+                if e[1] != EventKind.DETAILS]
 
     async def file(self, visitor: str, event_id: int, index: int) -> tuple[str, str, bytes]:
         """(name, mime, bytes) of a file shown in one of the visitor's events."""
