@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from bots.app import App
 from bots.config import Config, load_config_text
@@ -19,7 +22,8 @@ from sandbox.telegram import TelegramEmulator
 DEMO_TOKEN = "100000:SANDBOX-relaydesk-demo"
 
 
-def _config(db_path: Path, api: str, chat_id: int, admin: int, short: bool = True) -> Config:
+def _config(db_path: Path, api: str, chat_id: int, admin: int, short: bool = True,
+            http_port: int = 0) -> Config:
     """The demo's config; `short` targets show a reminder within seconds (the interactive
     sandbox keeps real ones: 15 minutes to the first response)."""
     targets = "first_response: 4s" if short else "first_response: 15m"
@@ -31,6 +35,8 @@ telegram: {{token: "{DEMO_TOKEN}", api_server: "{api}", poll_timeout: 1s}}
 operators: {{chat_id: {chat_id}, admins: [{admin}]}}
 outbox: {{album_wait: 300ms}}
 logging: {{level: WARNING}}
+http: {{listen: "127.0.0.1:{http_port}"}}
+web: {{secret: "{secrets.token_hex(32)}", title: "Demo shop support"}}
 service:
   # Shortened so the demo shows a reminder within seconds; real targets are 15m-1h.
   targets: {{{targets}, business_hours: false}}
@@ -97,8 +103,10 @@ class _Demo:
     bot (nothing reaches the operators); Anna's is not an FAQ question, so it is handed
     over: Olga notes, the reminder fires, Olga answers, Anna thanks, Olga closes."""
 
-    def __init__(self, emu: TelegramEmulator, group: int, olga: Any, anna: Any) -> None:
+    def __init__(self, emu: TelegramEmulator, group: int, olga: Any, anna: Any,
+                 site: str) -> None:
         self.emu, self.group, self.olga, self.anna = emu, group, olga, anna
+        self.site = site  # the HTTP server the website widget talks to
         self.transcript = _Transcript()
         self.topic = 0
         self.title = ""
@@ -113,6 +121,7 @@ class _Demo:
         leaked = await self.operator_answers()
         await self.customer_thanks()
         await self.operator_closes()
+        await self.web_visitor()
         return leaked
 
     def bot_messages(self, chat: int, thread: int | None = None) -> list[dict[str, Any]]:
@@ -214,6 +223,42 @@ class _Demo:
         self.transcript.say("relaydesk (bot)", self.topic_label(), "topic closed ✅")
 
 
+    async def web_visitor(self) -> None:
+        """A visitor on the shop's website writes in the chat widget (the protocol
+        widget.js speaks: a session, then a WebSocket): a WEB topic opens, Olga answers
+        there, the page shows it."""
+        emu, group, say = self.emu, self.group, self.transcript.say
+        question = "Do you ship to Kazan? I'm on the cart page."
+        async with aiohttp.ClientSession(headers={"Origin": self.site}) as http:
+            async with http.post(f"{self.site}/web/api/session", json={}) as answer:
+                token = (await answer.json())["token"]
+            ws = await http.ws_connect(f"{self.site}/web/ws")
+            await ws.send_json({"type": "hello", "token": token, "after": 0, "lang": "en",
+                                "page": "https://shop.example.com/cart", "utc_offset": 180})
+            await ws.receive_json()  # ready
+            await ws.send_json({"type": "send", "client_id": "demo-visitor-1",
+                                "text": question})
+            say("web visitor", "chat widget on the site", question)
+            await emu.wait_for(lambda: any(m.get("text") == question
+                                           for m in self.bot_messages(group)), 10)
+            copy = next(m for m in self.bot_messages(group) if m.get("text") == question)
+            topic = copy["message_thread_id"]
+            self.title = next(x["name"] for x in emu.topics(group)
+                              if x["message_thread_id"] == topic)
+            print(f"  {'':<18}   topic created: “{self.title}”")
+            answer_text = "Yes, 2-3 days to Kazan, free over 3000 ₽."
+            await emu.user_send(self.olga, group, text=answer_text, thread_id=topic)
+            say("Olga (operator)", self.topic_label(), answer_text)
+            while True:
+                frame = await ws.receive_json(timeout=10)
+                shown = [e for e in frame.get("events", []) if e["kind"] == "operator"]
+                if shown:
+                    say("relaydesk (widget)", "the visitor's page",
+                        f"{shown[0]['name']}: {shown[0]['text']} (event #{shown[0]['id']})")
+                    break
+            await ws.close()
+
+
 async def run_demo() -> int:
     """Play the scripted conversation against the emulator and print it; 0 when it went as
     expected."""
@@ -225,7 +270,9 @@ async def run_demo() -> int:
         print(f"relaydesk sandbox demo: Telegram emulator at {emu.base_url}, SQLite in {tmp}\n")
         try:
             await app.start()
-            leaked = await _Demo(emu, group, olga, anna).play()
+            http = app.services.http if app.services else None
+            site = f"http://127.0.0.1:{http.port}" if http else ""
+            leaked = await _Demo(emu, group, olga, anna, site).play()
             print(f"\nThe internal note reached the customer: {'YES (bug!)' if leaked else 'no'}."
                   "\nThat was the real bot (aiogram) against the emulator. Next: put your token "
                   "and group id into config.yaml and run `relaydesk run -c config.yaml`.")
