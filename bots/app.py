@@ -19,9 +19,10 @@ from adapters.telegram.responses import pin_response_models
 from adapters.telegram.session import BotApiSession
 from adapters.telegram.startup import check_desk, publish_commands
 from adapters.vk.startup import VkSetupError
+from adapters.web.channel import WebDetails
 from bots.config import Config
 from bots.config_service import sla_policy
-from bots.http import HttpServer
+from bots.http import HttpPart, HttpServer
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
@@ -93,12 +94,13 @@ def _limit(key: str, limit: object) -> RateKey:
 
 class App:
     def __init__(self, config: Config, clock: Clock | None = None, *,
-                 migrate: bool | None = None, startup_retry: StartupRetry | None = None
-                 ) -> None:
+                 migrate: bool | None = None, startup_retry: StartupRetry | None = None,
+                 http_parts: list[HttpPart] | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         # How long start waits between tries of an API server that can't be reached.
         self.startup_retry = startup_retry or StartupRetry()
+        self._http_parts = http_parts or []  # more parts for the HTTP server (the sandbox's)
         # SQLite is the embedded default: migrate by itself. PostgreSQL is shared
         # infrastructure: migrations are an explicit `relaydesk migrate` step.
         self._migrate = config.storage.kind == "sqlite" if migrate is None else migrate
@@ -222,10 +224,8 @@ class App:
         await self.startup_retry.until_reachable(lambda: publish_commands(
             bot, cfg.operators.chat_id, [(c.name, c.summary) for c in commands.menu()]))
         # Parts of the one HTTP server (widget, webhooks, metrics) are added by their owners.
-        http = HttpServer(cfg.http) if cfg.http is not None else None
-        if web is not None and http is not None and cfg.http is not None:
-            web.mount(http, cfg.http, intake, presses, files,
-                      web.details(store, transactions, queue))
+        http = self._http(web, intake, presses, files, web.details(store, transactions, queue)
+                          if web is not None else None)
         dp = Dispatcher()
         dp["intake"] = intake
         dp["commands"] = commands
@@ -237,6 +237,19 @@ class App:
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
                         selfservice=selfservice, http=http, web=web)
+
+    def _http(self, web: WebParts | None, intake: IntakeService, presses: Presses,
+              files: Files, details: WebDetails | None) -> HttpServer | None:
+        """The HTTP server with its parts (none without an `http:` section)."""
+        cfg = self.config.http
+        if cfg is None:
+            return None
+        http = HttpServer(cfg)
+        if web is not None and details is not None:
+            web.mount(http, cfg, intake, presses, files, details)
+        for part in self._http_parts:
+            http.add(part)
+        return http
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram

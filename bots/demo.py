@@ -17,6 +17,7 @@ import aiohttp
 
 from bots.app import App
 from bots.config import Config, load_config_text
+from bots.sandbox_page import SandboxPage
 from sandbox.telegram import TelegramEmulator
 
 DEMO_TOKEN = "100000:SANDBOX-relaydesk-demo"
@@ -285,20 +286,24 @@ async def run_demo() -> int:
             await emu.stop()
 
 
-async def run_sandbox(port: int) -> int:
-    """Start the emulator with a demo bot and group and run relaydesk against it until ^C."""
+async def run_sandbox(port: int, http_port: int = 8080) -> int:
+    """Start the emulator with a demo bot and group and run relaydesk against it until ^C;
+    the page with the website widget and the operator group is on the HTTP server."""
     emu = TelegramEmulator()
     await emu.start(host="127.0.0.1", port=port)
     group, olga, anna = await _setup(emu)
     data = Path("data")
     await asyncio.to_thread(data.mkdir, exist_ok=True)
-    app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id, short=False))
-    print(f"Telegram emulator: {emu.base_url} (control API under {emu.base_url}/_control)\n"
-          f"operator group {group}; operator Olga id {olga.id}; customer Anna id {anna.id}\n"
-          "Press Ctrl+C to stop.")
+    app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id, short=False,
+                      http_port=http_port), http_parts=[SandboxPage(emu, group, olga)])
     stop = asyncio.Event()
     try:
         await app.start()
+        http = app.services.http if app.services else None
+        print(f"Telegram emulator: {emu.base_url} (control API under {emu.base_url}/_control)\n"
+              f"operator group {group}; operator Olga id {olga.id}; customer Anna id {anna.id}\n"
+              f"Website widget + operator view: http://127.0.0.1:{http.port if http else '?'}"
+              "/sandbox\nPress Ctrl+C to stop.", flush=True)
         await app.run_until(stop)
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass

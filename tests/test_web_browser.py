@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 
+from bots.app import App
+from bots.sandbox_page import SandboxPage
 from tests.browser import HostSite, Page, chromium, fresh_browser, host_site
-from tests.harness import Desk
-from tests.web_harness import Site, StartSite
+from tests.harness import Desk, relay_config
+from tests.web_harness import Site, StartSite, web_config
 
 __all__ = ["chromium", "host_site"]  # fixtures
 PNG = base64.b64decode(  # 1×1 pixel
@@ -131,3 +133,29 @@ async def test_long_polling_where_sockets_are_blocked(
     topic = await desk.topic_with("polling hello")
     await desk.operator("Olga").says(topic, "polling answer")
     await page.sees("polling answer")
+
+
+async def test_the_sandbox_page_chats_both_ways_under_its_strict_csp(
+        db_url: str, desk: Desk, chromium: webdriver.Chrome) -> None:
+    fresh_browser(chromium)
+    olga = desk.operator("Olga")
+    app = App(relay_config(db_url, desk.emu.base_url, desk.group, extra=web_config()),
+              http_parts=[SandboxPage(desk.emu, desk.group, olga.user)])
+    await app.start()
+    try:
+        assert app.services is not None and app.services.http is not None
+        url = f"http://127.0.0.1:{app.services.http.port}/sandbox"
+        page = Page(chromium, await asyncio.to_thread(lambda: (chromium.get(url),
+                                                              chromium.current_window_handle)[1]))
+        await page.open()
+        await page.says("hello from the sandbox")
+        await desk.topic_with("hello from the sandbox")
+        answer = await page.wait(lambda d: d.find_elements("css selector", ".topic input"))
+        await page.run(lambda d: (answer[0].send_keys("answered from the operator pane"),
+                                  answer[0].submit()))
+        await page.sees("answered from the operator pane")
+        errors = await page.run(lambda d: [e for e in d.get_log("browser")
+                                           if "Content Security Policy" in e["message"]])
+        assert errors == []
+    finally:
+        await app.stop()
