@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-
 from storage.base import TortoiseBase, json_in, json_out, to_us
 
 
@@ -18,21 +16,18 @@ def _event(row: Any) -> tuple[int, str, dict[str, Any]]:
 class TortoiseWebStore(TortoiseBase):
     async def add_event(self, visitor: str, kind: str, body: dict[str, Any],
                         ref: str | None, now: datetime) -> tuple[int, bool]:
-        """The event's id, and whether it is new (False: `ref` was stored before)."""
-        if ref is not None:
-            found = await self._find(visitor, ref)
-            if found is not None:
-                return found, False
-        try:
-            rows = await self._raw(
-                "INSERT INTO web_event (visitor, kind, ref, body, at_us) VALUES (?, ?, ?, ?, ?)"
-                " RETURNING id", [visitor, kind, ref, json_in(body), to_us(now)])
-        except IntegrityError:  # a concurrent writer of the same ref won
-            found = await self._find(visitor, ref) if ref is not None else None
-            if found is None:
-                raise
-            return found, False
-        return int(rows[0]["id"]), True
+        """The event's id, and whether it is new (False: `ref` was stored before). One
+        statement when it is new (no error raised inside the caller's transaction)."""
+        rows = await self._raw(
+            "INSERT INTO web_event (visitor, kind, ref, body, at_us) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (visitor, ref) DO NOTHING RETURNING id",
+            [visitor, kind, ref, json_in(body), to_us(now)])
+        if rows:
+            return int(rows[0]["id"]), True
+        found = await self._find(visitor, ref) if ref is not None else None
+        if found is None:
+            raise LookupError(f"web event {ref!r} of {visitor} neither stored nor found")
+        return found, False
 
     async def _find(self, visitor: str, ref: str) -> int | None:
         rows = await self._raw("SELECT id FROM web_event WHERE visitor = ? AND ref = ?",

@@ -126,4 +126,7 @@ async def test_edits_and_close_reach_the_page(site: Site, desk: Desk) -> None:
     await tab.says("one more thing")
     await desk.wait(lambda: any("New conversation" in (m.get("text") or "")
                                 for m in desk.bot_posts(topic)))
+    # Closed again: the page shows it again.
+    await olga.says(topic, "/close")
+    await until(lambda: [e["kind"] for e in tab.events].count("closed") == 2)
     await tab.close()

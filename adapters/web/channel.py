@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -191,7 +192,7 @@ class WebClosings(LifecycleListener):
         if visitor is None:
             return
         await self._store.add_event(visitor, EventKind.CLOSED, {"conversation": conversation.id},
-                                    f"x:{conversation.id}", unit.now)
+                                    f"x:{conversation.id}:{unit.now.timestamp()}", unit.now)
         unit.after_commit.append(lambda: self._hub.wake(visitor))
 
 
@@ -205,18 +206,28 @@ class WebDetails:
         self._transactions = transactions
         self._queue = queue
         self._store = store
+        # Conversations told already (this process; the stored ref decides after a restart).
+        self._told: OrderedDict[int, None] = OrderedDict()
+        self._keep = 50_000
 
     async def tell(self, visitor: str, conversation_id: int, context: PageContext) -> None:
-        async def work(unit: Unit) -> None:
+        if conversation_id in self._told:
+            return  # the common case: a conversation's later messages cost nothing here
+
+        async def work(unit: Unit) -> bool:
             conversation = await self._conversations.get_conversation(conversation_id)
             if conversation.status is not ConversationStatus.OPEN:
-                return  # a bot holds it: no topic yet; or closed already
+                return False  # a bot holds it: no topic yet; or closed already
             _, new = await self._store.add_event(visitor, EventKind.DETAILS, {},
                                                  f"p:{conversation_id}", unit.now)
             if new:
                 await self._queue.notice(unit, conversation_id, context.html(unit.now))
+            return True
 
-        await self._transactions.run(work)
+        if await self._transactions.run(work):
+            self._told[conversation_id] = None
+            while len(self._told) > self._keep:
+                self._told.popitem(last=False)
 
 
 class WebFiles:
