@@ -115,6 +115,32 @@ async def _operator_to_visitor(emu: TelegramEmulator, group: int, operator: Any,
     return took
 
 
+def _timed(app: App) -> dict[str, list[float]]:
+    """The server's own part, timed from inside: a visitor's message from its frame to its
+    acknowledgement (intake's unit committed, the event stored, the tabs woken), and the web
+    channel's send of an operator answer (the event stored, the visitor's sockets woken)."""
+    assert app.services is not None and app.services.web is not None
+    web = app.services.web
+    assert web.part is not None
+    visitors = web.part._visitors
+    taken: dict[str, list[float]] = {"say": [], "send": []}
+
+    def wrap(owner: Any, name: str, key: str) -> None:
+        inner = getattr(owner, name)
+
+        async def timed(*args: Any, **kw: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await inner(*args, **kw)
+            finally:
+                taken[key].append(time.perf_counter() - t0)
+        setattr(owner, name, timed)
+
+    wrap(visitors, "say", "say")
+    wrap(web.channel, "send", "send")
+    return taken
+
+
 async def _idle(base: str, count: int) -> asyncio.subprocess.Process:
     """A child process holding `count` greeted visitor sockets; returns once all are up."""
     child = await asyncio.create_subprocess_exec(
@@ -168,11 +194,13 @@ async def run(db: str, samples: int, idle: int) -> dict[str, Any]:
                                                for m in emu.messages(group)), 10)
                 topic = next(m["message_thread_id"] for m in emu.messages(group)
                              if m.get("text") == "first")
+                inside = _timed(app)
                 log("visitor → topic …")
                 acks, copies = await _visitor_to_topic(emu, group, visitor, samples)
                 log("operator → visitor …")
                 answers = await _operator_to_visitor(emu, group, operator, topic, visitor,
                                                      samples)
+                say_s, send_s = list(inside["say"]), list(inside["send"])
                 rss0 = _status("VmRSS")
                 # VmHWM counts from here on.
                 await asyncio.to_thread(Path("/proc/self/clear_refs").write_text, "5")
@@ -195,6 +223,8 @@ async def run(db: str, samples: int, idle: int) -> dict[str, Any]:
         "visitor_to_ack": summary_ms(acks),
         "visitor_to_topic": summary_ms(copies),
         "operator_to_visitor": summary_ms(answers),
+        "server_visitor_message": summary_ms(say_s),
+        "server_channel_send": summary_ms(send_s),
         "operator_to_visitor_with_idle": summary_ms(busy),
         "idle_visitors": idle,
         "listening_visitors": listening,

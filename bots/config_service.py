@@ -148,8 +148,8 @@ class ServiceConfig(Section):
     @classmethod
     def _check_channels(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
-            if name not in ("telegram", "vk"):
-                raise issue(f"unknown channel {name!r}", "channels are telegram and vk")
+            if name not in ("telegram", "vk", "web"):
+                raise issue(f"unknown channel {name!r}", "channels are telegram, vk and web")
         return value
 
     @field_validator("daily_report", mode="before")

@@ -33,3 +33,24 @@ async def test_the_bot_answers_in_the_widget_and_hands_over(start_site: StartSit
     await desk.operator("Olga").says(topic, "A person here")
     await tab.receives("A person here")
     await tab.close()
+
+
+SERVICE_WEB = """
+service:
+  targets: {first_response: 1h, next_response: 1h, business_hours: false}
+  per_channel: {web: {first_response: 20m, business_hours: false}}
+  sweep_interval: 200ms
+  title_debounce: "off"
+  daily_report: "off"
+"""
+
+
+async def test_the_web_channel_has_its_own_response_target(start_site: StartSite,
+                                                           desk: Desk) -> None:
+    site = await start_site(extra=SERVICE_WEB)
+    tab = await (await site.visitor()).tab()
+    await tab.says("is anyone there?")
+    await until(lambda: any(e["kind"] == "bot" for e in tab.events))
+    [ack] = [e["text"] for e in tab.events if e["kind"] == "bot"]
+    assert ack.startswith("Thanks for your message!") and "20 minutes" in ack, ack
+    await tab.close()
