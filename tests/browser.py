@@ -8,6 +8,7 @@ goes to a thread (`Page.run`), so the server keeps serving while the browser wai
 from __future__ import annotations
 
 import asyncio
+import html
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -139,6 +140,8 @@ class HostSite:
     async def start(self) -> None:
         async def page(request: web.Request) -> web.Response:
             extra = 'data-transport="poll"' if request.query.get("poll") else ""
+            if request.query.get("name"):
+                extra += f' data-name="{html.escape(request.query["name"])}"'
             return web.Response(text=HOST_PAGE.format(
                 relay=self.relay, lang=request.query.get("lang", "en"), extra=extra),
                 content_type="text/html")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from selenium import webdriver
@@ -37,14 +38,21 @@ async def test_send_and_receive_with_markup_shown_as_text(
         chromium: webdriver.Chrome) -> None:
     fresh_browser(chromium)
     await _start(start_site, host_site)
-    page = await host_site.page(chromium)
+    name = "<img src=x onerror=window.__pwned=4>"
+    page = await host_site.page(chromium, query="?" + urlencode({"name": name}))
     await page.open()
     evil = '<img src=x onerror="window.__pwned=1">'
     await page.says(evil)
     await page.sees(evil, author="visitor")
     topic = await desk.topic_with(evil)
-    await desk.operator("Olga").says(topic, '<script>window.__pwned=2</script> hi <b>there</b>')
+    assert any(t["name"].startswith(name) for t in desk.topics())
+    operator = desk.operator('<img src=x onerror="window.__pwned=3">')
+    await operator.says(topic, '<script>window.__pwned=2</script> hi <b>there</b>')
     shown = await page.sees("<script>window.__pwned=2</script> hi <b>there</b>")
+    names = await page.run(lambda d: d.execute_script(
+        "return [...document.querySelector('[data-relaydesk=\"widget\"]').shadowRoot"
+        ".querySelectorAll('.name')].map(n => n.textContent)"))
+    assert names == ['<img src=x onerror="window.__pwned=3">']
     assert shown["id"]
     assert await page.run(lambda d: d.execute_script("return window.__pwned")) is None
     # The host page's loud CSS does not reach into the widget.

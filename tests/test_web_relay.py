@@ -3,6 +3,10 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from adapters.web.tokens import visitor_number
 from tests.harness import Desk
 from tests.web_harness import Site, until
@@ -129,4 +133,42 @@ async def test_edits_and_close_reach_the_page(site: Site, desk: Desk) -> None:
     # Closed again: the page shows it again.
     await olga.says(topic, "/close")
     await until(lambda: [e["kind"] for e in tab.events].count("closed") == 2)
+    await tab.close()
+
+
+async def test_a_named_visitor_and_markup_in_the_name(site: Site, desk: Desk) -> None:
+    visitor = await site.visitor()
+    name = "<img src=x onerror=alert(1)>"
+    tab = await visitor.tab(name=name)
+    await tab.says("my name is odd")
+    topic = await desk.topic_with("my name is odd")
+    [title] = [t["name"] for t in desk.topics() if t["message_thread_id"] == topic]
+    assert title == f"{name} · WEB · #1"
+    card = desk.bot_posts(topic)[0]
+    assert card["text"].startswith(f"👤 {name}")  # escaped in the card's HTML: shown as typed
+    await tab.close()
+
+
+async def test_nothing_is_acknowledged_before_intake_committed(
+        site: Site, desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert site.app.services is not None
+    intake = site.app.services.intake
+    real = intake.relay_customer_to_desk
+    failures = [ConnectionError("the database went away")]
+
+    async def once_failing(inbound: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(inbound)
+
+    monkeypatch.setattr(intake, "relay_customer_to_desk", once_failing)
+    tab = await (await site.visitor()).tab()
+    refused = await tab.says("are you there?", client_id="cid-unlucky-1")
+    assert (refused["type"], refused["code"], refused["client_id"]) == \
+        ("error", "retry", "cid-unlucky-1")
+    assert tab.events == []  # not shown as sent either
+    acked = await tab.says("are you there?", client_id="cid-unlucky-1")  # the page resends
+    assert acked["type"] == "ack"
+    topic = await desk.topic_with("are you there?")
+    assert [m.get("text") for m in desk.bot_posts(topic)].count("are you there?") == 1
     await tab.close()

@@ -143,14 +143,15 @@ class PageContext:
     referrer: str | None = None
     language: str | None = None
     utc_offset: int | None = None  # minutes east of UTC, as the browser says
+    name: str | None = None  # the name the visitor gave (the site's data-name)
 
     @classmethod
     def read(cls, data: dict[str, Any]) -> PageContext:
-        offset = data.get("utc_offset")
-        lang = data.get("lang")
+        offset, lang, name = data.get("utc_offset"), data.get("lang"), data.get("name")
         return cls(_url(data.get("page")), _url(data.get("referrer")),
                    lang[:16] if isinstance(lang, str) and lang else None,
-                   offset if isinstance(offset, int) and -900 <= offset <= 900 else None)
+                   offset if isinstance(offset, int) and -900 <= offset <= 900 else None,
+                   " ".join(name.split())[:64] or None if isinstance(name, str) else None)
 
     def html(self, now: datetime) -> str:
         """The visitor's details for the topic, escaped."""

@@ -83,7 +83,8 @@ class WebVisitors:
         kind = files[0].kind if files else "text"
         result = await self._intake.relay_customer_to_desk(InboundCustomerMessage(
             channel=CHANNEL, user_id=visitor, chat_id=visitor, message_id=f"c:{client_id}",
-            profile=Profile(f"Visitor {number}", None, context.language, context.page),
+            profile=Profile(context.name or f"Visitor {number}", None, context.language,
+                            context.page),
             content=Content(kind, text, attachments=tuple(files)), sent_at=now))
         if result.conversation_id is not None:
             await self._details.tell(visitor, result.conversation_id, context)

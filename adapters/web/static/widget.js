@@ -186,6 +186,7 @@
   function context(msg) {
     msg.page = location.href; msg.referrer = document.referrer || null;
     msg.lang = navigator.language; msg.utc_offset = -new Date().getTimezoneOffset();
+    msg.name = script.getAttribute("data-name") || null;
     return msg;
   }
 
