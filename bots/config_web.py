@@ -55,6 +55,10 @@ class WebConfig(Section):
     max_sockets: Int = Field(default=8, ge=1, le=100)
     poll_wait: Duration = Field(default=timedelta(seconds=25), ge=timedelta(seconds=1),
                                 le=timedelta(seconds=60))
+    # How often an open page looks for events nobody woke it for (written by another
+    # relaydesk process on the same PostgreSQL database).
+    recheck: Duration = Field(default=timedelta(seconds=15), ge=timedelta(milliseconds=100),
+                              le=timedelta(minutes=10))
 
     @field_validator("allowed_origins")
     @classmethod

@@ -62,6 +62,7 @@ class WebParts:
                                  cfg.visitor_rate.per.total_seconds()),
                       http.client.of)
         look = WidgetLook(cfg.title, cfg.color, cfg.max_upload, tuple(cfg.upload_types),
-                          cfg.poll_wait.total_seconds(), cfg.max_sockets)
+                          cfg.poll_wait.total_seconds(), cfg.max_sockets,
+                          cfg.recheck.total_seconds())
         self.part = WebPart(visitors, self.hub, guard, look, http.client.of)
         http.add(self.part)

@@ -172,3 +172,19 @@ async def test_nothing_is_acknowledged_before_intake_committed(
     topic = await desk.topic_with("are you there?")
     assert [m.get("text") for m in desk.bot_posts(topic)].count("are you there?") == 1
     await tab.close()
+
+
+async def test_an_event_stored_by_another_process_reaches_the_page(site: Site) -> None:
+    # Several relaydesk processes may share one PostgreSQL database: the outbox of another
+    # one stores the answer (and wakes only its own sockets); this page finds it anyway.
+    assert site.app.services is not None and site.app.services.web is not None
+    visitor = await site.visitor()
+    tab = await visitor.tab()
+    await tab.says("anyone?")
+    await tab.receives("anyone?", kind="visitor")
+    store = site.app.services.web.store
+    await store.add_event(visitor.token.split(".")[0], "operator",
+                          {"name": "Olga", "text": "from the other process", "files": []},
+                          "d:999999", site.app.clock.now())
+    await tab.receives("from the other process")
+    await tab.close()

@@ -29,6 +29,7 @@ web:
   visitor_rate: {visitor_rate}
   ip_rate: {ip_rate}
   poll_wait: 2s
+  recheck: 300ms
   max_upload: 65536
 {extra}
 """

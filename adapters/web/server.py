@@ -41,6 +41,7 @@ class WidgetLook:
     upload_types: tuple[str, ...]
     poll_wait: float
     max_sockets: int
+    recheck: float = 15.0
 
 
 def _bearer(request: web.Request) -> str:
@@ -213,7 +214,10 @@ class WebPart:
                 await ws.send_json({"type": "events", "events": events})
                 after = events[-1]["id"]
                 continue
-            await signal.wait()
+            # Woken when this process stores an event for the visitor; another process's
+            # (several on one PostgreSQL) is found at the next recheck.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), self._look.recheck)
 
     async def _frame(self, visitor: str, raw: str, context: PageContext) -> dict[str, Any]:
         """One frame from the page, answered on the same socket (errors too)."""
