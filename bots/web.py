@@ -64,5 +64,5 @@ class WebParts:
         look = WidgetLook(cfg.title, cfg.color, cfg.max_upload, tuple(cfg.upload_types),
                           cfg.poll_wait.total_seconds(), cfg.max_sockets,
                           cfg.recheck.total_seconds())
-        self.part = WebPart(visitors, self.hub, guard, look, http.client.of)
+        self.part = WebPart(visitors, self.hub, guard, look)
         http.add(self.part)

@@ -93,8 +93,13 @@ class Page:
         return await self.run(find)
 
     async def open(self) -> None:
+        """Open the panel (a reload keeps it open: then there is nothing to click)."""
         launcher = await self.part("launcher")
-        await self.run(lambda d: launcher.click())
+        closed = await self.run(lambda d: d.execute_script(
+            "return document.querySelector('[data-relaydesk=\"widget\"]').shadowRoot"
+            ".querySelector('section').hidden"))
+        if closed:
+            await self.run(lambda d: launcher.click())
         await self.wait(lambda d: d.execute_script(
             "return document.querySelector('[data-relaydesk=\"widget\"]').shadowRoot"
             ".querySelector('[data-relaydesk=\"status\"]').hidden"))

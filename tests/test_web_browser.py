@@ -55,11 +55,15 @@ async def test_send_and_receive_with_markup_shown_as_text(
     assert names == ['<img src=x onerror="window.__pwned=3">']
     assert shown["id"]
     assert await page.run(lambda d: d.execute_script("return window.__pwned")) is None
-    # The host page's loud CSS does not reach into the widget.
-    size = await page.run(lambda d: d.execute_script(
-        "return getComputedStyle(document.querySelector('[data-relaydesk=\"widget\"]')"
-        ".shadowRoot.querySelector('[data-relaydesk=\"input\"]')).fontSize"))
-    assert size != "40px"
+    # The widget's own CSS is applied (the configured colour), the host page's loud CSS
+    # does not reach into it.
+    style = await page.run(lambda d: d.execute_script(
+        "const root = document.querySelector('[data-relaydesk=\"widget\"]').shadowRoot;"
+        "const s = getComputedStyle(root.querySelector('[data-relaydesk=\"launcher\"]'));"
+        "return [s.backgroundColor, s.position, s.fontSize,"
+        " getComputedStyle(root.querySelector('.text')).color]"))
+    assert style[:2] == ["rgb(43, 108, 176)", "fixed"] and style[2] != "40px"
+    assert style[3] != "rgb(255, 0, 0)"
 
 
 async def test_reconnect_reload_and_two_tabs(start_site: StartSite, host_site: HostSite,

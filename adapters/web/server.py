@@ -59,19 +59,19 @@ class WebPart:
 
     name = "web"
 
-    def __init__(self, visitors: WebVisitors, hub: Hub, guard: Guard, look: WidgetLook,
-                 client_ip: Callable[[web.Request], str]) -> None:
+    def __init__(self, visitors: WebVisitors, hub: Hub, guard: Guard, look: WidgetLook
+                 ) -> None:
         self._visitors = visitors
         self._hub = hub
         self._guard = guard
         self._look = look
-        self._client_ip = client_ip
         self._sockets: set[web.WebSocketResponse] = set()
 
     def mount(self, app: web.Application) -> None:
+        # The widget's files are public (a stylesheet is fetched without an Origin header).
         app.router.add_get("/widget.js", self._static("widget.js", "application/javascript"))
+        app.router.add_get("/web/widget.css", self._static("widget.css", "text/css"))
         sub = web.Application(middlewares=[self._guard.middleware])
-        sub.router.add_get("/widget.css", self._static("widget.css", "text/css"))
         sub.router.add_post("/api/session", self._session)
         sub.router.add_post("/api/messages", self._message)
         sub.router.add_post("/api/press", self._press)
