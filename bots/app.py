@@ -20,16 +20,18 @@ from adapters.telegram.responses import pin_response_models
 from adapters.telegram.session import BotApiSession
 from adapters.telegram.startup import check_desk, publish_commands
 from adapters.vk.startup import VkSetupError
+from adapters.web.channel import WebDetails
 from bots.config import Config
 from bots.config_service import sla_policy
 from bots.departments import DepartmentParts
 from bots.feedback import FeedbackParts
-from bots.http import HttpServer
+from bots.http import HttpPart, HttpServer
 from bots.max import MaxParts
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
 from bots.vk import VkParts
+from bots.web import WebParts
 from core.clock import Clock, SystemClock
 from core.commands import Commands
 from core.conversations import commands as conversation_commands
@@ -89,6 +91,7 @@ class Services:
     feedback: FeedbackParts | None = None
     max: MaxParts | None = None
     departments: DepartmentParts | None = None
+    web: WebParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -99,12 +102,13 @@ def _limit(key: str, limit: object) -> RateKey:
 
 class App:
     def __init__(self, config: Config, clock: Clock | None = None, *,
-                 migrate: bool | None = None, startup_retry: StartupRetry | None = None
-                 ) -> None:
+                 migrate: bool | None = None, startup_retry: StartupRetry | None = None,
+                 http_parts: list[HttpPart] | None = None) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         # How long start waits between tries of an API server that can't be reached.
         self.startup_retry = startup_retry or StartupRetry()
+        self._http_parts = http_parts or []  # more parts for the HTTP server (the sandbox's)
         # SQLite is the embedded default: migrate by itself. PostgreSQL is shared
         # infrastructure: migrations are an explicit `relaydesk migrate` step.
         self._migrate = config.storage.kind == "sqlite" if migrate is None else migrate
@@ -200,6 +204,9 @@ class App:
         max_parts = await self._connect_max(limiter, files, opened)
         if max_parts is not None:
             channels[max_parts.channel.name] = max_parts.channel
+        web = WebParts.build(cfg.web, files, self.clock)
+        if web is not None:
+            channels[web.channel.name] = web.channel
         transactions = Transactions(store, self.clock)
         queue = Queue(store, desk.chat_id)
         selfservice = SelfServiceParts.build(cfg, store, queue, transactions)
@@ -218,6 +225,8 @@ class App:
         feedback = FeedbackParts.build(cfg, store, queue, transactions)
         for listener in feedback.listeners:
             lifecycle.add(listener)
+        if web is not None:
+            lifecycle.add(web.listener(store))
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(desk.platform, desk.chat_id, frozenset(desks)),
                                cfg.outbox.album_wait)
@@ -253,7 +262,8 @@ class App:
             await self.startup_retry.until_reachable(lambda chat=chat: publish_commands(
                 bot, chat, [(c.name, c.summary) for c in commands.menu()]))
         # Parts of the one HTTP server (widget, webhooks, metrics) are added by their owners.
-        http = HttpServer(cfg.http) if cfg.http is not None else None
+        http = self._http(web, intake, presses, files, web.details(store, transactions, queue)
+                          if web is not None else None)
         if max_parts is not None:
             await max_parts.prepare(store, intake, self.clock, presses, http)
         dp = Dispatcher()
@@ -268,7 +278,20 @@ class App:
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
                         selfservice=selfservice, feedback=feedback, http=http,
-                        max=max_parts, departments=departments)
+                        max=max_parts, departments=departments, web=web)
+
+    def _http(self, web: WebParts | None, intake: IntakeService, presses: Presses,
+              files: Files, details: WebDetails | None) -> HttpServer | None:
+        """The HTTP server with its parts (none without an `http:` section)."""
+        cfg = self.config.http
+        if cfg is None:
+            return None
+        http = HttpServer(cfg)
+        if web is not None and details is not None:
+            web.mount(http, cfg, intake, presses, files, details)
+        for part in self._http_parts:
+            http.add(part)
+        return http
 
     def _platforms(self, bot: Bot, files: Files
                    ) -> tuple[TelegramDesk, dict[str, ChannelPort], dict[str, TelegramDesk]]:

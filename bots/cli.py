@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--demo", action="store_true",
                          help="play a short scripted conversation, print it and exit")
     sandbox.add_argument("--port", type=int, default=8081, help="emulator port (not --demo)")
+    sandbox.add_argument("--http-port", type=int, default=8080,
+                         help="the page with the website widget and the operator group")
     faq = sub.add_parser("faq", help="try the FAQ, or see what operators answered with it")
     faq_sub = faq.add_subparsers(dest="faq_command", required=True)
     attempt = faq_sub.add_parser("try", help="what the bot would do with questions (stdin)")
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.demo:
             return asyncio.run(run_demo())
-        return asyncio.run(run_sandbox(args.port))
+        return asyncio.run(run_sandbox(args.port, args.http_port))
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -36,6 +36,7 @@ from bots.config_secrets import echo, redact_url
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
 from bots.config_types import Duration, Int, Section, UserId, reject_bool
+from bots.config_web import WebConfig
 from bots.durations import format_duration
 
 DEFAULT_STORAGE_URL = "sqlite://data/relaydesk.sqlite3"
@@ -399,6 +400,7 @@ class Config(Section):
     vk: VkConfig | None = None
     http: HttpConfig | None = None
     max: MaxConfig | None = None
+    web: WebConfig | None = None  # the website chat widget (served by `http:`)
     # Self-service: the FAQ (its shape is fixed) and how the bot uses it.
     faq: list[FaqEntryConfig] = []
     selfservice: SelfServiceConfig = SelfServiceConfig()
@@ -426,6 +428,14 @@ class Config(Section):
                 raise issue(f"faq[{number}].department: {entry.department!r} is no department",
                             f"one of: {', '.join(sorted(known)) or 'none configured'}",
                             field_name="faq")
+        return self
+
+    @model_validator(mode="after")
+    def _check_web_has_http(self) -> Config:
+        if self.web is not None and self.web.enabled and self.http is None:
+            raise issue("needs the http: section (the widget is served there)",
+                        "add http: {listen: 127.0.0.1:8080, public_url: https://…}",
+                        field_name="web")
         return self
 
     @field_validator("faq")

@@ -148,8 +148,9 @@ class ServiceConfig(Section):
     @classmethod
     def _check_channels(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
-            if name not in ("telegram", "vk", "max"):
-                raise issue(f"unknown channel {name!r}", "channels are telegram, vk and max")
+            if name not in ("telegram", "vk", "max", "web"):
+                raise issue(f"unknown channel {name!r}",
+                            "channels are telegram, vk, max and web")
         return value
 
     @field_validator("daily_report", mode="before")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bots.app import App
 from bots.config import Config, load_config_text
+from bots.sandbox_page import SandboxPage
 from sandbox.max import MaxEmulator
 from sandbox.telegram import TelegramEmulator
 
@@ -22,7 +26,7 @@ MAX_DEMO_TOKEN = "max-SANDBOX-relaydesk-demo-bot-token"
 
 
 def _config(db_path: Path, api: str, chat_id: int, admin: int, short: bool = True,
-            max_api: str | None = None) -> Config:
+            max_api: str | None = None, http_port: int = 0) -> Config:
     """The demo's config; `short` targets show a reminder within seconds (the interactive
     sandbox keeps real ones: 15 minutes to the first response)."""
     targets = "first_response: 4s" if short else "first_response: 15m"
@@ -36,6 +40,8 @@ telegram: {{token: "{DEMO_TOKEN}", api_server: "{api}", poll_timeout: 1s}}
 operators: {{chat_id: {chat_id}, admins: [{admin}]}}
 outbox: {{album_wait: 300ms}}
 logging: {{level: WARNING}}
+http: {{listen: "127.0.0.1:{http_port}"}}
+web: {{secret: "{secrets.token_hex(32)}", title: "Demo shop support"}}
 service:
   # Shortened so the demo shows a reminder within seconds; real targets are 15m-1h.
   targets: {{{targets}, business_hours: false}}
@@ -104,9 +110,10 @@ class _Demo:
     Dmitri writes from MAX and gets his answer there."""
 
     def __init__(self, emu: TelegramEmulator, group: int, olga: Any, anna: Any,
-                 max_emu: MaxEmulator) -> None:
+                 max_emu: MaxEmulator, site: str) -> None:
         self.emu, self.group, self.olga, self.anna = emu, group, olga, anna
         self.max_emu = max_emu
+        self.site = site  # the HTTP server the website widget talks to
         self.transcript = _Transcript()
         self.topic = 0
         self.title = ""
@@ -122,6 +129,7 @@ class _Demo:
         await self.customer_thanks()
         await self.operator_closes()
         await self.max_customer()
+        await self.web_visitor()
         return leaked
 
     def bot_messages(self, chat: int, thread: int | None = None) -> list[dict[str, Any]]:
@@ -245,6 +253,42 @@ class _Demo:
         say("relaydesk (bot)", "Dmitri's MAX dialog", answer)
 
 
+    async def web_visitor(self) -> None:
+        """A visitor on the shop's website writes in the chat widget (the protocol
+        widget.js speaks: a session, then a WebSocket): a WEB topic opens, Olga answers
+        there, the page shows it."""
+        emu, group, say = self.emu, self.group, self.transcript.say
+        question = "Do you ship to Kazan? I'm on the cart page."
+        async with aiohttp.ClientSession(headers={"Origin": self.site}) as http:
+            async with http.post(f"{self.site}/web/api/session", json={}) as answer:
+                token = (await answer.json())["token"]
+            ws = await http.ws_connect(f"{self.site}/web/ws")
+            await ws.send_json({"type": "hello", "token": token, "after": 0, "lang": "en",
+                                "page": "https://shop.example.com/cart", "utc_offset": 180})
+            await ws.receive_json()  # ready
+            await ws.send_json({"type": "send", "client_id": "demo-visitor-1",
+                                "text": question})
+            say("web visitor", "chat widget on the site", question)
+            await emu.wait_for(lambda: any(m.get("text") == question
+                                           for m in self.bot_messages(group)), 10)
+            copy = next(m for m in self.bot_messages(group) if m.get("text") == question)
+            topic = copy["message_thread_id"]
+            self.title = next(x["name"] for x in emu.topics(group)
+                              if x["message_thread_id"] == topic)
+            print(f"  {'':<18}   topic created: “{self.title}”")
+            answer_text = "Yes, 2-3 days to Kazan, free over 3000 ₽."
+            await emu.user_send(self.olga, group, text=answer_text, thread_id=topic)
+            say("Olga (operator)", self.topic_label(), answer_text)
+            while True:
+                frame = await ws.receive_json(timeout=10)
+                shown = [e for e in frame.get("events", []) if e["kind"] == "operator"]
+                if shown:
+                    say("relaydesk (widget)", "the visitor's page",
+                        f"{shown[0]['name']}: {shown[0]['text']} (event #{shown[0]['id']})")
+                    break
+            await ws.close()
+
+
 async def run_demo() -> int:
     """Play the scripted conversation against the emulator and print it; 0 when it went as
     expected."""
@@ -261,7 +305,9 @@ async def run_demo() -> int:
               f"{max_emu.base_url}, SQLite in {tmp}\n")
         try:
             await app.start()
-            leaked = await _Demo(emu, group, olga, anna, max_emu).play()
+            http = app.services.http if app.services else None
+            site = f"http://127.0.0.1:{http.port}" if http else ""
+            leaked = await _Demo(emu, group, olga, anna, max_emu, site).play()
             print(f"\nThe internal note reached the customer: {'YES (bug!)' if leaked else 'no'}."
                   "\nThat was the real bot (aiogram) against the emulator. Next: put your token "
                   "and group id into config.yaml and run `relaydesk run -c config.yaml`.")
@@ -275,20 +321,24 @@ async def run_demo() -> int:
             await max_emu.stop()
 
 
-async def run_sandbox(port: int) -> int:
-    """Start the emulator with a demo bot and group and run relaydesk against it until ^C."""
+async def run_sandbox(port: int, http_port: int = 8080) -> int:
+    """Start the emulator with a demo bot and group and run relaydesk against it until ^C;
+    the page with the website widget and the operator group is on the HTTP server."""
     emu = TelegramEmulator()
     await emu.start(host="127.0.0.1", port=port)
     group, olga, anna = await _setup(emu)
     data = Path("data")
     await asyncio.to_thread(data.mkdir, exist_ok=True)
-    app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id, short=False))
-    print(f"Telegram emulator: {emu.base_url} (control API under {emu.base_url}/_control)\n"
-          f"operator group {group}; operator Olga id {olga.id}; customer Anna id {anna.id}\n"
-          "Press Ctrl+C to stop.")
+    app = App(_config(data / "sandbox.sqlite3", emu.base_url, group, olga.id, short=False,
+                      http_port=http_port), http_parts=[SandboxPage(emu, group, olga)])
     stop = asyncio.Event()
     try:
         await app.start()
+        http = app.services.http if app.services else None
+        print(f"Telegram emulator: {emu.base_url} (control API under {emu.base_url}/_control)\n"
+              f"operator group {group}; operator Olga id {olga.id}; customer Anna id {anna.id}\n"
+              f"Website widget + operator view: http://127.0.0.1:{http.port if http else '?'}"
+              "/sandbox\nPress Ctrl+C to stop.", flush=True)
         await app.run_until(stop)
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass

@@ -10,6 +10,8 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
   fi
 fi
+# The widget's browser tests use Debian's chromium + chromium-driver (installed when missing).
+bash scripts/install_chromium.sh
 .venv/bin/ruff check .
 .venv/bin/mypy
 # pytest exits 5 when it collects no tests; with `set -e` that fails the run, as it should.

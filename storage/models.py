@@ -297,3 +297,33 @@ class DepartmentWait(Model):
     class Meta:
         table = "department_wait"
         indexes = (Index(fields=("asked_at_us",), name="department_wait_at_idx"),)
+class WebEvent(Model):
+    # The website widget (adapters/web/): what each visitor's page shows, in order. The id
+    # is what the page resumes from; `ref` makes every write idempotent for its visitor (a
+    # client id resent, a delivery retried).
+
+    id = fields.BigIntField(primary_key=True)
+    visitor = fields.CharField(max_length=64)
+    kind = fields.CharField(max_length=16)  # adapters.web.ports.EventKind
+    ref = fields.CharField(max_length=80, null=True)
+    body = fields.TextField()  # JSON
+    at_us = fields.BigIntField()
+
+    class Meta:
+        table = "web_event"
+        unique_together = (("visitor", "ref"),)
+        indexes = (Index(fields=("visitor", "id"), name="web_event_visitor_idx"),)
+
+
+class WebFile(Model):
+    # A file a website visitor attached (the widget's uploads): the desk fetches it from here.
+
+    id = fields.BigIntField(primary_key=True)
+    visitor = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    mime = fields.CharField(max_length=100)
+    data = fields.BinaryField()
+    at_us = fields.BigIntField()
+
+    class Meta:
+        table = "web_file"

@@ -10,7 +10,7 @@ import pytest
 from storage.database import migrate
 from tests.dbs import PgDatabase
 
-pytest_plugins = ["tests.harness", "tests.vk_harness", "tests.max_harness"]
+pytest_plugins = ["tests.harness", "tests.vk_harness", "tests.max_harness", "tests.web_harness"]
 
 
 @pytest.fixture(scope="session")
