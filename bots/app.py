@@ -18,6 +18,7 @@ from adapters.telegram.polling import DurablePoller
 from adapters.telegram.responses import pin_response_models
 from adapters.telegram.session import BotApiSession
 from adapters.telegram.startup import check_desk, publish_commands
+from adapters.telegram.webhook import TelegramWebhook
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
@@ -26,6 +27,7 @@ from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
 from bots.vk import VkParts
+from bots.webhook import telegram_webhook
 from core.clock import Clock, SystemClock
 from core.commands import Commands
 from core.conversations import commands as conversation_commands
@@ -81,6 +83,7 @@ class Services:
     vk: VkParts | None = None
     selfservice: SelfServiceParts | None = None
     http: HttpServer | None = None
+    webhook: TelegramWebhook | None = None  # telegram.mode: webhook (else `poller` runs)
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -117,9 +120,12 @@ class App:
             bot = self._bot()
             opened.push_async_callback(bot.session.close)
             username = await self.startup_retry.until_reachable(
-                lambda: check_desk(bot, cfg.operators.chat_id))
+                lambda: check_desk(bot, cfg.operators.chat_id,
+                                   polling=cfg.telegram.mode == "polling"))
             services = await self._build(bot, opened)
             await self._listen(services.http, opened)
+            if services.webhook is not None:  # once we listen: updates may come at once
+                await self.startup_retry.until_reachable(services.webhook.set)
             opened.pop_all()  # from here on they belong to `services` and close in stop()
         self._run_services(services)
         logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
@@ -226,7 +232,8 @@ class App:
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice, http=http)
+                        selfservice=selfservice, http=http,
+                        webhook=telegram_webhook(cfg, bot, dp, http))
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram
@@ -286,7 +293,8 @@ class App:
         services.tasks.append(asyncio.create_task(services.outbox.run(), name="outbox"))
         if services.sla_jobs is not None:
             services.sla_jobs.start()
-        services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
+        if services.webhook is None:
+            services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
         if services.vk is not None:
             services.tasks.append(services.vk.run())
         self.services = services
@@ -320,7 +328,8 @@ class App:
                 services.vk.stop()
             polling = [t for t in services.tasks if t.get_name() in ("polling", "vk-polling")]
             # A batch being handled finishes (its updates commit) before anything else stops.
-            await asyncio.wait(polling, timeout=15)
+            if polling:
+                await asyncio.wait(polling, timeout=15)
             if services.http is not None:
                 await services.http.stop()
             if services.sla_jobs is not None:

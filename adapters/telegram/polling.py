@@ -26,7 +26,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member", "callback_quer
 POISON_LIMIT = 5  # after this many failures an update is logged in full and skipped
 
 
-def _chat_key(update: Update) -> int | str:
+def chat_key(update: Update) -> int | str:
     event = update.message or update.edited_message or update.my_chat_member
     if event is not None:
         return event.chat.id
@@ -86,7 +86,7 @@ class DurablePoller:
     async def _handle_batch(self, updates: list[Update]) -> None:
         by_chat: dict[int | str, list[Update]] = defaultdict(list)
         for update in updates:
-            by_chat[_chat_key(update)].append(update)
+            by_chat[chat_key(update)].append(update)
         results = await asyncio.gather(*(self._handle_chat(u) for u in by_chat.values()))
         failed = [uid for chat_failed in results for uid in chat_failed]
         if failed:
