@@ -22,7 +22,10 @@ from adapters.telegram.webhook import TelegramWebhook
 from adapters.vk.startup import VkSetupError
 from bots.config import Config
 from bots.config_service import sla_policy
+from bots.health import Intake
 from bots.http import HttpServer
+from bots.metrics import Metrics
+from bots.observability import observe
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
@@ -84,6 +87,7 @@ class Services:
     selfservice: SelfServiceParts | None = None
     http: HttpServer | None = None
     webhook: TelegramWebhook | None = None  # telegram.mode: webhook (else `poller` runs)
+    metrics: Metrics | None = None  # with an `http:` section: /metrics, /healthz, /readyz
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -230,10 +234,12 @@ class App:
         dp.include_router(desk_router(cfg.operators.chat_id))
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
+        webhook = telegram_webhook(cfg, bot, dp, http)
+        metrics = observe(http, self.clock, dp, outbox,
+                          Intake(None if webhook else poller, webhook), vk)
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice, http=http,
-                        webhook=telegram_webhook(cfg, bot, dp, http))
+                        selfservice=selfservice, http=http, webhook=webhook, metrics=metrics)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import defaultdict
 
 from aiogram import Bot, Dispatcher
@@ -47,9 +48,18 @@ class DurablePoller:
         self._stopping = asyncio.Event()
         self._fetch: asyncio.Task[list[Update]] | None = None
         self.handled = 0
+        # time.monotonic() of the last getUpdates answer (readiness: a poller that has not
+        # had one for two poll timeouts is stuck); None before the first.
+        self.last_answer: float | None = None
+        self.started: float | None = None
+
+    @property
+    def timeout(self) -> int:
+        return self._timeout
 
     async def run(self) -> None:
         delay = 0.5
+        self.started = time.monotonic()
         while not self._stopping.is_set():
             try:
                 updates = await self._get_updates()
@@ -69,6 +79,7 @@ class DurablePoller:
                 delay = min(delay * 2, self._backoff_max) * random.uniform(0.8, 1.2)  # noqa: S311
                 continue
             delay = 0.5
+            self.last_answer = time.monotonic()
             if updates:
                 await self._handle_batch(updates)
 
