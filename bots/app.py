@@ -24,6 +24,7 @@ from bots.config import Config
 from bots.config_service import sla_policy
 from bots.health import Intake
 from bots.http import HttpServer
+from bots.leading import JOBS, POLLING, poll_while_leading
 from bots.metrics import Metrics
 from bots.observability import observe
 from bots.selfservice import SelfServiceParts
@@ -55,7 +56,9 @@ from core.sla.sweep import SlaSweeper
 from core.sla.titles import TitleKeeper
 from core.unit import Transactions
 from storage.database import close_database, open_database, pending_migrations
+from storage.leadership import Leadership
 from storage.sla import TortoiseSlaStore
+from storage.sqlite_lock import DatabaseInUse, SqliteProcessLock
 from storage.store import TortoiseStore
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,7 @@ class Services:
     http: HttpServer | None = None
     webhook: TelegramWebhook | None = None  # telegram.mode: webhook (else `poller` runs)
     metrics: Metrics | None = None  # with an `http:` section: /metrics, /healthz, /readyz
+    leadership: Leadership | None = None  # PostgreSQL: one poller, one job runner
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -110,6 +114,7 @@ class App:
         self.services: Services | None = None
         self._db_open = False
         self._db: object = None
+        self._sqlite_lock: SqliteProcessLock | None = None
 
     async def start(self) -> Services:
         """Open the database, check the platforms, start intake and delivery.
@@ -163,6 +168,20 @@ class App:
 
     async def _open_database(self) -> None:
         url = self.config.storage.tortoise_url
+        if self.config.storage.kind == "sqlite" and self._sqlite_lock is None:
+            lock = SqliteProcessLock(url.removeprefix("sqlite://").partition("?")[0])
+            try:
+                lock.take()
+            except DatabaseInUse as exc:
+                raise StartupError(str(exc)) from None
+            self._sqlite_lock = lock
+        try:
+            await self._migrated_database(url)
+        except BaseException:
+            self._release_sqlite()
+            raise
+
+    async def _migrated_database(self, url: str) -> None:
         if not self._migrate:
             pending = await pending_migrations(url)
             if pending:
@@ -172,6 +191,11 @@ class App:
                 )
         self._db = await open_database(url, apply_migrations=self._migrate)
         self._db_open = True
+
+    def _release_sqlite(self) -> None:
+        lock, self._sqlite_lock = self._sqlite_lock, None
+        if lock is not None:
+            lock.release()
 
     def _bot(self) -> Bot:
         tg = self.config.telegram
@@ -237,9 +261,24 @@ class App:
         webhook = telegram_webhook(cfg, bot, dp, http)
         metrics = observe(http, self.clock, dp, outbox,
                           Intake(None if webhook else poller, webhook), vk)
+        leadership = await self._lead(webhook is None, jobs, opened)
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice, http=http, webhook=webhook, metrics=metrics)
+                        selfservice=selfservice, http=http, webhook=webhook, metrics=metrics,
+                        leadership=leadership)
+
+    async def _lead(self, polling: bool, jobs: SlaJobs | None,
+                    opened: contextlib.AsyncExitStack) -> Leadership | None:
+        """On PostgreSQL any number of processes run: one polls, one runs the jobs."""
+        if self.config.storage.kind != "postgres":
+            return None
+        leadership = Leadership(self.config.storage.tortoise_url,
+                                [POLLING, JOBS] if polling else [JOBS])
+        await leadership.start()
+        opened.push_async_callback(leadership.stop)
+        if jobs is not None:
+            jobs.leads = lambda: leadership.holds(JOBS)
+        return leadership
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram
@@ -300,7 +339,9 @@ class App:
         if services.sla_jobs is not None:
             services.sla_jobs.start()
         if services.webhook is None:
-            services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
+            polling = services.poller.run() if services.leadership is None else \
+                poll_while_leading(services.poller, services.leadership)
+            services.tasks.append(asyncio.create_task(polling, name="polling"))
         if services.vk is not None:
             services.tasks.append(services.vk.run())
         self.services = services
@@ -336,6 +377,8 @@ class App:
             # A batch being handled finishes (its updates commit) before anything else stops.
             if polling:
                 await asyncio.wait(polling, timeout=15)
+            if services.leadership is not None:  # another process polls from now on
+                await services.leadership.stop()
             if services.http is not None:
                 await services.http.stop()
             if services.sla_jobs is not None:
@@ -355,3 +398,4 @@ class App:
         if self._db_open:
             self._db_open = False
             await close_database(self._db)
+        self._release_sqlite()

@@ -46,6 +46,7 @@ class DurablePoller:
         self._offset: int | None = None
         self._failures: dict[int, int] = {}
         self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()  # stopped for good (pause() stops for now)
         self._fetch: asyncio.Task[list[Update]] | None = None
         self.handled = 0
         # time.monotonic() of the last getUpdates answer (readiness: a poller that has not
@@ -133,8 +134,28 @@ class DurablePoller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
+    def restart(self) -> None:
+        """Ready to `run()` again after `pause()` (another term as the one poller). The
+        offset starts afresh: Telegram sends what nobody confirmed, intake drops repeats."""
+        if not self._stopped.is_set():
+            self._stopping.clear()
+        self._offset = None
+        self.started = self.last_answer = None
+
+    def pause(self) -> None:
+        """Stop fetching for now (another process polls); `restart()` resumes."""
+        self._stopping.set()
+        if self._fetch is not None:
+            self._fetch.cancel()
+        self.started = self.last_answer = None
+
+    async def wait_stopped(self) -> None:
+        """Return once `stop()` was called (not `pause()`)."""
+        await self._stopped.wait()
+
     def stop(self) -> None:
         """Stop fetching; a batch being handled finishes first (its commits are awaited)."""
         self._stopping.set()
+        self._stopped.set()
         if self._fetch is not None:
             self._fetch.cancel()

@@ -1,0 +1,165 @@
+"""Several `relaydesk run` processes: on PostgreSQL they share the work (one polls; when it
+is killed another takes over and nothing is lost); on SQLite a second one is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from sandbox.telegram import TelegramEmulator
+from tests.dbs import PgDatabase
+from tests.harness import FAST_LIMITS, TOKEN, Desk
+
+ROOT = Path(__file__).resolve().parents[1]
+LEADS_POLLING = "now leads telegram-polling"
+
+
+class Process:
+    """One `relaydesk run`, its log in a file."""
+
+    def __init__(self, config: Path, name: str) -> None:
+        self.log = config.parent / f"{name}.log"
+        self.name = name
+        self._config = config
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: ASYNC220 - a child we watch through its log
+                [sys.executable, "-m", "bots", "run", "-c", str(self._config)],
+                cwd=ROOT, stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def write_config(path: Path, db_url: str, api: str, group: int) -> Path:
+    path.write_text(f"""
+storage:
+  url: "{db_url}"
+telegram:
+  token: "{TOKEN}"
+  api_server: "{api}"
+  poll_timeout: 1s
+  request_timeout: 10s
+  limits: {FAST_LIMITS}
+operators:
+  chat_id: {group}
+outbox:
+  album_wait: 300ms
+  backoff_base: 100ms
+  backoff_max: 1s
+""")
+    return path
+
+
+async def until(predicate: Callable[[], object], timeout: float = 30.0) -> None:
+    async def poll() -> None:
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+@pytest.fixture
+async def pg_url(pg_database: PgDatabase) -> AsyncIterator[str]:
+    yield await pg_database.fresh()
+
+
+@pytest.fixture
+def processes() -> list[Process]:
+    started: list[Process] = []
+    yield started  # type: ignore[misc]
+    for process in started:
+        process.stop()
+    for process in started:  # shown when the test failed
+        print(f"---- {process.name} ----\n{process.text()[-3000:]}")  # noqa: T201
+
+
+async def test_three_processes_one_poller_and_takeover(
+        pg_url: str, desk: Desk, tmp_path: Path, processes: list[Process]) -> None:
+    emu: TelegramEmulator = desk.emu
+    config = write_config(tmp_path / "relaydesk.yaml", pg_url, emu.base_url, desk.group)
+    for index in range(3):
+        processes.append(Process(config, f"p{index}"))
+        processes[-1].start()
+    # Each process spends seconds of CPU importing aiogram: three on two cores take a while.
+    await until(lambda: all("relaydesk started" in p.text() for p in processes), 180)
+    await until(lambda: sum(LEADS_POLLING in p.text() for p in processes) == 1)
+    leader = next(p for p in processes if LEADS_POLLING in p.text())
+
+    customers = [desk.customer(f"C{i}") for i in range(6)]
+    for customer in customers:
+        await customer.says(f"{customer.user.first_name}: one")
+    for customer in customers:
+        await desk.topic_with(f"{customer.user.first_name}: one", timeout=30)
+
+    leader.kill()  # no goodbye: its connection drops, PostgreSQL frees the polling role
+    for customer in customers:
+        await customer.says(f"{customer.user.first_name}: two")
+    others = [p for p in processes if p is not leader]
+    await until(lambda: sum(LEADS_POLLING in p.text() for p in others) == 1)
+    for customer in customers:
+        await desk.topic_with(f"{customer.user.first_name}: two", timeout=30)
+
+    leader.start()  # back again: another process polls now, so it waits its turn
+    await until(lambda: leader.text().count("relaydesk started") == 2, 120)
+    await customers[0].says("C0: three")
+    await desk.topic_with("C0: three", timeout=30)
+    assert leader.text().count(LEADS_POLLING) == 1
+    duplicates = 0
+    for customer in customers:
+        name = customer.user.first_name
+        topic = await desk.topic_with(f"{name}: one")
+        texts = [m.get("text") for m in desk.bot_posts(topic) if m.get("text", "")[:1] != "👤"]
+        once = [t for i, t in enumerate(texts) if i == 0 or texts[i - 1] != t]
+        assert once == [f"{name}: one", f"{name}: two"] + (["C0: three"] if name == "C0"
+                                                              else [])  # all there, in order
+        duplicates += len(texts) - len(once)
+    # The killed process may have sent rows it could not mark done: they are sent again
+    # (at least once), never more of them than the rows it held.
+    reaped = sum(int(n) for p in processes for n in re.findall(
+        r"outbox: (\d+) deliveries of a process that died are due again", p.text()))
+    assert duplicates <= reaped
+    assert not emu.violations
+
+
+async def test_a_second_process_on_one_sqlite_file_is_refused(
+        desk: Desk, tmp_path: Path, processes: list[Process]) -> None:
+    db_url = f"sqlite://{tmp_path / 'relaydesk.sqlite3'}"
+    config = write_config(tmp_path / "relaydesk.yaml", db_url, desk.emu.base_url, desk.group)
+    first = Process(config, "first")
+    processes.append(first)
+    first.start()
+    await until(lambda: "relaydesk started" in first.text(), 120)
+    second = subprocess.run(  # noqa: ASYNC221 - it exits at once
+        [sys.executable, "-m", "bots", "run", "-c", str(config)], cwd=ROOT,
+        capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode == 2
+    assert "another relaydesk process" in second.stderr
+    assert f"pid {first.proc.pid}" in second.stderr if first.proc else False
+    assert "PostgreSQL" in second.stderr
