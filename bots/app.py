@@ -57,6 +57,7 @@ from core.sla.titles import TitleKeeper
 from core.unit import Transactions
 from storage.database import close_database, open_database, pending_migrations
 from storage.leadership import Leadership
+from storage.shared_limits import SharedLimiter
 from storage.sla import TortoiseSlaStore
 from storage.sqlite_lock import DatabaseInUse, SqliteProcessLock
 from storage.store import TortoiseStore
@@ -209,7 +210,8 @@ class App:
     async def _build(self, bot: Bot, opened: contextlib.AsyncExitStack) -> Services:
         cfg = self.config
         store = TortoiseStore()
-        limiter = SlidingWindowLimiter()
+        # Several processes on one PostgreSQL hold every platform limit together.
+        limiter = SharedLimiter() if cfg.storage.kind == "postgres" else SlidingWindowLimiter()
         files = Files()
         files.register(TelegramFiles(bot))
         desk, channels = self._platforms(bot, files)
