@@ -27,6 +27,7 @@ from bots.http import HttpServer
 from bots.leading import JOBS, POLLING, poll_while_leading
 from bots.metrics import Metrics
 from bots.observability import observe
+from bots.reload import Reloader
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
@@ -289,6 +290,7 @@ class App:
                             _limit(f"tg:chat:{cfg.operators.chat_id}", tg.limits.group), bot_limit,
                             files)
         channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
+        self._telegram = (desk, channel)  # what a config reload changes
         return desk, {channel.name: channel}
 
     def _commands(self, intake: IntakeService, conversations: Conversations, linking: Linking,
@@ -347,6 +349,27 @@ class App:
         if services.vk is not None:
             services.tasks.append(services.vk.run())
         self.services = services
+
+    def reloader(self, path: str) -> Reloader:
+        """Config reload for the running services (see bots/reload.py)."""
+        services = self.services
+        assert services is not None
+        desk, channel = self._telegram
+        chat = self.config.operators.chat_id
+
+        def limits(new: Config) -> None:
+            bot_limit = _limit("tg:bot", new.telegram.limits.bot)
+            desk.set_limits(_limit(f"tg:chat:{chat}", new.telegram.limits.group), bot_limit)
+            channel.set_limits(_limit("tg:chat:*", new.telegram.limits.private_chat), bot_limit)
+
+        leadership = services.leadership
+        return Reloader(
+            path, self.config,
+            {"operators.admins": lambda new: services.commands.set_admins(
+                [str(a) for a in new.operators.admins]),
+             "telegram.limits": limits},
+            services.transactions, services.queue.general,
+            lambda: leadership is None or leadership.holds(JOBS))
 
     async def run_until(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set or a background task dies."""

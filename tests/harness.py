@@ -32,10 +32,17 @@ FAST_LIMITS = ("{private_chat: {count: 10, per: 100ms}, group: {count: 20, per: 
 def relay_config(db_url: str, api: str, chat_id: int, admins: list[int] | None = None,
                  extra: str = "", limits: str = FAST_LIMITS,
                  telegram: dict[str, Any] | None = None) -> Config:
+    text = relay_config_text(db_url, api, chat_id, admins, extra, limits, telegram)
+    return load_config_text(text, source="test-config.yaml", env={})
+
+
+def relay_config_text(db_url: str, api: str, chat_id: int, admins: list[int] | None = None,
+                      extra: str = "", limits: str = FAST_LIMITS,
+                      telegram: dict[str, Any] | None = None) -> str:
     # More `telegram:` keys (e.g. webhook mode), written as JSON, which YAML reads.
     more_telegram = "".join(f"\n  {key}: {json.dumps(value)}"
                             for key, value in (telegram or {}).items())
-    text = f"""
+    return f"""
 storage:
   url: "{db_url}"
 telegram:
@@ -53,7 +60,6 @@ outbox:
   backoff_max: 1s
 {extra}
 """
-    return load_config_text(text, source="test-config.yaml", env={})
 
 
 @dataclass
