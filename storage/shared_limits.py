@@ -52,7 +52,15 @@ class SharedLimiter(SlidingWindowLimiter):
         self._background: set[asyncio.Task[None]] = set()
 
     async def acquire(self, keys: Sequence[RateKey], n: int = 1) -> float:
-        recorded = await super().acquire(keys, n)
+        while (wait := self.delay(keys, n)) > 0:  # this process's own windows first
+            if self._interrupted.is_set():
+                raise Interrupted
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._interrupted.wait(), wait)
+        if self._interrupted.is_set():
+            raise Interrupted
+        # Not self.record: that one is for sends decided elsewhere (titles) and shares them.
+        recorded = SlidingWindowLimiter.record(self, keys, n)
         keys = [k for k in keys if k.count > 0]
         while keys:
             wait, ids = await self._slots.take(keys, n, self._margin)
@@ -73,15 +81,15 @@ class SharedLimiter(SlidingWindowLimiter):
 
     def record(self, keys: Sequence[RateKey], n: int = 1) -> float:
         recorded = super().record(keys, n)
-        self._spawn(self._record_shared(keys, n, recorded))
+        self._spawn(self._record_shared(keys, n))
         return recorded
 
-    async def _record_shared(self, keys: Sequence[RateKey], n: int, recorded: float) -> None:
+    async def _record_shared(self, keys: Sequence[RateKey], n: int) -> None:
         # A send the caller already decided on: recorded even over the window (counted,
-        # so that the others wait for it).
-        _, ids = await self._slots.take([RateKey(k.key, 10**9, k.window) for k in keys], n,
-                                        self._margin)
-        self._taken.setdefault(recorded, []).extend(ids)
+        # so that the others wait for it), at the time it is recorded (no settle: the
+        # caller's settle may come before this lands).
+        await self._slots.take([RateKey(k.key, 10**9, k.window) for k in keys], n,
+                               self._margin)
 
     def pause(self, key: str, seconds: float) -> None:
         super().pause(key, seconds)
