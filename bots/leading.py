@@ -39,3 +39,4 @@ async def poll_while_leading(poller: DurablePoller, leadership: Leadership) -> N
             stopped = asyncio.create_task(poller.wait_stopped())
     finally:
         stopped.cancel()
+        await leadership.give_up(POLLING)  # stopped for good: let another process poll

@@ -45,6 +45,24 @@ class Leadership:
     async def wait_lost(self, role: str) -> None:
         await self._lost[role].wait()
 
+    async def give_up(self, role: str) -> None:
+        """Stop leading `role` for good (this process stopped that work): another process
+        takes it on its next try."""
+        if role in self._roles:
+            self._roles.remove(role)
+        if self.holds(role):
+            self._held[role].clear()
+            self._lost[role].set()
+            conn = self._conn
+            if conn is not None and not conn.is_closed():
+                try:
+                    await conn.fetchval("SELECT pg_advisory_unlock($1, $2)", LEADER_NS,
+                                        role_key(role))
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    logger.warning("leadership: could not release %s; it is freed when "
+                                   "this process ends", role)
+            logger.info("this process gave up leading %s", role)
+
     async def start(self) -> None:
         """Take what is free now (so a lone process leads from its first second), then
         keep trying in the background."""
