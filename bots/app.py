@@ -24,7 +24,7 @@ from bots.config import Config
 from bots.config_service import sla_policy
 from bots.health import Intake
 from bots.http import HttpServer
-from bots.leading import JOBS, POLLING, poll_while_leading
+from bots.leading import JOBS, POLLING, VK_POLLING, poll_while_leading, vk_while_leading
 from bots.metrics import Metrics
 from bots.observability import observe
 from bots.reload import Reloader
@@ -264,19 +264,19 @@ class App:
         webhook = telegram_webhook(cfg, bot, dp, http)
         metrics = observe(http, self.clock, dp, outbox,
                           Intake(None if webhook else poller, webhook), vk)
-        leadership = await self._lead(webhook is None, jobs, opened)
+        leadership = await self._lead(webhook is None, vk is not None, jobs, opened)
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
                         selfservice=selfservice, http=http, webhook=webhook, metrics=metrics,
                         leadership=leadership)
 
-    async def _lead(self, polling: bool, jobs: SlaJobs | None,
+    async def _lead(self, polling: bool, vk: bool, jobs: SlaJobs | None,
                     opened: contextlib.AsyncExitStack) -> Leadership | None:
         """On PostgreSQL any number of processes run: one polls, one runs the jobs."""
         if self.config.storage.kind != "postgres":
             return None
-        leadership = Leadership(self.config.storage.tortoise_url,
-                                [POLLING, JOBS] if polling else [JOBS])
+        roles = [POLLING] * polling + [VK_POLLING] * vk + [JOBS]
+        leadership = Leadership(self.config.storage.tortoise_url, roles)
         await leadership.start()
         opened.push_async_callback(leadership.stop)
         if jobs is not None:
@@ -347,7 +347,9 @@ class App:
                 poll_while_leading(services.poller, services.leadership)
             services.tasks.append(asyncio.create_task(polling, name="polling"))
         if services.vk is not None:
-            services.tasks.append(services.vk.run())
+            services.tasks.append(services.vk.run() if services.leadership is None else
+                                  asyncio.create_task(vk_while_leading(
+                                      services.vk, services.leadership), name="vk-polling"))
         self.services = services
 
     def reloader(self, path: str) -> Reloader:

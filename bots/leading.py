@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 
 from adapters.telegram.polling import DurablePoller
+from bots.vk import VkParts
 from storage.leadership import Leadership
 
 POLLING = "telegram-polling"
 JOBS = "scheduled-jobs"
+VK_POLLING = "vk-polling"
 
 
 async def poll_while_leading(poller: DurablePoller, leadership: Leadership) -> None:
@@ -40,3 +42,27 @@ async def poll_while_leading(poller: DurablePoller, leadership: Leadership) -> N
     finally:
         stopped.cancel()
         await leadership.give_up(POLLING)  # stopped for good: let another process poll
+
+
+async def vk_while_leading(vk: VkParts, leadership: Leadership) -> None:
+    """VK's long poll in the process leading it (VK sends every event to every poller).
+    A term that ends (its database connection lost) ends this process's VK polling; another
+    process takes the role and polls from the saved cursor."""
+    assert vk.longpoll is not None
+    stopped = asyncio.create_task(vk.longpoll.wait_stopping())
+    held = asyncio.create_task(leadership.wait_held(VK_POLLING))
+    try:
+        await asyncio.wait([held, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if stopped.done():
+            return
+        running = vk.run()
+        lost = asyncio.create_task(leadership.wait_lost(VK_POLLING))
+        await asyncio.wait([running, lost], return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            vk.stop()
+        lost.cancel()
+        await running
+    finally:
+        held.cancel()
+        stopped.cancel()
+        await leadership.give_up(VK_POLLING)
