@@ -94,6 +94,7 @@ class Services:
     webhook: TelegramWebhook | None = None  # telegram.mode: webhook (else `poller` runs)
     metrics: Metrics | None = None  # with an `http:` section: /metrics, /healthz, /readyz
     leadership: Leadership | None = None  # PostgreSQL: one poller, one job runner
+    username: str = ""  # the bot's @username
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -127,6 +128,24 @@ class App:
         """
         cfg = self.config
         await self._open_database()
+        try:
+            services = await self._start_services()
+        except BaseException:
+            # A start that fails is often not followed by stop(): the next start (the
+            # admin's fix, or a test) must find the database closed and the file free.
+            if self._db_open:
+                self._db_open = False
+                with contextlib.suppress(Exception):
+                    await close_database(self._db)
+            self._release_sqlite()
+            raise
+        self._run_services(services)
+        logger.info("relaydesk started as @%s; operator group %s; storage %s",
+                    services.username, cfg.operators.chat_id, cfg.storage.kind)
+        return services
+
+    async def _start_services(self) -> Services:
+        cfg = self.config
         async with contextlib.AsyncExitStack() as opened:
             bot = self._bot()
             opened.push_async_callback(bot.session.close)
@@ -138,9 +157,7 @@ class App:
             if services.webhook is not None:  # once we listen: updates may come at once
                 await self.startup_retry.until_reachable(services.webhook.set)
             opened.pop_all()  # from here on they belong to `services` and close in stop()
-        self._run_services(services)
-        logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
-                    cfg.operators.chat_id, cfg.storage.kind)
+        services.username = username
         return services
 
     @staticmethod
