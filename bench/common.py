@@ -344,6 +344,7 @@ class RelayProcess:
     wrap: Sequence[str] = ()  # e.g. a profiler command line put before the python one
     db_url: str | None = None
     extra_config: str = ""  # YAML sections appended to the config (e.g. vk)
+    telegram_extra: str = ""  # more `telegram:` keys, indented lines (e.g. webhook mode)
     proc: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     peak_rss_kb: int | None = None
@@ -381,9 +382,9 @@ class RelayProcess:
         else:
             assert self.db_url is not None, "relaydesk needs db_url"
             config = self.workdir / "config.yaml"
-            config.write_text(relaydesk_config(self.db_url, emu.base_url, self.world.group,
-                                               self.limits) + self.extra_config,
-                              encoding="utf-8")
+            text = relaydesk_config(self.db_url, emu.base_url, self.world.group, self.limits)
+            text = text.replace("  limits: ", self.telegram_extra + "  limits: ", 1)
+            config.write_text(text + self.extra_config, encoding="utf-8")
             if self.kind == "postgres":
                 await self._run_cli("migrate", "-c", str(config))
             cmd = [PYTHON, "-m", "bots", "run", "-c", str(config)]
@@ -395,7 +396,9 @@ class RelayProcess:
                 *self.wrap, *cmd, cwd=ROOT, env=env, stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
             )
-        polls = lambda: any(r.method == "getUpdates" for r in emu.requests)  # noqa: E731
+        # Polling, or (webhook mode) the webhook set: updates reach the relay from now on.
+        polls = lambda: any(r.method in ("getUpdates", "setWebhook")  # noqa: E731
+                            for r in emu.requests)
         try:
             await emu.wait_for(lambda: polls() or self.exited(), START_TIMEOUT,
                                f"{self.kind} relay starts polling")
@@ -461,8 +464,8 @@ class RelayProcess:
 
 @contextlib.asynccontextmanager
 async def running_relay(kind: str, w: World, *, limits: str = OPEN_LIMITS,
-                        wrap: Sequence[str] = (), extra_config: str = ""
-                        ) -> AsyncIterator[RelayProcess]:
+                        wrap: Sequence[str] = (), extra_config: str = "",
+                        telegram_extra: str = "") -> AsyncIterator[RelayProcess]:
     """Start the relay of `kind` against world `w` (with its own fresh database) and stop it,
     whatever happens, on the way out."""
     if kind not in RELAYS:
@@ -476,7 +479,7 @@ async def running_relay(kind: str, w: World, *, limits: str = OPEN_LIMITS,
             elif kind == "postgres":
                 db_url = await stack.enter_async_context(pg_database())
             relay = RelayProcess(kind, w, workdir, limits=limits, wrap=wrap, db_url=db_url,
-                                 extra_config=extra_config)
+                                 extra_config=extra_config, telegram_extra=telegram_extra)
             try:
                 await relay.start()
                 yield relay

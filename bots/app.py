@@ -19,19 +19,26 @@ from adapters.telegram.polling import DurablePoller
 from adapters.telegram.responses import pin_response_models
 from adapters.telegram.session import BotApiSession
 from adapters.telegram.startup import check_desk, publish_commands
+from adapters.telegram.webhook import TelegramWebhook
 from adapters.vk.startup import VkSetupError
 from adapters.web.channel import WebDetails
 from bots.config import Config
 from bots.config_service import sla_policy
 from bots.departments import DepartmentParts
 from bots.feedback import FeedbackParts
+from bots.health import Intake
 from bots.http import HttpPart, HttpServer
+from bots.leading import JOBS, POLLING, VK_POLLING, poll_while_leading, vk_while_leading
 from bots.max import MaxParts
+from bots.metrics import Metrics
+from bots.observability import observe
+from bots.reload import Reloader
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
 from bots.vk import VkParts
 from bots.web import WebParts
+from bots.webhook import telegram_webhook
 from core.clock import Clock, SystemClock
 from core.commands import Commands
 from core.conversations import commands as conversation_commands
@@ -57,7 +64,10 @@ from core.sla.sweep import SlaSweeper
 from core.sla.titles import TitleKeeper
 from core.unit import Transactions
 from storage.database import close_database, open_database, pending_migrations
+from storage.leadership import Leadership
+from storage.shared_limits import SharedLimiter
 from storage.sla import TortoiseSlaStore
+from storage.sqlite_lock import DatabaseInUse, SqliteProcessLock
 from storage.store import TortoiseStore
 
 logger = logging.getLogger(__name__)
@@ -92,6 +102,10 @@ class Services:
     max: MaxParts | None = None
     departments: DepartmentParts | None = None
     web: WebParts | None = None
+    webhook: TelegramWebhook | None = None  # telegram.mode: webhook (else `poller` runs)
+    metrics: Metrics | None = None  # with an `http:` section: /metrics, /healthz, /readyz
+    leadership: Leadership | None = None  # PostgreSQL: one poller, one job runner
+    username: str = ""  # the bot's @username
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -115,6 +129,7 @@ class App:
         self.services: Services | None = None
         self._db_open = False
         self._db: object = None
+        self._sqlite_lock: SqliteProcessLock | None = None
 
     async def start(self) -> Services:
         """Open the database, check the platforms, start intake and delivery.
@@ -125,11 +140,30 @@ class App:
         """
         cfg = self.config
         await self._open_database()
+        try:
+            services = await self._start_services()
+        except BaseException:
+            # A start that fails is often not followed by stop(): the next start (the
+            # admin's fix, or a test) must find the database closed and the file free.
+            if self._db_open:
+                self._db_open = False
+                with contextlib.suppress(Exception):
+                    await close_database(self._db)
+            self._release_sqlite()
+            raise
+        self._run_services(services)
+        logger.info("relaydesk started as @%s; operator group %s; storage %s",
+                    services.username, cfg.operators.chat_id, cfg.storage.kind)
+        return services
+
+    async def _start_services(self) -> Services:
+        cfg = self.config
         async with contextlib.AsyncExitStack() as opened:
             bot = self._bot()
             opened.push_async_callback(bot.session.close)
             username = await self.startup_retry.until_reachable(
-                lambda: check_desk(bot, cfg.operators.chat_id))
+                lambda: check_desk(bot, cfg.operators.chat_id,
+                                   polling=cfg.telegram.mode == "polling"))
             await self.startup_retry.until_reachable(
                 lambda: DepartmentParts.check_groups(bot, cfg))
             services = await self._build(bot, opened)
@@ -139,10 +173,10 @@ class App:
                     await services.max.subscribe(services.http)
                 except MaxSetupError as exc:
                     raise StartupError(str(exc)) from exc
+            if services.webhook is not None:  # once we listen: updates may come at once
+                await self.startup_retry.until_reachable(services.webhook.set)
             opened.pop_all()  # from here on they belong to `services` and close in stop()
-        self._run_services(services)
-        logger.info("relaydesk started as @%s; operator group %s; storage %s", username,
-                    cfg.operators.chat_id, cfg.storage.kind)
+        services.username = username
         return services
 
     @staticmethod
@@ -172,6 +206,20 @@ class App:
 
     async def _open_database(self) -> None:
         url = self.config.storage.tortoise_url
+        if self.config.storage.kind == "sqlite" and self._sqlite_lock is None:
+            lock = SqliteProcessLock(url.removeprefix("sqlite://").partition("?")[0])
+            try:
+                lock.take()
+            except DatabaseInUse as exc:
+                raise StartupError(str(exc)) from None
+            self._sqlite_lock = lock
+        try:
+            await self._migrated_database(url)
+        except BaseException:
+            self._release_sqlite()
+            raise
+
+    async def _migrated_database(self, url: str) -> None:
         if not self._migrate:
             pending = await pending_migrations(url)
             if pending:
@@ -181,6 +229,11 @@ class App:
                 )
         self._db = await open_database(url, apply_migrations=self._migrate)
         self._db_open = True
+
+    def _release_sqlite(self) -> None:
+        lock, self._sqlite_lock = self._sqlite_lock, None
+        if lock is not None:
+            lock.release()
 
     def _bot(self) -> Bot:
         tg = self.config.telegram
@@ -194,7 +247,8 @@ class App:
     async def _build(self, bot: Bot, opened: contextlib.AsyncExitStack) -> Services:  # noqa: PLR0915
         cfg = self.config
         store = TortoiseStore()
-        limiter = SlidingWindowLimiter()
+        # Several processes on one PostgreSQL hold every platform limit together.
+        limiter = SharedLimiter() if cfg.storage.kind == "postgres" else SlidingWindowLimiter()
         files = Files()
         files.register(TelegramFiles(bot))
         desk, channels, desks = self._platforms(bot, files)
@@ -275,10 +329,28 @@ class App:
                                       departments.groups() if departments else ()))
         dp.include_router(customer_router())
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
+        webhook = telegram_webhook(cfg, bot, dp, http)
+        metrics = observe(http, self.clock, dp, outbox,
+                          Intake(None if webhook else poller, webhook), vk)
+        leadership = await self._lead(webhook is None, vk is not None, jobs, opened)
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
                         selfservice=selfservice, feedback=feedback, http=http,
-                        max=max_parts, departments=departments, web=web)
+                        max=max_parts, departments=departments, web=web, webhook=webhook,
+                        metrics=metrics, leadership=leadership)
+
+    async def _lead(self, polling: bool, vk: bool, jobs: SlaJobs | None,
+                    opened: contextlib.AsyncExitStack) -> Leadership | None:
+        """On PostgreSQL any number of processes run: one polls, one runs the jobs."""
+        if self.config.storage.kind != "postgres":
+            return None
+        roles = [POLLING] * polling + [VK_POLLING] * vk + [JOBS]
+        leadership = Leadership(self.config.storage.tortoise_url, roles)
+        await leadership.start()
+        opened.push_async_callback(leadership.stop)
+        if jobs is not None:
+            jobs.leads = lambda: leadership.holds(JOBS)
+        return leadership
 
     def _http(self, web: WebParts | None, intake: IntakeService, presses: Presses,
               files: Files, details: WebDetails | None) -> HttpServer | None:
@@ -307,7 +379,9 @@ class App:
         desk = desk_of(cfg.operators.chat_id)
         groups = {str(d.chat_id) for d in cfg.departments} - {desk.chat_id}
         channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
-        return desk, {channel.name: channel}, {g: desk_of(int(g)) for g in sorted(groups)}
+        department_desks = {g: desk_of(int(g)) for g in sorted(groups)}
+        self._telegram = (desk, channel, department_desks)  # what a config reload changes
+        return desk, {channel.name: channel}, department_desks
 
     def _commands(self, intake: IntakeService, conversations: Conversations, linking: Linking,
                   controls: SlaControls) -> Commands:
@@ -378,9 +452,14 @@ class App:
         combining = services.feedback.run() if services.feedback else None
         if combining is not None:
             services.tasks.append(combining)
-        services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
+        if services.webhook is None:
+            polling = services.poller.run() if services.leadership is None else \
+                poll_while_leading(services.poller, services.leadership)
+            services.tasks.append(asyncio.create_task(polling, name="polling"))
         if services.vk is not None:
-            services.tasks.append(services.vk.run())
+            services.tasks.append(services.vk.run() if services.leadership is None else
+                                  asyncio.create_task(vk_while_leading(
+                                      services.vk, services.leadership), name="vk-polling"))
         max_polling = services.max.run() if services.max is not None else None
         if max_polling is not None:
             services.tasks.append(max_polling)
@@ -388,6 +467,28 @@ class App:
             services.tasks.append(asyncio.create_task(services.departments.run(),
                                                       name="departments"))
         self.services = services
+
+    def reloader(self, path: str) -> Reloader:
+        """Config reload for the running services (see bots/reload.py)."""
+        services = self.services
+        assert services is not None
+        desk, channel, department_desks = self._telegram
+
+        def limits(new: Config) -> None:
+            bot_limit = _limit("tg:bot", new.telegram.limits.bot)
+            for group in [desk, *department_desks.values()]:
+                group.set_limits(_limit(f"tg:chat:{group.chat_id}", new.telegram.limits.group),
+                                 bot_limit)
+            channel.set_limits(_limit("tg:chat:*", new.telegram.limits.private_chat), bot_limit)
+
+        leadership = services.leadership
+        return Reloader(
+            path, self.config,
+            {"operators.admins": lambda new: services.commands.set_admins(
+                [str(a) for a in new.operators.admins]),
+             "telegram.limits": limits},
+            services.transactions, services.queue.general,
+            lambda: leadership is None or leadership.holds(JOBS))
 
     async def run_until(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set or a background task dies."""
@@ -423,7 +524,10 @@ class App:
             polling = [t for t in services.tasks
                        if t.get_name() in ("polling", "vk-polling", "max-polling")]
             # A batch being handled finishes (its updates commit) before anything else stops.
-            await asyncio.wait(polling, timeout=15)
+            if polling:
+                await asyncio.wait(polling, timeout=15)
+            if services.leadership is not None:  # another process polls from now on
+                await services.leadership.stop()
             if services.http is not None:
                 await services.http.stop()
             if services.sla_jobs is not None:
@@ -445,3 +549,4 @@ class App:
         if self._db_open:
             self._db_open = False
             await close_database(self._db)
+        self._release_sqlite()

@@ -1,4 +1,4 @@
-"""The `relaydesk` command line: run, check, migrate, sandbox, faq."""
+"""The `relaydesk` command line: run, check, migrate, reload, sandbox, faq."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from bots.config import ConfigError, check_config_file, load_config
 
@@ -30,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", default="config.yaml", help="config file")
     check = sub.add_parser("check", help="validate a config file (exit 0 valid, 2 not)")
     check.add_argument("-c", "--config", default="config.yaml")
+    reload = sub.add_parser("reload", help="make the running relaydesk re-read its config")
+    reload.add_argument("-c", "--config", default="config.yaml")
     mig = sub.add_parser("migrate", help="apply pending database migrations")
     mig.add_argument("-c", "--config", default="config.yaml")
     sandbox = sub.add_parser(
@@ -81,16 +84,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.faq_command == "try":
             return faq_cli.try_faq(config, jsonl=args.jsonl)
         return asyncio.run(faq_cli.suggest(config))
+    if args.command == "reload":
+        from bots.reload import signal_running
+
+        try:
+            print(signal_running(config))
+        except (RuntimeError, OSError) as exc:
+            print(f"relaydesk reload: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        return EXIT_OK
     if args.command == "migrate":
         from storage.database import migrate
 
         asyncio.run(migrate(config.storage.tortoise_url))
         print("migrations applied")
         return EXIT_OK
-    return asyncio.run(_run(config))
+    return asyncio.run(_run(config, args.config))
 
 
-async def _run(config: object) -> int:
+async def _run(config: object, path: str = "config.yaml") -> int:
     from adapters.telegram.startup import DeskSetupError
     from bots.app import App, StartupError
 
@@ -109,7 +121,8 @@ async def _run(config: object) -> int:
         # MB of long-lived objects) leaves the collector's view, so a full collection no
         # longer walks it: fewer and much shorter pauses in the middle of a relay.
         gc.freeze()
-        await app.run_until(stop)
+        async with _reloads(app, path):
+            await app.run_until(stop)
     except (StartupError, DeskSetupError) as exc:
         print(f"relaydesk: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -120,3 +133,32 @@ async def _run(config: object) -> int:
         logger.info("stopping")
         await app.stop()
     return EXIT_OK
+
+
+@contextlib.asynccontextmanager
+async def _reloads(app: Any, path: str) -> AsyncIterator[None]:
+    """SIGHUP (and, on PostgreSQL, `relaydesk reload` from anywhere) re-reads the config."""
+    from bots.reload import ReloadListener
+
+    reloader = app.reloader(path)
+    pending: set[asyncio.Task[object]] = set()
+
+    def reload() -> None:
+        task = asyncio.create_task(reloader.reload())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    listener = None
+    if app.config.storage.kind == "postgres":
+        listener = ReloadListener(app.config.storage.tortoise_url, reload)
+        await listener.start()
+    try:
+        yield
+    finally:
+        if listener is not None:
+            await listener.stop()
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGHUP)

@@ -6,6 +6,7 @@ http:
   listen: 127.0.0.1:8080                  # host:port the server binds
   public_url: https://support.example.com # the address browsers and platforms use
   trusted_proxies: [127.0.0.1]            # whose X-Forwarded-For is believed
+  metrics_token: ${METRICS_TOKEN}         # optional: /metrics wants "Bearer <token>"
 ```
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 
 from bots.config_errors import issue
 from bots.config_types import Section
@@ -40,6 +41,7 @@ class HttpConfig(Section):
     listen: str = "127.0.0.1:8080"
     public_url: str | None = None
     trusted_proxies: list[str] = []
+    metrics_token: SecretStr | None = None
 
     @field_validator("listen")
     @classmethod

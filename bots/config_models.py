@@ -37,6 +37,7 @@ from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_uni
 from bots.config_service import ServiceConfig
 from bots.config_types import Duration, Int, Section, UserId, reject_bool
 from bots.config_web import WebConfig
+from bots.config_webhook import TelegramWebhookConfig, public_url_problem, webhook_problem
 from bots.durations import format_duration
 
 DEFAULT_STORAGE_URL = "sqlite://data/relaydesk.sqlite3"
@@ -52,6 +53,8 @@ STORAGE_HINT = (
 PATH_HINTS: dict[str, str] = {
     "telegram": "add a 'telegram:' section with at least 'token:'",
     "telegram.token": TOKEN_HINT,
+    "telegram.mode": ("polling (the default) needs no public address; webhook needs "
+                      "telegram.webhook and http.public_url"),
     "telegram.api_server": "e.g. https://api.telegram.org, or a self-hosted Bot API server",
     "telegram.poll_timeout": "Telegram long polling waits between 1s and 50s",
     "operators": "add an 'operators:' section with 'chat_id:' (your forum supergroup id)",
@@ -174,13 +177,7 @@ def _absolute_sqlite_url(url: str) -> str:
 
 
 def _check_mode(value: object) -> object:
-    value = _lower(value)
-    if value == "webhook":
-        raise issue(
-            "webhook mode is not supported yet",
-            "use 'mode: polling' (the default); it needs no public address",
-        )
-    return value
+    return _lower(value)
 
 
 class RateLimit(Section):
@@ -203,7 +200,8 @@ class TelegramConfig(Section):
 
     token: SecretStr
     api_server: str = "https://api.telegram.org"
-    mode: Annotated[Literal["polling"], BeforeValidator(_check_mode)] = "polling"
+    mode: Annotated[Literal["polling", "webhook"], BeforeValidator(_check_mode)] = "polling"
+    webhook: TelegramWebhookConfig | None = None
     poll_timeout: Duration = Field(
         default=timedelta(seconds=25), ge=timedelta(seconds=1), le=timedelta(seconds=50)
     )
@@ -242,6 +240,13 @@ class TelegramConfig(Section):
             shown = echo(("telegram", "api_server"), value)
             raise issue(f"must be an http:// or https:// URL, got {shown}")
         return server
+
+    @model_validator(mode="after")
+    def _check_webhook(self) -> TelegramConfig:
+        problem = webhook_problem(self.mode, self.webhook)
+        if problem is not None:
+            raise problem
+        return self
 
 
 def _is_placeholder_token(token: str) -> bool:
@@ -436,6 +441,14 @@ class Config(Section):
             raise issue("needs the http: section (the widget is served there)",
                         "add http: {listen: 127.0.0.1:8080, public_url: https://…}",
                         field_name="web")
+        return self
+
+    @model_validator(mode="after")
+    def _check_public_url(self) -> Config:
+        problem = public_url_problem(self.telegram.mode,
+                                     self.http is not None and self.http.public_url is not None)
+        if problem is not None:
+            raise problem
         return self
 
     @field_validator("faq")

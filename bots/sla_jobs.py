@@ -32,6 +32,8 @@ class SlaJobs:
         self._controls = controls
         self.scheduler = AsyncIOScheduler(jobstores={"default": MemoryJobStore()}, timezone=UTC)
         self.runs: dict[str, int] = {}  # job id → completed runs (tests and logs look)
+        # Several processes on one PostgreSQL: only the one leading the jobs runs a tick.
+        self.leads: Callable[[], bool] = lambda: True
 
     def start(self) -> None:
         service, add = self._service, self.scheduler.add_job
@@ -58,6 +60,8 @@ class SlaJobs:
     def _job(self, name: str, work: Callable[[], Awaitable[object]]
              ) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
+            if not self.leads():
+                return
             try:
                 await work()
             except Exception:

@@ -81,6 +81,10 @@ class Commands:
         self._admins = frozenset(str(a) for a in admins)
         self._commands: dict[str, Command] = {}
 
+    def set_admins(self, admins: Collection[str]) -> None:
+        """A reloaded operators.admins: the next command is checked against it."""
+        self._admins = frozenset(str(a) for a in admins)
+
     def register(self, command: Command) -> None:
         if command.name in self._commands:
             raise ValueError(f"command /{command.name} is registered twice")

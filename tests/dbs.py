@@ -11,7 +11,8 @@ import asyncpg
 PG_URL = os.environ.get("RELAYDESK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
 TABLES = ("delivery", "message_link", "message", "conversation", "identity", "customer",
           "sla_deadline", "sla_breach", "cursor", "faq_turn", "csat_survey",
-          "customer_ban", "abuse_event", "department_wait", "web_event", "web_file")
+          "customer_ban", "abuse_event", "department_wait", "web_event", "web_file",
+          "rate_slot", "rate_pause")
 
 
 def _with_db(url: str, name: str) -> str:

@@ -10,6 +10,7 @@ against the Telegram emulator on 127.0.0.1. Tests read like a chat script:
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,19 @@ FAST_LIMITS = ("{private_chat: {count: 10, per: 100ms}, group: {count: 20, per: 
 
 
 def relay_config(db_url: str, api: str, chat_id: int, admins: list[int] | None = None,
-                 extra: str = "", limits: str = FAST_LIMITS) -> Config:
-    text = f"""
+                 extra: str = "", limits: str = FAST_LIMITS,
+                 telegram: dict[str, Any] | None = None) -> Config:
+    text = relay_config_text(db_url, api, chat_id, admins, extra, limits, telegram)
+    return load_config_text(text, source="test-config.yaml", env={})
+
+
+def relay_config_text(db_url: str, api: str, chat_id: int, admins: list[int] | None = None,
+                      extra: str = "", limits: str = FAST_LIMITS,
+                      telegram: dict[str, Any] | None = None) -> str:
+    # More `telegram:` keys (e.g. webhook mode), written as JSON, which YAML reads.
+    more_telegram = "".join(f"\n  {key}: {json.dumps(value)}"
+                            for key, value in (telegram or {}).items())
+    return f"""
 storage:
   url: "{db_url}"
 telegram:
@@ -38,7 +50,7 @@ telegram:
   api_server: "{api}"
   poll_timeout: 1s
   request_timeout: 10s
-  limits: {limits}
+  limits: {limits}{more_telegram}
 operators:
   chat_id: {chat_id}
   admins: {admins or []}
@@ -48,7 +60,6 @@ outbox:
   backoff_max: 1s
 {extra}
 """
-    return load_config_text(text, source="test-config.yaml", env={})
 
 
 @dataclass
@@ -183,8 +194,9 @@ async def start_relay(db_url: str, desk: Desk) -> AsyncIterator[StartRelay]:
     apps: list[App] = []
 
     async def start(extra: str = "", admins: list[int] | None = None,
-                    limits: str = FAST_LIMITS) -> App:
-        app = App(relay_config(db_url, desk.emu.base_url, desk.group, admins, extra, limits))
+                    limits: str = FAST_LIMITS, telegram: dict[str, Any] | None = None) -> App:
+        app = App(relay_config(db_url, desk.emu.base_url, desk.group, admins, extra, limits,
+                               telegram))
         await app.start()
         apps.append(app)
         return app

@@ -158,17 +158,10 @@ def test_token_whitespace_is_trimmed() -> None:
     assert config.telegram.token.get_secret_value() == TOKEN
 
 
-def test_webhook_mode_is_refused_with_a_hint() -> None:
-    found = only_problem(make(telegram={"mode": "webhook"}))
-    assert (found.path, found.message) == ("telegram.mode", "webhook mode is not supported yet")
-    assert found.hint is not None
-    assert "polling" in found.hint
-
-
 def test_other_mode_lists_the_choices() -> None:
     found = only_problem(make(telegram={"mode": "push"}))
     assert found.path == "telegram.mode"
-    assert found.message == "must be 'polling', got 'push'"
+    assert found.message == "must be 'polling' or 'webhook', got 'push'"
 
 
 @pytest.mark.parametrize(

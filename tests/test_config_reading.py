@@ -42,7 +42,7 @@ def test_missing_sections_and_wrong_section_type() -> None:
 
 def test_all_problems_are_reported_at_once() -> None:
     text = make(
-        telegram={"token": "changeme", "tokn": 1, "mode": "webhook"},
+        telegram={"token": "changeme", "tokn": 1, "mode": "push"},
         operators={"chat_id": 42, "admins": [1, "x"]},
         logging={"level": "loud"},
     )

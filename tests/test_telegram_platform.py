@@ -15,7 +15,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 from adapters.telegram import errors
 from adapters.telegram.desk import TelegramDesk
 from adapters.telegram.sender import split_text
-from adapters.telegram.startup import DeskSetupError, check_desk
+from adapters.telegram.startup import check_desk
 from core.errors import (
     NotModified,
     PermanentError,
@@ -199,19 +199,20 @@ async def test_topics_are_reopened_explicitly(
     await desk.wait(lambda: not closed())
 
 
-async def test_start_refuses_while_a_webhook_is_set(desk: Desk, bot: Bot) -> None:
+async def test_polling_start_removes_a_webhook_left_behind(desk: Desk, bot: Bot) -> None:
     """Telegram answers getUpdates with 409 while a webhook is set: relaydesk would run
-    deaf. It stops at start, naming the fix, and never prints the webhook's path."""
+    deaf. In polling mode the start removes it (updates waiting there are kept); in webhook
+    mode it is left alone."""
     with pytest.raises(TelegramBadRequest, match="HTTPS URL must be provided"):
         await bot.set_webhook("http://example.com/hook")
     await bot.set_webhook("https://hooks.example.com/secret-path")
     with pytest.raises(TelegramConflictError, match="webhook is active"):
         await bot.get_updates(timeout=0)
-    with pytest.raises(DeskSetupError, match="deleteWebhook") as caught:
-        await check_desk(bot, desk.group)
-    assert "hooks.example.com" in str(caught.value) and "secret-path" not in str(caught.value)
-    await bot.delete_webhook()
+    assert await check_desk(bot, desk.group, polling=False) == "relaydesk_bot"
+    assert (await bot.get_webhook_info()).url == "https://hooks.example.com/secret-path"
     assert await check_desk(bot, desk.group) == "relaydesk_bot"
+    assert (await bot.get_webhook_info()).url == ""
+    assert await bot.get_updates(timeout=0) == []
 
 
 async def test_a_moving_live_location_is_not_an_edit_to_relay(desk: Desk, relay) -> None:

@@ -55,6 +55,10 @@ class TelegramChannel:
         self._chat_limit = chat_limit
         self._bot_limit = bot_limit
 
+    def set_limits(self, chat_limit: RateKey, bot_limit: RateKey) -> None:
+        """Reloaded telegram.limits: sends from now on are paced by them."""
+        self._chat_limit, self._bot_limit = chat_limit, bot_limit
+
     def rate_keys(self, chat_id: str) -> Sequence[RateKey]:
         return (
             RateKey(errors.chat_bucket(chat_id), self._chat_limit.count, self._chat_limit.window),

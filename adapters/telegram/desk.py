@@ -71,6 +71,10 @@ class TelegramDesk:
             for label, name in buttons
         ]]) if buttons else None
 
+    def set_limits(self, group_limit: RateKey, bot_limit: RateKey) -> None:
+        """Reloaded telegram.limits: sends from now on are paced by them."""
+        self._keys = (group_limit, bot_limit)
+
     def rate_keys(self) -> Sequence[RateKey]:
         return self._keys
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import defaultdict
 
 from aiogram import Bot, Dispatcher
@@ -26,7 +27,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "my_chat_member", "callback_quer
 POISON_LIMIT = 5  # after this many failures an update is logged in full and skipped
 
 
-def _chat_key(update: Update) -> int | str:
+def chat_key(update: Update) -> int | str:
     event = update.message or update.edited_message or update.my_chat_member
     if event is not None:
         return event.chat.id
@@ -45,11 +46,21 @@ class DurablePoller:
         self._offset: int | None = None
         self._failures: dict[int, int] = {}
         self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()  # stopped for good (pause() stops for now)
         self._fetch: asyncio.Task[list[Update]] | None = None
         self.handled = 0
+        # time.monotonic() of the last getUpdates answer (readiness: a poller that has not
+        # had one for two poll timeouts is stuck); None before the first.
+        self.last_answer: float | None = None
+        self.started: float | None = None
+
+    @property
+    def timeout(self) -> int:
+        return self._timeout
 
     async def run(self) -> None:
         delay = 0.5
+        self.started = time.monotonic()
         while not self._stopping.is_set():
             try:
                 updates = await self._get_updates()
@@ -69,6 +80,7 @@ class DurablePoller:
                 delay = min(delay * 2, self._backoff_max) * random.uniform(0.8, 1.2)  # noqa: S311
                 continue
             delay = 0.5
+            self.last_answer = time.monotonic()
             if updates:
                 await self._handle_batch(updates)
 
@@ -86,7 +98,7 @@ class DurablePoller:
     async def _handle_batch(self, updates: list[Update]) -> None:
         by_chat: dict[int | str, list[Update]] = defaultdict(list)
         for update in updates:
-            by_chat[_chat_key(update)].append(update)
+            by_chat[chat_key(update)].append(update)
         results = await asyncio.gather(*(self._handle_chat(u) for u in by_chat.values()))
         failed = [uid for chat_failed in results for uid in chat_failed]
         if failed:
@@ -122,8 +134,28 @@ class DurablePoller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
+    def restart(self) -> None:
+        """Ready to `run()` again after `pause()` (another term as the one poller). The
+        offset starts afresh: Telegram sends what nobody confirmed, intake drops repeats."""
+        if not self._stopped.is_set():
+            self._stopping.clear()
+        self._offset = None
+        self.started = self.last_answer = None
+
+    def pause(self) -> None:
+        """Stop fetching for now (another process polls); `restart()` resumes."""
+        self._stopping.set()
+        if self._fetch is not None:
+            self._fetch.cancel()
+        self.started = self.last_answer = None
+
+    async def wait_stopped(self) -> None:
+        """Return once `stop()` was called (not `pause()`)."""
+        await self._stopped.wait()
+
     def stop(self) -> None:
         """Stop fetching; a batch being handled finishes first (its commits are awaited)."""
         self._stopping.set()
+        self._stopped.set()
         if self._fetch is not None:
             self._fetch.cancel()

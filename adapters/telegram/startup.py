@@ -33,14 +33,14 @@ class DeskSetupError(Exception):
     """The Telegram side refuses our configuration; the message says how to fix it."""
 
 
-async def check_desk(bot: Bot, chat_id: int) -> str:
+async def check_desk(bot: Bot, chat_id: int, *, polling: bool = True) -> str:
     """Check the token and the operator group; returns the bot's @username.
 
     Raises `DeskSetupError` for what the admin must fix, `ServerUnreachable` while the Bot
     API server gives no usable answer (connection refused, DNS, timeout, 5xx).
     """
     try:
-        return await _check_desk(bot, chat_id)
+        return await _check_desk(bot, chat_id, polling)
     except UNREACHABLE as exc:
         raise unreachable(bot, exc) from exc
 
@@ -61,18 +61,10 @@ def unreachable(bot: Bot, exc: BaseException) -> ServerUnreachable:
                              server_name(bot.session.api.base), cause, wait)
 
 
-async def _check_desk(bot: Bot, chat_id: int) -> str:
+async def _check_desk(bot: Bot, chat_id: int, polling: bool) -> str:
     me = await _get_me(bot)
-    webhook = await bot.get_webhook_info()
-    if webhook.url:
-        # Telegram answers every getUpdates with 409 while a webhook is set. Deleting it here
-        # could silently cut off another deployment that uses it, so the admin decides.
-        raise DeskSetupError(
-            "telegram.mode: relaydesk polls for updates, but a webhook is set for this bot "
-            f"(host {urlsplit(webhook.url).hostname}), and Telegram refuses polling while "
-            "it is. Stop whatever set it and remove it with the Bot API method deleteWebhook, "
-            "then start relaydesk again."
-        )
+    if polling:
+        await _remove_webhook(bot)
     await _check_group(bot, me, chat_id, "operators.chat_id")
     return me.username or str(me.id)
 
@@ -114,6 +106,17 @@ async def _check_group(bot: Bot, me: User, chat_id: int, key: str) -> None:
         logger.warning("%s: the bot lacks the 'Delete messages' right in chat "
                        "%s; an empty duplicate topic may stay if Telegram refuses to delete "
                        "it", key, chat_id)
+
+
+async def _remove_webhook(bot: Bot) -> None:
+    """Telegram answers every getUpdates with 409 while a webhook is set: one left behind
+    (by webhook mode, or another deployment) is removed. Its pending updates stay queued and
+    come with the first getUpdates."""
+    webhook = await bot.get_webhook_info()
+    if webhook.url:
+        logger.warning("telegram.mode is polling but a webhook is set (host %s); removing it "
+                       "so that getUpdates works", urlsplit(webhook.url).hostname)
+        await bot.delete_webhook(drop_pending_updates=False)
 
 
 async def publish_commands(bot: Bot, chat_id: int, menu: Sequence[tuple[str, str]]) -> None:

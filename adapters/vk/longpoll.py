@@ -94,6 +94,10 @@ class VkLongPoll:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    async def wait_stopping(self) -> None:
+        """Return once `stop()` was called (another process may poll: see bots/leading)."""
+        await self._stopping.wait()
+
     async def run(self, handler: Handler) -> None:
         """Poll until `stop()`, handing every non-empty batch to `handler` before the next
         a_check acknowledges it."""

@@ -15,6 +15,7 @@ from collections.abc import Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.delivery.events import DeliveryEvents
 from core.delivery.policy import DeliveryPolicy, OutboxSettings
 from core.delivery.queue import Queue
 from core.delivery.relay import Relayer, RelayStore
@@ -58,6 +59,10 @@ class Outbox:
         self._policy = DeliveryPolicy(store, transactions, queue, relayer, settings)
         transactions.dispatch = self
         self.rescued = 0  # heads the safety net dispatched (a wake-up was missed)
+
+    def observe(self, events: DeliveryEvents) -> None:
+        """Who hears how each platform call ended (metrics)."""
+        self._policy.events = events
 
     def remember(self, messages: list[Message]) -> None:
         """Committed messages the relay will want (see Relayer.remember)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core import texts
+from core.delivery.events import DeliveryEvents, NoEvents
 from core.delivery.queue import Queue
 from core.delivery.ratelimit import Interrupted
 from core.delivery.relay import Relayer, RelayStore, Step
@@ -59,45 +60,56 @@ class DeliveryPolicy:
         self._queue = queue
         self._relayer = relayer
         self._settings = settings
+        self.events: DeliveryEvents = NoEvents()
 
     async def run(self, step: Step, retries_left: int = 2) -> bool:
         """True when the lane may go on; False when it must pause (FIFO holds)."""
+        outcome = await self._attempt(step, retries_left)
+        self.events.finished(step.deliveries, outcome, self._transactions.now())
+        return outcome in ("delivered", "not_modified", "unreachable", "dead")
+
+    async def _attempt(self, step: Step, retries_left: int) -> str:
+        """The step's outcome (see DeliveryEvents.finished)."""
         try:
             await self._relayer.execute(step)
         except NotModified:
             await self._store.complete([d.id for d in step.deliveries])
+            return "not_modified"
         except Interrupted:
             await self._store.release([d.id for d in step.deliveries])
-            return False
+            return "interrupted"
         except RetryAfter as exc:
             # Not a failure: the platform set a pause. Nothing goes to that bucket before it
             # ends (the limiter blocks every lane that shares it).
             if exc.bucket:
                 self._relayer.limiter.pause(exc.bucket, exc.seconds)
+            self.events.flood_wait(step.deliveries[0].target, exc.seconds)
             at = self._transactions.now() + timedelta(seconds=exc.seconds)
             await self._reschedule(step, at, str(exc), count=False)
-            return False
+            return "flood_wait"
         except (TopicMissing, TopicClosed) as exc:
             if step.deliveries[0].conversation_id is None:
                 # A post into a topic of no conversation (/report asked for in a topic that
                 # was deleted since): no topic to make again, and retrying would hold the
                 # General lane for ever. It can't be delivered.
                 await self._dead(step, str(exc))
-                return True
+                return "dead"
             if retries_left <= 0:
                 return await self._transient(step, exc)
             await self._repair_topic(step, exc)
-            return await self.run(step, retries_left - 1)
+            return await self._attempt(step, retries_left - 1)
         except RecipientUnreachable as exc:
             await self._unreachable(step, exc)
+            return "unreachable"
         except PermanentError as exc:
             await self._dead(step, str(exc))
+            return "dead"
         except DeliveryError as exc:
             return await self._transient(step, exc)
         except Exception as exc:  # a bug in an adapter must not stop the outbox
             logger.exception("unexpected error delivering %s", [d.id for d in step.deliveries])
             return await self._transient(step, exc)
-        return True
+        return "delivered"
 
     async def _repair_topic(self, step: Step, exc: Exception) -> None:
         first = step.deliveries[0]
@@ -114,18 +126,18 @@ class DeliveryPolicy:
             logger.info("topic %s is closed; reopening it", conversation.topic_id)
             await self._relayer.topics.reopen(conversation.topic_id)
 
-    async def _transient(self, step: Step, exc: BaseException) -> bool:
+    async def _transient(self, step: Step, exc: BaseException) -> str:
         attempts = max(d.attempts for d in step.deliveries) + 1
         if attempts >= self._settings.max_attempts:
             await self._dead(step, f"{type(exc).__name__}: {exc}", attempts)
-            return True
+            return "dead"
         delay = min(self._settings.backoff_base * 2 ** (attempts - 1), self._settings.backoff_max)
         delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
         logger.warning("delivery %s failed (%s), attempt %d, retry in %.1fs",
                        [d.id for d in step.deliveries], exc, attempts, delay)
         await self._reschedule(step, self._transactions.now() + timedelta(seconds=delay),
                                str(exc), count=True)
-        return False
+        return "retry"
 
     async def _reschedule(self, step: Step, at: datetime, error: str, *, count: bool) -> None:
         async def work(unit: Unit) -> None:

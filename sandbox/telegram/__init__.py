@@ -31,7 +31,10 @@ that works here works on Telegram under either reading:
   (TDLib's own rule, see ``methods/copying.py``; a topic alone is no change there);
 - ``editMessageCaption`` refuses messages that have no caption (stickers, video notes,
   locations); a moving live location reaches bots as ``edited_message``;
-- ``getUpdates`` answers 409 while a webhook is set (the webhook itself is never called);
+- ``getUpdates`` answers 409 while a webhook is set; updates are then POSTed to it one per
+  request with the secret header, at most ``max_connections`` at a time, a chat's next
+  update only after the previous one was answered 200; any other answer redelivers it after
+  ``options.webhook_retry_delay`` (``options.webhook_allow_http`` lets tests use http://);
 - a bot never receives its own messages, except the service messages the official server
   passes on (the topics it creates, edits, closes and reopens, its pins, title changes);
 - faults can hit a random share of calls (``chance``), drawn from the seeded ``faults.rng``.

@@ -15,6 +15,7 @@ from .inspection import InspectionApi
 from .people_api import PeopleApi
 from .server import MAX_BODY
 from .state import BotRecord, ChatRecord, MemberRecord, UserRecord
+from .webhooks import WebhookPusher
 
 _TOKEN_RE = re.compile(r"^(\d+):[\w-]+$")
 
@@ -37,8 +38,18 @@ class TelegramEmulator(PeopleApi, InspectionApi, ServedApp):
             topic_root_reply=topic_root_reply,
         )
         self.control = ControlApi(self)
+        self.webhooks = WebhookPusher(self.state)
 
     # ---- lifecycle ----------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        url = await super().start(host, port)
+        self.webhooks.start()
+        return url
+
+    async def stop(self) -> None:
+        await self.webhooks.stop()
+        await super().stop()
+
     def _routes(self) -> list[list[web.RouteDef]]:
         return [self.control.routes(), self.server.routes()]
 

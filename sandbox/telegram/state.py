@@ -56,6 +56,11 @@ class Options:
     # Topic messages that reply to nothing carry reply_to_message = the topic's creation
     # service message, as Telegram does. Code reading reply_to_message must cope.
     topic_root_reply: bool = True
+    # Telegram pushes webhooks to HTTPS only; tests on 127.0.0.1 turn this on.
+    webhook_allow_http: bool = False
+    # How long a webhook update that was not answered 200 waits before it is pushed again
+    # (Telegram waits longer and longer; tests want it short).
+    webhook_retry_delay: float = 0.2
 
 
 @dataclass
@@ -97,9 +102,14 @@ class BotRecord(UserRecord):
     commands: dict[str, list[Json]] = field(default_factory=dict)
     # Bumped by every getUpdates; an older waiting call sees the change and answers 409.
     poll_generation: int = 0
-    # setWebhook's URL. The emulator never delivers to it; it only refuses getUpdates while
-    # one is set, as Telegram does.
+    # setWebhook's URL: while set, getUpdates answers 409 and updates are POSTed there
+    # (sandbox/telegram/webhooks.py) with the secret header, until answered 200.
     webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_max_connections: int = 40
+    # (update_id, HTTP status or 0 for a failed connection) of every push, in order.
+    webhook_pushes: list[tuple[int, int]] = field(default_factory=list)
+    webhook_last_error: str = ""
 
 
 @dataclass

@@ -66,20 +66,40 @@ async def get_updates(call: Call) -> list[Json]:
         await call.state.notifier.wait(remaining)
 
 
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
 @api_method("setWebhook")
 async def set_webhook(call: Call) -> bool:
-    url = call.params.get_str("url") or ""
-    if url and not url.lower().startswith("https://"):
+    bot, params = call.bot, call.params
+    url = params.get_str("url") or ""
+    secure = url.lower().startswith("https://") or (
+        call.state.options.webhook_allow_http and url.lower().startswith("http://"))
+    if url and not secure:
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-    call.bot.webhook_url = url  # an empty url removes the webhook, like deleteWebhook
-    if call.params.get_bool("drop_pending_updates"):
-        call.bot.updates.clear()
+    secret = params.get_str("secret_token") or ""
+    if secret and not _SECRET_RE.match(secret):
+        raise bad_request("bad webhook: secret token contains unallowed characters")
+    max_connections = params.get_int("max_connections") or 40
+    if not 1 <= max_connections <= 100:
+        raise bad_request("bad webhook: max_connections must be between 1 and 100")
+    allowed = params.get_json("allowed_updates")
+    if isinstance(allowed, list):
+        bot.allowed_updates = frozenset(allowed) if allowed else DEFAULT_UPDATE_TYPES
+    bot.webhook_url = url  # an empty url removes the webhook, like deleteWebhook
+    bot.webhook_secret = secret
+    bot.webhook_max_connections = max_connections
+    bot.poll_generation += 1  # a waiting getUpdates answers 409, as on Telegram
+    if params.get_bool("drop_pending_updates"):
+        bot.updates.clear()
+    call.state.notifier.notify()
     return True
 
 
 @api_method("deleteWebhook")
 async def delete_webhook(call: Call) -> bool:
     call.bot.webhook_url = ""
+    call.bot.webhook_secret = ""
     if call.params.get_bool("drop_pending_updates"):
         call.bot.updates.clear()
     return True
@@ -87,11 +107,18 @@ async def delete_webhook(call: Call) -> bool:
 
 @api_method("getWebhookInfo")
 async def get_webhook_info(call: Call) -> Json:
-    return {
-        "url": call.bot.webhook_url,
+    bot = call.bot
+    info: Json = {
+        "url": bot.webhook_url,
         "has_custom_certificate": False,
-        "pending_update_count": len(call.bot.updates),
+        "pending_update_count": len(bot.updates),
     }
+    if bot.webhook_url:
+        info["max_connections"] = bot.webhook_max_connections
+        info["allowed_updates"] = sorted(bot.allowed_updates)
+    if bot.webhook_last_error:
+        info["last_error_message"] = bot.webhook_last_error
+    return info
 
 
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")

@@ -1,0 +1,31 @@
+"""What metrics and readiness read from the database: small aggregate queries, each one
+index-backed (delivery_due_idx), cheap enough for a scrape every few seconds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.base import TortoiseBase, to_us
+
+
+class ObservationStore(TortoiseBase):
+    async def ping(self) -> None:
+        await self._raw("SELECT 1", [])
+
+    async def outbox_pending(self) -> dict[str, int]:
+        """Rows waiting or being sent, per destination ("desk" or a channel)."""
+        rows = await self._raw(
+            "SELECT target, COUNT(*) AS n FROM delivery WHERE status IN ('pending', 'sending')"
+            " GROUP BY target", [])
+        return {str(r["target"]): int(r["n"]) for r in rows}
+
+    async def overdue_pending(self, before: datetime) -> int:
+        """Pending rows that were due before `before` and still wait (a stuck outbox)."""
+        rows = await self._raw(
+            "SELECT COUNT(*) AS n FROM delivery WHERE status = 'pending' AND due_us < ?",
+            [to_us(before)])
+        return int(rows[0]["n"])
+
+    async def sla_breaches(self) -> int:
+        rows = await self._raw("SELECT COUNT(*) AS n FROM sla_breach", [])
+        return int(rows[0]["n"])

@@ -1,0 +1,119 @@
+"""/metrics, /healthz and /readyz on the `http:` server, read while customers write."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import aiohttp
+import asyncpg
+import pytest
+
+from bots.app import App
+from tests.harness import Desk, StartRelay
+
+HTTP = "http: {listen: '127.0.0.1:0', metrics_token: 'scrape-me'}"
+AUTH = {"Authorization": "Bearer scrape-me"}
+
+
+async def get(app: App, path: str, headers: dict[str, str] | None = None
+              ) -> tuple[int, str]:
+    assert app.services is not None and app.services.http is not None
+    url = f"http://127.0.0.1:{app.services.http.port}{path}"
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as answer:
+        return answer.status, await answer.text()
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """A sample's value in Prometheus text format (0 when the series is absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        match = re.fullmatch(r"([a-z_]+)(?:\{(.*)\})? (\S+)", line)
+        if match is None or match.group(1) != name:
+            continue
+        found = ",".join(sorted((match.group(2) or "").split(","))) if match.group(2) else ""
+        if found == wanted:
+            return float(match.group(3))
+    return 0.0
+
+
+async def test_metrics_move_as_messages_flow(desk: Desk, start_relay: StartRelay) -> None:
+    app = await start_relay(extra=HTTP)
+    assert (await get(app, "/metrics"))[0] == 401
+    assert (await get(app, "/metrics", {"Authorization": "Bearer wrong"}))[0] == 401
+    status, before = await get(app, "/metrics", AUTH)
+    assert status == 200 and "relaydesk_relay_latency_seconds_bucket" in before
+    assert value(before, "relaydesk_updates_total", channel="telegram") == 0
+    assert value(before, "relaydesk_sla_breaches_total") == 0
+
+    anna = desk.customer("Anna")
+    await anna.says("count me")
+    topic = await desk.topic_with("count me")
+    # Telegram asks for a pause once: the outbox waits it out, and the metric adds it up.
+    desk.emu.inject_fault("copyMessage", error_code=429, description="Too Many Requests: "
+                          "retry after 1", retry_after=1)
+    await anna.says("and me, after a pause")
+    await desk.wait(lambda: desk.find("and me, after a pause") is not None)
+    await desk.operator("Olga").says(topic, "hello Anna")
+    await anna.receives("hello Anna")
+
+    _, after = await get(app, "/metrics", AUTH)
+    assert value(after, "relaydesk_updates_total", channel="telegram") >= 3
+    assert value(after, "relaydesk_deliveries_total", destination="desk",
+                 outcome="delivered") >= 2  # two copies (and the card)
+    assert value(after, "relaydesk_deliveries_total", destination="desk",
+                 outcome="flood_wait") == 1
+    assert value(after, "relaydesk_deliveries_total", destination="telegram",
+                 outcome="delivered") >= 1
+    assert value(after, "relaydesk_flood_wait_seconds_total", target="desk") == 1
+    assert value(after, "relaydesk_relay_latency_seconds_count") >= 2
+    assert value(after, "relaydesk_outbox_pending", destination="desk") == 0
+
+
+async def test_health_and_readiness_follow_the_poller(desk: Desk,
+                                                      start_relay: StartRelay) -> None:
+    app = await start_relay(extra=HTTP)
+    assert await get(app, "/healthz") == (200, "ok\n")
+    status, body = await get(app, "/readyz")
+    assert status == 200, body
+    # getUpdates stops answering (poll_timeout is 1s here): after two timeouts, not ready.
+    desk.emu.inject_delay("getUpdates", 30, times=None)
+
+    async def unready() -> str:
+        while True:
+            status, body = await get(app, "/readyz")
+            if status == 503:
+                return body
+            await asyncio.sleep(0.2)
+
+    body = await asyncio.wait_for(unready(), 15)
+    assert "getUpdates has not answered" in body
+    assert (await get(app, "/healthz"))[0] == 200  # the process itself still runs
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_readiness_follows_the_database(db_url: str, desk: Desk,
+                                              start_relay: StartRelay) -> None:
+    """PostgreSQL stops taking our connections: /readyz says so, and recovers after."""
+    app = await start_relay(extra=HTTP)
+    assert (await get(app, "/readyz"))[0] == 200
+    name = db_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(db_url.rsplit("/", 1)[0].replace("postgres://",
+                                                                 "postgresql://") + "/postgres")
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        status, body = await get(app, "/readyz")
+        assert status == 503 and "database" in body
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+
+    async def ready() -> None:
+        while True:
+            if (await get(app, "/readyz"))[0] == 200:
+                return
+            await asyncio.sleep(0.2)
+
+    await asyncio.wait_for(ready(), 15)
