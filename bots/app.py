@@ -25,6 +25,7 @@ from bots.http import HttpServer
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
+from bots.surge import SurgeParts
 from bots.vk import VkParts
 from core.clock import Clock, SystemClock
 from core.commands import Commands
@@ -81,6 +82,7 @@ class Services:
     vk: VkParts | None = None
     selfservice: SelfServiceParts | None = None
     http: HttpServer | None = None
+    surge: SurgeParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -186,6 +188,7 @@ class App:
         queue = Queue(store, desk.chat_id)
         relayer = Relayer(store, self.clock, desk, channels, limiter)
         outbox = self._outbox(store, transactions, queue, relayer, list(channels))
+        surge = SurgeParts.build(cfg, store, desk, limiter, self.clock, relayer)
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         sla_store = TortoiseSlaStore()
         lifecycle = Lifecycle([SlaClock(sla_store, policy, queue)] if policy else [])
@@ -226,7 +229,7 @@ class App:
         poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
         return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice, http=http)
+                        selfservice=selfservice, http=http, surge=surge)
 
     def _platforms(self, bot: Bot, files: Files) -> tuple[TelegramDesk, dict[str, ChannelPort]]:
         cfg, tg = self.config, self.config.telegram
@@ -287,6 +290,8 @@ class App:
         if services.sla_jobs is not None:
             services.sla_jobs.start()
         services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
+        if services.surge is not None:
+            services.tasks.append(services.surge.run())
         if services.vk is not None:
             services.tasks.append(services.vk.run())
         self.services = services

@@ -357,6 +357,9 @@ class OutboxConfig(Section):
     lease: Duration = Field(
         default=timedelta(seconds=30), ge=timedelta(seconds=1), le=timedelta(minutes=10)
     )
+    # Surge (core/delivery/spares.py, first_post.py): topics made ahead while the group's
+    # budget is idle, and a new conversation's first post carrying the card; 0: neither.
+    spare_topics: Int = Field(default=0, ge=0, le=50)
 
     @model_validator(mode="after")
     def _check_backoff(self) -> OutboxConfig:

@@ -216,3 +216,30 @@ class FaqTurn(Model):
             Index(fields=("conversation_id", "id"), name="faq_turn_conversation_idx"),
             Index(fields=("at_us",), name="faq_turn_at_idx"),
         )
+
+
+# --- surge (core/delivery/spares.py, core/delivery/first_post.py) ---------------------------
+
+
+class SpareTopic(Model):
+    # A topic made while the group's budget was idle. Free while conversation_id is NULL;
+    # once a conversation took it, the row waits for its title to be set, then goes.
+
+    id = fields.BigIntField(primary_key=True)
+    topic_id = fields.BigIntField(unique=True)
+    conversation_id = fields.IntField(null=True)
+    made_us = fields.BigIntField()
+
+    class Meta:
+        table = "spare_topic"
+
+
+class FirstPost(Model):
+    # The customer message posted together with its conversation's card: an edit of it
+    # renders the card again.
+
+    message_id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.IntField()
+
+    class Meta:
+        table = "first_post"

@@ -19,6 +19,7 @@ from aiogram.types import (
 
 from adapters.telegram import errors
 from adapters.telegram.captions import utf16_len, utf16_prefix
+from adapters.telegram.first_post import FirstPoster
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.files import Files
@@ -62,6 +63,7 @@ class TelegramDesk:
         self._keys = (group_limit, bot_limit)
         self._topics_made = 0
         self._controls: InlineKeyboardMarkup | None = None
+        self._first = FirstPoster(bot, self._sender, chat_id, lambda: self._controls)
 
     def set_buttons(self, buttons: Sequence[tuple[str, str]]) -> None:
         """The buttons under every customer card, (label, command name) each: the same
@@ -139,3 +141,17 @@ class TelegramDesk:
                    reply_to: str | None) -> str | None:
         return await errors.call(self._chat, lambda: self._sender.edit(
             self._chat, topic_id, platform_message_id, message, reply_to), desk=True)
+
+    # ---- a topic's first post: the card and the first message in one (core.delivery.first_post)
+
+    def first_sends(self, card_html: str, item: Outgoing) -> int | None:
+        return self._first.sends(card_html, item)
+
+    async def post_first(self, topic_id: int, card_html: str, item: Outgoing) -> str:
+        return await errors.call(
+            self._chat, lambda: self._first.post(topic_id, card_html, item), desk=True)
+
+    async def edit_first(self, topic_id: int, post_id: str, card_html: str,
+                         message: CoreMessage, reply_to: str | None) -> str | None:
+        return await errors.call(self._chat, lambda: self._first.edit(
+            topic_id, post_id, card_html, message, reply_to), desk=True)

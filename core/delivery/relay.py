@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.delivery.first_post import FirstPost, FirstPosts
 from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
 from core.delivery.topics import Topics
@@ -58,6 +60,8 @@ class Relayer:
         self._channels = channels
         self.limiter = limiter
         self.topics = Topics(store, desk, limiter)
+        # One send for a new conversation (core.delivery.first_post), where the app sets it.
+        self.first_posts: FirstPosts | None = None
         # Sends in progress per chat, set once their links are committed: a reply to a copy
         # that a person saw before its link was recorded waits for it (see _reply_target).
         self._recording: dict[str, list[asyncio.Event]] = {}
@@ -212,16 +216,37 @@ class Relayer:
                 await self._limited(keys, 1, lambda: change(topic))
             await self._finish(step)
             return
+        posts = self.first_posts
+        if first.action is Action.RELAY and posts is not None:
+            conversation, plan = await posts.plan(conversation, step.items)
+            if plan is not None:
+                await self._first_post(step, conversation, plan)
+                return
         topic_id = await self.topics.ensure(conversation)
         if first.action is Action.EDIT:
-            await self._edit(step, desk.chat_id, desk.platform,
-                             lambda pid, m, r: desk.edit(topic_id, pid, m, r),
+            call: Callable[[str, Message, str | None], Awaitable[str | None]] = \
+                functools.partial(desk.edit, topic_id)
+            if posts is not None and await posts.carries_card(first):
+                # The post is the card too: the card is rendered again with the new version.
+                call = functools.partial(posts.edit, topic_id, conversation)
+            await self._edit(step, desk.chat_id, desk.platform, call,
                              lambda o: self._repost_desk(topic_id, o), keys)
             return
         with self._recorded(desk.chat_id):
             ids = await self._limited(keys, desk.sends_for(step.items),
                                       lambda: desk.post(topic_id, step.items))
             await self._finish(step, [(desk.platform, desk.chat_id, ids)])
+
+    async def _first_post(self, step: Step, conversation: Conversation, plan: FirstPost
+                          ) -> None:
+        """The card and the conversation's first message in one post (see first_post)."""
+        posts, desk = self.first_posts, self._desk
+        assert posts is not None
+        with self._recorded(desk.chat_id):
+            post_id = await self._limited(desk.rate_keys(), plan.sends, lambda: posts.desk
+                                          .post_first(plan.topic_id, plan.card, plan.item))
+            await posts.posted(conversation, plan.item)
+            await self._finish(step, [(desk.platform, desk.chat_id, [post_id])])
 
     async def _to_channel(self, step: Step) -> None:
         first = step.deliveries[0]

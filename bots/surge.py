@@ -1,0 +1,42 @@
+"""Surge's parts for the composition root (bots/app.py): spare topics and the one-send
+first post, from `outbox.spare_topics` (0: neither, today's topic, card and message)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from adapters.telegram.desk import TelegramDesk
+from bots.config import Config
+from core.clock import Clock
+from core.delivery.first_post import FirstPosts
+from core.delivery.ratelimit import SlidingWindowLimiter
+from core.delivery.relay import Relayer
+from core.delivery.spares import SpareTopics
+from storage.store import TortoiseStore
+from storage.surge import TortoiseSurgeStore
+
+# How often the spare keeper looks whether the budget is idle (a look is two reads).
+SPARES_EVERY = 1.0
+
+
+@dataclass
+class SurgeParts:
+    spares: SpareTopics
+    first_posts: FirstPosts
+
+    @classmethod
+    def build(cls, config: Config, store: TortoiseStore, desk: TelegramDesk,
+              limiter: SlidingWindowLimiter, clock: Clock, relayer: Relayer
+              ) -> SurgeParts | None:
+        wanted = config.outbox.spare_topics
+        if wanted <= 0:
+            return None
+        surge_store = TortoiseSurgeStore()
+        spares = SpareTopics(surge_store, store, desk, limiter, clock, wanted)
+        first_posts = FirstPosts(store, surge_store, desk, relayer.topics, spares)
+        relayer.first_posts = first_posts
+        return cls(spares, first_posts)
+
+    def run(self) -> asyncio.Task[None]:
+        return asyncio.create_task(self.spares.run(SPARES_EVERY), name="spare-topics")

@@ -1,0 +1,34 @@
+"""Surge: spare operator topics made ahead of demand, and which message carries a
+conversation's card (the topic's first post)."""
+
+from tortoise import fields, migrations
+from tortoise.migrations import operations as ops
+
+
+class Migration(migrations.Migration):
+    dependencies = [('relaydesk', '0009_selfservice')]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name='SpareTopic',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('topic_id', fields.BigIntField(unique=True)),
+                ('conversation_id', fields.IntField(null=True)),
+                ('made_us', fields.BigIntField()),
+            ],
+            options={'table': 'spare_topic', 'app': 'relaydesk', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='FirstPost',
+            fields=[
+                ('message_id', fields.BigIntField(primary_key=True, unique=True, db_index=True)),
+                ('conversation_id', fields.IntField()),
+            ],
+            options={'table': 'first_post', 'app': 'relaydesk', 'pk_attr': 'message_id'},
+            bases=['Model'],
+        ),
+    ]

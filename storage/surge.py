@@ -1,0 +1,64 @@
+"""Surge's store on tortoise (core.delivery.spares.SpareStore and
+core.delivery.first_post.FirstPostStore): spare topics and first posts, raw SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.base import TortoiseBase, to_us
+
+
+class TortoiseSurgeStore(TortoiseBase):
+    async def add_spare(self, topic_id: int, now: datetime) -> None:
+        await self._raw("INSERT INTO spare_topic (topic_id, conversation_id, made_us)"
+                        " VALUES (?, NULL, ?)", [topic_id, to_us(now)])
+
+    async def free_spares(self) -> int:
+        rows = await self._raw(
+            "SELECT COUNT(*) AS n FROM spare_topic WHERE conversation_id IS NULL", [])
+        return int(rows[0]["n"])
+
+    async def take_spare(self, conversation_id: int) -> int | None:
+        # Two processes may race for the oldest free spare: the loser's conditional update
+        # matches nothing, and it looks again.
+        for _ in range(5):
+            free = await self._raw(
+                "SELECT id FROM spare_topic WHERE conversation_id IS NULL ORDER BY id LIMIT 1",
+                [])
+            if not free:
+                return None
+            rows = await self._raw(
+                "UPDATE spare_topic SET conversation_id = ? WHERE id = ?"
+                " AND conversation_id IS NULL RETURNING topic_id",
+                [conversation_id, free[0]["id"]])
+            if rows:
+                return int(rows[0]["topic_id"])
+        return None
+
+    async def give_back_spare(self, topic_id: int) -> None:
+        await self._raw("UPDATE spare_topic SET conversation_id = NULL WHERE topic_id = ?",
+                        [topic_id])
+
+    async def spares_to_title(self, limit: int) -> list[tuple[int, int]]:
+        rows = await self._raw(
+            "SELECT topic_id, conversation_id FROM spare_topic"
+            " WHERE conversation_id IS NOT NULL ORDER BY id LIMIT ?", [limit])
+        return [(int(r["topic_id"]), int(r["conversation_id"])) for r in rows]
+
+    async def spare_titled(self, topic_id: int) -> None:
+        await self._raw("DELETE FROM spare_topic WHERE topic_id = ?", [topic_id])
+
+    async def forget_spare(self, topic_id: int) -> None:
+        """A free spare that is gone from the group (deleted by a person)."""
+        await self._raw("DELETE FROM spare_topic WHERE topic_id = ? AND conversation_id"
+                        " IS NULL", [topic_id])
+
+    async def mark_first_post(self, conversation_id: int, message_id: int) -> None:
+        if not await self.is_first_post(message_id):
+            await self._raw("INSERT INTO first_post (message_id, conversation_id)"
+                            " VALUES (?, ?)", [message_id, conversation_id])
+
+    async def is_first_post(self, message_id: int) -> bool:
+        rows = await self._raw("SELECT 1 AS x FROM first_post WHERE message_id = ?",
+                               [message_id])
+        return bool(rows)
