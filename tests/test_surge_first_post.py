@@ -13,6 +13,7 @@ import pytest
 from bots.app import App
 from core.delivery.spares import SPARE_TITLE
 from tests.harness import FAST_LIMITS, Desk, relay_config
+from tests.vk_harness import VkSide
 
 SPARES = 2
 NAME = "<b>&<3 Anna 🎉"
@@ -222,3 +223,31 @@ async def test_the_group_limit_modelled_one_send_per_customer_no_violations(
     assert len(during) == 4, "one post per new customer"
     assert desk.emu.violations == []
     assert not [r for r in desk.emu.requests if r.error_code == 429]
+
+
+async def test_a_5000_character_vk_text_is_split_under_the_card(
+        db_url: str, desk: Desk, vk: VkSide) -> None:
+    vk.emu.options.text_limit = 9000  # VK's newer limit
+    config = relay_config(db_url, desk.emu.base_url, desk.group, extra=vk.config())
+    app = App(config.model_copy(update={
+        "outbox": config.outbox.model_copy(update={"spare_topics": SPARES})}))
+    await app.start()
+    try:
+        await desk.wait(lambda: len(spare_topics(desk)) == SPARES)
+        anna = vk.customer("Anna", "Smirnova")
+        words = " ".join(f"v{i:04d}" for i in range(834))  # 5 003 characters
+        sent = await anna.says(words)
+        topic = await topic_with(desk, "v0000 v0001")
+        await desk.wait(lambda: any("v0833" in _text(m) for m in desk.bot_posts(topic)))
+        first, *rest = desk.bot_posts(topic)
+        assert "Anna Smirnova" in first["text"] and len(rest) == 1
+        assert all(len(m["text"]) <= 4096 for m in desk.bot_posts(topic))
+        assert rest[0]["reply_to_message"]["message_id"] == first["message_id"]
+        body = first["text"].split("\n\n")[-1] + " " + rest[0]["text"]
+        assert body.split() == words.split(), "nothing lost, nothing doubled"
+        olga = desk.operator("Olga")
+        await olga.says(topic, "That's long", reply_to=first["message_id"])
+        got = await anna.receives("That's long")
+        assert got["reply_message"]["id"] == sent["id"]
+    finally:
+        await app.stop()

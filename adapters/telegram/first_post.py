@@ -18,7 +18,7 @@ from adapters.telegram import captions
 from adapters.telegram.captions import CAPTION_LIMIT, TEXT_LIMIT, html_len, utf16_len
 from adapters.telegram.sender import CAPTIONED, TelegramSender, is_copy
 from core import texts
-from core.model import Message, Outgoing
+from core.model import Message, MessageKind, Outgoing
 
 SEPARATOR = "\n\n"
 
@@ -53,6 +53,13 @@ def _text_parts(card: str, text: str, raw_entities: list[dict[str, object]]) -> 
         for start, end in spans]
 
 
+def _plain_text(message: Message) -> bool:
+    content = message.content
+    return message.kind is MessageKind.CUSTOMER and content.content_type == "text" \
+        and content.copyable and not content.attachments and not content.data.get("html") \
+        and bool(content.text)
+
+
 def shape(card: str, message: Message, sender: TelegramSender, reply_to: str | None = None
           ) -> Shape | None:
     """None when the message can't carry the card (an album, a sticker, a caption that
@@ -70,6 +77,9 @@ def shape(card: str, message: Message, sender: TelegramSender, reply_to: str | N
             return None
         caption = _html(content.text, captions._clip(entities, 0, utf16_len(content.text), 0))
         return Shape([], card + SEPARATOR + caption if content.text else card)
+    if _plain_text(message):  # another platform's text (VK allows up to 9 000 characters)
+        return Shape([card + SEPARATOR + p if i == 0 else p
+                      for i, p in enumerate(_text_parts(card, content.text, []))])
     plan = sender.plan(item)
     if plan.files or not plan.texts or html_len(plan.texts[0]) > _room(card, TEXT_LIMIT):
         return None
