@@ -290,8 +290,9 @@ class App:
         if services.sla_jobs is not None:
             services.sla_jobs.start()
         services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
-        if services.surge is not None:
-            services.tasks.append(services.surge.run())
+        spares = services.surge.run() if services.surge is not None else None
+        if spares is not None:
+            services.tasks.append(spares)
         if services.vk is not None:
             services.tasks.append(services.vk.run())
         self.services = services

@@ -360,6 +360,8 @@ class OutboxConfig(Section):
     # Surge (core/delivery/spares.py, first_post.py): topics made ahead while the group's
     # budget is idle, and a new conversation's first post carrying the card; 0: neither.
     spare_topics: Int = Field(default=0, ge=0, le=50)
+    # A customer's texts held while the group's budget is spent go out as one post.
+    coalesce: bool = False
 
     @model_validator(mode="after")
     def _check_backoff(self) -> OutboxConfig:

@@ -1,14 +1,17 @@
 """Surge's parts for the composition root (bots/app.py): spare topics and the one-send
-first post, from `outbox.spare_topics` (0: neither, today's topic, card and message)."""
+first post, from `outbox.spare_topics` (0: neither, today's topic, card and message), and
+coalescing under pressure, from `outbox.coalesce`."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from adapters.telegram.desk import TelegramDesk
 from bots.config import Config
 from core.clock import Clock
+from core.delivery.coalesce import Coalescer
 from core.delivery.first_post import FirstPosts
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.delivery.relay import Relayer
@@ -22,21 +25,30 @@ SPARES_EVERY = 1.0
 
 @dataclass
 class SurgeParts:
-    spares: SpareTopics
-    first_posts: FirstPosts
+    spares: SpareTopics | None
+    first_posts: FirstPosts | None
+    coalescer: Coalescer | None
 
     @classmethod
     def build(cls, config: Config, store: TortoiseStore, desk: TelegramDesk,
               limiter: SlidingWindowLimiter, clock: Clock, relayer: Relayer
               ) -> SurgeParts | None:
-        wanted = config.outbox.spare_topics
-        if wanted <= 0:
+        wanted, coalesce = config.outbox.spare_topics, config.outbox.coalesce
+        if wanted <= 0 and not coalesce:
             return None
         surge_store = TortoiseSurgeStore()
-        spares = SpareTopics(surge_store, store, desk, limiter, clock, wanted)
-        first_posts = FirstPosts(store, surge_store, desk, relayer.topics, spares)
-        relayer.first_posts = first_posts
-        return cls(spares, first_posts)
+        spares = first_posts = coalescer = None
+        if wanted > 0:
+            spares = SpareTopics(surge_store, store, desk, limiter, clock, wanted)
+            first_posts = FirstPosts(store, surge_store, desk, relayer.topics, spares)
+            relayer.first_posts = first_posts
+        if coalesce:
+            zone = ZoneInfo(config.service.timezone if config.service else "UTC")
+            coalescer = Coalescer(surge_store, desk, zone)
+            relayer.coalescer = coalescer
+        return cls(spares, first_posts, coalescer)
 
-    def run(self) -> asyncio.Task[None]:
+    def run(self) -> asyncio.Task[None] | None:
+        if self.spares is None:
+            return None
         return asyncio.create_task(self.spares.run(SPARES_EVERY), name="spare-topics")

@@ -243,3 +243,16 @@ class FirstPost(Model):
 
     class Meta:
         table = "first_post"
+
+
+class CoalescedPart(Model):
+    # A customer message that went out in a coalesced post (core/delivery/coalesce.py):
+    # its edits render the post again, replies to it thread onto the post.
+
+    message_id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.IntField()
+    post_id = fields.CharField(max_length=64, db_index=True)
+    posted_us = fields.BigIntField()
+
+    class Meta:
+        table = "coalesced_part"

@@ -3,9 +3,10 @@ core.delivery.first_post.FirstPostStore): spare topics and first posts, raw SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from storage.base import TortoiseBase, to_us
+from storage.base import TortoiseBase, from_us, to_us
 
 
 class TortoiseSurgeStore(TortoiseBase):
@@ -62,3 +63,21 @@ class TortoiseSurgeStore(TortoiseBase):
         rows = await self._raw("SELECT 1 AS x FROM first_post WHERE message_id = ?",
                                [message_id])
         return bool(rows)
+
+    async def add_parts(self, conversation_id: int, post_id: str, message_ids: Sequence[int],
+                        now: datetime) -> None:
+        for message_id in message_ids:
+            await self._raw("DELETE FROM coalesced_part WHERE message_id = ?", [message_id])
+            await self._raw("INSERT INTO coalesced_part (message_id, conversation_id, post_id,"
+                            " posted_us) VALUES (?, ?, ?, ?)",
+                            [message_id, conversation_id, post_id, to_us(now)])
+
+    async def part_post(self, message_id: int) -> tuple[str, datetime] | None:
+        rows = await self._raw("SELECT post_id, posted_us FROM coalesced_part"
+                               " WHERE message_id = ?", [message_id])
+        return (str(rows[0]["post_id"]), from_us(rows[0]["posted_us"])) if rows else None
+
+    async def post_parts(self, post_id: str) -> list[int]:
+        rows = await self._raw("SELECT message_id FROM coalesced_part WHERE post_id = ?"
+                               " ORDER BY message_id", [post_id])
+        return [int(r["message_id"]) for r in rows]

@@ -83,6 +83,18 @@ class FirstPosts:
             topic = await self._topics.make(conversation)
         return conversation, FirstPost(topic, card, items[0], sends)
 
+    async def topic(self, conversation: Conversation) -> tuple[Conversation, int]:
+        """The conversation's topic for its first post: a spare, else one made now."""
+        if self._spares is not None:
+            conversation = await self._spares.take(conversation)
+        topic = conversation.topic_id
+        if topic is None:
+            topic = await self._topics.make(conversation)
+        return conversation, topic
+
+    async def is_first(self, message_id: int) -> bool:
+        return await self._posts.is_first_post(message_id)
+
     async def posted(self, conversation: Conversation, item: Outgoing) -> None:
         """The post went out: the card is there, and the message carries it."""
         await self._posts.mark_first_post(conversation.id, item.message.id)

@@ -1,5 +1,5 @@
 """Surge: spare operator topics made ahead of demand, and which message carries a
-conversation's card (the topic's first post)."""
+conversation's card (the topic's first post), and the parts of coalesced posts."""
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
@@ -29,6 +29,17 @@ class Migration(migrations.Migration):
                 ('conversation_id', fields.IntField()),
             ],
             options={'table': 'first_post', 'app': 'relaydesk', 'pk_attr': 'message_id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='CoalescedPart',
+            fields=[
+                ('message_id', fields.BigIntField(primary_key=True, unique=True, db_index=True)),
+                ('conversation_id', fields.IntField()),
+                ('post_id', fields.CharField(max_length=64, db_index=True)),
+                ('posted_us', fields.BigIntField()),
+            ],
+            options={'table': 'coalesced_part', 'app': 'relaydesk', 'pk_attr': 'message_id'},
             bases=['Model'],
         ),
     ]
