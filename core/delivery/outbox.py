@@ -17,8 +17,9 @@ from typing import Any
 
 from core.delivery.policy import DeliveryPolicy, OutboxSettings
 from core.delivery.queue import Queue
+from core.delivery.ratelimit import Interrupted
 from core.delivery.relay import Relayer, RelayStore
-from core.model import Delivery, Message
+from core.model import DESK, Delivery, Message
 from core.ports import Handover
 from core.unit import Transactions
 
@@ -271,6 +272,7 @@ class Outbox:
                     )
                     claimed += followers.rows
                 self._held[head.lane] = [d.id for d in claimed]
+                claimed = await self._hold_for_budget(head.lane, claimed)
                 if not await self._process(claimed) or self._stopping:
                     break
                 seen = self._wakes.get(target, 0)
@@ -291,6 +293,26 @@ class Outbox:
             logger.exception("outbox lane %s crashed; its rows are retried later", head.lane)
         finally:
             self._end_lane(head, drained and left is None, seen)
+
+    async def _hold_for_budget(self, lane: str, claimed: list[Delivery]) -> list[Delivery]:
+        """Coalescing (core.delivery.coalesce): a desk lane that would only wait for the
+        group's budget waits before planning, then takes what its customer wrote meanwhile,
+        so the texts can share a post. Without coalescing, or with budget to spare, as is."""
+        relayer = self._relayer
+        if relayer.coalescer is None or claimed[0].target != DESK:
+            return claimed
+        keys = relayer.desk_keys()
+        while relayer.limiter.delay(keys, 1) > 0 and not self._stopping:
+            try:
+                await relayer.limiter.wait(keys, 1)
+            except Interrupted:
+                return claimed  # the send itself is interrupted and goes back to the queue
+            more = await self._store.claim_next(
+                lane, self._now(), 100, self._lease_until(), claimed[-1].id,
+                held=[d.id for d in claimed])
+            claimed = claimed + more.rows
+            self._held[lane] = [d.id for d in claimed]
+        return claimed
 
     def _end_lane(self, head: Delivery, empty: bool, seen: int) -> None:
         """The lane task is done: free its slot, and tell the dispatcher unless nothing can

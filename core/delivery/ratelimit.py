@@ -91,6 +91,18 @@ class SlidingWindowLimiter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._interrupted.wait(), wait)
 
+    async def wait(self, keys: Sequence[RateKey], n: int = 1) -> None:
+        """Wait until `n` sends are allowed, recording none (see core.delivery.coalesce).
+        Raises Interrupted as `acquire` does."""
+        while True:
+            if self._interrupted.is_set():
+                raise Interrupted
+            wait = self.delay(keys, n)
+            if wait <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._interrupted.wait(), wait)
+
     def interrupt(self) -> None:
         """Stopping: every wait for a window ends now (Interrupted), and no new one starts.
         Calls already on the wire are not affected."""

@@ -132,6 +132,9 @@ class Relayer:
                 joined[index] = Step(step.deliveries, step.items)
         return joined
 
+    def desk_keys(self) -> Sequence[RateKey]:
+        return self._desk.rate_keys()
+
     def _cap(self, delivery: Delivery) -> int:
         if delivery.target == DESK:
             return batch_cap(self._desk.rate_keys(), self._desk.max_batch())
