@@ -12,6 +12,7 @@ from adapters.telegram.desk import TelegramDesk
 from bots.config import Config
 from core.clock import Clock
 from core.delivery.coalesce import Coalescer
+from core.delivery.fairness import FairBudget
 from core.delivery.first_post import FirstPosts
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.delivery.relay import Relayer
@@ -46,6 +47,7 @@ class SurgeParts:
             zone = ZoneInfo(config.service.timezone if config.service else "UTC")
             coalescer = Coalescer(surge_store, desk, zone)
             relayer.coalescer = coalescer
+            relayer.fair = FairBudget(limiter, desk.rate_keys(), store)
         return cls(spares, first_posts, coalescer)
 
     def run(self) -> asyncio.Task[None] | None:

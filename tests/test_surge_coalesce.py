@@ -134,3 +134,47 @@ async def test_a_new_customers_burst_under_pressure_is_one_post_with_the_card(
     got = await anna.receives("hi Anna")
     assert got["reply_to_message"]["message_id"] == sent[-1]["message_id"]
     assert desk.emu.violations == []
+
+
+async def topic_holding(desk: Desk, line: str, timeout: float = 10.0) -> int:
+    """The topic of the bot post that has `line` as one of its lines."""
+    def found() -> list[dict[str, Any]]:
+        return [m for m in desk.messages() if m.get("from", {}).get("is_bot")
+                and line in _text(m).split("\n")]
+
+    await desk.wait(lambda: found(), timeout)
+    return int(found()[0]["message_thread_id"])
+
+
+def _locations(desk: Desk, topics: list[int]) -> int:
+    return sum(1 for t in topics for m in desk.bot_posts(t) if "location" in m)
+
+
+async def test_a_customer_awaiting_a_first_answer_goes_before_answered_ones_backlogs(
+        desk: Desk, start: StartRelay) -> None:
+    await start(spares=2)  # surge handling as operators run it: a new customer costs one send
+    olga = desk.operator("Olga")
+    answered, topics = [desk.customer(f"Known{i}") for i in range(4)], []
+    for i, person in enumerate(answered):
+        await person.says(f"hi {i}")
+        topics.append(await topic_holding(desk, f"hi {i}"))
+        await olga.says(topics[-1], f"Hello {i}")
+        await person.receives(f"Hello {i}")
+    await asyncio.sleep(1.1)  # the window is free again
+    # Answered customers share locations (never coalesced): a backlog
+    # of twelve posts at four a second.
+    for n in range(3):
+        for person in answered:
+            await person.sends("location", latitude=55.0 + n, longitude=37.0)
+    await desk.wait(lambda: _locations(desk, topics) >= 2, timeout=30)
+    carl = desk.customer("Carl")
+    await carl.says("my first question")
+    before = _locations(desk, topics)
+    await topic_holding(desk, "my first question", timeout=30)
+    after = _locations(desk, topics)
+    # Carl went at the first free place after he wrote (one post may have been on the
+    # wire already, one window's worth of the others' was not his to take).
+    assert after - before <= 2, (before, after)
+    assert after < 12, "not after the answered customers' backlog"
+    await desk.wait(lambda: _locations(desk, topics) == 12, timeout=30)
+    assert desk.emu.violations == []

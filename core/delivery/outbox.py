@@ -15,10 +15,11 @@ from collections.abc import Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.delivery.fairness import FairBudget
 from core.delivery.policy import DeliveryPolicy, OutboxSettings
 from core.delivery.queue import Queue
 from core.delivery.ratelimit import Interrupted
-from core.delivery.relay import Relayer, RelayStore
+from core.delivery.relay import Relayer, RelayStore, Step
 from core.model import DESK, Delivery, Message
 from core.ports import Handover
 from core.unit import Transactions
@@ -298,13 +299,13 @@ class Outbox:
         """Coalescing (core.delivery.coalesce): a desk lane that would only wait for the
         group's budget waits before planning, then takes what its customer wrote meanwhile,
         so the texts can share a post. Without coalescing, or with budget to spare, as is."""
-        relayer = self._relayer
-        if relayer.coalescer is None or claimed[0].target != DESK:
+        relayer, fair = self._relayer, self._relayer.fair
+        if relayer.coalescer is None or fair is None or claimed[0].target != DESK:
             return claimed
         keys = relayer.desk_keys()
         while relayer.limiter.delay(keys, 1) > 0 and not self._stopping:
             try:
-                await relayer.limiter.wait(keys, 1)
+                await fair.wait(claimed[0].conversation_id)
             except Interrupted:
                 return claimed  # the send itself is interrupted and goes back to the queue
             more = await self._store.claim_next(
@@ -338,13 +339,22 @@ class Outbox:
     async def _process(self, claimed: list[Delivery]) -> bool:
         """Run the claimed rows in order. False when the lane must pause (FIFO holds)."""
         steps = await self._relayer.plan(claimed)
+        fair = self._relayer.fair if claimed[0].target == DESK else None
         for index, step in enumerate(steps):
-            if not await self._policy.run(step):
+            if not await self._run_step(step, fair):
                 rest = [d.id for s in steps[index + 1:] for d in s.deliveries]
                 if rest:
                     await self._store.release(rest)
                 return False
         return True
+
+    async def _run_step(self, step: Step, fair: FairBudget | None) -> bool:
+        """One step through the policy; a desk step takes its turn at the group's budget
+        (core.delivery.fairness) when surge handling is on."""
+        if fair is None:
+            return await self._policy.run(step)
+        async with fair.turn(step.deliveries[0].conversation_id, max(len(step.items), 1)):
+            return await self._policy.run(step)
 
     async def stop(self, grace: float = 10.0) -> int:
         """Stop claiming. A send waiting for a rate-limit window goes back to the queue at

@@ -17,7 +17,9 @@ from typing import Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.delivery import fairness
 from core.delivery.coalesce import EDIT_WINDOW, Coalescer, can_join
+from core.delivery.fairness import FairBudget
 from core.delivery.first_post import FirstPost, FirstPosts
 from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
@@ -66,6 +68,8 @@ class Relayer:
         self.first_posts: FirstPosts | None = None
         # Texts held while the group's budget is spent share a post, where the app sets it.
         self.coalescer: Coalescer | None = None
+        # First-timers first at the group's budget under pressure, where the app sets it.
+        self.fair: FairBudget | None = None
         # Sends in progress per chat, set once their links are committed: a reply to a copy
         # that a person saw before its link was recorded waits for it (see _reply_target).
         self._recording: dict[str, list[asyncio.Event]] = {}
@@ -212,7 +216,7 @@ class Relayer:
     async def _limited(
         self, keys: Sequence[RateKey], n: int, call: Callable[[], Awaitable[T]]
     ) -> T:
-        recorded = await self.limiter.acquire(keys, n)
+        recorded = await self.limiter.acquire(keys, n, fairness.leave())
         try:
             return await call()
         finally:
