@@ -188,7 +188,8 @@ class App:
         queue = Queue(store, desk.chat_id)
         relayer = Relayer(store, self.clock, desk, channels, limiter)
         outbox = self._outbox(store, transactions, queue, relayer, list(channels))
-        surge = SurgeParts.build(cfg, store, desk, limiter, self.clock, relayer)
+        surge = SurgeParts.build(cfg, store, desk, limiter, self.clock, relayer, transactions,
+                                 queue)
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         sla_store = TortoiseSlaStore()
         lifecycle = Lifecycle([SlaClock(sla_store, policy, queue)] if policy else [])
@@ -198,8 +199,9 @@ class App:
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(desk.platform, desk.chat_id), cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
+        sections = [selfservice.report] if selfservice else []
         controls = SlaControls(store, sla_store, transactions, queue, policy,
-                               [selfservice.report] if selfservice else [])
+                               [*sections, *(surge.reports() if surge else [])])
         commands = self._commands(intake, conversations,
                                   Linking(store, transactions, queue, conversations, lifecycle),
                                   controls)
@@ -290,9 +292,8 @@ class App:
         if services.sla_jobs is not None:
             services.sla_jobs.start()
         services.tasks.append(asyncio.create_task(services.poller.run(), name="polling"))
-        spares = services.surge.run() if services.surge is not None else None
-        if spares is not None:
-            services.tasks.append(spares)
+        if services.surge is not None:
+            services.tasks += services.surge.run()
         if services.vk is not None:
             services.tasks.append(services.vk.run())
         self.services = services

@@ -14,14 +14,19 @@ from core.clock import Clock
 from core.delivery.coalesce import Coalescer
 from core.delivery.fairness import FairBudget
 from core.delivery.first_post import FirstPosts
+from core.delivery.queue import Queue
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.delivery.relay import Relayer
 from core.delivery.spares import SpareTopics
+from core.delivery.surge import SurgeReport, SurgeWatch
+from core.unit import Transactions
 from storage.store import TortoiseStore
 from storage.surge import TortoiseSurgeStore
 
 # How often the spare keeper looks whether the budget is idle (a look is two reads).
 SPARES_EVERY = 1.0
+# How often the queue into the group is measured for surge notices (one count query).
+SURGE_EVERY = 1.0
 
 
 @dataclass
@@ -29,11 +34,13 @@ class SurgeParts:
     spares: SpareTopics | None
     first_posts: FirstPosts | None
     coalescer: Coalescer | None
+    watch: SurgeWatch | None = None
+    report: SurgeReport | None = None
 
     @classmethod
     def build(cls, config: Config, store: TortoiseStore, desk: TelegramDesk,
-              limiter: SlidingWindowLimiter, clock: Clock, relayer: Relayer
-              ) -> SurgeParts | None:
+              limiter: SlidingWindowLimiter, clock: Clock, relayer: Relayer,
+              transactions: Transactions, queue: Queue) -> SurgeParts | None:
         wanted, coalesce = config.outbox.spare_topics, config.outbox.coalesce
         if wanted <= 0 and not coalesce:
             return None
@@ -48,9 +55,17 @@ class SurgeParts:
             coalescer = Coalescer(surge_store, desk, zone)
             relayer.coalescer = coalescer
             relayer.fair = FairBudget(limiter, desk.rate_keys(), store)
+            watch = SurgeWatch(surge_store, transactions, queue, desk.rate_keys(), clock)
+            return cls(spares, first_posts, coalescer, watch, SurgeReport(surge_store, zone))
         return cls(spares, first_posts, coalescer)
 
-    def run(self) -> asyncio.Task[None] | None:
-        if self.spares is None:
-            return None
-        return asyncio.create_task(self.spares.run(SPARES_EVERY), name="spare-topics")
+    def reports(self) -> list[SurgeReport]:
+        return [self.report] if self.report is not None else []
+
+    def run(self) -> list[asyncio.Task[None]]:
+        tasks = []
+        if self.spares is not None:
+            tasks.append(asyncio.create_task(self.spares.run(SPARES_EVERY), name="spare-topics"))
+        if self.watch is not None:
+            tasks.append(asyncio.create_task(self.watch.run(SURGE_EVERY), name="surge-watch"))
+        return tasks

@@ -256,3 +256,16 @@ class CoalescedPart(Model):
 
     class Meta:
         table = "coalesced_part"
+
+
+class SurgePeriod(Model):
+    # A time when more posts waited for the group's budget than one window lets through
+    # (core/delivery/surge.py); /report lists them.
+
+    id = fields.BigIntField(primary_key=True)
+    started_us = fields.BigIntField(db_index=True)
+    ended_us = fields.BigIntField(null=True)
+    peak = fields.IntField()
+
+    class Meta:
+        table = "surge_period"

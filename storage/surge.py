@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from core.delivery.surge import SurgePeriod
 from storage.base import TortoiseBase, from_us, to_us
 
 
@@ -81,3 +82,34 @@ class TortoiseSurgeStore(TortoiseBase):
         rows = await self._raw("SELECT message_id FROM coalesced_part WHERE post_id = ?"
                                " ORDER BY message_id", [post_id])
         return [int(r["message_id"]) for r in rows]
+
+    async def desk_backlog(self) -> int:
+        rows = await self._raw("SELECT COUNT(*) AS n FROM delivery WHERE target = 'desk'"
+                               " AND status IN ('pending', 'sending')", [])
+        return int(rows[0]["n"])
+
+    async def surge_started(self, at: datetime, waiting: int) -> None:
+        await self._raw("INSERT INTO surge_period (started_us, ended_us, peak)"
+                        " VALUES (?, NULL, ?)", [to_us(at), waiting])
+
+    async def surge_peak(self, waiting: int) -> None:
+        await self._raw("UPDATE surge_period SET peak = ? WHERE ended_us IS NULL AND peak < ?",
+                        [waiting, waiting])
+
+    async def surge_ended(self, at: datetime) -> None:
+        await self._raw("UPDATE surge_period SET ended_us = ? WHERE ended_us IS NULL",
+                        [to_us(at)])
+
+    async def open_surge(self) -> SurgePeriod | None:
+        rows = await self._raw("SELECT * FROM surge_period WHERE ended_us IS NULL"
+                               " ORDER BY id DESC LIMIT 1", [])
+        return SurgePeriod(from_us(rows[0]["started_us"]), None, int(rows[0]["peak"])) \
+            if rows else None
+
+    async def surges(self, since: datetime, until: datetime) -> list[SurgePeriod]:
+        rows = await self._raw(
+            "SELECT * FROM surge_period WHERE started_us < ? AND (ended_us IS NULL OR"
+            " ended_us >= ?) ORDER BY started_us", [to_us(until), to_us(since)])
+        return [SurgePeriod(from_us(r["started_us"]),
+                            from_us(r["ended_us"]) if r["ended_us"] is not None else None,
+                            int(r["peak"])) for r in rows]

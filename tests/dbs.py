@@ -11,7 +11,7 @@ import asyncpg
 PG_URL = os.environ.get("RELAYDESK_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
 TABLES = ("delivery", "message_link", "message", "conversation", "identity", "customer",
           "sla_deadline", "sla_breach", "cursor", "faq_turn", "spare_topic", "first_post",
-          "coalesced_part")
+          "coalesced_part", "surge_period")
 
 
 def _with_db(url: str, name: str) -> str:

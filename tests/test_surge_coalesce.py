@@ -142,7 +142,7 @@ async def topic_holding(desk: Desk, line: str, timeout: float = 10.0) -> int:
         return [m for m in desk.messages() if m.get("from", {}).get("is_bot")
                 and line in _text(m).split("\n")]
 
-    await desk.wait(lambda: found(), timeout)
+    await desk.wait(found, timeout)
     return int(found()[0]["message_thread_id"])
 
 
@@ -177,4 +177,30 @@ async def test_a_customer_awaiting_a_first_answer_goes_before_answered_ones_back
     assert after - before <= 2, (before, after)
     assert after < 12, "not after the answered customers' backlog"
     await desk.wait(lambda: _locations(desk, topics) == 12, timeout=30)
+    assert desk.emu.violations == []
+
+
+def _general(desk: Desk, part: str) -> list[dict[str, Any]]:
+    return [m for m in desk.messages() if m.get("from", {}).get("is_bot")
+            and not m.get("message_thread_id") and part in _text(m)]
+
+
+async def test_general_is_told_when_a_surge_starts_and_ends_and_report_lists_it(
+        desk: Desk, start: StartRelay) -> None:
+    await start()
+    people = [desk.customer(f"Wave{i}") for i in range(6)]
+    await asyncio.gather(*(p.says(f"wave {i}") for i, p in enumerate(people)))
+    await desk.wait(lambda: _general(desk, "🌊 Surge"),
+                    timeout=30)
+    [notice] = _general(desk, "🌊 Surge")
+    assert "posts are waiting for the group's budget" in _text(notice)
+    await desk.wait(lambda: _general(desk, "✅ Surge over"), timeout=60)
+    for i in range(6):
+        await topic_holding(desk, f"wave {i}")
+    assert len(_general(desk, "🌊 Surge")) == 1, "one notice per surge, not one per look"
+    olga = desk.operator("Olga")
+    await desk.emu.user_send(olga.user, desk.group, text="/report today")
+    await desk.wait(lambda: _general(desk, "🌊 Surges"), timeout=30)
+    [report] = _general(desk, "🌊 Surges")
+    assert "peak" in _text(report) and "waiting" in _text(report)
     assert desk.emu.violations == []

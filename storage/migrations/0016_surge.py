@@ -1,5 +1,6 @@
 """Surge: spare operator topics made ahead of demand, and which message carries a
-conversation's card (the topic's first post), and the parts of coalesced posts."""
+conversation's card (the topic's first post), the parts of coalesced posts, and
+surge periods (for /report)."""
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
@@ -40,6 +41,17 @@ class Migration(migrations.Migration):
                 ('posted_us', fields.BigIntField()),
             ],
             options={'table': 'coalesced_part', 'app': 'relaydesk', 'pk_attr': 'message_id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='SurgePeriod',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('started_us', fields.BigIntField(db_index=True)),
+                ('ended_us', fields.BigIntField(null=True)),
+                ('peak', fields.IntField()),
+            ],
+            options={'table': 'surge_period', 'app': 'relaydesk', 'pk_attr': 'id'},
             bases=['Model'],
         ),
     ]
