@@ -359,7 +359,7 @@ class OutboxConfig(Section):
     )
     # Surge (core/delivery/spares.py, first_post.py): topics made ahead while the group's
     # budget is idle, and a new conversation's first post carrying the card; 0: neither.
-    spare_topics: Int = Field(default=0, ge=0, le=50)
+    spare_topics: Int = Field(default=0, ge=0, le=500)
     # A customer's texts held while the group's budget is spent go out as one post.
     coalesce: bool = False
 
