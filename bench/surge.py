@@ -47,20 +47,22 @@ def _units(record: Any) -> int:
     return 1 if record.method in GROUP_SEND else 0
 
 
-def _visible_at(w: World, since: int, markers: dict[str, int]) -> dict[int, float]:
+def _visible_at(w: World, since: int, markers: dict[int, tuple[int, int]]
+                ) -> dict[int, float]:
     """Customer index → when their first message became readable in the group: a copy of
     it, or a post whose text carries it (the card and the text in one)."""
     emu, found = w.emu, {}
-    first_ids = {mid: i for i, mid in markers.items()}
+    first_ids = {chat_mid: i for i, chat_mid in markers.items()}
     for r in emu.requests[since:]:
         if not r.ok or r.chat_id != w.group:
             continue
         at = r.time + r.duration
         text = str(r.params.get("text", "")) + str(r.params.get("caption", ""))
+        source = int(r.params.get("from_chat_id", 0) or 0)
         ids = [int(x) for x in r.params.get("message_ids", [])]
         if "message_id" in r.params and r.method == "copyMessage":
             ids.append(int(r.params["message_id"]))
-        hits = {first_ids[m] for m in ids if m in first_ids}
+        hits = {first_ids[(source, m)] for m in ids if (source, m) in first_ids}
         hits |= {i for i in markers if f"s{i:03d}-m0" in text}
         for i in hits:
             found.setdefault(i, at)
@@ -136,7 +138,7 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
         log(f"[surge:{mode}] {customers} spares ready in {time.monotonic() - prep0:.1f}s")
         await asyncio.sleep(group_window + 0.5)  # their window has passed
     users = [w.customer(f"Surge{i}") for i in range(customers)]
-    markers: dict[int, int] = {}
+    markers: dict[int, tuple[int, int]] = {}
     since = len(emu.requests)
     violations0 = len(emu.violations)
     t0 = time.monotonic()
@@ -146,7 +148,7 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
         for j in range(per_customer):
             msg = await emu.user_send(users[i], users[i].id, text=f"s{i:03d}-m{j}")
             if j == 0:
-                markers[i] = int(msg["message_id"])
+                markers[i] = (int(users[i].id), int(msg["message_id"]))
 
     log(f"[surge:{mode}] {customers}×{per_customer} over {arrivals:.1f}s, group window "
         f"{group_window}s: least for one send each {minimum:.1f}s")
@@ -161,6 +163,7 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
         await emu.wait_for(everyone, minimum * 6 + 120, "every customer visible")
     except TimeoutError:
         complete = False
+    log(f"[surge:{mode}] all visible: {complete}")
     visible = _visible_at(w, since, markers)
     last = max(visible.values(), default=time.monotonic())
     first_send = min((r.time for r in emu.requests[since:] if r.ok and r.chat_id == w.group
@@ -172,6 +175,14 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
     await emu.wait_for(lambda: all(any(f"s{i:03d}-m{per_customer - 1}" in str(
         m.get("text", "")) for m in emu.messages(w.group)) for i in range(customers)),
         minimum * 30 + 300, "every message in the group")
+    if mode == "after":  # idle means idle: spares made again and titles set
+        def settled() -> bool:
+            names = {t["message_thread_id"]: t["name"] for t in emu.topics(w.group)}
+            spare = sum(n == "💬 New conversation" for n in names.values())
+            return spare >= customers and len(names) >= 2 * customers
+        await emu.wait_for(settled, customers * group_window * 2 + 120, "spares settled")
+        await asyncio.sleep(group_window + 0.5)
+    log(f"[surge:{mode}] every message in the group; idle latency next")
     idle = await _idle_latency(w, idle_samples)
     return {
         "relay": relay.kind, "mode": mode,

@@ -273,8 +273,8 @@ class Outbox:
                     )
                     claimed += followers.rows
                 self._held[head.lane] = [d.id for d in claimed]
-                claimed = await self._hold_for_budget(head.lane, claimed)
-                if not await self._process(claimed) or self._stopping:
+                claimed, pressed = await self._hold_for_budget(head.lane, claimed)
+                if not await self._process(claimed, pressed) or self._stopping:
                     break
                 seen = self._wakes.get(target, 0)
                 last = claimed[-1].id
@@ -295,25 +295,28 @@ class Outbox:
         finally:
             self._end_lane(head, drained and left is None, seen)
 
-    async def _hold_for_budget(self, lane: str, claimed: list[Delivery]) -> list[Delivery]:
+    async def _hold_for_budget(self, lane: str, claimed: list[Delivery]
+                               ) -> tuple[list[Delivery], bool]:
         """Coalescing (core.delivery.coalesce): a desk lane that would only wait for the
         group's budget waits before planning, then takes what its customer wrote meanwhile,
-        so the texts can share a post. Without coalescing, or with budget to spare, as is."""
+        so the texts can share a post. Without coalescing, or with budget to spare, as is.
+        True with the rows when the lane had to wait (the texts are coalesced then)."""
         relayer, fair = self._relayer, self._relayer.fair
         if relayer.coalescer is None or fair is None or claimed[0].target != DESK:
-            return claimed
-        keys = relayer.desk_keys()
+            return claimed, False
+        keys, waited = relayer.desk_keys(), False
         while relayer.limiter.delay(keys, 1) > 0 and not self._stopping:
+            waited = True
             try:
                 await fair.wait(claimed[0].conversation_id)
             except Interrupted:
-                return claimed  # the send itself is interrupted and goes back to the queue
+                return claimed, True  # the send is interrupted and goes back to the queue
             more = await self._store.claim_next(
                 lane, self._now(), 100, self._lease_until(), claimed[-1].id,
                 held=[d.id for d in claimed])
             claimed = claimed + more.rows
             self._held[lane] = [d.id for d in claimed]
-        return claimed
+        return claimed, waited
 
     def _end_lane(self, head: Delivery, empty: bool, seen: int) -> None:
         """The lane task is done: free its slot, and tell the dispatcher unless nothing can
@@ -336,9 +339,9 @@ class Outbox:
         if not quiet:
             self.wake([target])
 
-    async def _process(self, claimed: list[Delivery]) -> bool:
+    async def _process(self, claimed: list[Delivery], pressed: bool = False) -> bool:
         """Run the claimed rows in order. False when the lane must pause (FIFO holds)."""
-        steps = await self._relayer.plan(claimed)
+        steps = await self._relayer.plan(claimed, pressed)
         fair = self._relayer.fair if claimed[0].target == DESK else None
         for index, step in enumerate(steps):
             if not await self._run_step(step, fair):

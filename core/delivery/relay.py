@@ -97,8 +97,9 @@ class Relayer:
 
     # ---- planning --------------------------------------------------------------------
 
-    async def plan(self, claimed: Sequence[Delivery]) -> list[Step]:
-        """Group consecutive relays the platform can send in one call (albums, bursts)."""
+    async def plan(self, claimed: Sequence[Delivery], pressed: bool = False) -> list[Step]:
+        """Group consecutive relays the platform can send in one call (albums, bursts);
+        `pressed`: the lane waited for the group's budget (see _coalesce)."""
         steps: list[Step] = []
         for delivery in claimed:
             item = await self._outgoing(delivery) if delivery.action is Action.RELAY else None
@@ -113,13 +114,15 @@ class Relayer:
                 last.items.append(item)
                 continue
             steps.append(Step([delivery], [item] if item is not None else []))
-        return self._coalesce(steps) if self.coalescer is not None else steps
+        return self._coalesce(steps, pressed) if self.coalescer is not None else steps
 
-    def _coalesce(self, steps: list[Step]) -> list[Step]:
-        """Under pressure (the group's budget can't take these posts now), consecutive
-        texts of the customer share one post; with budget to spare, nothing changes."""
+    def _coalesce(self, steps: list[Step], pressed: bool) -> list[Step]:
+        """Under pressure (the lane waited for the group's budget, or the budget can't
+        take these posts now), consecutive texts of the customer share one post; with
+        budget to spare, nothing changes."""
         wanted = sum(len(s.items) for s in steps if s.deliveries[0].target == DESK)
-        if wanted < 2 or self.limiter.delay(self._desk.rate_keys(), wanted) <= 0:
+        if wanted < 2 or not pressed and self.limiter.delay(self._desk.rate_keys(),
+                                                               wanted) <= 0:
             return steps
         joined: list[Step] = []
         for step in steps:
