@@ -274,6 +274,8 @@ class Outbox:
                     claimed += followers.rows
                 self._held[head.lane] = [d.id for d in claimed]
                 claimed, pressed = await self._hold_for_budget(head.lane, claimed)
+                if not claimed:  # gave its slot to a customer operators can't see yet
+                    break
                 if not await self._process(claimed, pressed) or self._stopping:
                     break
                 seen = self._wakes.get(target, 0)
@@ -307,6 +309,8 @@ class Outbox:
         keys, waited = relayer.desk_keys(), False
         while relayer.limiter.delay(keys, 1) > 0 and not self._stopping:
             waited = True
+            if await self._yield_slot(fair, claimed):
+                return [], True
             try:
                 await fair.wait(claimed[0].conversation_id)
             except Interrupted:
@@ -317,6 +321,22 @@ class Outbox:
             claimed = claimed + more.rows
             self._held[lane] = [d.id for d in claimed]
         return claimed, waited
+
+    async def _yield_slot(self, fair: FairBudget, claimed: list[Delivery]) -> bool:
+        """Under pressure, a lane of a customer operators already see gives its worker
+        slot to a head waiting for one (fairness's first rank may be among them): its rows
+        wait, due when the budget has room again, and go out together then."""
+        if await fair.rank(claimed[0].conversation_id) == 0:
+            return False
+        now = self._now()
+        due = await self._store.next_due_at(set(self._lanes), [DESK])
+        if due is None or due > now:
+            return False
+        wait = self._relayer.limiter.delay(self._relayer.desk_keys(), 1)
+        at = now + timedelta(seconds=wait + SPIN_GUARD)
+        for d in claimed:
+            await self._store.reschedule(d.id, at, None, d.attempts)
+        return True
 
     def _end_lane(self, head: Delivery, empty: bool, seen: int) -> None:
         """The lane task is done: free its slot, and tell the dispatcher unless nothing can
