@@ -56,6 +56,7 @@ class SurgeParts:
             relayer.coalescer = coalescer
             relayer.fair = FairBudget(limiter, desk.rate_keys(), store)
             watch = SurgeWatch(surge_store, transactions, queue, desk.rate_keys(), clock)
+            relayer.surging = watch.surging
             return cls(spares, first_posts, coalescer, watch, SurgeReport(surge_store, zone))
         return cls(spares, first_posts, coalescer)
 

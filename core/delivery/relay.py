@@ -70,6 +70,8 @@ class Relayer:
         self.coalescer: Coalescer | None = None
         # First-timers first at the group's budget under pressure, where the app sets it.
         self.fair: FairBudget | None = None
+        # Whether General was told of a surge (core.delivery.surge): pressure too.
+        self.surging: Callable[[], bool] | None = None
         # Sends in progress per chat, set once their links are committed: a reply to a copy
         # that a person saw before its link was recorded waits for it (see _reply_target).
         self._recording: dict[str, list[asyncio.Event]] = {}
@@ -117,12 +119,15 @@ class Relayer:
         return self._coalesce(steps, pressed) if self.coalescer is not None else steps
 
     def _coalesce(self, steps: list[Step], pressed: bool) -> list[Step]:
-        """Under pressure (the lane waited for the group's budget, or the budget can't
-        take these posts now), consecutive texts of the customer share one post; with
-        budget to spare, nothing changes."""
+        """Under pressure (the lane waited for the group's budget, the budget can't take
+        these posts now, or a surge is under way), consecutive texts of the customer share
+        one post; with budget to spare, nothing changes."""
         wanted = sum(len(s.items) for s in steps if s.deliveries[0].target == DESK)
-        if wanted < 2 or not pressed and self.limiter.delay(self._desk.rate_keys(),
-                                                               wanted) <= 0:
+        if wanted < 2:
+            return steps
+        pressed = pressed or (self.surging is not None and self.surging()) \
+            or self.limiter.delay(self._desk.rate_keys(), wanted) > 0
+        if not pressed:
             return steps
         joined: list[Step] = []
         for step in steps:

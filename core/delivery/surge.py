@@ -59,6 +59,9 @@ class SurgeWatch:
         self.active: SurgePeriod | None = None
         self._loaded = False
 
+    def surging(self) -> bool:
+        return self.active is not None
+
     async def run(self, every: float) -> None:
         while True:
             try:
