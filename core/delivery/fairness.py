@@ -52,10 +52,13 @@ class FairBudget:
         return self._waiting[0] + self._waiting[1]
 
     @asynccontextmanager
-    async def turn(self, conversation_id: int | None, n: int = 1) -> AsyncIterator[None]:
+    async def turn(self, conversation_id: int | None, n: int = 1, pressed: bool = False
+                   ) -> AsyncIterator[None]:
         """Around one desk step of a lane: while it waits for the budget, it leaves a free
-        place per lane of a better rank waiting."""
-        if self._limiter.delay(self._keys, n) <= 0 and not self._first_timers:
+        place per lane of a better rank waiting. `pressed`: the lane has waited already
+        (its rank counts until its step is sent)."""
+        if not pressed and self._limiter.delay(self._keys, n) <= 0 \
+                and not self._first_timers:
             # Budget to spare: nothing is read. Should the budget run out while this step
             # waits, it yields to better ranks then waiting, as an answered customer's.
             token = _leave.set(self._ahead(2))

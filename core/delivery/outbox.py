@@ -364,19 +364,20 @@ class Outbox:
         steps = await self._relayer.plan(claimed, pressed)
         fair = self._relayer.fair if claimed[0].target == DESK else None
         for index, step in enumerate(steps):
-            if not await self._run_step(step, fair):
+            if not await self._run_step(step, fair, pressed):
                 rest = [d.id for s in steps[index + 1:] for d in s.deliveries]
                 if rest:
                     await self._store.release(rest)
                 return False
         return True
 
-    async def _run_step(self, step: Step, fair: FairBudget | None) -> bool:
+    async def _run_step(self, step: Step, fair: FairBudget | None, pressed: bool) -> bool:
         """One step through the policy; a desk step takes its turn at the group's budget
         (core.delivery.fairness) when surge handling is on."""
         if fair is None:
             return await self._policy.run(step)
-        async with fair.turn(step.deliveries[0].conversation_id, max(len(step.items), 1)):
+        async with fair.turn(step.deliveries[0].conversation_id, max(len(step.items), 1),
+                             pressed):
             return await self._policy.run(step)
 
     async def stop(self, grace: float = 10.0) -> int:
