@@ -36,6 +36,7 @@ from bots.reload import Reloader
 from bots.selfservice import SelfServiceParts
 from bots.sla_jobs import SlaJobs
 from bots.startup import StartupRetry
+from bots.surge import SurgeParts
 from bots.vk import VkParts
 from bots.web import WebParts
 from bots.webhook import telegram_webhook
@@ -106,6 +107,7 @@ class Services:
     metrics: Metrics | None = None  # with an `http:` section: /metrics, /healthz, /readyz
     leadership: Leadership | None = None  # PostgreSQL: one poller, one job runner
     username: str = ""  # the bot's @username
+    surge: SurgeParts | None = None
 
 
 def _limit(key: str, limit: object) -> RateKey:
@@ -269,6 +271,8 @@ class App:
         relayer = Relayer(store, self.clock, desk, channels, limiter, Desks(
             desk, desks, departments.departments.name_of if departments else None))
         outbox = self._outbox(store, transactions, queue, relayer, list(channels))
+        surge = SurgeParts.build(cfg, store, desk, limiter, self.clock, relayer, transactions,
+                                 queue)
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         sla_store = TortoiseSlaStore()
         lifecycle = Lifecycle([SlaClock(sla_store, policy, queue)] if policy else [])
@@ -285,9 +289,10 @@ class App:
                                DeskRef(desk.platform, desk.chat_id, frozenset(desks)),
                                cfg.outbox.album_wait)
         conversations = Conversations(store, transactions, queue, lifecycle)
+        sections = [selfservice.report] if selfservice else []
         controls = SlaControls(store, sla_store, transactions, queue, policy,
-                               ([selfservice.report] if selfservice else [])
-                               + feedback.reports,
+                               [*sections, *feedback.reports,
+                                *(surge.reports() if surge else [])],
                                departments.report_scopes() if departments else None)
         commands = self._commands(intake, conversations,
                                   Linking(store, transactions, queue, conversations, lifecycle),
@@ -337,7 +342,7 @@ class App:
                         presses, transactions, queue, lifecycle, jobs, vk=vk,
                         selfservice=selfservice, feedback=feedback, http=http,
                         max=max_parts, departments=departments, web=web, webhook=webhook,
-                        metrics=metrics, leadership=leadership)
+                        metrics=metrics, leadership=leadership, surge=surge)
 
     async def _lead(self, polling: bool, vk: bool, jobs: SlaJobs | None,
                     opened: contextlib.AsyncExitStack) -> Leadership | None:
@@ -456,6 +461,8 @@ class App:
             polling = services.poller.run() if services.leadership is None else \
                 poll_while_leading(services.poller, services.leadership)
             services.tasks.append(asyncio.create_task(polling, name="polling"))
+        if services.surge is not None:
+            services.tasks += services.surge.run()
         if services.vk is not None:
             services.tasks.append(services.vk.run() if services.leadership is None else
                                   asyncio.create_task(vk_while_leading(

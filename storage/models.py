@@ -327,3 +327,54 @@ class WebFile(Model):
 
     class Meta:
         table = "web_file"
+# --- surge (core/delivery/spares.py, core/delivery/first_post.py) ---------------------------
+
+
+class SpareTopic(Model):
+    # A topic made while the group's budget was idle. Free while conversation_id is NULL;
+    # once a conversation took it, the row waits for its title to be set, then goes.
+
+    id = fields.BigIntField(primary_key=True)
+    topic_id = fields.BigIntField(unique=True)
+    conversation_id = fields.IntField(null=True)
+    made_us = fields.BigIntField()
+
+    class Meta:
+        table = "spare_topic"
+
+
+class FirstPost(Model):
+    # The customer message posted together with its conversation's card: an edit of it
+    # renders the card again.
+
+    message_id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.IntField()
+
+    class Meta:
+        table = "first_post"
+
+
+class CoalescedPart(Model):
+    # A customer message that went out in a coalesced post (core/delivery/coalesce.py):
+    # its edits render the post again, replies to it thread onto the post.
+
+    message_id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.IntField()
+    post_id = fields.CharField(max_length=64, db_index=True)
+    posted_us = fields.BigIntField()
+
+    class Meta:
+        table = "coalesced_part"
+
+
+class SurgePeriod(Model):
+    # A time when more posts waited for the group's budget than one window lets through
+    # (core/delivery/surge.py); /report lists them.
+
+    id = fields.BigIntField(primary_key=True)
+    started_us = fields.BigIntField(db_index=True)
+    ended_us = fields.BigIntField(null=True)
+    peak = fields.IntField()
+
+    class Meta:
+        table = "surge_period"

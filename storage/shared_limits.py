@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from core.delivery.ratelimit import Interrupted, SlidingWindowLimiter
 from core.ports import RateKey
@@ -51,8 +51,11 @@ class SharedLimiter(SlidingWindowLimiter):
         self._taken: dict[float, list[int]] = {}  # record time → its rows in rate_slot
         self._background: set[asyncio.Task[None]] = set()
 
-    async def acquire(self, keys: Sequence[RateKey], n: int = 1) -> float:
-        while (wait := self.delay(keys, n)) > 0:  # this process's own windows first
+    async def acquire(self, keys: Sequence[RateKey], n: int = 1,
+                      leave: Callable[[], int] | None = None) -> float:
+        # This process's own windows first, leaving the places fairness asks for (see
+        # core.delivery.fairness: it ranks this process's lanes only).
+        while (wait := self.delay(keys, n + (leave() if leave else 0))) > 0:
             if self._interrupted.is_set():
                 raise Interrupted
             with contextlib.suppress(TimeoutError):

@@ -12,7 +12,8 @@ PG_URL = os.environ.get("RELAYDESK_TEST_PG_URL", "postgres://postgres@127.0.0.1:
 TABLES = ("delivery", "message_link", "message", "conversation", "identity", "customer",
           "sla_deadline", "sla_breach", "cursor", "faq_turn", "csat_survey",
           "customer_ban", "abuse_event", "department_wait", "web_event", "web_file",
-          "rate_slot", "rate_pause")
+          "rate_slot", "rate_pause", "spare_topic", "first_post", "coalesced_part",
+          "surge_period")
 
 
 def _with_db(url: str, name: str) -> str:

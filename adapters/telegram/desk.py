@@ -19,6 +19,8 @@ from aiogram.types import (
 
 from adapters.telegram import errors
 from adapters.telegram.captions import utf16_len, utf16_prefix
+from adapters.telegram.coalesced import CoalescedPoster
+from adapters.telegram.first_post import FirstPoster
 from adapters.telegram.sender import PLATFORM, TelegramSender, can_batch
 from core.errors import NotModified, TopicClosed, TopicMissing
 from core.files import Files
@@ -62,6 +64,8 @@ class TelegramDesk:
         self._keys = (group_limit, bot_limit)
         self._topics_made = 0
         self._controls: InlineKeyboardMarkup | None = None
+        self._first = FirstPoster(bot, self._sender, chat_id, lambda: self._controls)
+        self._coalesced = CoalescedPoster(bot, chat_id, lambda: self._controls)
 
     def set_buttons(self, buttons: Sequence[tuple[str, str]]) -> None:
         """The buttons under every customer card, (label, command name) each: the same
@@ -143,3 +147,38 @@ class TelegramDesk:
                    reply_to: str | None) -> str | None:
         return await errors.call(self._chat, lambda: self._sender.edit(
             self._chat, topic_id, platform_message_id, message, reply_to), desk=True)
+
+    # ---- a topic's first post: the card and the first message in one (core.delivery.first_post)
+
+    def first_sends(self, card_html: str, item: Outgoing) -> int | None:
+        return self._first.sends(card_html, item)
+
+    async def post_first(self, topic_id: int, card_html: str, item: Outgoing) -> str:
+        return await errors.call(
+            self._chat, lambda: self._first.post(topic_id, card_html, item), desk=True)
+
+    async def edit_first(self, topic_id: int, post_id: str, card_html: str,
+                         message: CoreMessage, reply_to: str | None) -> str | None:
+        return await errors.call(self._chat, lambda: self._first.edit(
+            topic_id, post_id, card_html, message, reply_to), desk=True)
+
+    # ---- coalesced posts: a customer's texts in one (core.delivery.coalesce)
+
+    def coalesced_sends(self, card_html: str | None, items: Sequence[Outgoing],
+                        labels: Sequence[str]) -> int | None:
+        return self._coalesced.sends(card_html, items, labels)
+
+    async def post_coalesced(self, topic_id: int, card_html: str | None,
+                             items: Sequence[Outgoing], labels: Sequence[str]) -> list[str]:
+        return await errors.call(self._chat, lambda: self._coalesced.post(
+            topic_id, card_html, items, labels), desk=True)
+
+    async def edit_coalesced(self, post_id: str, card_html: str | None,
+                             messages: Sequence[CoreMessage], labels: Sequence[str]) -> bool:
+        return await errors.call(self._chat, lambda: self._coalesced.edit(
+            post_id, card_html, messages, labels), desk=True)
+
+    async def post_correction(self, topic_id: int, post_id: str, message: CoreMessage,
+                              label: str) -> str:
+        return await errors.call(self._chat, lambda: self._coalesced.correction(
+            topic_id, post_id, message, label), desk=True)

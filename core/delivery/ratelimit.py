@@ -78,16 +78,30 @@ class SlidingWindowLimiter:
             if moved:  # keep the deque sorted for delay()
                 self._sent[rk.key] = deque(sorted(sent))
 
-    async def acquire(self, keys: Sequence[RateKey], n: int = 1) -> float:
+    async def acquire(self, keys: Sequence[RateKey], n: int = 1,
+                      leave: Callable[[], int] | None = None) -> float:
         """Wait until `n` sends are allowed, then record them; returns the record time,
         to be passed to `settle` when the call has completed. Raises Interrupted once
-        `interrupt()` was called."""
+        `interrupt()` was called. `leave`: how many places to leave free for others first
+        (asked again at every look; see core.delivery.fairness)."""
+        while True:
+            if self._interrupted.is_set():
+                raise Interrupted
+            wait = self.delay(keys, n + (leave() if leave else 0))
+            if wait <= 0:
+                return self.record(keys, n)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._interrupted.wait(), wait)
+
+    async def wait(self, keys: Sequence[RateKey], n: int = 1) -> None:
+        """Wait until `n` sends are allowed, recording none (see core.delivery.coalesce).
+        Raises Interrupted as `acquire` does."""
         while True:
             if self._interrupted.is_set():
                 raise Interrupted
             wait = self.delay(keys, n)
             if wait <= 0:
-                return self.record(keys, n)
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._interrupted.wait(), wait)
 

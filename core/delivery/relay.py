@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,11 @@ from typing import Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.delivery import fairness
+from core.delivery.coalesce import EDIT_WINDOW, Coalescer, can_join
 from core.delivery.desks import Desks
+from core.delivery.fairness import FairBudget
+from core.delivery.first_post import FirstPost, FirstPosts
 from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
 from core.delivery.topics import Topics
@@ -43,6 +48,7 @@ class Step:
 
     deliveries: list[Delivery]
     items: list[Outgoing]
+    coalesced: bool = False  # texts that go out as one post (see core.delivery.coalesce)
 
 
 class Relayer:
@@ -62,6 +68,14 @@ class Relayer:
         self._channels = channels
         self.limiter = limiter
         self.topics = Topics(store, self.desks, limiter)
+        # One send for a new conversation (core.delivery.first_post), where the app sets it.
+        self.first_posts: FirstPosts | None = None
+        # Texts held while the group's budget is spent share a post, where the app sets it.
+        self.coalescer: Coalescer | None = None
+        # First-timers first at the group's budget under pressure, where the app sets it.
+        self.fair: FairBudget | None = None
+        # Whether General was told of a surge (core.delivery.surge): pressure too.
+        self.surging: Callable[[], bool] | None = None
         # Sends in progress per chat, set once their links are committed: a reply to a copy
         # that a person saw before its link was recorded waits for it (see _reply_target).
         self._recording: dict[str, list[asyncio.Event]] = {}
@@ -89,8 +103,9 @@ class Relayer:
 
     # ---- planning --------------------------------------------------------------------
 
-    async def plan(self, claimed: Sequence[Delivery]) -> list[Step]:
-        """Group consecutive relays the platform can send in one call (albums, bursts)."""
+    async def plan(self, claimed: Sequence[Delivery], pressed: bool = False) -> list[Step]:
+        """Group consecutive relays the platform can send in one call (albums, bursts);
+        `pressed`: the lane waited for the group's budget (see _coalesce)."""
         steps: list[Step] = []
         for delivery in claimed:
             item = await self._outgoing(delivery) if delivery.action is Action.RELAY else None
@@ -105,7 +120,36 @@ class Relayer:
                 last.items.append(item)
                 continue
             steps.append(Step([delivery], [item] if item is not None else []))
-        return steps
+        return self._coalesce(steps, pressed) if self.coalescer is not None else steps
+
+    def _coalesce(self, steps: list[Step], pressed: bool) -> list[Step]:
+        """Under pressure (the lane waited for the group's budget, the budget can't take
+        these posts now, or a surge is under way), consecutive texts of the customer share
+        one post; with budget to spare, nothing changes."""
+        wanted = sum(len(s.items) for s in steps if s.deliveries[0].target == DESK)
+        if wanted < 2:
+            return steps
+        pressed = pressed or (self.surging is not None and self.surging()) \
+            or self.limiter.delay(self._desk.rate_keys(), wanted) > 0
+        if not pressed:
+            return steps
+        joined: list[Step] = []
+        for step in steps:
+            last = joined[-1] if joined else None
+            if step.deliveries[0].target != DESK or not can_join(step.deliveries, step.items):
+                joined.append(step)
+            elif last is not None and last.coalesced:
+                last.deliveries += step.deliveries
+                last.items += step.items
+            else:
+                joined.append(Step(list(step.deliveries), list(step.items), coalesced=True))
+        for index, step in enumerate(joined):
+            if step.coalesced and len(step.items) == 1:  # alone after all: as it was
+                joined[index] = Step(step.deliveries, step.items)
+        return joined
+
+    def desk_keys(self) -> Sequence[RateKey]:
+        return self._desk.rate_keys()
 
     def _cap(self, delivery: Delivery) -> int:
         if delivery.target == DESK:
@@ -166,6 +210,9 @@ class Relayer:
         for link in await self._store.links_of(message_id):
             if link.chat_id == chat_id:
                 return link.platform_message_id
+        if self.coalescer is not None and chat_id == self._desk.chat_id:
+            part = await self.coalescer.store.part_post(message_id)  # no link of its own
+            return part[0] if part else None
         return None
 
     # ---- execution -------------------------------------------------------------------
@@ -181,7 +228,7 @@ class Relayer:
     async def _limited(
         self, keys: Sequence[RateKey], n: int, call: Callable[[], Awaitable[T]]
     ) -> T:
-        recorded = await self.limiter.acquire(keys, n)
+        recorded = await self.limiter.acquire(keys, n, fairness.leave())
         try:
             return await call()
         finally:
@@ -226,10 +273,26 @@ class Relayer:
                 await self._limited(keys, 1, lambda: change(topic))
             await self._finish(step)
             return
+        posts = self.first_posts
+        if step.coalesced:
+            await self._coalesced(step, conversation)
+            return
+        if first.action is Action.RELAY and posts is not None:
+            conversation, plan = await posts.plan(conversation, step.items)
+            if plan is not None:
+                await self._first_post(step, conversation, plan)
+                return
         topic_id = await self.topics.ensure(conversation)
+        if first.action is Action.EDIT and await self._coalesced_edit(step, conversation,
+                                                                      topic_id):
+            return
         if first.action is Action.EDIT:
-            await self._edit(step, desk.chat_id, desk.platform,
-                             lambda pid, m, r: desk.edit(topic_id, pid, m, r),
+            call: Callable[[str, Message, str | None], Awaitable[str | None]] = \
+                functools.partial(desk.edit, topic_id)
+            if posts is not None and await posts.carries_card(first):
+                # The post is the card too: the card is rendered again with the new version.
+                call = functools.partial(posts.edit, topic_id, conversation)
+            await self._edit(step, desk.chat_id, desk.platform, call,
                              lambda o: self._repost_desk(desk, topic_id, o), keys)
             return
         with self._recorded(desk.chat_id):
@@ -246,6 +309,80 @@ class Relayer:
         wait = self.limiter.delay(keys, 1)
         if wait > YIELD_AFTER:
             raise RetryAfter(wait, None, f"the group's budget is used up for {wait:.1f}s")
+
+    async def _first_post(self, step: Step, conversation: Conversation, plan: FirstPost
+                          ) -> None:
+        """The card and the conversation's first message in one post (see first_post)."""
+        posts, desk = self.first_posts, self._desk
+        assert posts is not None
+        with self._recorded(desk.chat_id):
+            post_id = await self._limited(desk.rate_keys(), plan.sends, lambda: posts.desk
+                                          .post_first(plan.topic_id, plan.card, plan.item))
+            await posts.posted(conversation, plan.item)
+            await self._finish(step, [(desk.platform, desk.chat_id, [post_id])])
+
+    async def _coalesced(self, step: Step, conversation: Conversation) -> None:
+        """One post for a run of texts; the card on top when it is the topic's first."""
+        coalescer, desk, posts = self.coalescer, self._desk, self.first_posts
+        assert coalescer is not None
+        card = None
+        if posts is not None and not conversation.card_posted:
+            conversation, topic = await posts.topic(conversation)
+            card = await self.topics.card(conversation)
+        else:
+            topic = await self.topics.ensure(conversation)
+        items = step.items
+        labels = coalescer.labels([i.message for i in items])
+        sends = coalescer.desk.coalesced_sends(card, items, labels) or len(items)
+        with self._recorded(desk.chat_id):
+            ids = await self._limited(desk.rate_keys(), sends, lambda: coalescer.desk
+                                      .post_coalesced(topic, card, items, labels))
+            if card is not None and posts is not None:
+                await posts.posted(conversation, items[0])
+            for post_id in dict.fromkeys(ids):
+                await coalescer.store.add_parts(
+                    conversation.id, post_id,
+                    [i.message.id for i, p in zip(items, ids, strict=True) if p == post_id],
+                    self._clock.now())
+            coalescer.posts += len(set(ids))
+            # A post is linked to its last part: an operator's reply to it answers that.
+            last = [p if p != (ids[n + 1] if n + 1 < len(ids) else None) else None
+                    for n, p in enumerate(ids)]
+            await self._finish(step, [(desk.platform, desk.chat_id, last)])
+
+    async def _coalesced_edit(self, step: Step, conversation: Conversation,
+                              topic_id: int) -> bool:
+        """An edit of a part of a coalesced post renders the post again (past Telegram's
+        edit window, a marked correction answers it). False: not such a part."""
+        first, coalescer = step.deliveries[0], self.coalescer
+        if coalescer is None or first.message_id is None or first.file_replaced:
+            return False
+        part = await coalescer.store.part_post(first.message_id)
+        if part is None:
+            return False
+        post_id, posted_at = part
+        ids = await coalescer.store.post_parts(post_id)
+        messages = [await self._store.get_message(i) for i in ids]
+        card = None
+        if self.first_posts is not None and ids and await self.first_posts.is_first(ids[0]):
+            card = await self.topics.card(conversation)
+        labels = coalescer.labels(messages)
+        keys, desk = self._desk.rate_keys(), self._desk
+        new_id = None
+        try:
+            fits = self._clock.now() - posted_at < EDIT_WINDOW and await self._limited(
+                keys, 1, lambda: coalescer.desk.edit_coalesced(post_id, card, messages,
+                                                               labels))
+        except NotModified:
+            fits = True
+        if not fits:
+            edited = messages[ids.index(first.message_id)]
+            label = coalescer.labels([edited])[0]
+            with self._recorded(desk.chat_id):
+                new_id = await self._limited(keys, 1, lambda: coalescer.desk.post_correction(
+                    topic_id, post_id, edited, label))
+        await self._finish(step, [(desk.platform, desk.chat_id, [new_id])] if new_id else [])
+        return True
 
     async def _to_channel(self, step: Step) -> None:
         first = step.deliveries[0]

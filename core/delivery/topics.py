@@ -54,18 +54,31 @@ class Topics:
         topic_id = conversation.topic_id
         if topic_id is not None and conversation.card_posted:
             return topic_id
+        if topic_id is None:
+            topic_id = await self.make(conversation)
+        # The card is tracked on its own so that a failed card (429, network) is retried
+        # before anything else lands in the new topic.
+        card = await self.card(conversation)
         desk = self._desks.of(conversation)
+        card_topic = topic_id
+        await self._limited(lambda: desk.post_card(card_topic, card), desk)
+        await self._store.mark_card_posted(conversation.id)
+        return topic_id
+
+    async def make(self, conversation: Conversation) -> int:
+        """The conversation's topic, created now in its group (one send of its budget)."""
+        desk = self._desks.of(conversation)
+        customer, _, _ = await self._store.customer_card(conversation.customer_id)
+        title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
+        return await self._limited(lambda: self._new_topic(desk, conversation.id, title), desk)
+
+    async def card(self, conversation: Conversation) -> str:
+        """The customer card of the conversation's topic, as HTML."""
         customer, identities, conversations = await self._store.customer_card(
             conversation.customer_id
         )
-        if topic_id is None:
-            title = texts.topic_title(customer.display_name, conversation.channel, customer.id)
-            topic_id = await self._limited(
-                lambda: self._new_topic(desk, conversation.id, title), desk)
-        # The card is tracked on its own so that a failed card (429, network) is retried
-        # before anything else lands in the new topic.
         main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
-        card = texts.render(
+        return texts.render(
             "card",
             name=customer.display_name,
             username=main.username if main else None,
@@ -78,10 +91,6 @@ class Topics:
             identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
             department=self._desks.department_name(conversation),
         )
-        card_topic = topic_id
-        await self._limited(lambda: desk.post_card(card_topic, card), desk)
-        await self._store.mark_card_posted(conversation.id)
-        return topic_id
 
     async def _new_topic(self, desk: DeskPort, conversation_id: int, title: str) -> int:
         """A topic for the conversation: the one it got while this waited, else a new one.

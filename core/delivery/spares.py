@@ -1,0 +1,128 @@
+"""Spare operator topics: made ahead of demand while the group's budget is idle.
+
+Creating a topic posts a service message, which Telegram counts against the group's budget
+(about 20 posts a minute, all topics together) like any post. When many customers arrive
+at once, a topic made on the spot costs each of them a send before anyone sees a word of
+theirs; a spare made earlier costs nothing then. A conversation takes a spare as it is
+(its title neutral) and the title is set later, again only while the budget is idle: a
+title is a nicety, the customer's message is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from core import texts
+from core.clock import Clock
+from core.delivery.ratelimit import SlidingWindowLimiter
+from core.errors import NotModified, TopicClosed, TopicMissing
+from core.model import Conversation
+from core.ports import RateKey, Store
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SPARE_TITLE = "💬 New conversation"
+
+
+class SpareStore(Protocol):
+    async def add_spare(self, topic_id: int, now: datetime) -> None: ...
+    async def free_spares(self) -> int: ...
+    async def take_spare(self, conversation_id: int) -> int | None:
+        """The oldest free spare, now the conversation's (None: none is free)."""
+        ...
+    async def give_back_spare(self, topic_id: int) -> None: ...
+    async def spares_to_title(self, limit: int) -> list[tuple[int, int]]:
+        """Taken spares whose title is not set yet: (topic id, conversation id) each."""
+        ...
+    async def spare_titled(self, topic_id: int) -> None: ...
+    async def forget_spare(self, topic_id: int) -> None: ...
+
+
+class SpareDesk(Protocol):
+    def rate_keys(self) -> Sequence[RateKey]: ...
+    async def create_topic(self, title: str) -> int: ...
+    async def rename_topic(self, topic_id: int, title: str) -> None: ...
+
+
+def idle(limiter: SlidingWindowLimiter, keys: Sequence[RateKey]) -> bool:
+    """The budget is idle while a quarter of its tightest window is still free (the same
+    headroom the SLA title marks leave to deliveries)."""
+    headroom = max(1, min(k.count for k in keys) // 4 + 1)
+    return limiter.delay(keys, headroom) <= 0
+
+
+class SpareTopics:
+    def __init__(self, spares: SpareStore, store: Store, desk: SpareDesk,
+                 limiter: SlidingWindowLimiter, clock: Clock, wanted: int,
+                 per_run: int = 3) -> None:
+        self._spares = spares
+        self._store = store
+        self._desk = desk
+        self._limiter = limiter
+        self._clock = clock
+        self.wanted = wanted
+        self._per_run = per_run
+        self.made = 0  # spares created by this process (the bench and tests look)
+
+    async def take(self, conversation: Conversation) -> Conversation:
+        """The conversation with a spare topic when it has none and one is free."""
+        if conversation.topic_id is not None or self.wanted <= 0:
+            return conversation
+        topic = await self._spares.take_spare(conversation.id)
+        if topic is None:
+            return conversation
+        kept = await self._store.claim_topic(conversation.id, topic)
+        if kept != topic:  # a topic was adopted for it meanwhile (see delivery.orphans)
+            await self._spares.give_back_spare(topic)
+        return await self._store.get_conversation(conversation.id)
+
+    async def run(self, every: float) -> None:
+        """Top up and title spares every `every` seconds until cancelled."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                logger.exception("spare topics: a run failed; tried again later")
+            await asyncio.sleep(every)
+
+    async def run_once(self) -> int:
+        """Title taken spares, then make new ones up to `wanted`, while the budget is idle;
+        returns the sends made."""
+        keys = self._desk.rate_keys()
+        sends = 0
+        for topic, conversation_id in await self._spares.spares_to_title(self._per_run):
+            if not idle(self._limiter, keys):
+                return sends
+            title = await self._title(conversation_id)
+            # Nothing to change, or no topic to change: settled either way.
+            with contextlib.suppress(NotModified, TopicMissing, TopicClosed):
+                await self._send(keys, functools.partial(self._desk.rename_topic, topic, title))
+            sends += 1
+            await self._spares.spare_titled(topic)
+        while sends < self._per_run and idle(self._limiter, keys) \
+                and await self._spares.free_spares() < self.wanted:
+            topic = await self._send(keys, lambda: self._desk.create_topic(SPARE_TITLE))
+            await self._spares.add_spare(topic, self._clock.now())
+            self.made += 1
+            sends += 1
+        return sends
+
+    async def _send(self, keys: Sequence[RateKey], call: Callable[[], Awaitable[T]]) -> T:
+        recorded = self._limiter.record(keys, 1)
+        try:
+            return await call()
+        finally:
+            self._limiter.settle(keys, 1, recorded)
+
+    async def _title(self, conversation_id: int) -> str:
+        conversation = await self._store.get_conversation(conversation_id)
+        customer, _, _ = await self._store.customer_card(conversation.customer_id)
+        return texts.topic_title(customer.display_name, conversation.channel, customer.id)

@@ -1,0 +1,115 @@
+"""Surge's store on tortoise (core.delivery.spares.SpareStore and
+core.delivery.first_post.FirstPostStore): spare topics and first posts, raw SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from core.delivery.surge import SurgePeriod
+from storage.base import TortoiseBase, from_us, to_us
+
+
+class TortoiseSurgeStore(TortoiseBase):
+    async def add_spare(self, topic_id: int, now: datetime) -> None:
+        await self._raw("INSERT INTO spare_topic (topic_id, conversation_id, made_us)"
+                        " VALUES (?, NULL, ?)", [topic_id, to_us(now)])
+
+    async def free_spares(self) -> int:
+        rows = await self._raw(
+            "SELECT COUNT(*) AS n FROM spare_topic WHERE conversation_id IS NULL", [])
+        return int(rows[0]["n"])
+
+    async def take_spare(self, conversation_id: int) -> int | None:
+        # Two processes may race for the oldest free spare: the loser's conditional update
+        # matches nothing, and it looks again.
+        for _ in range(5):
+            free = await self._raw(
+                "SELECT id FROM spare_topic WHERE conversation_id IS NULL ORDER BY id LIMIT 1",
+                [])
+            if not free:
+                return None
+            rows = await self._raw(
+                "UPDATE spare_topic SET conversation_id = ? WHERE id = ?"
+                " AND conversation_id IS NULL RETURNING topic_id",
+                [conversation_id, free[0]["id"]])
+            if rows:
+                return int(rows[0]["topic_id"])
+        return None
+
+    async def give_back_spare(self, topic_id: int) -> None:
+        await self._raw("UPDATE spare_topic SET conversation_id = NULL WHERE topic_id = ?",
+                        [topic_id])
+
+    async def spares_to_title(self, limit: int) -> list[tuple[int, int]]:
+        rows = await self._raw(
+            "SELECT topic_id, conversation_id FROM spare_topic"
+            " WHERE conversation_id IS NOT NULL ORDER BY id LIMIT ?", [limit])
+        return [(int(r["topic_id"]), int(r["conversation_id"])) for r in rows]
+
+    async def spare_titled(self, topic_id: int) -> None:
+        await self._raw("DELETE FROM spare_topic WHERE topic_id = ?", [topic_id])
+
+    async def forget_spare(self, topic_id: int) -> None:
+        """A free spare that is gone from the group (deleted by a person)."""
+        await self._raw("DELETE FROM spare_topic WHERE topic_id = ? AND conversation_id"
+                        " IS NULL", [topic_id])
+
+    async def mark_first_post(self, conversation_id: int, message_id: int) -> None:
+        if not await self.is_first_post(message_id):
+            await self._raw("INSERT INTO first_post (message_id, conversation_id)"
+                            " VALUES (?, ?)", [message_id, conversation_id])
+
+    async def is_first_post(self, message_id: int) -> bool:
+        rows = await self._raw("SELECT 1 AS x FROM first_post WHERE message_id = ?",
+                               [message_id])
+        return bool(rows)
+
+    async def add_parts(self, conversation_id: int, post_id: str, message_ids: Sequence[int],
+                        now: datetime) -> None:
+        for message_id in message_ids:
+            await self._raw("DELETE FROM coalesced_part WHERE message_id = ?", [message_id])
+            await self._raw("INSERT INTO coalesced_part (message_id, conversation_id, post_id,"
+                            " posted_us) VALUES (?, ?, ?, ?)",
+                            [message_id, conversation_id, post_id, to_us(now)])
+
+    async def part_post(self, message_id: int) -> tuple[str, datetime] | None:
+        rows = await self._raw("SELECT post_id, posted_us FROM coalesced_part"
+                               " WHERE message_id = ?", [message_id])
+        return (str(rows[0]["post_id"]), from_us(rows[0]["posted_us"])) if rows else None
+
+    async def post_parts(self, post_id: str) -> list[int]:
+        rows = await self._raw("SELECT message_id FROM coalesced_part WHERE post_id = ?"
+                               " ORDER BY message_id", [post_id])
+        return [int(r["message_id"]) for r in rows]
+
+    async def desk_backlog(self) -> int:
+        rows = await self._raw("SELECT COUNT(*) AS n FROM delivery WHERE target = 'desk'"
+                               " AND status IN ('pending', 'sending')", [])
+        return int(rows[0]["n"])
+
+    async def surge_started(self, at: datetime, waiting: int) -> None:
+        await self._raw("INSERT INTO surge_period (started_us, ended_us, peak)"
+                        " VALUES (?, NULL, ?)", [to_us(at), waiting])
+
+    async def surge_peak(self, waiting: int) -> None:
+        await self._raw("UPDATE surge_period SET peak = ? WHERE ended_us IS NULL AND peak < ?",
+                        [waiting, waiting])
+
+    async def surge_ended(self, at: datetime) -> None:
+        await self._raw("UPDATE surge_period SET ended_us = ? WHERE ended_us IS NULL",
+                        [to_us(at)])
+
+    async def open_surge(self) -> SurgePeriod | None:
+        rows = await self._raw("SELECT * FROM surge_period WHERE ended_us IS NULL"
+                               " ORDER BY id DESC LIMIT 1", [])
+        return SurgePeriod(from_us(rows[0]["started_us"]), None, int(rows[0]["peak"])) \
+            if rows else None
+
+    async def surges(self, since: datetime, until: datetime) -> list[SurgePeriod]:
+        rows = await self._raw(
+            "SELECT * FROM surge_period WHERE started_us < ? AND (ended_us IS NULL OR"
+            " ended_us >= ?) ORDER BY started_us", [to_us(until), to_us(since)])
+        return [SurgePeriod(from_us(r["started_us"]),
+                            from_us(r["ended_us"]) if r["ended_us"] is not None else None,
+                            int(r["peak"])) for r in rows]
