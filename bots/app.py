@@ -1,119 +1,34 @@
-"""The composition root: config → database → adapters → outbox → polling; stop in reverse."""
+"""The composition root: config → database → the services (bots/assembly.py) → running;
+stop in reverse."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.telegram import TelegramAPIServer
 
 from adapters.max.startup import MaxSetupError
-from adapters.telegram.customer import TelegramChannel, customer_router
-from adapters.telegram.desk import TelegramDesk
-from adapters.telegram.desk_updates import desk_router
-from adapters.telegram.files import TelegramFiles
-from adapters.telegram.polling import DurablePoller
 from adapters.telegram.responses import pin_response_models
 from adapters.telegram.session import BotApiSession
-from adapters.telegram.startup import check_desk, publish_commands
-from adapters.telegram.webhook import TelegramWebhook
-from adapters.vk.startup import VkSetupError
-from adapters.web.channel import WebDetails
+from adapters.telegram.startup import check_desk
+from bots.assembly import Assembly
 from bots.config import Config
-from bots.config_service import sla_policy
 from bots.departments import DepartmentParts
-from bots.feedback import FeedbackParts
-from bots.health import Intake
 from bots.http import HttpPart, HttpServer
-from bots.leading import JOBS, POLLING, VK_POLLING, poll_while_leading, vk_while_leading
-from bots.max import MaxParts
-from bots.metrics import Metrics
-from bots.observability import observe
+from bots.leading import JOBS, poll_while_leading, vk_while_leading
 from bots.reload import Reloader
-from bots.selfservice import SelfServiceParts
-from bots.sla_jobs import SlaJobs
+from bots.services import Services, StartupError, rate_key
 from bots.startup import StartupRetry
-from bots.surge import SurgeParts
-from bots.vk import VkParts
-from bots.web import WebParts
-from bots.webhook import telegram_webhook
 from core.clock import Clock, SystemClock
-from core.commands import Commands
-from core.conversations import commands as conversation_commands
-from core.conversations.linking import Linking
-from core.conversations.service import Conversations
-from core.delivery.desks import Desks
-from core.delivery.orphans import OrphanTopics
-from core.delivery.outbox import Outbox, OutboxSettings
-from core.delivery.queue import Queue
-from core.delivery.ratelimit import SlidingWindowLimiter
-from core.delivery.relay import Relayer
-from core.files import Files
-from core.intake import commands as intake_commands
-from core.intake.service import DeskRef, IntakeService
-from core.lifecycle import Lifecycle
-from core.ports import ChannelPort, RateKey
-from core.presses import Presses
-from core.sla import commands as sla_commands
-from core.sla.clock import SlaClock
-from core.sla.controls import SlaControls
-from core.sla.policy import SlaPolicy
-from core.sla.sweep import SlaSweeper
-from core.sla.titles import TitleKeeper
-from core.unit import Transactions
 from storage.database import close_database, open_database, pending_migrations
-from storage.leadership import Leadership
-from storage.shared_limits import SharedLimiter
-from storage.sla import TortoiseSlaStore
 from storage.sqlite_lock import DatabaseInUse, SqliteProcessLock
-from storage.store import TortoiseStore
+
+__all__ = ["App", "Services", "StartupError"]
 
 logger = logging.getLogger(__name__)
-
-
-class StartupError(Exception):
-    """relaydesk can't start with this configuration; the message names the fix."""
-
-
-@dataclass
-class Services:
-    """What a running App is made of (tests and the demo look inside)."""
-
-    bot: Bot
-    store: TortoiseStore
-    intake: IntakeService
-    outbox: Outbox
-    poller: DurablePoller
-    controls: SlaControls
-    commands: Commands
-    conversations: Conversations
-    presses: Presses
-    transactions: Transactions
-    queue: Queue
-    lifecycle: Lifecycle
-    sla_jobs: SlaJobs | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    vk: VkParts | None = None
-    selfservice: SelfServiceParts | None = None
-    http: HttpServer | None = None
-    feedback: FeedbackParts | None = None
-    max: MaxParts | None = None
-    departments: DepartmentParts | None = None
-    web: WebParts | None = None
-    webhook: TelegramWebhook | None = None  # telegram.mode: webhook (else `poller` runs)
-    metrics: Metrics | None = None  # with an `http:` section: /metrics, /healthz, /readyz
-    leadership: Leadership | None = None  # PostgreSQL: one poller, one job runner
-    username: str = ""  # the bot's @username
-    surge: SurgeParts | None = None
-
-
-def _limit(key: str, limit: object) -> RateKey:
-    count = getattr(limit, "count")  # noqa: B009 - RateLimit models, kept loosely coupled
-    per = getattr(limit, "per")  # noqa: B009
-    return RateKey(key, int(count), per.total_seconds())
 
 
 class App:
@@ -125,6 +40,7 @@ class App:
         # How long start waits between tries of an API server that can't be reached.
         self.startup_retry = startup_retry or StartupRetry()
         self._http_parts = http_parts or []  # more parts for the HTTP server (the sandbox's)
+        self._assembly: Assembly | None = None
         # SQLite is the embedded default: migrate by itself. PostgreSQL is shared
         # infrastructure: migrations are an explicit `relaydesk migrate` step.
         self._migrate = config.storage.kind == "sqlite" if migrate is None else migrate
@@ -168,7 +84,8 @@ class App:
                                    polling=cfg.telegram.mode == "polling"))
             await self.startup_retry.until_reachable(
                 lambda: DepartmentParts.check_groups(bot, cfg))
-            services = await self._build(bot, opened)
+            self._assembly = Assembly(cfg, self.clock, self.startup_retry, self._http_parts)
+            services = await self._assembly.build(bot, opened)
             await self._listen(services.http, opened)
             if services.max is not None:
                 try:
@@ -246,210 +163,6 @@ class App:
         )
         return Bot(tg.token.get_secret_value(), session=session)
 
-    async def _build(self, bot: Bot, opened: contextlib.AsyncExitStack) -> Services:  # noqa: PLR0915
-        cfg = self.config
-        store = TortoiseStore()
-        # Several processes on one PostgreSQL hold every platform limit together.
-        limiter = SharedLimiter() if cfg.storage.kind == "postgres" else SlidingWindowLimiter()
-        files = Files()
-        files.register(TelegramFiles(bot))
-        desk, channels, desks = self._platforms(bot, files)
-        vk = await self._connect_vk(limiter, files, opened)
-        if vk is not None:
-            channels[vk.channel.name] = vk.channel
-        max_parts = await self._connect_max(limiter, files, opened)
-        if max_parts is not None:
-            channels[max_parts.channel.name] = max_parts.channel
-        web = WebParts.build(cfg.web, files, self.clock)
-        if web is not None:
-            channels[web.channel.name] = web.channel
-        transactions = Transactions(store, self.clock)
-        queue = Queue(store, desk.chat_id)
-        selfservice = SelfServiceParts.build(cfg, store, queue, transactions)
-        faq_bot = bool(selfservice and selfservice.service.active)
-        departments = DepartmentParts.build(cfg, store, queue, transactions, faq_bot=faq_bot)
-        relayer = Relayer(store, self.clock, desk, channels, limiter, Desks(
-            desk, desks, departments.departments.name_of if departments else None))
-        outbox = self._outbox(store, transactions, queue, relayer, list(channels))
-        surge = SurgeParts.build(cfg, store, desk, limiter, self.clock, relayer, transactions,
-                                 queue)
-        policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
-        sla_store = TortoiseSlaStore()
-        lifecycle = Lifecycle([SlaClock(sla_store, policy, queue)] if policy else [])
-        if departments is not None:
-            lifecycle.add(departments.router)
-        if selfservice is not None:
-            lifecycle.add(selfservice.service)
-        feedback = FeedbackParts.build(cfg, store, queue, transactions)
-        for listener in feedback.listeners:
-            lifecycle.add(listener)
-        if web is not None:
-            lifecycle.add(web.listener(store))
-        intake = IntakeService(store, transactions, queue, lifecycle,
-                               DeskRef(desk.platform, desk.chat_id, frozenset(desks)),
-                               cfg.outbox.album_wait)
-        conversations = Conversations(store, transactions, queue, lifecycle)
-        sections = [selfservice.report] if selfservice else []
-        controls = SlaControls(store, sla_store, transactions, queue, policy,
-                               [*sections, *feedback.reports,
-                                *(surge.reports() if surge else [])],
-                               departments.report_scopes() if departments else None)
-        commands = self._commands(intake, conversations,
-                                  Linking(store, transactions, queue, conversations, lifecycle),
-                                  controls)
-        presses = Presses()  # capabilities with buttons under bot messages register here
-        if selfservice is not None:
-            selfservice.connect(intake.customers.hand_over, conversations.close,
-                                intake.operators.relay_operator_to_customer, commands,
-                                presses, store, queue, transactions)
-        feedback.connect(cfg, presses, commands, store, queue, transactions,
-                         intake.operators.relay_operator_to_customer, conversations.close,
-                         policy)
-        if departments is not None:
-            departments.connect(intake.customers.hand_over, presses, commands)
-        for group in [desk, *desks.values()]:
-            group.set_buttons([(c.button.label, c.name) for c in commands.buttons()
-                               if c.button])
-        jobs = self._sla_jobs(policy, sla_store, transactions, queue, controls, desk, limiter,
-                              relayer.desks, departments)
-        if vk is not None:
-            try:
-                await vk.prepare(store, intake, self.clock, self.startup_retry, presses)
-            except VkSetupError as exc:
-                raise StartupError(str(exc)) from exc
-        for chat in [cfg.operators.chat_id, *(departments.groups() if departments else [])]:
-            await self.startup_retry.until_reachable(lambda chat=chat: publish_commands(
-                bot, chat, [(c.name, c.summary) for c in commands.menu()]))
-        # Parts of the one HTTP server (widget, webhooks, metrics) are added by their owners.
-        http = self._http(web, intake, presses, files, web.details(store, transactions, queue)
-                          if web is not None else None)
-        if max_parts is not None:
-            await max_parts.prepare(store, intake, self.clock, presses, http)
-        dp = Dispatcher()
-        dp["intake"] = intake
-        dp["commands"] = commands
-        dp["presses"] = presses
-        dp["orphans"] = OrphanTopics(store, transactions, queue)
-        dp.include_router(desk_router(cfg.operators.chat_id,
-                                      departments.groups() if departments else ()))
-        dp.include_router(customer_router())
-        poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
-        webhook = telegram_webhook(cfg, bot, dp, http)
-        metrics = observe(http, self.clock, dp, outbox,
-                          Intake(None if webhook else poller, webhook), vk)
-        leadership = await self._lead(webhook is None, vk is not None, jobs, opened)
-        return Services(bot, store, intake, outbox, poller, controls, commands, conversations,
-                        presses, transactions, queue, lifecycle, jobs, vk=vk,
-                        selfservice=selfservice, feedback=feedback, http=http,
-                        max=max_parts, departments=departments, web=web, webhook=webhook,
-                        metrics=metrics, leadership=leadership, surge=surge)
-
-    async def _lead(self, polling: bool, vk: bool, jobs: SlaJobs | None,
-                    opened: contextlib.AsyncExitStack) -> Leadership | None:
-        """On PostgreSQL any number of processes run: one polls, one runs the jobs."""
-        if self.config.storage.kind != "postgres":
-            return None
-        roles = [POLLING] * polling + [VK_POLLING] * vk + [JOBS]
-        leadership = Leadership(self.config.storage.tortoise_url, roles)
-        await leadership.start()
-        opened.push_async_callback(leadership.stop)
-        if jobs is not None:
-            jobs.leads = lambda: leadership.holds(JOBS)
-        return leadership
-
-    def _http(self, web: WebParts | None, intake: IntakeService, presses: Presses,
-              files: Files, details: WebDetails | None) -> HttpServer | None:
-        """The HTTP server with its parts (none without an `http:` section)."""
-        cfg = self.config.http
-        if cfg is None:
-            return None
-        http = HttpServer(cfg)
-        if web is not None and details is not None:
-            web.mount(http, cfg, intake, presses, files, details)
-        for part in self._http_parts:
-            http.add(part)
-        return http
-
-    def _platforms(self, bot: Bot, files: Files
-                   ) -> tuple[TelegramDesk, dict[str, ChannelPort], dict[str, TelegramDesk]]:
-        """The operator group's desk, the channels, and a desk per department group (each
-        with its own group limit)."""
-        cfg, tg = self.config, self.config.telegram
-        bot_limit = _limit("tg:bot", tg.limits.bot)
-
-        def desk_of(chat: int) -> TelegramDesk:
-            return TelegramDesk(bot, chat, _limit(f"tg:chat:{chat}", tg.limits.group),
-                                bot_limit, files)
-
-        desk = desk_of(cfg.operators.chat_id)
-        groups = {str(d.chat_id) for d in cfg.departments} - {desk.chat_id}
-        channel = TelegramChannel(bot, _limit("tg:chat:*", tg.limits.private_chat), bot_limit)
-        department_desks = {g: desk_of(int(g)) for g in sorted(groups)}
-        self._telegram = (desk, channel, department_desks)  # what a config reload changes
-        return desk, {channel.name: channel}, department_desks
-
-    def _commands(self, intake: IntakeService, conversations: Conversations, linking: Linking,
-                  controls: SlaControls) -> Commands:
-        """Every capability registers its operator commands (and buttons) here."""
-        commands = Commands(admins=[str(a) for a in self.config.operators.admins])
-        intake_commands.register(commands, intake.operators)
-        conversation_commands.register(commands, conversations, linking)
-        sla_commands.register(commands, controls)
-        return commands
-
-    def _sla_jobs(self, policy: SlaPolicy | None, sla_store: TortoiseSlaStore,
-                  transactions: Transactions, queue: Queue, controls: SlaControls,
-                  desk: TelegramDesk, limiter: SlidingWindowLimiter, desks: Desks | None = None,
-                  departments: DepartmentParts | None = None) -> SlaJobs | None:
-        service = self.config.service
-        if service is None or policy is None:
-            return None
-        sweeper = SlaSweeper(sla_store, transactions, queue, policy, on_duty_of=(
-            departments.departments.on_duty_of if departments else None))
-        titles = TitleKeeper(sla_store, desk, limiter, self.clock, desks=desks)
-        return SlaJobs(service, sweeper, controls, titles)
-
-    async def _connect_vk(self, limiter: SlidingWindowLimiter, files: Files,
-                          opened: contextlib.AsyncExitStack) -> VkParts | None:
-        cfg = self.config.vk
-        if cfg is None or not cfg.enabled:
-            return None
-        try:
-            vk = await VkParts.connect(cfg, limiter, files, self.startup_retry)
-        except VkSetupError as exc:
-            raise StartupError(str(exc)) from exc
-        opened.push_async_callback(vk.close)
-        return vk
-
-    async def _connect_max(self, limiter: SlidingWindowLimiter, files: Files,
-                           opened: contextlib.AsyncExitStack) -> MaxParts | None:
-        cfg = self.config.max
-        if cfg is None or not cfg.enabled:
-            return None
-        if cfg.mode == "webhook" and self.config.http is None:
-            raise StartupError("max.mode: webhook mode needs the http: section (the server "
-                               "MAX pushes to); add it, or use mode: polling")
-        try:
-            parts = await MaxParts.connect(cfg, limiter, files, self.startup_retry)
-        except MaxSetupError as exc:
-            raise StartupError(str(exc)) from exc
-        opened.push_async_callback(parts.close)
-        return parts
-
-    def _outbox(self, store: TortoiseStore, transactions: Transactions, queue: Queue,
-                relayer: Relayer, channels: list[str]) -> Outbox:
-        ob = self.config.outbox
-        return Outbox(
-            store, transactions, queue, relayer, ["desk", *channels],
-            OutboxSettings(
-                max_attempts=ob.max_attempts, workers=ob.workers,
-                backoff_base=ob.backoff_base.total_seconds(),
-                backoff_max=ob.backoff_max.total_seconds(),
-                lease=ob.lease,
-                exclusive=self.config.storage.kind == "sqlite",
-            ),
-        )
-
     def _run_services(self, services: Services) -> None:
         services.tasks.append(asyncio.create_task(services.outbox.run(), name="outbox"))
         if services.sla_jobs is not None:
@@ -479,14 +192,15 @@ class App:
         """Config reload for the running services (see bots/reload.py)."""
         services = self.services
         assert services is not None
-        desk, channel, department_desks = self._telegram
+        assert self._assembly is not None and self._assembly.telegram is not None
+        desk, channel, department_desks = self._assembly.telegram
 
         def limits(new: Config) -> None:
-            bot_limit = _limit("tg:bot", new.telegram.limits.bot)
+            bot_limit = rate_key("tg:bot", new.telegram.limits.bot)
             for group in [desk, *department_desks.values()]:
-                group.set_limits(_limit(f"tg:chat:{group.chat_id}", new.telegram.limits.group),
+                group.set_limits(rate_key(f"tg:chat:{group.chat_id}", new.telegram.limits.group),
                                  bot_limit)
-            channel.set_limits(_limit("tg:chat:*", new.telegram.limits.private_chat), bot_limit)
+            channel.set_limits(rate_key("tg:chat:*", new.telegram.limits.private_chat), bot_limit)
 
         leadership = services.leadership
         return Reloader(
