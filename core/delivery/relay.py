@@ -11,19 +11,20 @@ import base64
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
-from core.delivery import fairness
-from core.delivery.coalesce import EDIT_WINDOW, Coalescer, can_join
+from core.delivery.coalesce import Coalescer, can_join
 from core.delivery.desks import Desks
 from core.delivery.fairness import FairBudget
-from core.delivery.first_post import FirstPost, FirstPosts
+from core.delivery.first_post import FirstPosts
 from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
+from core.delivery.sends import Sends
+from core.delivery.surge_relay import SurgeRelay
 from core.delivery.topics import Topics
 from core.errors import NotModified, RecipientUnreachable, RetryAfter
 from core.model import DESK, Action, Conversation, Delivery, Identity, Message, Outgoing
@@ -76,9 +77,7 @@ class Relayer:
         self.fair: FairBudget | None = None
         # Whether General was told of a surge (core.delivery.surge): pressure too.
         self.surging: Callable[[], bool] | None = None
-        # Sends in progress per chat, set once their links are committed: a reply to a copy
-        # that a person saw before its link was recorded waits for it (see _reply_target).
-        self._recording: dict[str, list[asyncio.Event]] = {}
+        self.sends = Sends(store, limiter)  # the limiter, sends in progress, outcomes
         # Messages intake just committed, so relaying one needs no read (bounded; a row
         # relayed by another process simply reads it).
         self._fresh: dict[int, Message] = {}
@@ -177,7 +176,7 @@ class Relayer:
             return message.reply_to_id
         source = message.source
         link = await self._store.find_link(source.platform, source.chat_id, message.reply_ref)
-        pending = self._recording.get(source.chat_id)
+        pending = self.sends.recording.get(source.chat_id)
         if link is None and pending:
             # A person can answer a copy in the milliseconds between the platform showing it
             # and its link being committed; wait for the sends to that chat in progress here.
@@ -187,21 +186,6 @@ class Relayer:
             link = await self._store.find_link(source.platform, source.chat_id,
                                                message.reply_ref)
         return link.message_id if link else None
-
-    @contextlib.contextmanager
-    def _recorded(self, chat_id: str) -> Iterator[None]:
-        """Marks a send to `chat_id` as in progress until its links are committed."""
-        event = asyncio.Event()
-        self._recording.setdefault(chat_id, []).append(event)
-        try:
-            yield
-        finally:
-            event.set()
-            events = self._recording.get(chat_id, [])
-            if event in events:
-                events.remove(event)
-            if not events:
-                self._recording.pop(chat_id, None)
 
     async def _copy_in(self, message_id: int | None, chat_id: str) -> str | None:
         """The platform id of `message_id` (original or copy) in `chat_id`, for threading."""
@@ -225,15 +209,6 @@ class Relayer:
         else:
             await self._to_channel(step)
 
-    async def _limited(
-        self, keys: Sequence[RateKey], n: int, call: Callable[[], Awaitable[T]]
-    ) -> T:
-        recorded = await self.limiter.acquire(keys, n, fairness.leave())
-        try:
-            return await call()
-        finally:
-            self.limiter.settle(keys, n, recorded)
-
     async def _to_desk(self, step: Step) -> None:
         first = step.deliveries[0]
         if first.action is Action.TEXT:
@@ -242,22 +217,22 @@ class Relayer:
             post = first.desk_post()
             if post.png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
                 image = base64.b64decode(post.png)
-                await self._limited(keys, 1, lambda: desk.post_photo(post.topic_id, image,
+                await self.sends.limited(keys, 1, lambda: desk.post_photo(post.topic_id, image,
                                                                      post.html))
             else:
-                await self._limited(keys, 1, lambda: desk.post_html(post.topic_id, post.html))
-            await self._finish(step)
+                await self.sends.limited(keys, 1, lambda: desk.post_html(post.topic_id, post.html))
+            await self.sends.finish(step)
             return
         if first.action is Action.DELETE_TOPIC:
             await self.topics.delete_orphan(first.orphan_topic)
-            await self._finish(step)
+            await self.sends.finish(step)
             return
         assert first.conversation_id is not None
         if first.action is Action.CLOSE_TOPIC and first.body.get("topic_id"):
             # A topic the conversation moved away from, in its own group.
             left, old = int(first.body["topic_id"]), self.desks.by_chat(first.chat_id)
-            await self._limited(old.rate_keys(), 1, lambda: old.close_topic(left))
-            await self._finish(step)
+            await self.sends.limited(old.rate_keys(), 1, lambda: old.close_topic(left))
+            await self.sends.finish(step)
             return
         known = self._context.pop(first.id, None)
         conversation = known if isinstance(known, Conversation) else \
@@ -270,20 +245,20 @@ class Relayer:
                 topic = conversation.topic_id
                 change = desk.close_topic if first.action is Action.CLOSE_TOPIC \
                     else desk.reopen_topic
-                await self._limited(keys, 1, lambda: change(topic))
-            await self._finish(step)
+                await self.sends.limited(keys, 1, lambda: change(topic))
+            await self.sends.finish(step)
             return
         posts = self.first_posts
         if step.coalesced:
-            await self._coalesced(step, conversation)
+            await self._surge().coalesced(step, conversation)
             return
         if first.action is Action.RELAY and posts is not None:
             conversation, plan = await posts.plan(conversation, step.items)
             if plan is not None:
-                await self._first_post(step, conversation, plan)
+                await self._surge().first_post(step, conversation, plan)
                 return
         topic_id = await self.topics.ensure(conversation)
-        if first.action is Action.EDIT and await self._coalesced_edit(step, conversation,
+        if first.action is Action.EDIT and await self._surge().coalesced_edit(step, conversation,
                                                                       topic_id):
             return
         if first.action is Action.EDIT:
@@ -295,10 +270,10 @@ class Relayer:
             await self._edit(step, desk.chat_id, desk.platform, call,
                              lambda o: self._repost_desk(desk, topic_id, o), keys)
             return
-        with self._recorded(desk.chat_id):
-            ids = await self._limited(keys, desk.sends_for(step.items),
+        with self.sends.recorded(desk.chat_id):
+            ids = await self.sends.limited(keys, desk.sends_for(step.items),
                                       lambda: desk.post(topic_id, step.items))
-            await self._finish(step, [(desk.platform, desk.chat_id, ids)])
+            await self.sends.finish(step, [(desk.platform, desk.chat_id, ids)])
 
     def _yield_if_group_busy(self, keys: Sequence[RateKey]) -> None:
         """With departments' groups, a lane whose group has no budget left for a while gives
@@ -310,79 +285,10 @@ class Relayer:
         if wait > YIELD_AFTER:
             raise RetryAfter(wait, None, f"the group's budget is used up for {wait:.1f}s")
 
-    async def _first_post(self, step: Step, conversation: Conversation, plan: FirstPost
-                          ) -> None:
-        """The card and the conversation's first message in one post (see first_post)."""
-        posts, desk = self.first_posts, self._desk
-        assert posts is not None
-        with self._recorded(desk.chat_id):
-            post_id = await self._limited(desk.rate_keys(), plan.sends, lambda: posts.desk
-                                          .post_first(plan.topic_id, plan.card, plan.item))
-            await posts.posted(conversation, plan.item)
-            await self._finish(step, [(desk.platform, desk.chat_id, [post_id])])
-
-    async def _coalesced(self, step: Step, conversation: Conversation) -> None:
-        """One post for a run of texts; the card on top when it is the topic's first."""
-        coalescer, desk, posts = self.coalescer, self._desk, self.first_posts
-        assert coalescer is not None
-        card = None
-        if posts is not None and not conversation.card_posted:
-            conversation, topic = await posts.topic(conversation)
-            card = await self.topics.card(conversation)
-        else:
-            topic = await self.topics.ensure(conversation)
-        items = step.items
-        labels = coalescer.labels([i.message for i in items])
-        sends = coalescer.desk.coalesced_sends(card, items, labels) or len(items)
-        with self._recorded(desk.chat_id):
-            ids = await self._limited(desk.rate_keys(), sends, lambda: coalescer.desk
-                                      .post_coalesced(topic, card, items, labels))
-            if card is not None and posts is not None:
-                await posts.posted(conversation, items[0])
-            for post_id in dict.fromkeys(ids):
-                await coalescer.store.add_parts(
-                    conversation.id, post_id,
-                    [i.message.id for i, p in zip(items, ids, strict=True) if p == post_id],
-                    self._clock.now())
-            coalescer.posts += len(set(ids))
-            # A post is linked to its last part: an operator's reply to it answers that.
-            last = [p if p != (ids[n + 1] if n + 1 < len(ids) else None) else None
-                    for n, p in enumerate(ids)]
-            await self._finish(step, [(desk.platform, desk.chat_id, last)])
-
-    async def _coalesced_edit(self, step: Step, conversation: Conversation,
-                              topic_id: int) -> bool:
-        """An edit of a part of a coalesced post renders the post again (past Telegram's
-        edit window, a marked correction answers it). False: not such a part."""
-        first, coalescer = step.deliveries[0], self.coalescer
-        if coalescer is None or first.message_id is None or first.file_replaced:
-            return False
-        part = await coalescer.store.part_post(first.message_id)
-        if part is None:
-            return False
-        post_id, posted_at = part
-        ids = await coalescer.store.post_parts(post_id)
-        messages = [await self._store.get_message(i) for i in ids]
-        card = None
-        if self.first_posts is not None and ids and await self.first_posts.is_first(ids[0]):
-            card = await self.topics.card(conversation)
-        labels = coalescer.labels(messages)
-        keys, desk = self._desk.rate_keys(), self._desk
-        new_id = None
-        try:
-            fits = self._clock.now() - posted_at < EDIT_WINDOW and await self._limited(
-                keys, 1, lambda: coalescer.desk.edit_coalesced(post_id, card, messages,
-                                                               labels))
-        except NotModified:
-            fits = True
-        if not fits:
-            edited = messages[ids.index(first.message_id)]
-            label = coalescer.labels([edited])[0]
-            with self._recorded(desk.chat_id):
-                new_id = await self._limited(keys, 1, lambda: coalescer.desk.post_correction(
-                    topic_id, post_id, edited, label))
-        await self._finish(step, [(desk.platform, desk.chat_id, [new_id])] if new_id else [])
-        return True
+    def _surge(self) -> SurgeRelay:
+        """Surge handling's posts (core.delivery.surge_relay), with what they share."""
+        return SurgeRelay(self._store, self._clock, self._desk, self.topics, self.sends,
+                          self.first_posts, self.coalescer)
 
     async def _to_channel(self, step: Step) -> None:
         first = step.deliveries[0]
@@ -390,10 +296,10 @@ class Relayer:
         keys = channel.rate_keys(first.chat_id)
         if first.action is Action.TEXT:
             text, choices = first.customer_text(), first.customer_choices()
-            await self._limited(
+            await self.sends.limited(
                 keys, 1, lambda: channel.send_text(first.chat_id, text, first.id, choices)
             )
-            await self._finish(step)
+            await self.sends.finish(step)
             return
         known = self._context.pop(first.id, None)
         identity = known if isinstance(known, Identity) else \
@@ -405,12 +311,12 @@ class Relayer:
                              lambda pid, m, r: channel.edit(first.chat_id, pid, m, r),
                              lambda o: channel.send(first.chat_id, [o]), keys)
             return
-        with self._recorded(first.chat_id):
-            ids = await self._limited(
+        with self.sends.recorded(first.chat_id):
+            ids = await self.sends.limited(
                 keys, channel.sends_for(step.items),
                 lambda: channel.send(first.chat_id, step.items)
             )
-            await self._finish(step, [(channel.platform, first.chat_id, ids)])
+            await self.sends.finish(step, [(channel.platform, first.chat_id, ids)])
 
     async def _edit(
         self,
@@ -435,13 +341,13 @@ class Relayer:
                 for link in await self._store.links_of(message.id)):
             # Its copy is in a topic the conversation moved away from (/transfer): the
             # new version goes to the conversation's topic now.
-            with self._recorded(chat_id):
-                ids = await self._limited(keys, 2, lambda: repost(
+            with self.sends.recorded(chat_id):
+                ids = await self.sends.limited(keys, 2, lambda: repost(
                     Outgoing(message, None, first.id)))
-                await self._finish(step, [(platform, chat_id, ids[-1:])])
+                await self.sends.finish(step, [(platform, chat_id, ids[-1:])])
             return
         if copy is None:  # never relayed (e.g. it failed for good): nothing to edit
-            await self._finish(step)
+            await self.sends.finish(step)
             return
         if first.file_replaced:
             # No platform edits a copy into another file: the new version is posted as a
@@ -449,18 +355,18 @@ class Relayer:
             outgoing = Outgoing(message, copy.platform_message_id, first.id)
             units = 1 + self._desk.sends_for([outgoing]) \
                 if self.desks.is_desk_chat(chat_id) else 1
-            with self._recorded(chat_id):
-                ids = await self._limited(keys, units, lambda: repost(outgoing))
-                await self._finish(step, [(platform, chat_id, ids[-1:])])
+            with self.sends.recorded(chat_id):
+                ids = await self.sends.limited(keys, units, lambda: repost(outgoing))
+                await self.sends.finish(step, [(platform, chat_id, ids[-1:])])
             return
         reply_to = await self._copy_in(await self._reply_target(message), chat_id)
         try:
-            new_id = await self._limited(
+            new_id = await self.sends.limited(
                 keys, 1, lambda: call(copy.platform_message_id, message, reply_to)
             )
         except NotModified:
             new_id = None
-        await self._finish(step, [(platform, chat_id, [new_id])] if new_id else [])
+        await self.sends.finish(step, [(platform, chat_id, [new_id])] if new_id else [])
 
     @staticmethod
     async def _repost_desk(desk: DeskPort, topic_id: int, outgoing: Outgoing
@@ -470,14 +376,3 @@ class Relayer:
         await desk.post_html(topic_id, texts.render(
             "edited", name=message.author_name or "Customer", text=""))
         return await desk.post(topic_id, [outgoing])
-
-    async def _finish(
-        self, step: Step, links: Sequence[tuple[str, str, Sequence[str | None]]] = ()
-    ) -> None:
-        copies = [
-            (delivery.message_id, platform, chat_id, pid)
-            for platform, chat_id, ids in links
-            for delivery, pid in zip(step.deliveries, ids, strict=False)
-            if pid is not None and delivery.message_id is not None
-        ]
-        await self._store.complete([d.id for d in step.deliveries], copies)
