@@ -20,7 +20,8 @@ from bots.departments import DepartmentParts
 from bots.http import HttpPart, HttpServer
 from bots.leading import JOBS, poll_while_leading, vk_while_leading
 from bots.reload import Reloader
-from bots.services import Services, StartupError, rate_key
+from bots.reload_parts import LiveParts
+from bots.services import Services, StartupError
 from bots.startup import StartupRetry
 from core.clock import Clock, SystemClock
 from storage.database import close_database, open_database, pending_migrations
@@ -193,21 +194,9 @@ class App:
         services = self.services
         assert services is not None
         assert self._assembly is not None and self._assembly.telegram is not None
-        desk, channel, department_desks = self._assembly.telegram
-
-        def limits(new: Config) -> None:
-            bot_limit = rate_key("tg:bot", new.telegram.limits.bot)
-            for group in [desk, *department_desks.values()]:
-                group.set_limits(rate_key(f"tg:chat:{group.chat_id}", new.telegram.limits.group),
-                                 bot_limit)
-            channel.set_limits(rate_key("tg:chat:*", new.telegram.limits.private_chat), bot_limit)
-
         leadership = services.leadership
         return Reloader(
-            path, self.config,
-            {"operators.admins": lambda new: services.commands.set_admins(
-                [str(a) for a in new.operators.admins]),
-             "telegram.limits": limits},
+            path, self.config, LiveParts.of(services, self.config, self._assembly.telegram),
             services.transactions, services.queue.general,
             lambda: leadership is None or leadership.holds(JOBS))
 

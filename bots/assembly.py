@@ -102,6 +102,7 @@ class _Core:
     departments: DepartmentParts | None
     feedback: FeedbackParts
     surge: SurgeParts | None
+    sla_clock: SlaClock | None = None  # a config reload swaps its policy
 
 
 class Assembly:
@@ -202,8 +203,8 @@ class Assembly:
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         sla_store = TortoiseSlaStore()
         feedback = FeedbackParts.build(cfg, store, queue, transactions)
-        lifecycle = self._lifecycle(SlaClock(sla_store, policy, queue) if policy else None,
-                                    departments, selfservice, feedback, p.web, store)
+        sla_clock = SlaClock(sla_store, policy, queue) if policy else None
+        lifecycle = self._lifecycle(sla_clock, departments, selfservice, feedback, p.web, store)
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(p.desk.platform, p.desk.chat_id, frozenset(p.desks)),
                                cfg.outbox.album_wait)
@@ -216,7 +217,7 @@ class Assembly:
             store, transactions, queue, conversations, lifecycle), controls)
         core = _Core(store, transactions, queue, relayer, outbox, lifecycle, intake,
                      conversations, controls, commands, Presses(), policy, sla_store,
-                     selfservice, departments, feedback, surge)
+                     selfservice, departments, feedback, surge, sla_clock)
         self._connect_capabilities(core, p)
         return core
 
@@ -315,7 +316,8 @@ class Assembly:
                         c.conversations, c.presses, c.transactions, c.queue, c.lifecycle, jobs,
                         vk=p.vk, selfservice=c.selfservice, feedback=c.feedback, http=http,
                         max=p.max, departments=c.departments, web=p.web, webhook=webhook,
-                        metrics=metrics, leadership=leadership, surge=c.surge)
+                        metrics=metrics, leadership=leadership, surge=c.surge,
+                        sla_clock=c.sla_clock)
 
     def _http(self, p: _Platforms, c: _Core) -> HttpServer | None:
         """The HTTP server with its parts (none without an `http:` section); parts of the

@@ -10,7 +10,8 @@ from typing import Any
 
 from bots.app import App
 from bots.reload import _notify, changed_keys, signal_running
-from tests.harness import Desk, StartRelay, relay_config_text
+from storage import models as db
+from tests.harness import TOKEN, Desk, StartRelay, relay_config_text
 
 LOOSER = ("{private_chat: {count: 12, per: 100ms}, group: {count: 25, per: 100ms}, "
           "bot: {count: 30, per: 50ms}}")
@@ -109,3 +110,96 @@ def test_changed_keys_compare_secrets_without_showing_them() -> None:
     new_token: dict[str, Any] = {"token": "7654321:AAHk3xY2mQ9rT5vW8zB1cD4eF7gH0iJ3kLm"}
     assert changed_keys(old, load(make(telegram=new_token))) == ["telegram.token"]
     assert changed_keys(old, load(make())) == []
+
+
+FAQ = """
+faq:
+  - id: parking
+    en:
+      question: "Is there parking?"
+      phrasings: ["where can I park"]
+      answer: "{parking}"
+canned:
+  hello:
+    en: "{hello}, {{{{ customer.first_name }}}}!"
+"""
+SERVICE = """
+service:
+  targets: {{first_response: {first}, next_response: 1h, business_hours: false}}
+  acknowledgement:
+    texts: {{en: {{ack_open: "{ack} {{{{ wait }}}}"}}}}
+  sweep_interval: 200ms
+  title_debounce: "off"
+  daily_report: "off"
+"""
+
+
+def _written(path: Path, db_url: str, desk: Desk, extra: str, token: str | None = None
+             ) -> None:
+    text = relay_config_text(db_url, desk.emu.base_url, desk.group, [111], extra)
+    if token is not None:
+        text = text.replace(f'token: "{TOKEN}"', f'token: "{token}"')
+    path.write_text(text)
+
+
+async def _told(desk: Desk, customer: Any, start: str) -> str:
+    def text() -> str | None:
+        return next((str(m["text"]) for m in customer.inbox()
+                     if str(m.get("text", "")).startswith(start)), None)
+
+    await desk.wait(lambda: text() is not None)
+    return text() or ""
+
+
+async def test_a_changed_faq_answer_and_canned_reply_are_used_next(
+        db_url: str, desk: Desk, start_relay: StartRelay, tmp_path: Path) -> None:
+    old = FAQ.format(parking="Parking in the courtyard.", hello="Hello")
+    app = await start_relay(old, admins=[111])
+    path = tmp_path / "config.yaml"
+    anna, olga = desk.customer("Anna"), desk.operator("Olga")
+    await anna.says("hi! is there somewhere to park?")
+    await anna.receives("Parking in the courtyard.")
+    await anna.says("I need a person please, my order is late")
+    topic = await desk.topic_with("I need a person please, my order is late")
+
+    _written(path, db_url, desk, FAQ.format(parking="Parking is free on Sundays.",
+                                            hello="Good day"))
+    result = await app.reloader(str(path)).reload()
+    assert result.applied == ["canned", "faq"] and result.restart == []
+    await olga.says(topic, "/t hello")
+    await anna.receives("Good day, Anna!")
+    bob = desk.customer("Bob")
+    await bob.says("where can I park?")
+    await bob.receives("Parking is free on Sundays.")
+    assert not any(m.get("text") == "Parking in the courtyard." for m in bob.inbox())
+
+
+async def test_changed_targets_and_acknowledgement_apply_to_the_next_conversation(
+        db_url: str, desk: Desk, start_relay: StartRelay, tmp_path: Path) -> None:
+    app = await start_relay(SERVICE.format(first="1h", ack="Hello!"), admins=[111])
+    path = tmp_path / "config.yaml"
+    anna = desk.customer("Anna")
+    await anna.says("first question")
+    assert "1" in await _told(desk, anna, "Hello! ")
+    await desk.topic_with("first question")
+
+    _written(path, db_url, desk, SERVICE.format(first="2h", ack="Welcome back!"),
+             token="7654321:AAHk3xY2mQ9rT5vW8zB1cD4eF7gH0iJ3kLm")
+    result = await app.reloader(str(path)).reload()
+    assert result.applied == ["service.acknowledgement", "service.targets"]
+    assert result.restart == ["telegram.token"]
+    await desk.wait(lambda: any("reloaded" in p for p in general_posts(desk)))
+    post = next(p for p in general_posts(desk) if "reloaded" in p)
+    assert "service.acknowledgement, service.targets" in post
+    assert "needs a restart to take effect: telegram.token" in post
+    assert "7654321" not in post  # a secret is named, never shown
+
+    bob = desk.customer("Bob")
+    await bob.says("second question")
+    assert "2" in await _told(desk, bob, "Welcome back! ")
+    await desk.topic_with("second question")
+    first = {c.id: c for c in await db.Conversation.all()}
+    waits = {first[d.conversation_id].customer_id: d.due_us - d.started_us
+             for d in await db.SlaDeadline.filter(kind="first_response")}
+    hour = 3600 * 1_000_000
+    assert sorted(waits.values()) == [hour, 2 * hour]  # the running one keeps its due time

@@ -34,6 +34,11 @@ class Departments:
         self.routing = routing
         self._by_id = {d.id: d for d in self.all}
 
+    def replace_with(self, other: Departments) -> None:
+        """A config reload: names, on-duty operators and routing from `other`; everyone
+        holding this object sees them at once (their groups are checked unchanged)."""
+        self.all, self.routing, self._by_id = other.all, other.routing, other._by_id
+
     def get(self, department_id: str | None) -> Department | None:
         return self._by_id.get(department_id or "")
 
