@@ -18,7 +18,7 @@ from bots.assembly import Assembly
 from bots.config import Config
 from bots.departments import DepartmentParts
 from bots.http import HttpPart, HttpServer
-from bots.leading import JOBS, poll_while_leading, vk_while_leading
+from bots.leading import JOBS, max_task, poll_while_leading, vk_while_leading
 from bots.reload import Reloader
 from bots.reload_parts import LiveParts
 from bots.services import Services, StartupError
@@ -181,7 +181,7 @@ class App:
             services.tasks.append(services.vk.run() if services.leadership is None else
                                   asyncio.create_task(vk_while_leading(
                                       services.vk, services.leadership), name="vk-polling"))
-        max_polling = services.max.run() if services.max is not None else None
+        max_polling = max_task(services.max, services.leadership)
         if max_polling is not None:
             services.tasks.append(max_polling)
         if services.departments is not None and services.departments.router.takes_conversations:

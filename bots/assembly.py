@@ -25,7 +25,7 @@ from bots.departments import DepartmentParts
 from bots.feedback import FeedbackParts
 from bots.health import Intake
 from bots.http import HttpPart, HttpServer
-from bots.leading import JOBS, POLLING, VK_POLLING
+from bots.leading import JOBS, MAX_POLLING, POLLING, VK_POLLING
 from bots.max import MaxParts
 from bots.observability import observe
 from bots.selfservice import SelfServiceParts
@@ -311,7 +311,8 @@ class Assembly:
         webhook = telegram_webhook(cfg, bot, dp, http)
         metrics = observe(http, self.clock, dp, c.outbox,
                           Intake(None if webhook else poller, webhook), p.vk)
-        leadership = await self._lead(webhook is None, p.vk is not None, jobs, opened)
+        leadership = await self._lead(webhook is None, p.vk is not None, jobs, opened,
+                                      p.max is not None and p.max.polling is not None)
         return Services(bot, c.store, c.intake, c.outbox, poller, c.controls, c.commands,
                         c.conversations, c.presses, c.transactions, c.queue, c.lifecycle, jobs,
                         vk=p.vk, selfservice=c.selfservice, feedback=c.feedback, http=http,
@@ -334,11 +335,12 @@ class Assembly:
         return http
 
     async def _lead(self, polling: bool, vk: bool, jobs: SlaJobs | None,
-                    opened: contextlib.AsyncExitStack) -> Leadership | None:
+                    opened: contextlib.AsyncExitStack, max_polls: bool = False
+                    ) -> Leadership | None:
         """On PostgreSQL any number of processes run: one polls, one runs the jobs."""
         if self.config.storage.kind != "postgres":
             return None
-        roles = [POLLING] * polling + [VK_POLLING] * vk + [JOBS]
+        roles = [POLLING] * polling + [VK_POLLING] * vk + [MAX_POLLING] * max_polls + [JOBS]
         leadership = Leadership(self.config.storage.tortoise_url, roles)
         await leadership.start()
         opened.push_async_callback(leadership.stop)
