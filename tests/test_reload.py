@@ -203,3 +203,27 @@ async def test_changed_targets_and_acknowledgement_apply_to_the_next_conversatio
              for d in await db.SlaDeadline.filter(kind="first_response")}
     hour = 3600 * 1_000_000
     assert sorted(waits.values()) == [hour, 2 * hour]  # the running one keeps its due time
+
+
+async def test_renamed_departments_apply_and_a_moved_group_needs_a_restart(
+        db_url: str, desk: Desk, start_relay: StartRelay, tmp_path: Path) -> None:
+    from tests.test_departments import SALES, TECH, _departments, _groups
+
+    sales, tech = _groups(desk)
+    app = await start_relay(_departments(sales, tech), admins=[111])
+    path = tmp_path / "config.yaml"
+    _written(path, db_url, desk, _departments(sales, tech).replace(SALES, "Orders"))
+    reloader = app.reloader(str(path))
+    result = await reloader.reload()
+    assert result.applied == ["departments"] and result.restart == []
+    anna = desk.customer("Anna")
+    await anna.says("how much is the yearly plan?")
+    question = await anna.receives("Hello! Please choose who can help you:")
+    assert [[b["text"] for b in row] for row in question["reply_markup"]["inline_keyboard"]] \
+        == [["Orders"], [TECH]]
+
+    elsewhere = desk.emu.create_supergroup(title="Tech 2", forum=True)
+    _written(path, db_url, desk, _departments(sales, elsewhere).replace(SALES, "Orders"))
+    result = await reloader.reload()
+    assert result.applied == [] and result.restart == ["departments"]
+    assert reloader.config.departments[1].chat_id == tech  # the running config stays
