@@ -12,6 +12,7 @@ from bots.app import App
 from bots.reload import _notify, changed_keys, signal_running
 from storage import models as db
 from tests.harness import TOKEN, Desk, StartRelay, relay_config_text
+from tests.max_harness import MaxSide, StartMaxRelay
 
 LOOSER = ("{private_chat: {count: 12, per: 100ms}, group: {count: 25, per: 100ms}, "
           "bot: {count: 30, per: 50ms}}")
@@ -227,3 +228,30 @@ async def test_renamed_departments_apply_and_a_moved_group_needs_a_restart(
     result = await reloader.reload()
     assert result.applied == [] and result.restart == ["departments"]
     assert reloader.config.departments[1].chat_id == tech  # the running config stays
+
+
+ABUSE = """
+abuse: {{max_messages: 2, per: 1m, combine_every: 200ms{texts}}}
+"""
+
+
+async def test_max_rate_and_slow_down_text_apply_on_max(
+        db_url: str, desk: Desk, maxb: MaxSide, start_max_relay: StartMaxRelay,
+        tmp_path: Path) -> None:
+    app = await start_max_relay(ABUSE.format(texts=""), admins=[111])
+    assert app.services is not None and app.services.max is not None
+    path = tmp_path / "config.yaml"
+    texts = ', texts: {en: {slow_down: "Easy now!"}, ru: {slow_down: "Полегче!"}}'
+    _written(path, db_url, desk, maxb.config("{count: 12, per: 1s}")
+             + ABUSE.format(texts=texts))
+    result = await app.reloader(str(path)).reload()
+    assert result.applied == ["abuse.texts", "max.rate"] and result.restart == []
+    assert app.services.max.api.rate.count == 12  # the same bucket, paced anew
+
+    ivan = maxb.customer("Ivan")
+    for n in range(4):
+        ivan.says(f"fast {n}")
+    await maxb.emu.wait_for(lambda: any(t in ("Easy now!", "Полегче!") for t in ivan.texts()),
+                            10, "the new slow-down text")
+    assert not any(t.startswith("You are sending") or t.startswith("Вы пишете")
+                   for t in ivan.texts())
