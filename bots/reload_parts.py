@@ -36,8 +36,8 @@ Apply = Callable[[Config], None]
 # service.* keys that only shape the policy (the job intervals need a restart).
 POLICY_KEYS = ("timezone", "hours", "holidays", "targets", "per_channel", "remind_before",
                "on_duty", "acknowledgement", "title_debounce")
-SELFSERVICE_KEYS = ("faq", "selfservice.bot", "selfservice.default_language",
-                    "selfservice.texts")
+# selfservice.bot needs a restart: whether departments ask a new customer depends on it.
+SELFSERVICE_KEYS = ("faq", "selfservice.default_language", "selfservice.texts")
 
 
 @dataclass
@@ -134,7 +134,7 @@ class LiveParts:
         service = parts.service
         service.reconfigure(service.matcher.with_faq(faq_of(new.faq)),
                             CustomerTexts(settings.texts),
-                            SelfServiceSettings(settings.bot, settings.default_language))
+                            SelfServiceSettings(service.settings.bot, settings.default_language))
 
     def departments(self, new: Config) -> None:
         parts = self.services.departments
