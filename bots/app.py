@@ -18,9 +18,10 @@ from bots.assembly import Assembly
 from bots.config import Config
 from bots.departments import DepartmentParts
 from bots.http import HttpPart, HttpServer
-from bots.leading import JOBS, poll_while_leading, vk_while_leading
+from bots.leading import JOBS, max_task, poll_while_leading, vk_while_leading
 from bots.reload import Reloader
-from bots.services import Services, StartupError, rate_key
+from bots.reload_parts import LiveParts
+from bots.services import Services, StartupError
 from bots.startup import StartupRetry
 from core.clock import Clock, SystemClock
 from storage.database import close_database, open_database, pending_migrations
@@ -180,7 +181,7 @@ class App:
             services.tasks.append(services.vk.run() if services.leadership is None else
                                   asyncio.create_task(vk_while_leading(
                                       services.vk, services.leadership), name="vk-polling"))
-        max_polling = services.max.run() if services.max is not None else None
+        max_polling = max_task(services.max, services.leadership)
         if max_polling is not None:
             services.tasks.append(max_polling)
         if services.departments is not None and services.departments.router.takes_conversations:
@@ -193,21 +194,9 @@ class App:
         services = self.services
         assert services is not None
         assert self._assembly is not None and self._assembly.telegram is not None
-        desk, channel, department_desks = self._assembly.telegram
-
-        def limits(new: Config) -> None:
-            bot_limit = rate_key("tg:bot", new.telegram.limits.bot)
-            for group in [desk, *department_desks.values()]:
-                group.set_limits(rate_key(f"tg:chat:{group.chat_id}", new.telegram.limits.group),
-                                 bot_limit)
-            channel.set_limits(rate_key("tg:chat:*", new.telegram.limits.private_chat), bot_limit)
-
         leadership = services.leadership
         return Reloader(
-            path, self.config,
-            {"operators.admins": lambda new: services.commands.set_admins(
-                [str(a) for a in new.operators.admins]),
-             "telegram.limits": limits},
+            path, self.config, LiveParts.of(services, self.config, self._assembly.telegram),
             services.transactions, services.queue.general,
             lambda: leadership is None or leadership.holds(JOBS))
 

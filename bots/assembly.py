@@ -25,7 +25,7 @@ from bots.departments import DepartmentParts
 from bots.feedback import FeedbackParts
 from bots.health import Intake
 from bots.http import HttpPart, HttpServer
-from bots.leading import JOBS, POLLING, VK_POLLING
+from bots.leading import JOBS, MAX_POLLING, POLLING, VK_POLLING
 from bots.max import MaxParts
 from bots.observability import observe
 from bots.selfservice import SelfServiceParts
@@ -102,6 +102,7 @@ class _Core:
     departments: DepartmentParts | None
     feedback: FeedbackParts
     surge: SurgeParts | None
+    sla_clock: SlaClock | None = None  # a config reload swaps its policy
 
 
 class Assembly:
@@ -202,8 +203,8 @@ class Assembly:
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         sla_store = TortoiseSlaStore()
         feedback = FeedbackParts.build(cfg, store, queue, transactions)
-        lifecycle = self._lifecycle(SlaClock(sla_store, policy, queue) if policy else None,
-                                    departments, selfservice, feedback, p.web, store)
+        sla_clock = SlaClock(sla_store, policy, queue) if policy else None
+        lifecycle = self._lifecycle(sla_clock, departments, selfservice, feedback, p.web, store)
         intake = IntakeService(store, transactions, queue, lifecycle,
                                DeskRef(p.desk.platform, p.desk.chat_id, frozenset(p.desks)),
                                cfg.outbox.album_wait)
@@ -216,7 +217,7 @@ class Assembly:
             store, transactions, queue, conversations, lifecycle), controls)
         core = _Core(store, transactions, queue, relayer, outbox, lifecycle, intake,
                      conversations, controls, commands, Presses(), policy, sla_store,
-                     selfservice, departments, feedback, surge)
+                     selfservice, departments, feedback, surge, sla_clock)
         self._connect_capabilities(core, p)
         return core
 
@@ -310,12 +311,14 @@ class Assembly:
         webhook = telegram_webhook(cfg, bot, dp, http)
         metrics = observe(http, self.clock, dp, c.outbox,
                           Intake(None if webhook else poller, webhook), p.vk)
-        leadership = await self._lead(webhook is None, p.vk is not None, jobs, opened)
+        leadership = await self._lead(webhook is None, p.vk is not None, jobs, opened,
+                                      p.max is not None and p.max.polling is not None)
         return Services(bot, c.store, c.intake, c.outbox, poller, c.controls, c.commands,
                         c.conversations, c.presses, c.transactions, c.queue, c.lifecycle, jobs,
                         vk=p.vk, selfservice=c.selfservice, feedback=c.feedback, http=http,
                         max=p.max, departments=c.departments, web=p.web, webhook=webhook,
-                        metrics=metrics, leadership=leadership, surge=c.surge)
+                        metrics=metrics, leadership=leadership, surge=c.surge,
+                        sla_clock=c.sla_clock)
 
     def _http(self, p: _Platforms, c: _Core) -> HttpServer | None:
         """The HTTP server with its parts (none without an `http:` section); parts of the
@@ -332,11 +335,12 @@ class Assembly:
         return http
 
     async def _lead(self, polling: bool, vk: bool, jobs: SlaJobs | None,
-                    opened: contextlib.AsyncExitStack) -> Leadership | None:
+                    opened: contextlib.AsyncExitStack, max_polls: bool = False
+                    ) -> Leadership | None:
         """On PostgreSQL any number of processes run: one polls, one runs the jobs."""
         if self.config.storage.kind != "postgres":
             return None
-        roles = [POLLING] * polling + [VK_POLLING] * vk + [JOBS]
+        roles = [POLLING] * polling + [VK_POLLING] * vk + [MAX_POLLING] * max_polls + [JOBS]
         leadership = Leadership(self.config.storage.tortoise_url, roles)
         await leadership.start()
         opened.push_async_callback(leadership.stop)

@@ -66,6 +66,7 @@ class FeedbackParts:
     abuse_store: TortoiseAbuseStore
     reports: list[ReportSection]
     flood: Flood | None = None
+    canned: canned_commands.CannedCommand | None = None  # set by connect()
 
     @classmethod
     def build(cls, config: Config, shared: Store, queue: Queue, transactions: Transactions
@@ -98,6 +99,7 @@ class FeedbackParts:
         presses.register(CSAT_PREFIX, self.csat.press)
         ban_commands.register(commands, ban_commands.BanCommands(
             self.abuse_store, shared, queue, transactions, close, commands))
-        canned_commands.register(commands, canned_commands.CannedCommand(
+        self.canned = canned_commands.CannedCommand(
             canned_of(config.canned), shared, queue, transactions, answer,
-            next_opening_of(policy)))
+            next_opening_of(policy))
+        canned_commands.register(commands, self.canned)

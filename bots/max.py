@@ -40,6 +40,8 @@ class MaxParts:
     polling: MaxPolling | None = None
     handler: MaxIntake | None = None
     webhook: MaxWebhook | None = None
+    store: TortoiseStore | None = None  # where the polling marker is kept
+    marker_name: str = ""
 
     @classmethod
     async def connect(cls, cfg: MaxConfig, limiter: SlidingWindowLimiter, files: Files,
@@ -76,6 +78,7 @@ class MaxParts:
             http.add(self.webhook)
             return
         name = f"max:{self.bot_id}:marker"
+        self.store, self.marker_name = store, name
 
         async def save(marker: int) -> None:
             async with store.transaction():
@@ -126,6 +129,15 @@ class MaxParts:
         if self.polling is None or self.handler is None:
             return None
         return asyncio.create_task(self.polling.run(self.handler.handle), name="max-polling")
+
+    async def resume(self) -> None:
+        """Several processes: the one taking over polling goes on from the marker the last
+        poller saved, not from the one read at this process's start."""
+        if self.polling is None or self.store is None:
+            return
+        saved = await self.store.load_cursor(self.marker_name)
+        if saved:
+            self.polling.resume_from(int(saved))
 
     def stop(self) -> None:
         if self.polling is not None:

@@ -4,8 +4,9 @@ SQLite lock file).
 
 The file is read and validated as a whole. An invalid one changes nothing: its problems are
 logged and posted to the General topic. A valid one is applied key by key where that is safe
-while work is in flight (operators.admins, telegram.limits); every other changed key is
-named in the post as needing a restart, never silently ignored.
+while work is in flight (the table in bots/reload_parts.py: texts, FAQ, canned replies,
+hours, targets, limits, admins, departments); every other changed key (storage.url, tokens,
+http.listen, modes...) is named in the post as needing a restart, never silently ignored.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from core.unit import Transactions, Unit
 
 logger = logging.getLogger(__name__)
 CHANNEL = "relaydesk_reload"
-# Applied while running; everything else that changed waits for a restart.
-LIVE = ("operators.admins", "telegram.limits")
+
+
+class NeedsRestart(Exception):
+    """This key's new value can't be applied while running (the reason says why)."""
 
 
 def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -81,10 +84,18 @@ class Reloader:
             await self._post(result)
             return result
         keys = changed_keys(self.config, new)
-        live = [k for k in keys if k in LIVE]
-        for key in live:
-            self._apply[key](new)
-        result = Reloaded(live, [k for k in keys if k not in LIVE])
+        live, done = [], set()
+        for key in (k for k in keys if k in self._apply):
+            step = self._apply[key]
+            try:
+                if step not in done:  # several keys of one part: applied once
+                    step(new)
+            except NeedsRestart as exc:
+                logger.info("config reload: %s needs a restart (%s)", key, exc)
+                continue
+            done.add(step)
+            live.append(key)
+        result = Reloaded(live, [k for k in keys if k not in live])
         self.config = self.config.model_copy(update=self._merged(new, live))
         logger.info("config reloaded: applied %s; needs a restart: %s",
                     ", ".join(result.applied) or "nothing", ", ".join(result.restart) or "-")
@@ -96,6 +107,9 @@ class Reloader:
         update: dict[str, Any] = {}
         for key in live:
             section, _, field = key.partition(".")
+            if not field:  # a top-level key (faq, canned, departments)
+                update[section] = getattr(new, section)
+                continue
             base = update.get(section, getattr(self.config, section))
             update[section] = base.model_copy(update={field: getattr(getattr(new, section),
                                                                         field)})

@@ -28,6 +28,7 @@ from core.intake.service import IntakeService
 from core.lifecycle import Lifecycle
 from core.ports import RateKey
 from core.presses import Presses
+from core.sla.clock import SlaClock
 from core.sla.controls import SlaControls
 from core.unit import Transactions
 from storage.leadership import Leadership
@@ -68,6 +69,7 @@ class Services:
     leadership: Leadership | None = None  # PostgreSQL: one poller, one job runner
     username: str = ""  # the bot's @username
     surge: SurgeParts | None = None
+    sla_clock: SlaClock | None = None  # a config reload swaps its policy
 
 
 def rate_key(key: str, limit: object) -> RateKey:

@@ -66,6 +66,16 @@ class MaxPolling:
         else:
             self._primed_marker = int(marker)
 
+    def resume_from(self, marker: int) -> None:
+        """Go on from `marker` (saved by the process that polled before this one took over);
+        what was primed at start is older than it and was handled there."""
+        self.marker = marker
+        self._primed, self._primed_marker = [], None
+
+    async def wait_stopping(self) -> None:
+        """Return once `stop()` was called (another process may poll: see bots/leading)."""
+        await self._stopping.wait()
+
     def stop(self) -> None:
         """End `run` promptly: the waiting request is cancelled; a running handler finishes
         (and its marker is saved)."""

@@ -59,6 +59,10 @@ class Flood(LifecycleListener):
         self._told: set[tuple[str, str]] = set()  # told to slow down in this flood
         self._calls = 0
 
+    def reconfigure(self, texts: Mapping[str, str] | None) -> None:
+        """A config reload: the next slow-down notice uses the new texts."""
+        self._texts = {**SLOW_DOWN, **(texts or {})}
+
     # ---- before intake: memory only -------------------------------------------------------
 
     def over_limit(self, channel: str, user_id: str, now: datetime) -> bool:

@@ -40,6 +40,10 @@ class CannedCommand:
         self._answer = answer
         self._next_opening = next_opening
 
+    def reconfigure(self, replies: CannedReplies, next_opening: NextOpening | None) -> None:
+        """A config reload: the next /t sends the new replies."""
+        self._replies, self._next_opening = replies, next_opening
+
     async def run(self, i: Invocation) -> None:
         assert i.topic_id is not None
         name = i.args.strip().split(" ", 1)[0] if i.args.strip() else ""

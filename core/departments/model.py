@@ -34,6 +34,12 @@ class Departments:
         self.routing = routing
         self._by_id = {d.id: d for d in self.all}
 
+    def replace_with(self, other: Departments) -> None:
+        """A config reload: the departments' names and on-duty operators from `other`;
+        everyone holding this object sees them at once (the caller checked that the ids and
+        groups are unchanged; routing stays as started)."""
+        self.all, self._by_id = other.all, other._by_id
+
     def get(self, department_id: str | None) -> Department | None:
         return self._by_id.get(department_id or "")
 

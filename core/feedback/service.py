@@ -62,6 +62,10 @@ class Csat(LifecycleListener):
         self._silenced = silenced
         self.absorbs_messages = settings.enabled
 
+    def reconfigure(self, texts: SurveyTexts) -> None:
+        """A config reload: the next survey and its answers use the new texts."""
+        self.texts = texts
+
     # ---- the lifecycle -------------------------------------------------------------------
 
     async def closed(self, unit: Unit, conversation: Conversation, closure: Closure) -> None:

@@ -83,6 +83,10 @@ class Matcher:
         self._person = PersonWords(analyzer)
         self._fixes: dict[str, Word | None] = {}
 
+    def with_faq(self, faq: Faq) -> Matcher:
+        """A matcher for another FAQ (a config reload), sharing the loaded dictionary."""
+        return Matcher(faq, self._analyzer)
+
     def match(self, text: str, language: str | None = None) -> Verdict:
         """What to do with a customer's text (`language`: theirs, when known)."""
         words = self._analyzer.words(text)[:MAX_WORDS]

@@ -69,6 +69,12 @@ class SelfService(LifecycleListener):
         """Intake's hand-over and the close operation (built after the lifecycle)."""
         self._hand_over, self._close = hand_over, close
 
+    def reconfigure(self, matcher: Matcher, texts: CustomerTexts,
+                    settings: SelfServiceSettings) -> None:
+        """A config reload: the next question is matched against the new FAQ (the
+        references are swapped together, between awaits: no half-changed state)."""
+        self.matcher, self.faq, self.texts, self.settings = matcher, matcher.faq, texts, settings
+
     @property
     def active(self) -> bool:
         return self.settings.bot and bool(self.faq)

@@ -26,6 +26,11 @@ class SlaClock(LifecycleListener):
         self.policy = policy
         self._queue = queue
 
+    def reconfigure(self, policy: SlaPolicy) -> None:
+        """A config reload: the next deadline, acknowledgement and reminder use `policy`
+        (one reference swapped; clocks already running keep their due times)."""
+        self.policy = policy
+
     async def customer_waits(self, unit: Unit, conversation: Conversation,
                              customer: Customer, identity: Identity, *, created: bool
                              ) -> None:

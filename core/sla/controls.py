@@ -64,6 +64,11 @@ class SlaControls:
         self._queue = queue
         self._policy = policy
 
+    def reconfigure(self, policy: SlaPolicy) -> None:
+        """A config reload: the next deadline, acknowledgement and reminder use `policy`
+        (one reference swapped; clocks already running keep their due times)."""
+        self._policy = policy
+
     @property
     def zone(self) -> ZoneInfo:
         return self._policy.default.hours.zone if self._policy else ZoneInfo("UTC")

@@ -49,6 +49,11 @@ class SlaSweeper:
         self._desk_chat = queue.desk_chat
         self._batch = batch
 
+    def reconfigure(self, policy: SlaPolicy) -> None:
+        """A config reload: the next deadline, acknowledgement and reminder use `policy`
+        (one reference swapped; clocks already running keep their due times)."""
+        self._policy = policy
+
     async def sweep(self) -> SweepResult:
         """Remind before deadlines, escalate breaches. Safe to run from any number of
         processes at once and at any time after a restart."""
