@@ -326,7 +326,7 @@ class Assembly:
         http = HttpServer(cfg)
         if p.web is not None:
             p.web.mount(http, cfg, c.intake, c.presses, p.files,
-                        p.web.details(c.store, c.transactions, c.queue))
+                        p.web.details(c.store, c.relayer.topics))
         for part in self._http_parts:
             http.add(part)
         return http

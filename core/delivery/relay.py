@@ -68,7 +68,7 @@ class Relayer:
         self.desks = desks or Desks(desk)
         self._channels = channels
         self.limiter = limiter
-        self.topics = Topics(store, self.desks, limiter)
+        self.topics = Topics(store, self.desks, limiter, clock.now)
         # One send for a new conversation (core.delivery.first_post), where the app sets it.
         self.first_posts: FirstPosts | None = None
         # Texts held while the group's budget is spent share a post, where the app sets it.

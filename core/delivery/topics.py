@@ -4,7 +4,8 @@ card on top, reopened, and orphans deleted. Every call passes the group's rate l
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from datetime import datetime
+from typing import Protocol, TypeVar
 
 from core import texts
 from core.delivery.desks import Desks
@@ -15,9 +16,20 @@ from core.ports import DeskPort, Store
 T = TypeVar("T")
 
 
+class CardLines(Protocol):
+    """More lines for a customer card, from a capability or a channel (a ban, the web page a
+    visitor writes from). Plain text: the card escapes them."""
+
+    async def card_lines(self, conversation: Conversation, now: datetime) -> list[str]: ...
+
+
 class Topics:
-    def __init__(self, store: Store, desks: Desks, limiter: SlidingWindowLimiter) -> None:
+    def __init__(self, store: Store, desks: Desks, limiter: SlidingWindowLimiter,
+                 now: Callable[[], datetime]) -> None:
         self._store = store
+        self._now = now
+        # What else a card shows (see CardLines), added by the composition root.
+        self.card_lines: list[CardLines] = []
         self._desks = desks
         self._desk = desks.main  # orphan topics are the operator group's
         self._limiter = limiter
@@ -78,6 +90,9 @@ class Topics:
             conversation.customer_id
         )
         main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
+        now, extra = self._now(), []
+        for source in self.card_lines:
+            extra += await source.card_lines(conversation, now)
         return texts.render(
             "card",
             name=customer.display_name,
@@ -90,6 +105,7 @@ class Topics:
             previous=conversations - 1,
             identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
             department=self._desks.department_name(conversation),
+            extra=extra,
         )
 
     async def _new_topic(self, desk: DeskPort, conversation_id: int, title: str) -> int:
