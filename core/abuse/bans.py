@@ -53,6 +53,15 @@ class Bans(LifecycleListener):
                 "conversation stays open until /close, their next ones are kept off the "
                 "desk; /unban lifts it."))
 
+    async def card_lines(self, conversation: Conversation, now: datetime) -> list[str]:
+        """The customer card shows a ban in force (core.delivery.topics.CardLines)."""
+        ban = await self._store.ban_of(conversation.customer_id, now)
+        if ban is None:
+            return []
+        until = f"until {ban.until:%Y-%m-%d %H:%M} UTC" if ban.until else "until /unban"
+        return [f"🚫 Banned {until} by {ban.by_name}" + (f" — {ban.reason}" if ban.reason
+                                                          else "")]
+
     async def silenced(self, customer_id: int, now: datetime) -> bool:
         """Nothing may be sent to a banned customer (the survey asks this)."""
         return await self._store.ban_of(customer_id, now) is not None

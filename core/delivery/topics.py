@@ -16,6 +16,10 @@ from core.ports import DeskPort, Store
 T = TypeVar("T")
 
 
+class CardPostRecord(Protocol):
+    async def set_card_post(self, conversation_id: int, post_id: str) -> None: ...
+
+
 class CardLines(Protocol):
     """More lines for a customer card, from a capability or a channel (a ban, the web page a
     visitor writes from). Plain text: the card escapes them."""
@@ -30,6 +34,8 @@ class Topics:
         self._now = now
         # What else a card shows (see CardLines), added by the composition root.
         self.card_lines: list[CardLines] = []
+        # Where posted cards are recorded, to render them again (core.delivery.cards).
+        self.cards: CardPostRecord | None = None
         self._desks = desks
         self._desk = desks.main  # orphan topics are the operator group's
         self._limiter = limiter
@@ -73,7 +79,9 @@ class Topics:
         card = await self.card(conversation)
         desk = self._desks.of(conversation)
         card_topic = topic_id
-        await self._limited(lambda: desk.post_card(card_topic, card), desk)
+        post_id = await self._limited(lambda: desk.post_card(card_topic, card), desk)
+        if self.cards is not None:
+            await self.cards.set_card_post(conversation.id, post_id)
         await self._store.mark_card_posted(conversation.id)
         return topic_id
 
