@@ -48,6 +48,7 @@ class Bans(LifecycleListener):
         await self._store.move_bans(merged_customer_id, survivor)
         ban = await self._store.ban_of(survivor, unit.now)
         if ban is not None and conversation.status is not ConversationStatus.CLOSED:
+            await self._queue.edit_card(unit, conversation.id)  # the card shows the ban
             await self._queue.notice(unit, conversation.id, (
                 f"🚫 This customer is banned (by {html.escape(ban.by_name)}): this "
                 "conversation stays open until /close, their next ones are kept off the "
