@@ -122,3 +122,31 @@ async def test_the_card_in_the_first_post_shows_the_ban(db_url: str, desk: Desk,
     await desk.wait(lambda: BANNED not in now_shown(desk, post))
     assert now_shown(desk, post).endswith("\n\nWhere is my order?")
     assert sum("Where is my order?" in t for t in topic_posts(desk, topic)) == 1
+
+
+async def test_a_later_conversation_in_the_same_topic_edits_its_card(
+        db_url: str, desk: Desk, apps: list[App]) -> None:
+    """The customer's next conversation goes on in their topic, under the card the first
+    one posted: a ban in it (and /unban in another topic) renders that card."""
+    olga = group_admin(desk, "Olga")
+    await _start(apps, db_url, desk, [olga.user.id])
+    anna, boris = desk.customer("Anna"), desk.customer("Boris")
+    await anna.says("first question")
+    topic = await desk.topic_with("first question")
+    card = desk.bot_posts(topic)[0]
+    await olga.says(topic, "/close")
+    await desk.wait(lambda: is_closed(desk, topic))
+    await anna.says("second question")
+    await desk.wait(lambda: "second question" in topic_posts(desk, topic))
+    await olga.says(topic, "/ban abuse")
+    await desk.wait(lambda: BANNED in now_shown(desk, card))
+    assert sum("👤" in t for t in topic_posts(desk, topic)) == 1
+
+    await boris.says("hello")
+    elsewhere = await desk.topic_with("hello")
+    await olga.says(elsewhere, "/unban")  # the wrong topic: Boris is not banned…
+    await desk.wait(lambda: any(t.startswith("ℹ️ This customer is not banned")
+                                for t in topic_posts(desk, elsewhere)))
+    assert BANNED in now_shown(desk, card)
+    await olga.says(topic, "/unban")  # …in Anna's topic it is lifted
+    await desk.wait(lambda: BANNED not in now_shown(desk, card))

@@ -73,6 +73,9 @@ class BanCommands:
                       "message starts a conversation." if lifted else
                       "ℹ️ This customer is not banned.")
             current = await self._shared.open_conversation(conversation.customer_id)
+            last = await self._shared.last_topic(conversation.customer_id)
+            if lifted and last is not None and last.topic_id != conversation.topic_id:
+                await self._queue.edit_card(unit, last.id)  # lifted from another topic
             if conversation.status is ConversationStatus.CLOSED and current is None:
                 await self._queue.notice_in_closed_topic(unit, conversation.id, notice,
                                                          edit_card=lifted)

@@ -20,9 +20,11 @@ from core.ports import DeskPort
 
 class CardPosts(Protocol):
     async def set_card_post(self, conversation_id: int, post_id: str) -> None: ...
-    async def card_post(self, conversation_id: int) -> str | None: ...
-    async def first_post_of(self, conversation_id: int) -> int | None:
-        """The customer message that carries the conversation's card, if one does."""
+    async def card_post(self, topic_id: int, desk_chat: str | None) -> str | None:
+        """The card posted on its own in that topic (of that group; None: the main one)."""
+        ...
+    async def first_post_in(self, topic_id: int, desk_chat: str | None) -> int | None:
+        """The customer message whose post carries the topic's card, if one does."""
         ...
 
 
@@ -43,9 +45,10 @@ class CardEdits:
         topic = conversation.topic_id
         if topic is None or not conversation.card_posted:
             return None
-        post_id = await self._posts.card_post(conversation.id)
+        # The topic's card: a later conversation of the customer goes on under it.
+        post_id = await self._posts.card_post(topic, conversation.desk_chat)
         if post_id is None:
-            return await self._posts.first_post_of(conversation.id)
+            return await self._posts.first_post_in(topic, conversation.desk_chat)
         html = await self._topics.card(conversation)
         # NotModified: it shows this already (a retry, or a ban that ended and came back).
         with contextlib.suppress(NotModified):
