@@ -41,6 +41,7 @@ from core.commands import Commands
 from core.conversations import commands as conversation_commands
 from core.conversations.linking import Linking
 from core.conversations.service import Conversations
+from core.delivery.cards import CardEdits
 from core.delivery.desks import Desks
 from core.delivery.orphans import OrphanTopics
 from core.delivery.outbox import Outbox, OutboxSettings
@@ -60,6 +61,7 @@ from core.sla.policy import SlaPolicy
 from core.sla.sweep import SlaSweeper
 from core.sla.titles import TitleKeeper
 from core.unit import Transactions
+from storage.cards import TortoiseCardPosts
 from storage.leadership import Leadership
 from storage.shared_limits import SharedLimiter
 from storage.sla import TortoiseSlaStore
@@ -197,12 +199,15 @@ class Assembly:
         departments = DepartmentParts.build(cfg, store, queue, transactions, faq_bot=faq_bot)
         relayer = Relayer(store, self.clock, p.desk, p.channels, p.limiter, Desks(
             p.desk, p.desks, departments.departments.name_of if departments else None))
+        # Cards rendered again (a ban, its end).
+        relayer.cards = CardEdits(TortoiseCardPosts(), relayer.topics)
         outbox = self._outbox(store, transactions, queue, relayer, list(p.channels))
         surge = SurgeParts.build(cfg, store, p.desk, p.limiter, self.clock, relayer,
                                  transactions, queue)
         policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
         sla_store = TortoiseSlaStore()
         feedback = FeedbackParts.build(cfg, store, queue, transactions)
+        relayer.topics.card_lines.append(feedback.bans)  # a ban is shown on the card
         sla_clock = SlaClock(sla_store, policy, queue) if policy else None
         lifecycle = self._lifecycle(sla_clock, departments, selfservice, feedback, p.web, store)
         intake = IntakeService(store, transactions, queue, lifecycle,
@@ -329,7 +334,7 @@ class Assembly:
         http = HttpServer(cfg)
         if p.web is not None:
             p.web.mount(http, cfg, c.intake, c.presses, p.files,
-                        p.web.details(c.store, c.transactions, c.queue))
+                        p.web.details(c.store, c.relayer.topics))
         for part in self._http_parts:
             http.add(part)
         return http

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.web.channel import WebChannel, WebClosings, WebDetails, WebFiles
+from adapters.web.channel import WebChannel, WebClosings, WebFiles
+from adapters.web.details import WebCardLines, WebDetails
 from adapters.web.guard import Guard, origin_of
 from adapters.web.hub import Hub
 from adapters.web.limits import RateLimits
@@ -16,12 +17,11 @@ from bots.config_http import HttpConfig
 from bots.config_web import WebConfig
 from bots.http import HttpServer
 from core.clock import Clock
-from core.delivery.queue import Queue
+from core.delivery.topics import Topics
 from core.files import Files
 from core.intake.service import IntakeService
-from core.ports import ConversationStore, CustomerStore
+from core.ports import CustomerStore
 from core.presses import Presses
-from core.unit import Transactions
 from storage.web import TortoiseWebStore
 
 
@@ -45,9 +45,10 @@ class WebParts:
     def listener(self, customers: CustomerStore) -> WebClosings:
         return WebClosings(customers, self.store, self.hub)
 
-    def details(self, conversations: ConversationStore, transactions: Transactions,
-                queue: Queue) -> WebDetails:
-        return WebDetails(conversations, transactions, queue, self.store)
+    def details(self, customers: CustomerStore, topics: Topics) -> WebDetails:
+        """The visitors' pages, stored for the cards of their topics."""
+        topics.card_lines.append(WebCardLines(customers, self.store))
+        return WebDetails(self.store)
 
     def mount(self, http: HttpServer, http_config: HttpConfig, intake: IntakeService,
               presses: Presses, files: Files, details: WebDetails) -> None:

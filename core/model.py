@@ -37,6 +37,7 @@ class Action(StrEnum):
     CLOSE_TOPIC = "close_topic"
     REOPEN_TOPIC = "reopen_topic"
     DELETE_TOPIC = "delete_topic"  # an orphan topic (body: topic_id), see core/delivery/orphans.py
+    EDIT_CARD = "edit_card"  # render a conversation's posted card again (core/delivery/cards.py)
 
 
 DESK = "desk"  # the target name of the operator desk; channel names are "telegram", "vk"

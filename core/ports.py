@@ -229,6 +229,9 @@ class DeskPort(Protocol):
     async def post_card(self, topic_id: int, html: str) -> str:
         """The customer card on top of a topic, with the conversation's controls."""
         ...
+    async def edit_card(self, topic_id: int, post_id: str, html: str) -> None:
+        """A posted card's new text, the controls kept (NotModified when it is the same)."""
+        ...
     async def edit(self, topic_id: int | None, platform_message_id: str, message: Message,
                    reply_to: str | None) -> str | None: ...
 

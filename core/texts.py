@@ -24,6 +24,7 @@ _TEMPLATES: dict[str, str] = {
         "{% if identities|length > 1 %}Linked: "
         "{% for i in identities %}{{ i }}{% if not loop.last %}, {% endif %}{% endfor %}\n"
         "{% endif %}"
+        "{% if extra is defined %}{% for line in extra %}{{ line }}\n{% endfor %}{% endif %}"
         "\nReply in this topic to answer. <code>/note text</code> stays internal, "
         "<code>/close</code> closes the conversation, <code>/reopen</code> reopens it; "
         "<code>/take</code> assigns it to you, <code>/snooze 2h</code> pauses reminders."

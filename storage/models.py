@@ -378,3 +378,17 @@ class SurgePeriod(Model):
 
     class Meta:
         table = "surge_period"
+
+
+# --- customer cards (core/delivery/cards.py) --------------------------------------------------
+
+
+class CardPost(Model):
+    # The posted card of a conversation (a post of its own; a card that shares the first
+    # post is found through first_post): a ban or its end renders it again.
+
+    conversation_id = fields.IntField(primary_key=True)
+    post_id = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "card_post"

@@ -47,6 +47,12 @@ class TortoiseWebStore(TortoiseBase):
                                " id = ?", [visitor, event_id])
         return _event(rows[0]) if rows else None
 
+    async def latest_event(self, visitor: str, kind: str
+                           ) -> tuple[int, str, dict[str, Any]] | None:
+        rows = await self._raw("SELECT id, kind, body FROM web_event WHERE visitor = ? AND"
+                               " kind = ? ORDER BY id DESC LIMIT 1", [visitor, kind])
+        return _event(rows[0]) if rows else None
+
     async def add_file(self, visitor: str, name: str, mime: str, data: bytes,
                        now: datetime) -> int:
         rows = await self._raw(

@@ -13,7 +13,7 @@ TABLES = ("delivery", "message_link", "message", "conversation", "identity", "cu
           "sla_deadline", "sla_breach", "cursor", "faq_turn", "csat_survey",
           "customer_ban", "abuse_event", "department_wait", "web_event", "web_file",
           "rate_slot", "rate_pause", "spare_topic", "first_post", "coalesced_part",
-          "surge_period")
+          "surge_period", "card_post")
 
 
 def _with_db(url: str, name: str) -> str:

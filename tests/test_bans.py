@@ -136,6 +136,10 @@ async def test_a_ban_covers_linked_identities(desk: Desk, vk: VkSide,
     await desk.wait(lambda: any(t.startswith("🔗") for t in topic_posts(desk, there)))
     await olga.says(here, "/ban 7d abuse")
     await desk.wait(lambda: any(t.startswith("🚫") for t in topic_posts(desk, here)))
+    card = desk.bot_posts(here)[0]  # the card lists both identities, and now the ban
+    await desk.wait(lambda: "🚫 Banned until " in str(desk.emu.message(
+        desk.group, card["message_id"])["text"]))
+    assert "Linked: " in str(desk.emu.message(desk.group, card["message_id"])["text"])
     await anna_vk.says("from vk while banned")
     await anna_tg.says("from telegram while banned")
     await until(lambda: suppressed(2), "both identities' messages suppressed")
@@ -161,6 +165,9 @@ async def test_a_link_made_after_the_ban_carries_it(desk: Desk, vk: VkSide,
     await olga.says(here, f"/link {number}")
     await desk.wait(lambda: any(t.startswith("🚫 This customer is banned (by Olga)")
                                 for t in topic_posts(desk, here)))
+    card = desk.bot_posts(here)[0]  # the ban came with the link: the card shows it
+    await desk.wait(lambda: "🚫 Banned until /unban by Olga" in str(desk.emu.message(
+        desk.group, card["message_id"])["text"]))
     # The conversation that goes on ends with /close (no survey); the next is kept off.
     await olga.says(here, "answered")
     await anna_vk.receives("answered")

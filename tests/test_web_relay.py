@@ -21,13 +21,15 @@ async def test_a_visitor_and_an_operator_talk(site: Site, desk: Desk) -> None:
     number = visitor_number(visitor.token.split(".")[0])
     [title] = [t["name"] for t in desk.topics() if t["message_thread_id"] == topic]
     assert title == f"Visitor {number} · WEB · #1"
-    await desk.wait(lambda: len(desk.bot_posts(topic)) >= 3)
-    card, first, details = desk.bot_posts(topic)[:3]
+    await desk.wait(lambda: len(desk.bot_posts(topic)) >= 2)
+    card = desk.bot_posts(topic)[0]
     assert f"Visitor {number}" in card["text"]
-    # The page's details follow the message that opened the conversation, once.
-    assert "Website visitor" in details["text"]
-    assert "Page: https://shop.example.com/cart" in details["text"]
-    assert "Browser language: en" in details["text"] and "Local time: " in details["text"]
+    # The page's details are on the card, and nowhere else.
+    assert "Website visitor" in card["text"]
+    assert "Page: https://shop.example.com/cart" in card["text"]
+    assert "Browser language: en" in card["text"] and "Local time: " in card["text"]
+    assert "(UTC+0300)" in card["text"]
+    assert not [p for p in desk.bot_posts(topic)[1:] if "Website visitor" in p.get("text", "")]
     # The visitor's own message comes back to the page (other tabs show it too), with the
     # acknowledged id.
     mine = await tab.receives("Hello, is my order shipped?", kind="visitor")
@@ -36,6 +38,33 @@ async def test_a_visitor_and_an_operator_talk(site: Site, desk: Desk) -> None:
     await desk.operator("Olga").says(topic, "Yes, it left today")
     answer = await tab.receives("Yes, it left today")
     assert answer["name"] == "Olga" and answer["id"] > mine["id"]
+    await tab.close()
+
+
+async def test_the_card_shows_the_page_escaped(site: Site, desk: Desk) -> None:
+    """Every detail is the visitor's to choose: a hostile page, referrer and language are
+    shown as text on the card, and a page that is no web address is left out."""
+    visitor = await site.visitor()
+    hostile = 'https://shop.example.com/?q=<script>alert(1)</script>&x="y"'
+    tab = await visitor.tab(page=hostile, referrer="https://evil.example/<b>bold</b>",
+                            lang="<i>en</i>", utc_offset=-300)
+    await tab.says("Where is my parcel?")
+    topic = await desk.topic_with("Where is my parcel?")
+    card = desk.bot_posts(topic)[0]
+    assert f"Page: {hostile}" in card["text"]  # the text as the visitor sent it…
+    assert "Came from: https://evil.example/<b>bold</b>" in card["text"]
+    assert "Browser language: <i>en</i>" in card["text"]
+    assert "(UTC-0500)" in card["text"]
+    assert not [e for e in card.get("entities", []) if e["type"] in ("bold", "italic")
+                and card["text"][e["offset"]:].startswith("bold")]  # …never as markup
+    await tab.close()
+
+    other = await site.visitor()
+    tab = await other.tab(page="javascript:alert(1)", referrer="data:text/html,x")
+    await tab.says("Hello from nowhere")
+    topic = await desk.topic_with("Hello from nowhere")
+    card = desk.bot_posts(topic)[0]["text"]
+    assert "Website visitor" in card and "javascript:" not in card and "data:" not in card
     await tab.close()
 
 

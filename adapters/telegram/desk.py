@@ -143,6 +143,11 @@ class TelegramDesk:
             reply_markup=self._controls), desk=True)
         return str(sent.message_id)
 
+    async def edit_card(self, topic_id: int, post_id: str, html: str) -> None:
+        await errors.call(self._chat, lambda: self._bot.edit_message_text(
+            chat_id=self._chat, message_id=int(post_id), text=html, parse_mode="HTML",
+            reply_markup=self._controls), desk=True)
+
     async def edit(self, topic_id: int | None, platform_message_id: str, message: CoreMessage,
                    reply_to: str | None) -> str | None:
         return await errors.call(self._chat, lambda: self._sender.edit(

@@ -10,28 +10,24 @@ from __future__ import annotations
 
 import html
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
 from core.clock import Clock
-from core.delivery.queue import Queue
 from core.lifecycle import Closure, LifecycleListener
 from core.model import (
     Attachment,
     Choice,
     Conversation,
-    ConversationStatus,
     Message,
     MessageKind,
     Outgoing,
 )
-from core.ports import ConversationStore, CustomerStore, RateKey
-from core.unit import Transactions, Unit
+from core.ports import CustomerStore, RateKey
+from core.unit import Unit
 
 from .hub import Hub
 from .ports import EventKind, WebStore
@@ -137,7 +133,7 @@ class WebChannel:
 
 @dataclass(frozen=True, slots=True)
 class PageContext:
-    """What the page tells about itself (shown in the topic); all visitor-supplied."""
+    """What the page tells about itself (shown on the card); all visitor-supplied."""
 
     page: str | None = None
     referrer: str | None = None
@@ -153,19 +149,23 @@ class PageContext:
                    offset if isinstance(offset, int) and -900 <= offset <= 900 else None,
                    " ".join(name.split())[:64] or None if isinstance(name, str) else None)
 
-    def html(self, now: datetime) -> str:
-        """The visitor's details for the topic, escaped."""
-        lines = ["🌐 <b>Website visitor</b>"]
+    def as_body(self) -> dict[str, Any]:
+        return {"page": self.page, "referrer": self.referrer, "lang": self.language,
+                "utc_offset": self.utc_offset, "name": self.name}
+
+    def lines(self, now: datetime) -> list[str]:
+        """The visitor's details for the card, as plain text (the card escapes them)."""
+        lines = []
         if self.page:
-            lines.append(f'Page: <a href="{escape(self.page)}">{escape(self.page[:120])}</a>')
+            lines.append(f"Page: {self.page[:300]}")
         if self.referrer:
-            lines.append(f"Came from: {escape(self.referrer[:120])}")
+            lines.append(f"Came from: {self.referrer[:300]}")
         if self.language:
-            lines.append(f"Browser language: {escape(self.language)}")
+            lines.append(f"Browser language: {self.language}")
         if self.utc_offset is not None:
             local = now.astimezone(timezone(timedelta(minutes=self.utc_offset)))
             lines.append(f"Local time: {local:%H:%M} (UTC{local:%z})")
-        return "\n".join(lines)
+        return lines
 
 
 def _url(value: object) -> str | None:
@@ -195,40 +195,6 @@ class WebClosings(LifecycleListener):
         await self._store.add_event(visitor, EventKind.CLOSED, {"conversation": conversation.id},
                                     f"x:{conversation.id}:{unit.now.timestamp()}", unit.now)
         unit.after_commit.append(lambda: self._hub.wake(visitor))
-
-
-class WebDetails:
-    """The page a visitor writes from, told once per conversation in its topic (after the
-    message that opened it: its own unit, queued behind it in the topic's lane)."""
-
-    def __init__(self, conversations: ConversationStore, transactions: Transactions,
-                 queue: Queue, store: WebStore) -> None:
-        self._conversations = conversations
-        self._transactions = transactions
-        self._queue = queue
-        self._store = store
-        # Conversations told already (this process; the stored ref decides after a restart).
-        self._told: OrderedDict[int, None] = OrderedDict()
-        self._keep = 50_000
-
-    async def tell(self, visitor: str, conversation_id: int, context: PageContext) -> None:
-        if conversation_id in self._told:
-            return  # the common case: a conversation's later messages cost nothing here
-
-        async def work(unit: Unit) -> bool:
-            conversation = await self._conversations.get_conversation(conversation_id)
-            if conversation.status is not ConversationStatus.OPEN:
-                return False  # a bot holds it: no topic yet; or closed already
-            _, new = await self._store.add_event(visitor, EventKind.DETAILS, {},
-                                                 f"p:{conversation_id}", unit.now)
-            if new:
-                await self._queue.notice(unit, conversation_id, context.html(unit.now))
-            return True
-
-        if await self._transactions.run(work):
-            self._told[conversation_id] = None
-            while len(self._told) > self._keep:
-                self._told.popitem(last=False)
 
 
 class WebFiles:

@@ -15,7 +15,7 @@ class EventKind(StrEnum):
     BOT = "bot"  # a bot-authored text (greeting, acknowledgement, self-service answer)
     EDIT = "edit"  # an earlier event's text changed (body: target, text)
     CLOSED = "closed"  # the conversation was closed; the next message opens a new one
-    DETAILS = "details"  # the page details were told in this conversation's topic (unseen)
+    DETAILS = "details"  # the page the visitor writes from, for the card (unseen by the page)
 
 
 class WebStore(Protocol):
@@ -26,6 +26,9 @@ class WebStore(Protocol):
 
     async def events_after(self, visitor: str, after: int, limit: int) -> list[Event]: ...
     async def get_event(self, visitor: str, event_id: int) -> Event | None: ...
+    async def latest_event(self, visitor: str, kind: str) -> Event | None:
+        """The visitor's newest event of that kind."""
+        ...
     async def add_file(self, visitor: str, name: str, mime: str, data: bytes,
                        now: datetime) -> int: ...
     async def get_file(self, file_id: int) -> tuple[str, str, str, bytes] | None:

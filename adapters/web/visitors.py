@@ -16,7 +16,8 @@ from core.intake.service import IntakeService
 from core.model import Attachment, Content, InboundCustomerMessage, InboundPress, Profile
 from core.presses import Presses
 
-from .channel import CHANNEL, PageContext, WebDetails, file_of
+from .channel import CHANNEL, PageContext, file_of
+from .details import WebDetails
 from .hub import Hub
 from .ports import Event, EventKind, WebStore
 from .tokens import VisitorTokens, visitor_number
@@ -81,13 +82,12 @@ class WebVisitors:
         now = self._clock.now()
         number = visitor_number(visitor)
         kind = files[0].kind if files else "text"
-        result = await self._intake.relay_customer_to_desk(InboundCustomerMessage(
+        await self._details.remember(visitor, context, now)  # before intake: for the card
+        await self._intake.relay_customer_to_desk(InboundCustomerMessage(
             channel=CHANNEL, user_id=visitor, chat_id=visitor, message_id=f"c:{client_id}",
             profile=Profile(context.name or f"Visitor {number}", None, context.language,
                             context.page),
             content=Content(kind, text, attachments=tuple(files)), sent_at=now))
-        if result.conversation_id is not None:
-            await self._details.tell(visitor, result.conversation_id, context)
         body = {"text": text, "client_id": client_id,
                 "files": [{"kind": f.kind, "name": f.name, "mime": f.mime,
                            "platform": f.platform, "ref": f.ref} for f in files]}

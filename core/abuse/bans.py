@@ -48,10 +48,20 @@ class Bans(LifecycleListener):
         await self._store.move_bans(merged_customer_id, survivor)
         ban = await self._store.ban_of(survivor, unit.now)
         if ban is not None and conversation.status is not ConversationStatus.CLOSED:
+            await self._queue.edit_card(unit, conversation.id)  # the card shows the ban
             await self._queue.notice(unit, conversation.id, (
                 f"🚫 This customer is banned (by {html.escape(ban.by_name)}): this "
                 "conversation stays open until /close, their next ones are kept off the "
                 "desk; /unban lifts it."))
+
+    async def card_lines(self, conversation: Conversation, now: datetime) -> list[str]:
+        """The customer card shows a ban in force (core.delivery.topics.CardLines)."""
+        ban = await self._store.ban_of(conversation.customer_id, now)
+        if ban is None:
+            return []
+        until = f"until {ban.until:%Y-%m-%d %H:%M} UTC" if ban.until else "until /unban"
+        return [f"🚫 Banned {until} by {ban.by_name}" + (f" — {ban.reason}" if ban.reason
+                                                          else "")]
 
     async def silenced(self, customer_id: int, now: datetime) -> bool:
         """Nothing may be sent to a banned customer (the survey asks this)."""

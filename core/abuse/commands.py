@@ -54,9 +54,13 @@ class BanCommands:
             await self._store.add_ban(Ban(conversation.customer_id, i.operator_id,
                                           i.operator_name, reason, unit.now, until))
             notice = _banned_html(i.operator_name, until, reason)
+            if until is not None:  # the card shows the ban's end when it comes
+                await self._queue.edit_card(unit, conversation.id, at=until)
             if conversation.status is ConversationStatus.CLOSED:
-                await self._queue.notice_in_closed_topic(unit, conversation.id, notice)
+                await self._queue.notice_in_closed_topic(unit, conversation.id, notice,
+                                                         edit_card=True)
             else:
+                await self._queue.edit_card(unit, conversation.id)  # while the topic is open
                 await self._close(unit, conversation, Closure(
                     i.operator_id, i.operator_name, CloseReason.BANNED), notice)
 
@@ -69,9 +73,15 @@ class BanCommands:
                       "message starts a conversation." if lifted else
                       "ℹ️ This customer is not banned.")
             current = await self._shared.open_conversation(conversation.customer_id)
+            last = await self._shared.last_topic(conversation.customer_id)
+            if lifted and last is not None and last.topic_id != conversation.topic_id:
+                await self._queue.edit_card(unit, last.id)  # lifted from another topic
             if conversation.status is ConversationStatus.CLOSED and current is None:
-                await self._queue.notice_in_closed_topic(unit, conversation.id, notice)
+                await self._queue.notice_in_closed_topic(unit, conversation.id, notice,
+                                                         edit_card=lifted)
             else:
+                if lifted:
+                    await self._queue.edit_card(unit, conversation.id)
                 await self._queue.notice(unit, conversation.id, notice)
 
         await self._admin_run(i, "unban", work)

@@ -10,6 +10,7 @@ path.)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from core.delivery.ports import DeliveryStore
@@ -63,11 +64,14 @@ class Queue:
              for (conversation_id, _), message_id in zip(items, ids, strict=True)], unit.now)
         unit.touched.add(DESK)
 
-    async def notice_in_closed_topic(self, unit: Unit, conversation_id: int, html: str
-                                     ) -> None:
+    async def notice_in_closed_topic(self, unit: Unit, conversation_id: int, html: str,
+                                     *, edit_card: bool = False) -> None:
         """A notice for a closed conversation (a rating, a ban) whose topic /close closed:
-        reopened for it and closed again, so operators don't find it open."""
+        reopened for it and closed again, so operators don't find it open; `edit_card`:
+        its card is rendered again while the topic is open."""
         await self.reopen_topic(unit, conversation_id)
+        if edit_card:
+            await self.edit_card(unit, conversation_id)
         await self.notice(unit, conversation_id, html)
         await self.close_topic(unit, conversation_id)
 
@@ -142,6 +146,18 @@ class Queue:
         await self._store.enqueue(
             lane=channel_lane(channel, chat_id), target=channel, chat_id=chat_id,
             action=Action.TEXT, now=unit.now, body=body)
+
+    async def edit_card(self, unit: Unit, conversation_id: int,
+                        at: datetime | None = None) -> None:
+        """Render the conversation's posted card again, now (after what its topic was sent
+        so far) or `at` (in a lane of its own, so the topic's posts never wait for it)."""
+        if at is None:
+            await self._desk_row(unit, conversation_id, Action.EDIT_CARD)
+            return
+        await self._store.enqueue(
+            lane=f"{desk_lane(conversation_id)}:card", target=DESK, chat_id=self.desk_chat,
+            action=Action.EDIT_CARD, now=unit.now, conversation_id=conversation_id,
+            not_before=at)
 
     async def _desk_row(self, unit: Unit, conversation_id: int, action: Action, *,
                         message_id: int | None = None,

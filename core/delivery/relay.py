@@ -12,11 +12,12 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from core import texts
 from core.clock import Clock
+from core.delivery.cards import CardEdits
 from core.delivery.coalesce import Coalescer, can_join
 from core.delivery.desks import Desks
 from core.delivery.fairness import FairBudget
@@ -68,13 +69,14 @@ class Relayer:
         self.desks = desks or Desks(desk)
         self._channels = channels
         self.limiter = limiter
-        self.topics = Topics(store, self.desks, limiter)
+        self.topics = Topics(store, self.desks, limiter, clock.now)
         # One send for a new conversation (core.delivery.first_post), where the app sets it.
         self.first_posts: FirstPosts | None = None
         # Texts held while the group's budget is spent share a post, where the app sets it.
         self.coalescer: Coalescer | None = None
         # First-timers first at the group's budget under pressure, where the app sets it.
         self.fair: FairBudget | None = None
+        self.cards: CardEdits | None = None  # cards rendered again (EDIT_CARD), app-set
         # Whether General was told of a surge (core.delivery.surge): pressure too.
         self.surging: Callable[[], bool] | None = None
         self.sends = Sends(store, limiter)  # the limiter, sends in progress, outcomes
@@ -212,16 +214,7 @@ class Relayer:
     async def _to_desk(self, step: Step) -> None:
         first = step.deliveries[0]
         if first.action is Action.TEXT:
-            desk = self.desks.by_chat(first.chat_id)  # the General topic of its group
-            keys = desk.rate_keys()
-            post = first.desk_post()
-            if post.png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
-                image = base64.b64decode(post.png)
-                await self.sends.limited(keys, 1, lambda: desk.post_photo(post.topic_id, image,
-                                                                     post.html))
-            else:
-                await self.sends.limited(keys, 1, lambda: desk.post_html(post.topic_id, post.html))
-            await self.sends.finish(step)
+            await self._bot_post(step)
             return
         if first.action is Action.DELETE_TOPIC:
             await self.topics.delete_orphan(first.orphan_topic)
@@ -248,6 +241,11 @@ class Relayer:
                 await self.sends.limited(keys, 1, lambda: change(topic))
             await self.sends.finish(step)
             return
+        if first.action is Action.EDIT_CARD:
+            shared = await self._card_edit(step, conversation, desk, keys)
+            if shared is None:
+                return
+            step, first = shared, shared.deliveries[0]
         posts = self.first_posts
         if step.coalesced:
             await self._surge().coalesced(step, conversation)
@@ -274,6 +272,30 @@ class Relayer:
             ids = await self.sends.limited(keys, desk.sends_for(step.items),
                                       lambda: desk.post(topic_id, step.items))
             await self.sends.finish(step, [(desk.platform, desk.chat_id, ids)])
+
+    async def _bot_post(self, step: Step) -> None:
+        first = step.deliveries[0]
+        desk = self.desks.by_chat(first.chat_id)  # the General topic of its group
+        keys = desk.rate_keys()
+        post = first.desk_post()
+        if post.png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
+            image = base64.b64decode(post.png)
+            await self.sends.limited(keys, 1, lambda: desk.post_photo(post.topic_id, image,
+                                                                      post.html))
+        else:
+            await self.sends.limited(keys, 1, lambda: desk.post_html(post.topic_id, post.html))
+        await self.sends.finish(step)
+
+    async def _card_edit(self, step: Step, conversation: Conversation, desk: DeskPort,
+                         keys: Sequence[RateKey]) -> Step | None:
+        """Render the card again (core.delivery.cards); a card sharing the first post: the
+        step that edits that post as an edit of its message."""
+        shared = None if self.cards is None else await self.cards.edit(
+            conversation, desk, lambda call: self.sends.limited(keys, 1, call))
+        if shared is None:
+            await self.sends.finish(step)
+            return None
+        return Step([replace(step.deliveries[0], action=Action.EDIT, message_id=shared)], [])
 
     def _yield_if_group_busy(self, keys: Sequence[RateKey]) -> None:
         """With departments' groups, a lane whose group has no budget left for a while gives

@@ -4,7 +4,8 @@ card on top, reopened, and orphans deleted. Every call passes the group's rate l
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from datetime import datetime
+from typing import Protocol, TypeVar
 
 from core import texts
 from core.delivery.desks import Desks
@@ -15,9 +16,26 @@ from core.ports import DeskPort, Store
 T = TypeVar("T")
 
 
+class CardPostRecord(Protocol):
+    async def set_card_post(self, conversation_id: int, post_id: str) -> None: ...
+
+
+class CardLines(Protocol):
+    """More lines for a customer card, from a capability or a channel (a ban, the web page a
+    visitor writes from). Plain text: the card escapes them."""
+
+    async def card_lines(self, conversation: Conversation, now: datetime) -> list[str]: ...
+
+
 class Topics:
-    def __init__(self, store: Store, desks: Desks, limiter: SlidingWindowLimiter) -> None:
+    def __init__(self, store: Store, desks: Desks, limiter: SlidingWindowLimiter,
+                 now: Callable[[], datetime]) -> None:
         self._store = store
+        self._now = now
+        # What else a card shows (see CardLines), added by the composition root.
+        self.card_lines: list[CardLines] = []
+        # Where posted cards are recorded, to render them again (core.delivery.cards).
+        self.cards: CardPostRecord | None = None
         self._desks = desks
         self._desk = desks.main  # orphan topics are the operator group's
         self._limiter = limiter
@@ -61,7 +79,9 @@ class Topics:
         card = await self.card(conversation)
         desk = self._desks.of(conversation)
         card_topic = topic_id
-        await self._limited(lambda: desk.post_card(card_topic, card), desk)
+        post_id = await self._limited(lambda: desk.post_card(card_topic, card), desk)
+        if self.cards is not None:
+            await self.cards.set_card_post(conversation.id, post_id)
         await self._store.mark_card_posted(conversation.id)
         return topic_id
 
@@ -78,6 +98,9 @@ class Topics:
             conversation.customer_id
         )
         main = next((i for i in identities if i.id == conversation.reply_identity_id), None)
+        now, extra = self._now(), []
+        for source in self.card_lines:
+            extra += await source.card_lines(conversation, now)
         return texts.render(
             "card",
             name=customer.display_name,
@@ -90,6 +113,7 @@ class Topics:
             previous=conversations - 1,
             identities=[f"{texts.channel_label(i.channel)} {i.user_id}" for i in identities],
             department=self._desks.department_name(conversation),
+            extra=extra,
         )
 
     async def _new_topic(self, desk: DeskPort, conversation_id: int, title: str) -> int:
