@@ -273,7 +273,8 @@ class App:
         outbox = self._outbox(store, transactions, queue, relayer, list(channels))
         surge = SurgeParts.build(cfg, store, desk, limiter, self.clock, relayer, transactions,
                                  queue)
-        policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
+        policy = sla_policy(cfg.service, cfg.operators.admins,
+                            {d.id: d for d in cfg.departments}) if cfg.service else None
         sla_store = TortoiseSlaStore()
         lifecycle = Lifecycle([SlaClock(sla_store, policy, queue)] if policy else [])
         if departments is not None:
