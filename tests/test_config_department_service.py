@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bots.config import summarize
 from bots.config_service import sla_policy
 from core.sla.policy import SlaPolicy, TargetKind
 from tests.config_cases import load, make, only_problem
@@ -102,3 +103,9 @@ def test_a_department_s_levels_need_a_service_section() -> None:
     rendered = problem.render()
     assert "departments[1].targets: there is no `service:` section" in rendered
     assert "service: {}" in rendered
+
+
+def test_check_names_the_departments_with_their_own_levels() -> None:
+    config = load(make(service={}, departments=[
+        _department(0), _department(1, hours={"mon-fri": "10:00-19:00"})]))
+    assert ", default d0, own service levels: d1\n" in summarize(config) + "\n"
