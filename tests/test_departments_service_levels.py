@@ -10,7 +10,15 @@ from typing import Any
 
 from storage import models as db
 from tests.harness import Desk, StartRelay
-from tests.test_departments import SALES, TECH, _choose, _departments, _groups, _topic_in
+from tests.test_departments import (
+    SALES,
+    TECH,
+    _choose,
+    _departments,
+    _groups,
+    _operator_in,
+    _topic_in,
+)
 
 SERVICE = """
 service:
@@ -78,21 +86,30 @@ async def test_a_department_with_a_shorter_target_is_reminded_on_its_own_schedul
     assert not tech_deadline.reminded and not tech_deadline.breached
 
 
-def _closed_today_and_tomorrow() -> str:
+CANNED = """
+canned:
+  opening:
+    en: "We open at {{ next_opening }}."
+"""
+
+
+def _closed_today_and_tomorrow() -> tuple[str, datetime]:
     """Sales hours closed today and tomorrow (UTC), so it is closed now whenever the test
-    runs, even across midnight; open 09:00-18:00 on the other days."""
-    today = datetime.now(UTC).weekday()
-    closed = {today, (today + 1) % 7}
+    runs, even across midnight; open 09:00-18:00 on the other days. And when it opens."""
+    now = datetime.now(UTC)
+    closed = {now.weekday(), (now.weekday() + 1) % 7}
     hours = ", ".join(f"{day}: {'closed' if n in closed else '09:00-18:00'}"
                       for n, day in enumerate(DAYS))
-    return f"hours: {{{hours}}}"
+    opens = (now + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+    return f"hours: {{{hours}}}", opens
 
 
 async def test_a_department_closed_now_acknowledges_off_hours_the_other_as_usual(
         desk: Desk, start_relay: StartRelay) -> None:
     sales, tech = _groups(desk)
     service = SERVICE.replace("business_hours: false", "business_hours: true")
-    await start_relay(service + _with_sales(sales, tech, _closed_today_and_tomorrow()))
+    hours, opens = _closed_today_and_tomorrow()
+    await start_relay(service + CANNED + _with_sales(sales, tech, hours))
     anna = await _routed(desk, "Anna", "a quote for 10 seats, please", SALES)
     boris = await _routed(desk, "Boris", "login fails", TECH)
     await boris.receives("Thanks for your message! An operator will reply within 1 hour.")
@@ -111,3 +128,11 @@ async def test_a_department_closed_now_acknowledges_off_hours_the_other_as_usual
     assert _target_of(sales_deadline) > timedelta(days=1)
     assert due.hour == 10 and due.minute == 0
     assert _target_of(await _first_response("tech")) == timedelta(hours=1)
+    # A canned reply's next_opening is the department's too.
+    await _operator_in(desk, sales, "Sofia").says(
+        await _topic_in(desk, sales, "a quote for 10 seats, please"), "/t opening")
+    await anna.receives(f"We open at {opens.strftime('%H:%M %d.%m')}.")
+    await _operator_in(desk, tech, "Timur").says(await _topic_in(desk, tech, "login fails"),
+                                                 "/t opening")
+    await desk.wait(lambda: any(_text(m).startswith("We open at ") for m in boris.inbox()))
+    assert f"We open at {opens.strftime('%H:%M %d.%m')}." not in map(_text, boris.inbox())
