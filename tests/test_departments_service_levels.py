@@ -23,7 +23,7 @@ from tests.test_departments import (
 SERVICE = """
 service:
   targets: {first_response: 1h, next_response: 1h, business_hours: false}
-  remind_before: 2s
+  remind_before: 5s  # sales (6s) is reminded 1s in: a wide window for the sweep
   sweep_interval: 200ms
   title_debounce: 300ms
   daily_report: "off"
@@ -61,11 +61,11 @@ def _target_of(deadline: db.SlaDeadline) -> timedelta:
 async def test_a_department_with_a_shorter_target_is_reminded_on_its_own_schedule(
         desk: Desk, start_relay: StartRelay) -> None:
     sales, tech = _groups(desk)
-    await start_relay(SERVICE + _with_sales(sales, tech, "targets: {first_response: 3s}"))
+    await start_relay(SERVICE + _with_sales(sales, tech, "targets: {first_response: 6s}"))
     anna = await _routed(desk, "Anna", "can I pay by invoice?", SALES)
     boris = await _routed(desk, "Boris", "the app crashes", TECH)
     # Each is told the wait of their own department.
-    await anna.receives("Thanks for your message! An operator will reply within 3 seconds.")
+    await anna.receives("Thanks for your message! An operator will reply within 6 seconds.")
     await boris.receives("Thanks for your message! An operator will reply within 1 hour.")
     in_sales = await _topic_in(desk, sales, "can I pay by invoice?")
     in_tech = await _topic_in(desk, tech, "the app crashes")
@@ -74,13 +74,13 @@ async def test_a_department_with_a_shorter_target_is_reminded_on_its_own_schedul
         return [m for m in desk.emu.messages(group) if _text(m).startswith(mark)
                 and m.get("from", {}).get("is_bot") and m.get("message_thread_id") == topic]
 
-    # Sales: reminded, then escalated in its own group, by its own 3-second target.
+    # Sales: reminded, then escalated in its own group, by its own 6-second target.
     await desk.wait(lambda: posts(sales, in_sales, "⏰"))
     await desk.wait(lambda: posts(sales, None, "🚨"))
     assert "first response" in _text(posts(sales, None, "🚨")[0])
     # Tech keeps the service's hour: the sweeps that escalated sales left it alone.
     assert not posts(tech, in_tech, "⏰") and not posts(tech, None, "🚨")
-    assert _target_of(await _first_response("sales")) == timedelta(seconds=3)
+    assert _target_of(await _first_response("sales")) == timedelta(seconds=6)
     tech_deadline = await _first_response("tech")
     assert _target_of(tech_deadline) == timedelta(hours=1)
     assert not tech_deadline.reminded and not tech_deadline.breached
