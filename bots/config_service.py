@@ -46,9 +46,12 @@ def _check_zone(value: str) -> str:
 
 def _check_hours(value: dict[str, str]) -> dict[str, str]:
     try:
-        WorkingHours.parse("UTC", value)
+        hours = WorkingHours.parse("UTC", value)
     except HoursError as exc:
         raise issue(str(exc), HOURS_HINT) from None
+    if not any(hours.week.values()):  # no deadline could ever be counted
+        raise issue("open on no day of the week", HOURS_HINT + "; leave hours out for "
+                    "around the clock")
     return value
 
 

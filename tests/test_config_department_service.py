@@ -86,6 +86,7 @@ def test_hours_replace_the_service_s_in_its_time_zone() -> None:
     ({"targets": {"first_reply": "5m"}}, "departments[1].targets.first_reply", "unknown key"),
     ({"hours": {"mon-fri": "9-18"}}, "departments[1].hours", "write ranges like 09:00-18:00"),
     ({"per_channel": {"icq": {}}}, "departments[1].per_channel", "unknown channel 'icq'"),
+    ({"hours": {"mon-sun": "closed"}}, "departments[1].hours", "open on no day of the week"),
     ({"per_channel": {"vk": {"next_response": -5}}},
      "departments[1].per_channel.vk.next_response", ""),
 ])
