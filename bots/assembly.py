@@ -204,7 +204,8 @@ class Assembly:
         outbox = self._outbox(store, transactions, queue, relayer, list(p.channels))
         surge = SurgeParts.build(cfg, store, p.desk, p.limiter, self.clock, relayer,
                                  transactions, queue)
-        policy = sla_policy(cfg.service, cfg.operators.admins) if cfg.service else None
+        policy = sla_policy(cfg.service, cfg.operators.admins,
+                            {d.id: d for d in cfg.departments}) if cfg.service else None
         sla_store = TortoiseSlaStore()
         feedback = FeedbackParts.build(cfg, store, queue, transactions)
         relayer.topics.card_lines.append(feedback.bans)  # a ban is shown on the card

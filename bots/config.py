@@ -156,8 +156,10 @@ def _departments_line(config: Config) -> str:
     ask = routing is None or routing.ask
     default = (routing.default if routing else None) or config.departments[0].id
     how = "new customers choose" if ask and len(config.departments) > 1 else "no question"
+    own = [d.id for d in config.departments if d.own_service_levels()]
+    levels = f", own service levels: {', '.join(own)}" if own else ""
     return (f"{', '.join(d.id for d in config.departments)} in {groups} "
-            f"group{'' if groups == 1 else 's'}, {how}, default {default}")
+            f"group{'' if groups == 1 else 's'}, {how}, default {default}{levels}")
 
 
 def _http_line(config: Config) -> str:

@@ -9,6 +9,7 @@ departments:
   - id: tech
     names: {ru: "Техподдержка", en: "Technical support"}
     chat_id: -1002222222222
+    targets: {first_response: 15m}   # its own service levels (hours, targets, per_channel)
 routing: {ask: true, default: tech, ask_wait: 2m}
 ```
 
@@ -23,6 +24,7 @@ from pydantic import Field, field_validator
 
 from bots.config_errors import issue
 from bots.config_selfservice import ID_PATTERN, LANGUAGE
+from bots.config_service import OWN_SERVICE_KEYS, DepartmentServiceConfig
 from bots.config_types import Duration, Int, Section, UserId
 from core.departments.model import Department, Departments, Routing
 
@@ -31,8 +33,9 @@ _SUPERGROUP_BELOW = -1_000_000_000_000
 NAME_LIMIT = 40  # a button label customers read on a phone
 
 
-class DepartmentConfig(Section):
-    """One team, in its own forum group (or sharing one with another team)."""
+class DepartmentConfig(DepartmentServiceConfig):
+    """One team, in its own forum group (or sharing one with another team), optionally with
+    its own `hours`, `targets` and `per_channel` (laid over the `service` section's)."""
 
     id: str
     names: dict[str, str]
@@ -82,11 +85,18 @@ class RoutingConfig(Section):
 
 
 def check_departments(departments: list[DepartmentConfig], routing: RoutingConfig | None,
-                      operators_chat: int) -> None:
-    """Ids unique, references known, a group shared only on purpose."""
+                      operators_chat: int, *, service: bool = True) -> None:
+    """Ids unique, references known, a group shared only on purpose; a department's own
+    service levels only with a `service` section (they are laid over it)."""
     seen: dict[str, int] = {}
     groups: dict[int, int] = {}
     for number, department in enumerate(departments):
+        if department.own_service_levels() and not service:
+            keys = sorted(department.model_fields_set & OWN_SERVICE_KEYS)
+            raise issue(f"departments[{number}].{keys[0]}: there is no `service:` section",
+                        "a department's hours, targets and per_channel override the service "
+                        "section's; add a `service:` section (`service: {}` keeps its defaults)",
+                        field_name="departments")
         if department.id in seen:
             raise issue(f"departments[{number}].id: duplicate id {department.id!r} (also "
                         f"departments[{seen[department.id]}])",

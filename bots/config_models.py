@@ -349,7 +349,8 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _check_departments(self) -> Config:
-        check_departments(self.departments, self.routing, self.operators.chat_id)
+        check_departments(self.departments, self.routing, self.operators.chat_id,
+                          service=self.service is not None)
         known = {d.id for d in self.departments}
         for number, entry in enumerate(self.faq):
             if entry.department is not None and entry.department not in known:

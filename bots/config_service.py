@@ -16,7 +16,7 @@ from bots.config_errors import issue
 from bots.config_types import Duration, Section, UserId, to_duration
 from core.sla.ack import LANGUAGES, TEMPLATE_NAMES, check_template
 from core.sla.hours import HoursError, WorkingHours
-from core.sla.policy import AckSettings, ChannelPolicy, SlaPolicy, Targets
+from core.sla.policy import AckSettings, ChannelPolicy, ServiceLevels, SlaPolicy, Targets
 
 HOURS_HINT = 'e.g. {mon-fri: "09:00-18:00", sat: "10:00-14:00", sun: closed}'
 ZONE_HINT = "an IANA time zone name, e.g. Europe/Moscow or UTC"
@@ -46,9 +46,12 @@ def _check_zone(value: str) -> str:
 
 def _check_hours(value: dict[str, str]) -> dict[str, str]:
     try:
-        WorkingHours.parse("UTC", value)
+        hours = WorkingHours.parse("UTC", value)
     except HoursError as exc:
         raise issue(str(exc), HOURS_HINT) from None
+    if not any(hours.week.values()):  # no deadline could ever be counted
+        raise issue("open on no day of the week", HOURS_HINT + "; leave hours out for "
+                    "around the clock")
     return value
 
 
@@ -123,6 +126,13 @@ class AckConfig(Section):
         return self
 
 
+def _check_channels(value: dict[str, Any]) -> dict[str, Any]:
+    for name in value:
+        if name not in ("telegram", "vk", "max", "web"):
+            raise issue(f"unknown channel {name!r}", "channels are telegram, vk, max and web")
+    return value
+
+
 class ServiceConfig(Section):
     """Service levels: hours, targets, reminders, escalations and reports."""
 
@@ -144,14 +154,7 @@ class ServiceConfig(Section):
     validate_zone = field_validator("timezone")(_check_zone)
     validate_hours = field_validator("hours")(_optional_hours)
 
-    @field_validator("per_channel")
-    @classmethod
-    def _check_channels(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name in value:
-            if name not in ("telegram", "vk", "max", "web"):
-                raise issue(f"unknown channel {name!r}",
-                            "channels are telegram, vk, max and web")
-        return value
+    check_channels = field_validator("per_channel")(_check_channels)
 
     @field_validator("daily_report", mode="before")
     @classmethod
@@ -169,6 +172,24 @@ class ServiceConfig(Section):
         return time(int(hour), int(minute))
 
 
+class DepartmentServiceConfig(Section):
+    """A department's own service levels (same shapes as under `service`); each one given
+    replaces the service's for the department's conversations."""
+
+    hours: dict[str, str] | None = None  # in the service's time zone
+    targets: TargetsConfig = TargetsConfig()
+    per_channel: dict[str, ChannelServiceConfig] = {}
+
+    validate_hours = field_validator("hours")(_optional_hours)
+    check_channels = field_validator("per_channel")(_check_channels)
+
+    def own_service_levels(self) -> bool:
+        return bool(self.model_fields_set & OWN_SERVICE_KEYS)
+
+
+OWN_SERVICE_KEYS = frozenset({"hours", "targets", "per_channel"})
+
+
 def _hours(timezone: str, hours: Mapping[str, str] | None, holidays: list[date]
            ) -> WorkingHours:
     if hours is None:
@@ -178,8 +199,8 @@ def _hours(timezone: str, hours: Mapping[str, str] | None, holidays: list[date]
     return WorkingHours.parse(timezone, hours, holidays)
 
 
-def sla_policy(service: ServiceConfig, admins: list[int]) -> SlaPolicy:
-    """The core's view of the `service` section."""
+def _levels(service: ServiceConfig) -> ServiceLevels:
+    """The default and per-channel policies of a `service` section."""
     t = service.targets
     base = ChannelPolicy(_hours(service.timezone, service.hours, service.holidays),
                          Targets(t.first_response, t.next_response, t.resolution,
@@ -203,9 +224,37 @@ def sla_policy(service: ServiceConfig, admins: list[int]) -> SlaPolicy:
             ),
             c.remind_before if "remind_before" in given else service.remind_before,
         )
+    return ServiceLevels(base, channels)
+
+
+def department_service(service: ServiceConfig, own: DepartmentServiceConfig
+                       ) -> ServiceConfig:
+    """The `service` section as one department sees it: its own hours, the targets it gives
+    and its per-channel entries laid over the service's; the rest is the service's."""
+    given = own.model_fields_set
+    update: dict[str, Any] = {}
+    if "hours" in given:
+        update["hours"] = own.hours
+    if "targets" in given:
+        update["targets"] = service.targets.model_copy(update={
+            name: getattr(own.targets, name) for name in own.targets.model_fields_set})
+    if "per_channel" in given:
+        update["per_channel"] = {**service.per_channel, **own.per_channel}
+    return service.model_copy(update=update)
+
+
+def sla_policy(service: ServiceConfig, admins: list[int],
+               departments: Mapping[str, DepartmentServiceConfig] | None = None
+               ) -> SlaPolicy:
+    """The core's view of the `service` section; `departments`: those with their own hours,
+    targets or per-channel entries (by id)."""
+    levels = _levels(service)
     ack = service.acknowledgement
     return SlaPolicy(
-        default=base, per_channel=channels,
+        default=levels.default, per_channel=levels.per_channel,
+        per_department={
+            department: _levels(department_service(service, own))
+            for department, own in (departments or {}).items() if own.own_service_levels()},
         ack=AckSettings(ack.enabled, ack.quiet, ack.default_language),
         on_duty=tuple(service.on_duty), admins=tuple(admins),
         texts=ack.texts, timezone_names=ack.timezone_names,

@@ -48,12 +48,13 @@ async def _combining(flood: Flood) -> None:
 
 
 def next_opening_of(policy: SlaPolicy | None) -> NextOpening | None:
-    """When the channel's desk opens next (now, while open), in its time zone."""
+    """When the desk of a channel and department opens next (now, while open), in its time
+    zone."""
     if policy is None:
         return None
 
-    def next_opening(channel: str, now: datetime) -> datetime:
-        hours = policy.channel(channel).hours
+    def next_opening(channel: str, department: str | None, now: datetime) -> datetime:
+        hours = policy.channel(channel, department).hours
         return hours.next_open(now).astimezone(hours.zone)
 
     return next_opening

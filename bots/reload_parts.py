@@ -55,8 +55,7 @@ class LiveParts:
            telegram: tuple[TelegramDesk, TelegramChannel, dict[str, TelegramDesk]]
            ) -> dict[str, Apply]:
         """The reload table of the running `services`, started with `config`."""
-        policy = sla_policy(config.service, config.operators.admins) if config.service \
-            else None
+        policy = _policy_of(config) if config.service else None
         return cls(services, *telegram, policy).table()
 
     def table(self) -> dict[str, Apply]:
@@ -73,7 +72,7 @@ class LiveParts:
     def admins(self, new: Config) -> None:
         self.services.commands.set_admins([str(a) for a in new.operators.admins])
         if self.policy is not None and new.service is not None:  # escalations name them
-            self._swap_policy(sla_policy(new.service, new.operators.admins), new)
+            self._swap_policy(_policy_of(new), new)
 
     def telegram_limits(self, new: Config) -> None:
         limits = new.telegram.limits
@@ -97,7 +96,7 @@ class LiveParts:
     def service(self, new: Config) -> None:
         if self.policy is None or new.service is None:
             raise NeedsRestart("service levels are turned on or off")
-        self._swap_policy(sla_policy(new.service, new.operators.admins), new)
+        self._swap_policy(_policy_of(new), new)
 
     def _swap_policy(self, policy: SlaPolicy, new: Config) -> None:
         self.policy = policy
@@ -145,3 +144,12 @@ class LiveParts:
         if {(d.id, d.desk_chat) for d in old.all} != {(d.id, d.desk_chat) for d in fresh.all}:
             raise NeedsRestart("a department was added or removed, or its group changed")
         old.replace_with(fresh)
+        if self.policy is not None and new.service is not None:  # their own hours, targets
+            self._swap_policy(_policy_of(new), new)
+
+
+def _policy_of(config: Config) -> SlaPolicy:
+    """The service levels of `config`, each department's own laid over `service`."""
+    assert config.service is not None
+    return sla_policy(config.service, config.operators.admins,
+                      {d.id: d for d in config.departments})

@@ -20,7 +20,8 @@ from core.ports import Store
 from core.unit import Transactions, Unit
 
 LIST_LIMIT = 3500  # characters of the list post (one Telegram message)
-NextOpening = Callable[[str, datetime], datetime]  # (channel, now) → when the desk opens
+# (channel, department, now) → when the conversation's desk opens (its department's hours).
+NextOpening = Callable[[str, str | None, datetime], datetime]
 
 
 class AnswerAsOperator(Protocol):
@@ -47,7 +48,8 @@ class CannedCommand:
     async def run(self, i: Invocation) -> None:
         assert i.topic_id is not None
         name = i.args.strip().split(" ", 1)[0] if i.args.strip() else ""
-        conversation = await self._shared.conversation_by_topic(i.topic_id)
+        # A topic id is only unique within its group (departments).
+        conversation = await self._shared.conversation_by_topic(i.topic_id, i.desk_chat)
         if conversation is None:
             return
         texts = self._replies.get(name) if name else None
@@ -79,7 +81,8 @@ class CannedCommand:
     def _values(self, conversation: Conversation, customer_name: str, operator_name: str
                 ) -> Values:
         now = self._transactions.now()
-        opening = self._next_opening(conversation.channel, now) if self._next_opening else now
+        opening = self._next_opening(conversation.channel, conversation.department, now) \
+            if self._next_opening else now
         return Values(Person(_first(customer_name)), Person(_first(operator_name)),
                       Number(conversation.id), opening.strftime("%H:%M %d.%m"))
 

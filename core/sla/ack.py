@@ -57,11 +57,12 @@ def language_of(code: str | None, policy: SlaPolicy) -> str:
 
 
 def acknowledgement(policy: SlaPolicy, channel: str, language: str | None, now: datetime,
-                    target: timedelta | None = None) -> str:
+                    target: timedelta | None = None, department: str | None = None) -> str:
     """The HTML text that tells the customer when to expect a human (within `target`, the
-    running response target; the first-response target by default)."""
+    running response target; the first-response target by default), by the hours of the
+    conversation's channel and department."""
     lang = language_of(language, policy)
-    chan = policy.channel(channel)
+    chan = policy.channel(channel, department)
     target = target or chan.targets.first_response or timedelta(hours=1)
     due = chan.clock.add_open_time(now, target)
     zone = chan.hours.zone

@@ -49,7 +49,8 @@ class SlaClock(LifecycleListener):
             kinds = (TargetKind.NEXT_RESPONSE,)
         else:
             return  # the first-response clock is already running
-        deadlines = self.policy.deadlines(conversation.channel, kinds, unit.now)
+        deadlines = self.policy.deadlines(conversation.channel, kinds, unit.now,
+                                          conversation.department)
         if deadlines:
             await self._store.start_deadlines(conversation.id, conversation.channel, deadlines)
 
@@ -57,13 +58,14 @@ class SlaClock(LifecycleListener):
                         ) -> str | None:
         """The text to send the customer now, or None (already told today, or mid-chat)."""
         now = unit.now
+        channel, department = conversation.channel, conversation.department
         if not self.policy.should_acknowledge(conversation.acked_at, conversation.answered_at,
-                                              now, conversation.channel):
+                                              now, channel, department):
             return None
-        targets = self.policy.channel(conversation.channel).targets
+        targets = self.policy.channel(channel, department).targets
         answered = conversation.first_response_at is not None
         target = targets.next_response if answered else targets.first_response
-        return acknowledgement(self.policy, conversation.channel, language, now, target)
+        return acknowledgement(self.policy, channel, language, now, target, department)
 
     async def human_answered(self, unit: Unit, conversation: Conversation,
                              operator_id: str) -> None:

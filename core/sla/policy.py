@@ -1,8 +1,10 @@
-"""Service levels: targets per channel, deadlines, and when to acknowledge.
+"""Service levels: targets per channel (and per department), deadlines, and when to acknowledge.
 
 Pure policy: given the config's hours and targets, when is a response due, when to remind,
-and what the customer is told. The clock runs from a customer message until a human
-operator answers; notes and bot posts never stop it. Storage and scheduling live elsewhere.
+and what the customer is told. A conversation is measured against its department's levels
+when that department has its own, else the service's; within those, its channel's. The
+clock runs from a customer message until a human operator answers; notes and bot posts
+never stop it. Storage and scheduling live elsewhere.
 """
 
 from __future__ import annotations
@@ -87,11 +89,24 @@ class AckSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class SlaPolicy:
-    """Everything the SLA code needs from config.yaml's `service` section."""
+class ServiceLevels:
+    """A department's own hours and targets: a default and per-channel policies."""
 
     default: ChannelPolicy
     per_channel: Mapping[str, ChannelPolicy] = field(default_factory=dict)
+
+    def channel(self, name: str) -> ChannelPolicy:
+        return self.per_channel.get(name, self.default)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    """Everything the SLA code needs from config.yaml's `service` section (and the
+    departments' own hours and targets)."""
+
+    default: ChannelPolicy
+    per_channel: Mapping[str, ChannelPolicy] = field(default_factory=dict)
+    per_department: Mapping[str, ServiceLevels] = field(default_factory=dict)
     ack: AckSettings = AckSettings()
     on_duty: tuple[int, ...] = ()  # mentioned in reminders when nobody is assigned
     admins: tuple[int, ...] = ()  # mentioned in escalations
@@ -100,12 +115,16 @@ class SlaPolicy:
     # A topic's status mark changes after its status held still this long (None: never).
     title_debounce: timedelta | None = timedelta(seconds=30)
 
-    def channel(self, name: str) -> ChannelPolicy:
+    def channel(self, name: str, department: str | None = None) -> ChannelPolicy:
+        """The policy a conversation on channel `name` in `department` is measured by."""
+        own = self.per_department.get(department) if department else None
+        if own is not None:
+            return own.channel(name)
         return self.per_channel.get(name, self.default)
 
-    def deadlines(self, channel: str, kinds: tuple[TargetKind, ...], start: datetime
-                  ) -> list[Deadline]:
-        policy = self.channel(channel)
+    def deadlines(self, channel: str, kinds: tuple[TargetKind, ...], start: datetime,
+                  department: str | None = None) -> list[Deadline]:
+        policy = self.channel(channel, department)
         out = []
         for kind in kinds:
             due = policy.due(kind, start)
@@ -114,15 +133,17 @@ class SlaPolicy:
         return out
 
     def should_acknowledge(self, acked_at: datetime | None, answered_at: datetime | None,
-                           now: datetime, channel: str) -> bool:
+                           now: datetime, channel: str, department: str | None = None
+                           ) -> bool:
         """At most once per conversation per local day; never right after a human answer."""
-        if not self.ack.enabled or self.channel(channel).targets.first_response is None:
+        policy = self.channel(channel, department)
+        if not self.ack.enabled or policy.targets.first_response is None:
             return False
         if answered_at is not None and now - answered_at < self.ack.quiet:
             return False
         if acked_at is None:
             return True
-        zone = self.channel(channel).hours.zone
+        zone = policy.hours.zone
         return _local_day(acked_at, zone) != _local_day(now, zone)
 
 

@@ -111,7 +111,7 @@ class SlaSweeper:
         people: Sequence[int | str] = (d.assignee_id,) if d.assignee_id else (
             team or self._policy.on_duty)
         who = " ".join(texts.mention(p) for p in people) or "Operators:"
-        zone = self._policy.channel(d.channel).hours.zone
+        zone = self._policy.channel(d.channel, d.department).hours.zone
         left = max(d.due_at - now, timedelta(seconds=1))
         return texts.render("sla_reminder", who=Markup(who),
                             target=TARGET_LABELS.get(d.kind, d.kind).capitalize(),
@@ -122,7 +122,7 @@ class SlaSweeper:
         admins = " ".join(texts.mention(a, "admin") for a in self._policy.admins) or "Admins"
         items = []
         for d in new[:_LIST_LIMIT]:
-            zone = self._policy.channel(d.channel).hours.zone
+            zone = self._policy.channel(d.channel, d.department).hours.zone
             items.append({"link": self._link(d),
                           "target": TARGET_LABELS.get(d.kind, d.kind),
                           "due": d.due_at.astimezone(zone).strftime("%d.%m %H:%M %Z")})
