@@ -90,9 +90,10 @@ class BanCommands:
         """Run `work` on the topic's conversation; a non-admin is told they may not."""
         assert i.topic_id is not None
         topic_id, admin = i.topic_id, self._commands.is_admin(i.operator_id)
+        desk_chat = i.desk_chat  # a topic id is only unique within its group (departments)
 
         async def unit_work(unit: Unit) -> None:
-            conversation = await self._shared.conversation_by_topic(topic_id)
+            conversation = await self._shared.conversation_by_topic(topic_id, desk_chat)
             if conversation is None:
                 return
             if not admin:
