@@ -251,6 +251,8 @@ class App:
             for task in services.tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if services.limiter is not None:
+                await services.limiter.drain()
             await services.bot.session.close()
             if services.vk is not None:
                 await services.vk.close()

@@ -324,7 +324,7 @@ class Assembly:
                         vk=p.vk, selfservice=c.selfservice, feedback=c.feedback, http=http,
                         max=p.max, departments=c.departments, web=p.web, webhook=webhook,
                         metrics=metrics, leadership=leadership, surge=c.surge,
-                        sla_clock=c.sla_clock)
+                        sla_clock=c.sla_clock, limiter=p.limiter)
 
     def _http(self, p: _Platforms, c: _Core) -> HttpServer | None:
         """The HTTP server with its parts (none without an `http:` section); parts of the

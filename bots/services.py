@@ -24,6 +24,7 @@ from core.commands import Commands
 from core.conversations.service import Conversations
 from core.delivery.outbox import Outbox
 from core.delivery.queue import Queue
+from core.delivery.ratelimit import SlidingWindowLimiter
 from core.intake.service import IntakeService
 from core.lifecycle import Lifecycle
 from core.ports import RateKey
@@ -69,6 +70,7 @@ class Services:
     leadership: Leadership | None = None  # PostgreSQL: one poller, one job runner
     username: str = ""  # the bot's @username
     surge: SurgeParts | None = None
+    limiter: SlidingWindowLimiter | None = None  # drained before the database closes
     sla_clock: SlaClock | None = None  # a config reload swaps its policy
 
 

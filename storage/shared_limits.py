@@ -98,6 +98,12 @@ class SharedLimiter(SlidingWindowLimiter):
         super().pause(key, seconds)
         self._spawn(self._slots.pause(key, seconds + self._margin))
 
+    async def drain(self) -> None:
+        # Slots settled or recorded in the background write to the database: they finish
+        # before it closes (after the close they would open a connection nobody closes).
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
     def _spawn(self, work: object) -> None:
         task = asyncio.ensure_future(work)  # type: ignore[arg-type]
         self._background.add(task)

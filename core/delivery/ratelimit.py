@@ -105,6 +105,10 @@ class SlidingWindowLimiter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._interrupted.wait(), wait)
 
+    async def drain(self) -> None:
+        """Finish what the limiter does in the background before the database closes
+        (nothing here; a shared limiter records its slots in the database)."""
+
     def interrupt(self) -> None:
         """Stopping: every wait for a window ends now (Interrupted), and no new one starts.
         Calls already on the wire are not affected."""
