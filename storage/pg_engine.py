@@ -42,6 +42,7 @@ class FastAsyncpgClient(AsyncpgDBClient):
         self._fast_waiters: deque[asyncio.Future[asyncpg.Connection]] = deque()
         self._fast_all: list[asyncpg.Connection] = []
         self._fast_opening = 0
+        self._closes = 0  # connections opened across a close() are closed, not kept
         # This process's number while it lives: a session-level advisory lock held on a
         # connection of its own, and the `relaydesk.owner` setting of the connections that
         # claim deliveries (migration 0007). PostgreSQL drops the lock when the process
@@ -136,6 +137,7 @@ class FastAsyncpgClient(AsyncpgDBClient):
         raise RuntimeError("no free process number")
 
     async def _open(self, n: int) -> None:
+        closes = self._closes
         self._fast_opening += n
         try:
             kwargs = self._connect_kwargs()
@@ -147,6 +149,11 @@ class FastAsyncpgClient(AsyncpgDBClient):
             )
         finally:
             self._fast_opening -= n
+        if closes != self._closes:  # closed meanwhile: nobody would ever close these
+            for conn in conns:
+                if isinstance(conn, asyncpg.Connection):
+                    await conn.close()
+            raise ConnectionError("the database was closed while connections were opened")
         errors = [c for c in conns if isinstance(c, BaseException)]
         for conn in conns:
             if isinstance(conn, asyncpg.Connection):
@@ -176,6 +183,7 @@ class FastAsyncpgClient(AsyncpgDBClient):
                 return
 
     async def close(self) -> None:
+        self._closes += 1
         for conn in self._fast_all:
             if not conn.is_closed():
                 await conn.close()
