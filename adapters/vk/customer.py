@@ -136,7 +136,7 @@ class VkIntake:
         await self._profiles.load({p for p in people if p})
         by_peer: dict[int | str, list[Event]] = defaultdict(list)
         for event in events:
-            by_peer[_peer(event)].append(event)
+            by_peer[peer_of(event)].append(event)
         results = await asyncio.gather(*(self._handle_peer(e) for e in by_peer.values()))
         if not all(results):
             raise RuntimeError("some VK events failed; the batch is asked for again")
@@ -265,7 +265,7 @@ def _message(event: Event) -> Event:
     return obj.get("message") or obj if event.get("type") == "message_new" else obj
 
 
-def _peer(event: Event) -> int | str:
+def peer_of(event: Event) -> int | str:
     obj = _message(event)
     peer = obj.get("peer_id") or obj.get("user_id")
     return int(peer) if peer else str(event.get("event_id"))

@@ -1,0 +1,267 @@
+"""VK in callback mode (SQLite and PostgreSQL): the VK emulator confirms relaydesk's route
+and POSTs every event to it with the secret; relaydesk answers `ok` only once the event is
+committed, and an event VK sends again is stored once."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.vk.callback import VkCallback
+from bots.app import App, StartupError
+from bots.leading import VK_POLLING
+from sandbox.vk import ControlError
+from tests.config_cases import load, make, only_problem, problems
+from tests.harness import Desk, StartRelay
+from tests.vk_harness import VK_TOKEN, VkSide, bot_texts
+
+SECRET = "relaydeskVkCallbackSecret42"
+PATH = "/vk/hook"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def callback_config(vk: VkSide, port: int, confirmation: str | None = None) -> str:
+    code = confirmation or vk.club.confirmation_code
+    return vk.config() + f"""  mode: callback
+  callback: {{path: {PATH}, secret: "{SECRET}", confirmation: "{code}"}}
+http:
+  listen: 127.0.0.1:{port}
+  public_url: http://127.0.0.1:{port}
+"""
+
+
+class Callback:
+    """relaydesk in callback mode, registered with the emulator as an admin would."""
+
+    def __init__(self, vk: VkSide, app: App, port: int) -> None:
+        self.vk, self.app, self.port = vk, app, port
+        self.url = f"http://127.0.0.1:{port}{PATH}"
+
+    @property
+    def part(self) -> VkCallback:
+        assert self.app.services is not None and self.app.services.vk is not None
+        part = self.app.services.vk.callback
+        assert part is not None
+        return part
+
+    async def post(self, body: Any, headers: dict[str, str] | None = None,
+                   raw: bytes | None = None) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as session:
+            sent = session.post(self.url, data=raw, headers=headers) if raw is not None \
+                else session.post(self.url, json=body, headers=headers)
+            async with sent as answer:
+                return answer.status, await answer.text()
+
+
+async def start_callback(vk: VkSide, start_relay: StartRelay, port: int | None = None,
+                         register: bool = True) -> Callback:
+    vk.emu.options.callback_retry_delays = (0.05, 0.1, 0.2, 0.4, 0.8)
+    port = port or free_port()
+    app = await start_relay(extra=callback_config(vk, port))
+    if register:
+        await vk.emu.set_callback_server(vk.club, f"http://127.0.0.1:{port}{PATH}", SECRET)
+    return Callback(vk, app, port)
+
+
+def stored_texts(desk: Desk, topic: int) -> list[str]:
+    return [t for t in bot_texts(desk, topic) if not t.startswith("👤")]
+
+
+# ---- config ---------------------------------------------------------------------------------
+
+VK = {"token": VK_TOKEN, "group_id": 123}
+PUBLIC = {"public_url": "https://support.example.com"}
+
+
+def test_callback_config_needs_the_section_the_public_url_and_valid_keys() -> None:
+    found = only_problem(make(vk={**VK, "mode": "callback"}, http=PUBLIC))
+    assert (found.path, found.message) == ("vk.callback", "is required when vk.mode is callback")
+    found = only_problem(make(vk={**VK, "mode": "callback", "callback": {
+        "secret": "abc", "confirmation": "1a2b3c4d"}}))
+    assert found.path == "http" and "public_url" in found.message
+    found = only_problem(make(vk={**VK, "mode": "webhook"}))
+    assert found.path == "vk.mode" and "callback" in found.message
+    bad = problems(make(vk={**VK, "mode": "callback", "callback": {
+        "secret": "no spaces!", "confirmation": "a'b", "path": "vk"}}, http=PUBLIC))
+    assert set(bad) == {"vk.callback.secret", "vk.callback.confirmation", "vk.callback.path"}
+    rendered = "\n".join(item.render() for item in bad.values())
+    assert "no spaces!" not in rendered and "a'b" not in rendered
+    config = load(make(vk={**VK, "mode": "Callback", "callback": {
+        "secret": "abc", "confirmation": "1a2b3c4d"}}, http=PUBLIC))
+    assert config.vk is not None and config.vk.callback is not None
+    assert config.vk.mode == "callback" and config.vk.callback.path == "/vk/callback"
+    assert "abc" not in repr(config.vk) and "1a2b3c4d" not in repr(config.vk)
+    assert load(make(vk=VK)).vk.mode == "long_poll"  # type: ignore[union-attr]
+    # a disabled section may keep callback mode without the http: section
+    load(make(vk={"enabled": False, "mode": "callback"}))
+
+
+async def test_relaydesk_check_names_the_key_exits_2_and_prints_no_secret(
+        tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(make(vk={**VK, "mode": "callback", "callback": {
+        "secret": "TopSecret99!", "confirmation": "c0nf1rm"}}), encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bots", "check", "-c", str(path), cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+    assert proc.returncode == 2, out
+    assert "vk.callback.secret" in out
+    assert "TopSecret99" not in out and VK_TOKEN not in out
+
+
+# ---- the route ------------------------------------------------------------------------------
+
+
+async def test_a_whole_conversation_in_callback_mode(desk: Desk, vk: VkSide,
+                                                     start_relay: StartRelay) -> None:
+    cb = await start_callback(vk, start_relay)
+    server = vk.club.callback
+    assert server is not None and server.confirmed and cb.part.confirmations == 1
+    anna = vk.customer()
+    await anna.says("hello by callback")
+    topic = await desk.topic_with("hello by callback")
+    await desk.operator().says(topic, "hi Anna")
+    await anna.receives("hi Anna")
+    await anna.says("thanks!")
+    await desk.wait(lambda: "thanks!" in stored_texts(desk, topic))
+    assert stored_texts(desk, topic) == ["hello by callback", "thanks!"]
+    # VK's message_reply of our own answer came back too, and was answered ok
+    await vk.emu.wait_for(lambda: any(a["type"] == "message_reply"
+                                      for a in vk.emu.callback_attempts(vk.club)))
+    assert all((a["status"], a["answer"]) == (200, "ok")
+               for a in vk.emu.callback_attempts(vk.club))
+    assert not vk.emu.calls("groups.getLongPollServer")  # no long poll beside it
+    services = cb.app.services
+    assert services is not None and services.vk is not None
+    assert services.vk.longpoll is None
+    if services.leadership is not None:  # PostgreSQL: nobody needs to lead VK's polling
+        assert VK_POLLING not in services.leadership._roles
+
+
+async def test_confirmation_answers_only_our_group(desk: Desk, vk: VkSide,
+                                                   start_relay: StartRelay) -> None:
+    cb = await start_callback(vk, start_relay, register=False)
+    assert await cb.post({"type": "confirmation", "group_id": vk.club.id}) == (
+        200, vk.club.confirmation_code)
+    assert await cb.post({"type": "confirmation", "group_id": vk.club.id + 1}) == (
+        403, "unknown group")
+    assert await cb.post({"type": "confirmation", "group_id": vk.club.id,
+                          "secret": "wrong"}) == (403, "bad secret")
+    # VK's own check: a server answering another string is never confirmed, gets nothing
+    vk.club.confirmation_code = "0ther0ne"
+    with pytest.raises(ControlError, match="not the confirmation string"):
+        await vk.emu.set_callback_server(vk.club, cb.url, SECRET)
+    assert vk.club.callback is not None and not vk.club.callback.confirmed
+
+
+async def test_a_wrong_confirmation_in_the_config_stops_the_start(
+        desk: Desk, vk: VkSide, start_relay: StartRelay) -> None:
+    with pytest.raises(StartupError, match=r"vk\.callback\.confirmation: it is not the "):
+        await start_relay(extra=callback_config(vk, free_port(), confirmation="n0tTh1s"))
+
+
+def _forged(vk: VkSide, user_id: int, text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "message_new", "group_id": vk.club.id, "event_id": "f0rged" + text,
+            "v": "5.199", "object": {"message": {
+                "id": 999_000 + len(text), "date": 1_700_000_000, "from_id": user_id,
+                "peer_id": user_id, "text": text, "conversation_message_id": 1, "out": 0,
+                "attachments": [], "fwd_messages": []}, "client_info": {}}, **extra}
+
+
+async def test_a_wrong_or_missing_secret_or_group_is_refused_and_stores_nothing(
+        desk: Desk, vk: VkSide, start_relay: StartRelay) -> None:
+    cb = await start_callback(vk, start_relay)
+    anna = vk.customer()
+    assert await cb.post(_forged(vk, anna.id, "forged one")) == (403, "bad secret")
+    assert await cb.post(_forged(vk, anna.id, "forged two", secret="wrong")) == (
+        403, "bad secret")
+    assert await cb.post(_forged(vk, anna.id, "forged three", secret=SECRET,
+                                 group_id=vk.club.id + 1)) == (403, "unknown group")
+    assert (await cb.post(None, raw=b"{not json"))[0] == 400
+    assert (await cb.post([1, 2]))[0] == 400
+    # an event type relaydesk does not handle: ok, so VK does not send it again
+    assert await cb.post({"type": "wall_post_new", "group_id": vk.club.id, "secret": SECRET,
+                          "event_id": "w1", "object": {"id": 1}}) == (200, "ok")
+    assert cb.part.refused == 3 and cb.part.received == 0
+    await anna.says("the real one")
+    await desk.topic_with("the real one")
+    assert not any(desk.find(f"forged {n}") for n in ("one", "two", "three"))
+
+
+async def test_an_event_vk_sends_again_is_stored_once(desk: Desk, vk: VkSide,
+                                                      start_relay: StartRelay) -> None:
+    cb = await start_callback(vk, start_relay)
+    anna = vk.customer()
+    vk.emu.lose_callback_answers(2)  # our "ok" gets lost twice: VK retries the same event
+    await anna.says("only once please")
+    topic = await desk.topic_with("only once please")
+    await vk.emu.wait_for(lambda: len(vk.emu.callback_attempts(vk.club)) >= 3)
+    first = vk.emu.callback_attempts(vk.club)[:3]
+    assert [a["attempt"] for a in first] == [0, 1, 2]  # X-Retry-Counter 1 and 2
+    assert len({a["event_id"] for a in first}) == 1
+    assert all((a["status"], a["answer"]) == (200, "ok") for a in first)
+    assert cb.part.repeats == 2
+    # a retry reaching a process that never saw it (a restart here) is recognised by intake
+    await cb.app.stop()
+    cb = Callback(vk, await start_relay(extra=callback_config(vk, cb.port)), cb.port)
+    [event] = [e for e in vk.emu.events(vk.club, "message_new")
+               if e["object"]["message"]["text"] == "only once please"]
+    assert await cb.post(dict(event, secret=SECRET), {"X-Retry-Counter": "3"}) == (200, "ok")
+    await anna.says("after")
+    await desk.wait(lambda: "after" in stored_texts(desk, topic))
+    assert stored_texts(desk, topic) == ["only once please", "after"]
+
+
+async def test_an_event_that_could_not_be_stored_gets_no_ok_and_comes_again(
+        desk: Desk, vk: VkSide, start_relay: StartRelay) -> None:
+    cb = await start_callback(vk, start_relay)
+    assert cb.app.services is not None
+    intake = cb.app.services.intake
+    real = intake.relay_customer_to_desk
+    failures: list[int] = []
+
+    async def database_away(*args: Any, **kwargs: Any) -> Any:
+        if len(failures) < 2:
+            failures.append(1)
+            raise ConnectionRefusedError("the database is down")
+        return await real(*args, **kwargs)
+
+    intake.relay_customer_to_desk = database_away  # type: ignore[method-assign]
+    anna = vk.customer()
+    await anna.says("while the database is down")
+    await anna.says("and this one waits its turn")
+    topic = await desk.topic_with("while the database is down")
+    await desk.wait(lambda: len(stored_texts(desk, topic)) >= 2)
+    assert stored_texts(desk, topic) == ["while the database is down",
+                                         "and this one waits its turn"]
+    attempts = vk.emu.callback_attempts(vk.club)
+    assert [(a["attempt"], a["status"]) for a in attempts[:3]] == [(0, 500), (1, 500),
+                                                                   (2, 200)]
+    assert attempts[0]["answer"] != "ok" and attempts[2]["answer"] == "ok"
+    assert cb.part.failed == 2 and failures == [1, 1]
+
+
+async def test_events_sent_while_relaydesk_was_away_arrive_when_it_listens(
+        desk: Desk, vk: VkSide, start_relay: StartRelay) -> None:
+    cb = await start_callback(vk, start_relay)
+    vk.emu.options.callback_retry_delays = (0.3,) * 20
+    await cb.app.stop()
+    anna = vk.customer()
+    await anna.says("while you were away")
+    await vk.emu.wait_for(lambda: any(a["status"] == 0
+                                      for a in vk.emu.callback_attempts(vk.club)))
+    await start_callback(vk, start_relay, port=cb.port, register=False)
+    await desk.topic_with("while you were away")
