@@ -265,3 +265,13 @@ async def test_events_sent_while_relaydesk_was_away_arrive_when_it_listens(
                                       for a in vk.emu.callback_attempts(vk.club)))
     await start_callback(vk, start_relay, port=cb.port, register=False)
     await desk.topic_with("while you were away")
+
+
+def test_relaydesk_check_summary_names_the_mode_and_address() -> None:
+    from bots.config import summarize
+
+    config = load(make(vk={**VK, "mode": "callback", "callback": {
+        "secret": "abc", "confirmation": "1a2b3c4d"}}, http=PUBLIC))
+    assert ("  vk: community 123, https://api.vk.ru (callback at "
+            "https://support.example.com/vk/callback)") in summarize(config)
+    assert "  vk: community 123, https://api.vk.ru (long_poll)" in summarize(load(make(vk=VK)))
