@@ -275,3 +275,51 @@ def test_relaydesk_check_summary_names_the_mode_and_address() -> None:
     assert ("  vk: community 123, https://api.vk.ru (callback at "
             "https://support.example.com/vk/callback)") in summarize(config)
     assert "  vk: community 123, https://api.vk.ru (long_poll)" in summarize(load(make(vk=VK)))
+
+
+class RoundRobin:
+    """A tiny proxy in front of several relaydesk processes, as nginx's upstream."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.ports, self.turn, self.hits = ports, 0, [0] * len(ports)
+
+    async def forward(self, request: Any) -> Any:
+        from aiohttp import web
+
+        index = self.turn % len(self.ports)
+        self.turn += 1
+        self.hits[index] += 1
+        async with aiohttp.ClientSession() as session, session.post(
+                f"http://127.0.0.1:{self.ports[index]}{PATH}", data=await request.read(),
+                headers={k: v for k, v in request.headers.items()
+                         if k.lower() in ("content-type", "x-retry-counter")}) as answer:
+            return web.Response(status=answer.status, text=await answer.text())
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_any_of_several_processes_takes_the_callbacks(desk: Desk, vk: VkSide,
+                                                            start_relay: StartRelay) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    first = await start_callback(vk, start_relay, register=False)
+    second = await start_callback(vk, start_relay, register=False)
+    proxy = RoundRobin([first.port, second.port])
+    app = web.Application()
+    app.router.add_post(PATH, proxy.forward)
+    async with TestServer(app, host="127.0.0.1") as server:
+        await vk.emu.set_callback_server(vk.club, str(server.make_url(PATH)), SECRET)
+        anna = vk.customer()
+        vk.emu.lose_callback_answers(1)  # the retry of the first event reaches the other one
+        texts = [f"message {n}" for n in range(6)]
+        for text in texts:
+            await anna.says(text)
+        topic = await desk.topic_with("message 0")
+        await desk.wait(lambda: len(stored_texts(desk, topic)) >= len(texts))
+        await desk.operator().says(topic, "answered by whichever process")
+        await anna.receives("answered by whichever process")
+        await anna.says("last")
+        await desk.wait(lambda: "last" in stored_texts(desk, topic))
+    assert stored_texts(desk, topic) == [*texts, "last"]  # once each, in order
+    assert min(proxy.hits) >= 3  # both processes took events
+    assert first.part.received > 0 and second.part.received > 0

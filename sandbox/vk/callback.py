@@ -53,6 +53,8 @@ class CallbackPusher:
         """Register `url` and confirm it (the admin's "Confirm" button): raises
         ControlError when the server does not answer the confirmation string."""
         server = CallbackServer(url=url, secret=secret or None)
+        if community.callback is not None:  # events not answered yet go to the new address
+            server.pending = community.callback.pending
         community.callback = server
         status, answer = await self._post(
             url, {"type": "confirmation", "group_id": community.id}, {})
