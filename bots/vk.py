@@ -13,7 +13,7 @@ import aiohttp
 
 from adapters.vk.callback import VkCallback
 from adapters.vk.channel import VkChannel, VkFiles
-from adapters.vk.customer import VkIntake, VkProfiles
+from adapters.vk.customer import POISON_LIMIT, VkIntake, VkProfiles
 from adapters.vk.longpoll import VkLongPoll
 from adapters.vk.startup import check_community, check_confirmation, connect_longpoll
 from adapters.vk.transport import VkApi, token_rate_key
@@ -75,7 +75,8 @@ class VkParts:
         saved_mid = await store.load_cursor(mid_name)
         handler = VkIntake(group, intake, self.profiles, self.api,
                            int(saved_mid) if saved_mid else None, ours=self.channel.sent_by_us,
-                           presses=presses)
+                           presses=presses,
+                           poison_limit=None if self.config.mode == "callback" else POISON_LIMIT)
         if self.config.mode == "callback":
             self.handler = handler
             self.callback = self._callback_route(handler)
