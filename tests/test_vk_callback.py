@@ -144,6 +144,12 @@ async def test_a_whole_conversation_in_callback_mode(desk: Desk, vk: VkSide,
     assert all((a["status"], a["answer"]) == (200, "ok")
                for a in vk.emu.callback_attempts(vk.club))
     assert not vk.emu.calls("groups.getLongPollServer")  # no long poll beside it
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{cb.port}/metrics") as answer:
+        metrics = await answer.text()
+    [counted] = [float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                 if line.startswith('relaydesk_updates_total{channel="vk"}')]
+    assert counted >= 3  # two messages and our answer's message_reply, counted as polled
     services = cb.app.services
     assert services is not None and services.vk is not None
     assert services.vk.longpoll is None

@@ -102,6 +102,9 @@ class VkCallback:
         return None
 
     async def _receive_event(self, event: Event, retry: str | None) -> web.Response:
+        if retry:
+            logger.debug("VK callback: %s %s sent again (X-Retry-Counter %s)", event["type"],
+                         event.get("event_id"), retry)
         keys = _keys(event)
         if self._seen(keys):
             self.repeats += 1
