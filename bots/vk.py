@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.vk.callback import VkCallback
+from adapters.vk.callback import CatchUp, VkCallback
 from adapters.vk.channel import VkChannel, VkFiles
 from adapters.vk.customer import POISON_LIMIT, VkIntake, VkProfiles
 from adapters.vk.longpoll import VkLongPoll
@@ -41,6 +41,7 @@ class VkParts:
     longpoll: VkLongPoll | None = None
     handler: VkIntake | None = None
     callback: VkCallback | None = None  # the route, in callback mode
+    catch_up: CatchUp | None = None  # and what reads back missed messages
 
     @classmethod
     async def connect(cls, cfg: VkConfig, limiter: SlidingWindowLimiter, files: Files,
@@ -80,6 +81,12 @@ class VkParts:
         if self.config.mode == "callback":
             self.handler = handler
             self.callback = self._callback_route(handler)
+
+            async def save_message(message_id: int) -> None:
+                async with store.transaction():
+                    await store.save_cursor(mid_name, str(message_id), clock.now())
+
+            self.catch_up = CatchUp(handler, save_message)
             await self._check_confirmation(retry)
             return
 
@@ -123,7 +130,10 @@ class VkParts:
                         "vk.callback.confirmation is not checked", group)
 
     def run(self) -> asyncio.Task[None]:
-        """The long poll's task (long_poll mode only: VK POSTs the events otherwise)."""
+        """The long poll's task; in callback mode (VK POSTs the events) the one that catches
+        up on what came while away and keeps the newest message id."""
+        if self.catch_up is not None:
+            return asyncio.create_task(self.catch_up.run(), name="vk-callback")
         assert self.longpoll is not None and self.handler is not None
         return asyncio.create_task(self.longpoll.run(self.handler.handle), name="vk-polling")
 

@@ -331,3 +331,23 @@ async def test_any_of_several_processes_takes_the_callbacks(desk: Desk, vk: VkSi
     assert stored_texts(desk, topic) == [*texts, "last"]  # once each, in order
     assert min(proxy.hits) >= 3  # both processes took events
     assert first.part.received > 0 and second.part.received > 0
+
+
+async def test_messages_vk_gave_up_on_while_away_are_read_back_at_start(
+        desk: Desk, vk: VkSide, start_relay: StartRelay) -> None:
+    cb = await start_callback(vk, start_relay)
+    anna = vk.customer()
+    await anna.says("before the outage")
+    topic = await desk.topic_with("before the outage")
+    await cb.app.stop()  # keeps the newest handled message id
+    vk.emu.options.callback_retry_delays = (0.05, 0.05)
+    await anna.says("VK gave up on this one")
+    server = vk.club.callback
+    assert server is not None
+    await vk.emu.wait_for(lambda: server.given_up)  # relaydesk was away for every retry
+    again = await start_callback(vk, start_relay, port=cb.port, register=False)
+    await desk.wait(lambda: "VK gave up on this one" in stored_texts(desk, topic))
+    assert stored_texts(desk, topic) == ["before the outage", "VK gave up on this one"]
+    services = again.app.services
+    assert services is not None and services.vk is not None
+    assert services.vk.catch_up is not None and services.vk.catch_up.recovered == 1

@@ -12,11 +12,14 @@ relaydesk's HTTP server (VK's Callback API), instead of relaydesk asking by long
   same message id) is answered `ok` at once; one committed by another process, or before a
   restart, is recognised by intake (messages are unique by their VK id). Event types
   relaydesk does not handle are answered `ok` (VK would only send them again).
+- VK gives up on an event after a few retries: `CatchUp` reads back from the mailbox, at
+  start, what came while relaydesk was away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -26,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .customer import peer_of
+from .customer import VkIntake, peer_of
 
 logger = logging.getLogger(__name__)
 
@@ -167,3 +170,50 @@ def _keys(event: Event) -> list[str]:
 
 def _text(body: str, status: int = 200) -> web.Response:
     return web.Response(text=body, status=status, content_type="text/plain")
+
+
+class CatchUp:
+    """Callback mode's safety net: VK gives up on an event after a few retries, so a
+    relaydesk away for longer would never see it. The newest handled message id is saved
+    every few seconds (and at stop); at start the mailbox is read back from the saved one,
+    as the long poll does after a gap (intake drops what it already has)."""
+
+    def __init__(self, intake: VkIntake, save: Callable[[int], Awaitable[None]],
+                 every: float = 2.0) -> None:
+        self._intake = intake
+        self._save = save
+        self.every = every
+        self.recovered = 0
+
+    async def run(self) -> None:
+        await self.recover()
+        saved = self._intake.last_message_id
+        try:
+            while True:
+                await asyncio.sleep(self.every)
+                saved = await self._save_if_moved(saved)
+        finally:  # stopping: keep what was handled up to now
+            with contextlib.suppress(Exception):
+                await self._save_if_moved(saved)
+
+    async def recover(self) -> None:
+        if self._intake.last_message_id is None:
+            return  # the first run: nothing handled before, nothing to catch up on
+        try:
+            events = await self._intake.missed_events()
+            if events:
+                await self._intake.handle(events)
+        except Exception:
+            logger.exception("VK callback: reading back the messages missed while away "
+                             "failed; those VK gave up on are not in the desk")
+            return
+        self.recovered += len(events)
+        if events:
+            logger.info("VK callback: %d messages read back from the mailbox", len(events))
+
+    async def _save_if_moved(self, saved: int | None) -> int | None:
+        newest = self._intake.last_message_id
+        if newest is not None and newest != saved:
+            await self._save(newest)
+            return newest
+        return saved
