@@ -351,3 +351,54 @@ async def test_messages_vk_gave_up_on_while_away_are_read_back_at_start(
     services = again.app.services
     assert services is not None and services.vk is not None
     assert services.vk.catch_up is not None and services.vk.catch_up.recovered == 1
+
+
+# ---- the emulator's callback mode, as VK behaves --------------------------------------------
+
+
+async def test_the_emulator_confirms_pushes_with_the_secret_retries_and_gives_up(
+        vk_emu: Any) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    emu = vk_emu
+    club = emu.add_community(name="Support")
+    emu.options.callback_retry_delays = (0.02, 0.02)
+    seen: list[tuple[dict[str, Any], str | None]] = []
+    answers = ["fail", "ok", "nope", "nope", "nope", "ok"]
+
+    async def server(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append((body, request.headers.get("X-Retry-Counter")))
+        if body["type"] == "confirmation":
+            return web.Response(text=club.confirmation_code)
+        return web.Response(text=answers.pop(0))
+
+    app = web.Application()
+    app.router.add_post("/cb", server)
+    async with TestServer(app, host="127.0.0.1") as http, aiohttp.ClientSession() as session:
+        await emu.set_callback_server(club, str(http.make_url("/cb")), "s3cret")
+        assert seen[0] == ({"type": "confirmation", "group_id": club.id}, None)
+        async with session.post(f"{emu.base_url}/method/groups.getCallbackServers", data={
+                "access_token": club.token, "v": "5.199", "group_id": club.id}) as resp:
+            [listed] = (await resp.json())["response"]["items"]
+        assert listed["status"] == "ok" and listed["url"].endswith("/cb")
+        async with session.post(f"{emu.base_url}/method/groups.getCallbackConfirmationCode",
+                                data={"access_token": club.token, "v": "5.199",
+                                      "group_id": club.id}) as resp:
+            assert (await resp.json())["response"] == {"code": club.confirmation_code}
+        anna = emu.add_user("Anna")
+        await emu.user_send(anna, club, "first")  # "fail", then "ok" on the retry
+        await emu.user_send(anna, club, "second")  # never "ok": dropped after 2 retries
+        await emu.user_send(anna, club, "third")
+        await emu.wait_for(lambda: len(seen) == 7)
+    events = [(b["type"], b["object"]["message"]["text"], b["secret"], retry)
+              for b, retry in seen[1:]]
+    assert events == [("message_new", "first", "s3cret", None),
+                      ("message_new", "first", "s3cret", "1"),
+                      ("message_new", "second", "s3cret", None),
+                      ("message_new", "second", "s3cret", "1"),
+                      ("message_new", "second", "s3cret", "2"),
+                      ("message_new", "third", "s3cret", None)]
+    assert seen[1][0]["event_id"] == seen[2][0]["event_id"]  # a retry is the same event
+    assert [e["object"]["message"]["text"] for e in club.callback.given_up] == ["second"]
