@@ -402,3 +402,38 @@ async def test_the_emulator_confirms_pushes_with_the_secret_retries_and_gives_up
                       ("message_new", "third", "s3cret", None)]
     assert seen[1][0]["event_id"] == seen[2][0]["event_id"]  # a retry is the same event
     assert [e["object"]["message"]["text"] for e in club.callback.given_up] == ["second"]
+
+
+async def test_the_route_answers_ok_only_once_stored() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    stored: list[dict[str, Any]] = []
+    release = asyncio.Event()
+
+    async def handler(events: list[dict[str, Any]]) -> None:
+        if events[0]["type"] == "message_deny":
+            raise RuntimeError("the database is away")  # a rare error path
+        if events[0]["type"] == "message_allow":
+            await release.wait()  # storing hangs past the deadline
+        stored.extend(events)
+
+    route = VkCallback("/cb", 7, SECRET, "c0de", handler, deadline=0.2)
+    app = web.Application()
+    route.mount(app)
+
+    def event(kind: str, n: int) -> dict[str, Any]:
+        return {"type": kind, "group_id": 7, "secret": SECRET, "event_id": f"e{n}",
+                "object": {"user_id": 5, "key": ""}}
+
+    async with TestClient(TestServer(app)) as client:
+        answers = [await client.post("/cb", json=event(kind, n)) for n, kind in
+                   enumerate(["message_allow", "message_deny", "message_edit"])]
+        release.set()
+        assert [(a.status, await a.text()) for a in answers] == [
+            (503, "try again"), (500, "try again"), (200, "ok")]
+        assert [e["type"] for e in stored] == ["message_edit"]
+        again = await client.post("/cb", json=event("message_edit", 2),
+                                  headers={"X-Retry-Counter": "1"})
+        assert (again.status, await again.text()) == (200, "ok")
+        assert len(stored) == 1 and route.repeats == 1 and route.failed == 2

@@ -119,9 +119,10 @@ class VkCallback:
                 if self._seen(keys):  # a retry that waited for the first attempt to finish
                     self.repeats += 1
                     return _text(OK)
-                if not await self._store(event, retry):
+                failure = await self._store(event, retry)
+                if failure is not None:
                     self.failed += 1
-                    return _text("try again", 500)
+                    return _text("try again", failure)
         finally:
             self._waiting[peer] -= 1
             if not self._waiting[peer]:  # nobody else holds or waits for this peer's lock
@@ -130,20 +131,21 @@ class VkCallback:
         self.received += 1
         return _text(OK)
 
-    async def _store(self, event: Event, retry: str | None) -> bool:
-        """True once intake committed the event; False asks VK for it again."""
+    async def _store(self, event: Event, retry: str | None) -> int | None:
+        """None once intake committed the event, else the HTTP status that asks VK for it
+        again (500: storing failed, 503: it took too long)."""
         try:
             async with asyncio.timeout(self.deadline):
                 await self._handler([event])
         except TimeoutError:
             logger.warning("VK callback: storing %s %s took over %.0fs; VK will send it again",
                            event["type"], event.get("event_id"), self.deadline)
-            return False
+            return 503
         except Exception:
             logger.exception("VK callback: storing %s %s failed (retry %s); VK will send it "
                              "again", event["type"], event.get("event_id"), retry or 0)
-            return False
-        return True
+            return 500
+        return None
 
     def _seen(self, keys: list[str]) -> bool:
         return any(key in self._committed for key in keys)
