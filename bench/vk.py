@@ -1,7 +1,11 @@
 """The VK channel: customer → topic latency beside Telegram's, and operator answers to many
 VK customers at the token's 20 requests/s.
 
-    .venv/bin/python -m bench.vk --relay sqlite|postgres
+    .venv/bin/python -m bench.vk --relay sqlite|postgres [--mode callback]
+
+`--mode callback` measures the latency with VK's Callback API instead of the long poll: the
+emulator POSTs each event to relaydesk's `http:` server (the answers part is left out: the
+way out is the same in both modes).
 
 - latency (rate limits off in relaydesk and in both emulators): warmed-up VK customers and
   warmed-up Telegram customers write one message each, alternating, to the same relaydesk
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -32,10 +37,13 @@ from bench.common import (
     summary_ms,
     world,
 )
-from sandbox.vk import VkEmulator
+from sandbox.vk import ControlError, VkEmulator
 
 OPEN_VK_RATE = "{count: 1000, per: 1s}"
 VK_RATE = "{count: 20, per: 1s}"
+
+
+CALLBACK_SECRET = "benchCallbackSecret1"
 
 
 def vk_section(emu: VkEmulator, group_id: int, token: str, rate: str) -> str:
@@ -48,6 +56,21 @@ def vk_section(emu: VkEmulator, group_id: int, token: str, rate: str) -> str:
 """
 
 
+def callback_section(club: Any, port: int) -> str:
+    """vk.mode: callback (appended to `vk_section`) and the http: server it needs."""
+    return f"""  mode: callback
+  callback: {{path: /vk/callback, secret: {CALLBACK_SECRET},
+             confirmation: {club.confirmation_code}}}
+http: {{listen: "127.0.0.1:{port}", public_url: "http://127.0.0.1:{port}"}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _sent_to_desk(w: Any, text: str) -> Any:
     for record in reversed(w.emu.requests):
         if record.ok and record.method == "sendMessage" and record.params.get("text") == text:
@@ -55,15 +78,26 @@ def _sent_to_desk(w: Any, text: str) -> Any:
     return None
 
 
-async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, Any]:
+async def latency(kind: str, samples: int, warm: int, gap: float,
+                  mode: str = "long_poll") -> dict[str, Any]:
     vk = VkEmulator()
     await vk.start()
     vk.set_rate_limit(False)
     club = vk.add_community(name="Support")
+    port = free_port()
+    section = vk_section(vk, club.id, club.token, OPEN_VK_RATE)
+    if mode == "callback":
+        section += callback_section(club, port)
     try:
-        async with world() as w, running_relay(
-            kind, w, extra_config=vk_section(vk, club.id, club.token, OPEN_VK_RATE)
-        ) as relay:
+        async with world() as w, running_relay(kind, w, extra_config=section) as relay:
+            if mode == "callback":  # the admin confirms the server once relaydesk listens
+                for _ in range(100):
+                    try:
+                        await vk.set_callback_server(
+                            club, f"http://127.0.0.1:{port}/vk/callback", CALLBACK_SECRET)
+                        break
+                    except ControlError:
+                        await asyncio.sleep(0.1)
             index = CopyIndex(w.emu)
             vk_people = [vk.add_user(f"Vk{i}", "Bench") for i in range(warm)]
             tg_people = [w.customer("Tg") for _ in range(warm)]
@@ -96,7 +130,7 @@ async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, A
                 "telegram_customer_to_topic": summary_ms(tg_lat),
                 "users_get_calls": len(vk.calls("users.get")),
                 "params": {"samples": samples, "warm_customers": warm, "gap_s": gap,
-                           "rate_limits": "off"},
+                           "rate_limits": "off", "vk_mode": mode},
             }
     finally:
         await vk.stop()
@@ -149,13 +183,12 @@ async def answers(kind: str, customers: int) -> dict[str, Any]:
         await vk.stop()
 
 
-async def run(kind: str, samples: int, warm: int, gap: float, customers: int
-              ) -> dict[str, Any]:
-    return {
-        "relay": kind,
-        "latency": await latency(kind, samples, warm, gap),
-        "answers_at_20_per_s": await answers(kind, customers),
-    }
+async def run(kind: str, samples: int, warm: int, gap: float, customers: int,
+              mode: str = "long_poll") -> dict[str, Any]:
+    result = {"relay": kind, "latency": await latency(kind, samples, warm, gap, mode)}
+    if mode == "long_poll":
+        result["answers_at_20_per_s"] = await answers(kind, customers)
+    return result
 
 
 def main() -> None:
@@ -166,9 +199,13 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.0,
                         help="idle seconds between samples (0: closed loop, as relay_latency)")
     parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--mode", choices=["long_poll", "callback"], default="long_poll",
+                        help="how VK hands relaydesk its events")
     args = parser.parse_args()
-    result = asyncio.run(run(args.relay, args.samples, args.warm, args.gap, args.customers))
-    emit(f"vk-{args.relay}", result)
+    result = asyncio.run(run(args.relay, args.samples, args.warm, args.gap, args.customers,
+                             args.mode))
+    suffix = "-callback" if args.mode == "callback" else ""
+    emit(f"vk-{args.relay}{suffix}", result)
 
 
 if __name__ == "__main__":

@@ -177,8 +177,9 @@ class App:
             services.tasks.append(asyncio.create_task(polling, name="polling"))
         if services.surge is not None:
             services.tasks += services.surge.run()
-        if services.vk is not None:
-            services.tasks.append(services.vk.run() if services.leadership is None else
+        if services.vk is not None:  # callback mode: every process takes VK's events
+            services.tasks.append(services.vk.run() if services.leadership is None
+                                  or services.vk.longpoll is None else
                                   asyncio.create_task(vk_while_leading(
                                       services.vk, services.leadership), name="vk-polling"))
         max_polling = max_task(services.max, services.leadership)

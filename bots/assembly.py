@@ -317,7 +317,8 @@ class Assembly:
         webhook = telegram_webhook(cfg, bot, dp, http)
         metrics = observe(http, self.clock, dp, c.outbox,
                           Intake(None if webhook else poller, webhook), p.vk)
-        leadership = await self._lead(webhook is None, p.vk is not None, jobs, opened,
+        vk_polls = p.vk is not None and p.vk.longpoll is not None  # not in callback mode
+        leadership = await self._lead(webhook is None, vk_polls, jobs, opened,
                                       p.max is not None and p.max.polling is not None)
         return Services(bot, c.store, c.intake, c.outbox, poller, c.controls, c.commands,
                         c.conversations, c.presses, c.transactions, c.queue, c.lifecycle, jobs,
@@ -336,6 +337,8 @@ class Assembly:
         if p.web is not None:
             p.web.mount(http, cfg, c.intake, c.presses, p.files,
                         p.web.details(c.store, c.relayer.topics))
+        if p.vk is not None and p.vk.callback is not None:
+            http.add(p.vk.callback)
         for part in self._http_parts:
             http.add(part)
         return http

@@ -143,6 +143,7 @@ def summarize(config: Config) -> str:
             f"  departments: {_departments_line(config)}",
             f"  http: {_http_line(config)}",
             f"  after the answer: {feedback_line(config.csat, config.canned, config.abuse)}",
+            f"  vk: {_vk_line(config)}",
             f"  max: {_max_line(config)}",
         ]
     )
@@ -168,6 +169,16 @@ def _http_line(config: Config) -> str:
         return "off (no 'http' section)"
     public = f", public at {redact_url(http.public_url)}" if http.public_url else ""
     return f"listening on {http.listen}{public}"
+
+
+def _vk_line(config: Config) -> str:
+    section = config.vk
+    if section is None or not section.enabled:
+        return "off"
+    mode = section.mode
+    if section.callback is not None and section.mode == "callback" and config.http is not None:
+        mode += f" at {redact_url(config.http.url_for(section.callback.path))}"
+    return f"community {section.group_id}, {redact_url(section.api_server)} ({mode})"
 
 
 def _max_line(config: Config) -> str:

@@ -34,6 +34,15 @@ from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_uni
 from bots.config_service import ServiceConfig
 from bots.config_storage import STORAGE_HINT, StorageConfig
 from bots.config_types import Duration, Int, Section, UserId, reject_bool
+from bots.config_vk import (
+    MODE_HINT as VK_MODE_HINT,
+)
+from bots.config_vk import (
+    VkCallbackConfig,
+    callback_problem,
+    normal_vk_mode,
+    vk_public_url_problem,
+)
 from bots.config_web import WebConfig
 from bots.config_webhook import TelegramWebhookConfig, public_url_problem, webhook_problem
 from bots.durations import format_duration
@@ -59,6 +68,7 @@ PATH_HINTS: dict[str, str] = {
     "messages, photos and docs rights)",
     "vk.group_id": "the community's numeric id (club123456 → 123456), not the negative peer id",
     "vk.api_server": "e.g. https://api.vk.ru, or the sandbox emulator's address",
+    "vk.mode": VK_MODE_HINT,
 }
 # Values people paste from docs and templates: the Bot API manual's example token, the one
 # from Telegram's "Bots: an introduction for developers", and the usual stand-ins.
@@ -192,6 +202,9 @@ class VkConfig(Section):
     token: SecretStr | None = None
     group_id: Int | None = Field(default=None, gt=0)
     api_server: str = "https://api.vk.ru"
+    mode: Annotated[Literal["long_poll", "callback"],
+                    BeforeValidator(normal_vk_mode)] = "long_poll"
+    callback: VkCallbackConfig | None = None
     poll_wait: Duration = Field(
         default=timedelta(seconds=25), ge=timedelta(seconds=1), le=timedelta(seconds=90)
     )
@@ -230,6 +243,9 @@ class VkConfig(Section):
         if self.group_id is None:
             raise issue("is required when vk is enabled", PATH_HINTS["vk.group_id"],
                         field_name="group_id")
+        problem = callback_problem(self.mode, self.callback)
+        if problem is not None:
+            raise problem
         return self
 
     @property
@@ -380,6 +396,11 @@ class Config(Section):
     def _check_public_url(self) -> Config:
         problem = public_url_problem(self.telegram.mode,
                                      self.http is not None and self.http.public_url is not None)
+        if problem is not None:
+            raise problem
+        vk_mode = self.vk.mode if self.vk is not None and self.vk.enabled else None
+        problem = vk_public_url_problem(
+            vk_mode, self.http is not None and self.http.public_url is not None)
         if problem is not None:
             raise problem
         return self

@@ -18,7 +18,9 @@ DOC = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
 ENV = {"RELAYDESK_DATABASE_URL": "postgres://relaydesk:pw@127.0.0.1:5432/relaydesk",
        "TELEGRAM_BOT_TOKEN": "1234567:AAHk3xY2mQ9rT5vW8zB1cD4eF7gH0iJ3kLm",
        "TELEGRAM_WEBHOOK_SECRET": "0123456789abcdef0123456789abcdef",
-       "RELAYDESK_METRICS_TOKEN": "scrape-token", "RELAYDESK_PORT": "8082"}
+       "RELAYDESK_METRICS_TOKEN": "scrape-token", "RELAYDESK_PORT": "8082",
+       "VK_GROUP_TOKEN": "vk1.a.Deploy-Doc-Community-Token-0123456789",
+       "VK_CALLBACK_SECRET": "vkCallbackSecret42", "VK_CALLBACK_CONFIRMATION": "1a2b3c4d"}
 
 
 def snippets(language: str) -> list[str]:
@@ -49,7 +51,8 @@ def test_relaydesk_check_accepts_the_config(tmp_path: Path) -> None:
                           cwd=ROOT, env={**ENV, "PATH": "/usr/bin:/bin"}, capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert ENV["TELEGRAM_WEBHOOK_SECRET"] not in done.stdout + done.stderr
+    for secret in ("TELEGRAM_WEBHOOK_SECRET", "VK_CALLBACK_SECRET", "VK_GROUP_TOKEN"):
+        assert ENV[secret] not in done.stdout + done.stderr
 
 
 def test_the_systemd_unit_runs_relaydesk_sandboxed_on_the_config_port() -> None:
@@ -76,6 +79,9 @@ def test_the_nginx_site_forwards_to_the_three_processes() -> None:
     config = load_config_text(snippets("yaml")[0], source="deploy.md", env=ENV)
     assert config.telegram.webhook is not None
     assert f"location = {config.telegram.webhook.path} " in text
+    assert config.vk is not None and config.vk.callback is not None
+    assert config.vk.mode == "callback"
+    assert f"location = {config.vk.callback.path} " in text
     assert "proxy_set_header Upgrade $http_upgrade;" in text  # the widget's WebSocket
     assert "X-Forwarded-For $proxy_add_x_forwarded_for" in text
 

@@ -83,8 +83,12 @@ class VkIntake:
     def __init__(self, group_id: int, intake: IntakeService, profiles: VkProfiles,
                  api: VkApi, last_message_id: int | None = None,
                  ours: Callable[[int], bool] = lambda random_id: False,
-                 presses: Presses | None = None) -> None:
+                 presses: Presses | None = None,
+                 poison_limit: int | None = POISON_LIMIT) -> None:
         self._group_id = group_id
+        # None: never skip a failing event (in callback mode VK's own retries are the limit,
+        # and skipping one that failed because the database was away would lose it).
+        self._poison_limit = poison_limit
         self._ours = ours
         self._intake = intake
         self._presses = presses or Presses()
@@ -136,7 +140,7 @@ class VkIntake:
         await self._profiles.load({p for p in people if p})
         by_peer: dict[int | str, list[Event]] = defaultdict(list)
         for event in events:
-            by_peer[_peer(event)].append(event)
+            by_peer[peer_of(event)].append(event)
         results = await asyncio.gather(*(self._handle_peer(e) for e in by_peer.values()))
         if not all(results):
             raise RuntimeError("some VK events failed; the batch is asked for again")
@@ -155,7 +159,7 @@ class VkIntake:
             except Exception:
                 count = self._failures.get(key, 0) + 1
                 self._failures[key] = count
-                if count >= POISON_LIMIT:
+                if self._poison_limit is not None and count >= self._poison_limit:
                     logger.exception("VK event failed %d times; skipping it: %s", count, event)
                     self._failures.pop(key, None)
                     continue
@@ -265,7 +269,7 @@ def _message(event: Event) -> Event:
     return obj.get("message") or obj if event.get("type") == "message_new" else obj
 
 
-def _peer(event: Event) -> int | str:
+def peer_of(event: Event) -> int | str:
     obj = _message(event)
     peer = obj.get("peer_id") or obj.get("user_id")
     return int(peer) if peer else str(event.get("event_id"))

@@ -78,3 +78,26 @@ def unreachable(api: VkApi, exc: VkApiError | VkNetworkError) -> ServerUnreachab
     else:
         cause = exc.detail
     return ServerUnreachable("VK API", "vk.api_server", server_name(api.api_server), cause)
+
+
+async def check_confirmation(api: VkApi, group_id: int, confirmation: str) -> bool:
+    """Callback mode: compare `vk.callback.confirmation` with the string VK asks this
+    community's servers for. Raises `VkSetupError` when they differ (VK would never confirm
+    the server), `ServerUnreachable` when VK gives no usable answer; False when the token may
+    not read it (reading it needs the community's "manage" right), so it stays unchecked."""
+    try:
+        answer: Any = await api.request("groups.getCallbackConfirmationCode",
+                                        {"group_id": group_id}, retries=0)
+    except VkNetworkError as exc:
+        raise unreachable(api, exc) from exc
+    except VkApiError as exc:
+        if exc.code in RETRIED_CODES:
+            raise unreachable(api, exc) from exc
+        return False
+    code = str((answer or {}).get("code", "")) if isinstance(answer, dict) else ""
+    if code and code != confirmation:
+        raise VkSetupError(
+            f"vk.callback.confirmation: it is not the string VK shows for community "
+            f"{group_id} (Manage → API usage → Callback API → \"String to be returned\"); "
+            "VK would never confirm the server")
+    return bool(code)

@@ -9,7 +9,15 @@ Quick tour::
     await emu.user_send(anna, club, "hi", attachments=["photo"])    # -> message_new
     # the client: POST {base_url}/method/groups.getLongPollServer, then GET {server}?act=a_check
     await emu.wait_for(lambda: emu.messages(club, anna.id)[1:])     # the community answered
+    # Callback API instead of the long poll: confirm a server, then every event is POSTed
+    await emu.set_callback_server(club, "http://127.0.0.1:8080/vk/callback", "secret1")
     await emu.stop()
+
+Callback API (callback.py): the server is confirmed by answering ``club.confirmation_code``
+to ``{"type": "confirmation", "group_id": …}``; events go one at a time in order with
+``secret``; anything but 200 ``ok`` is retried with ``X-Retry-Counter`` after
+``options.callback_retry_delays``, then dropped; ``emu.callback_attempts(club)`` lists every
+POST, ``emu.lose_callback_answers(n)`` loses our next answers.
 
 Routes: ``/method/{name}`` (the API), ``/lp/{group_id}`` (Bots Long Poll), ``/upload/...``
 (upload_url targets), ``/files/{key}`` (attachment URLs) and ``/_control/...`` (the control
@@ -29,6 +37,8 @@ Decisions where VK's behaviour is unverified (each is one place to change):
 - messages.delete answers ``{"<message id>": 1, ...}``;
 - messages sent through the API carry no ``admin_author_id`` (``options.
   admin_author_on_api_sends`` gives them the community admin's, as the web inbox does);
+- Callback API: the confirmation request carries no secret; events go to one server, one at
+  a time, 25 s timeout; retries after 1, 5, 15, 30, 60 s, then the event is dropped;
 - messages.getConversations lists conversations with a message, newest first;
   messages.getHistory is newest first (``rev=1``: oldest first), count at most 200.
 """

@@ -6,6 +6,13 @@ Ctrl+C. Play the customer through the HTTP control API, e.g.::
     curl -XPOST localhost:8082/_control/user_send \\
          -d '{"user_id": <customer id>, "group_id": <community id>, "text": "hello"}'
     curl 'localhost:8082/_control/messages?group_id=<community id>&peer_id=<customer id>'
+
+For relaydesk's `vk.mode: callback`, put the printed ``confirmation`` into
+``vk.callback.confirmation``, start relaydesk, then register (and confirm) its route::
+
+    curl -XPOST localhost:8082/_control/set_callback_server \
+         -d '{"group_id": <community id>, "url": "http://127.0.0.1:8080/vk/callback",
+              "secret": "<vk.callback.secret>"}'
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ async def serve(host: str, port: int, token: str | None, group_id: int | None) -
         "token": community.token,
         "admin_id": community.admin_id,
         "customer_id": customer.id,
+        "confirmation": community.confirmation_code,  # for vk.mode: callback
     }
     await serve_until_interrupted(emu, info)
 

@@ -115,6 +115,7 @@ class ControlApi(ControlRoutes):
             "lose_history": _sync(lambda b: emu.lose_history(b["group_id"])),
             "trim_history": _sync(lambda b: emu.trim_history(b["group_id"], b.get("keep", 0))),
             "clear_requests": _sync(lambda b: emu.clear_requests()),
+            "set_callback_server": self._set_callback_server,
             "options": self._options,
         }
 
@@ -161,6 +162,11 @@ class ControlApi(ControlRoutes):
             user_id=body.get("user_id"),
         )
         return user.__dict__
+
+    async def _set_callback_server(self, body: dict[str, Any]) -> Any:
+        server = await self.emu.set_callback_server(body["group_id"], body["url"],
+                                                    body.get("secret"))
+        return {"url": server.url, "confirmed": server.confirmed}
 
     async def _options(self, body: dict[str, Any]) -> Any:
         options = self.emu.options

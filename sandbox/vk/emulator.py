@@ -7,12 +7,13 @@ import secrets
 from aiohttp import web
 
 from ..common.lifecycle import ServedApp
+from .callback import CallbackPusher
 from .control import ControlApi
 from .errors import ControlError
 from .inspection import InspectionApi
 from .people import PeopleApi
 from .server import MAX_BODY
-from .state import Community, UserRecord
+from .state import CallbackServer, Community, Json, UserRecord
 
 
 class VkEmulator(PeopleApi, InspectionApi, ServedApp):
@@ -23,6 +24,7 @@ class VkEmulator(PeopleApi, InspectionApi, ServedApp):
     def __init__(self) -> None:
         super().__init__()
         self.control = ControlApi(self)
+        self.callbacks = CallbackPusher(self.state)
 
     # ---- lifecycle ----------------------------------------------------------------------
     def _routes(self) -> list[list[web.RouteDef]]:
@@ -37,7 +39,30 @@ class VkEmulator(PeopleApi, InspectionApi, ServedApp):
         base_url = await super().start(host, port)
         # Method answers carry absolute URLs (long-poll server, upload slots).
         self.state.base_url = base_url
+        self.callbacks.start()
         return base_url
+
+    async def stop(self) -> None:
+        await self.callbacks.stop()
+        await super().stop()
+
+    # ---- Callback API -------------------------------------------------------------------
+    async def set_callback_server(self, community: Community | int, url: str,
+                                  secret: str | None = None) -> CallbackServer:
+        """Register and confirm a Callback API server (as an admin does in the community's
+        settings); from then on every event is POSTed to it. Raises ControlError when it
+        does not answer the community's ``confirmation_code``."""
+        return await self.callbacks.register(self._community(community), url, secret)
+
+    def lose_callback_answers(self, times: int = 1) -> None:
+        """The next ``times`` answers of the callback server get lost on the way back: VK
+        sends the same event again (with X-Retry-Counter)."""
+        self.callbacks.lose_answers += times
+
+    def callback_attempts(self, community: Community | int) -> list[Json]:
+        """Every POST of an event: event_id, type, attempt (0 first), status, answer, lost."""
+        server = self._community(community).callback
+        return list(server.attempts) if server is not None else []
 
     # ---- world setup --------------------------------------------------------------------
     def add_community(

@@ -37,6 +37,8 @@ def emit(state: State, community: Community, event_type: str, obj: Json) -> Json
         "object": obj,
     }
     community.longpoll.push(event)
+    if community.callback is not None and community.callback.confirmed:
+        community.callback.pending.append(event)
     state.notifier.notify()
     return event
 

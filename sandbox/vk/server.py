@@ -11,7 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from ..common.server import LoggingApiServer, abort
-from . import api_history, api_messages, api_misc  # noqa: F401 - importing registers them
+from . import (  # noqa: F401 - importing registers them
+    api_history,
+    api_messages,
+    api_misc,
+    callback,
+)
 from .errors import VkApiError
 from .limits import FaultInjector, RateLimiter
 from .registry import REGISTRY, Call

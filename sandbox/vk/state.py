@@ -132,6 +132,19 @@ class LongPollState:
 
 
 @dataclass
+class CallbackServer:
+    """A Callback API server registered for a community (see callback.py)."""
+
+    url: str
+    secret: str | None = None
+    confirmed: bool = False  # answered the confirmation string: events are sent
+    pending: deque[Json] = field(default_factory=deque)  # events not answered "ok" yet
+    # every attempt: {"event_id", "type", "attempt", "status", "answer", "lost"}
+    attempts: list[Json] = field(default_factory=list)
+    given_up: list[Json] = field(default_factory=list)  # events dropped after every retry
+
+
+@dataclass
 class Community:
     id: int  # positive; the community's peer id is -id
     name: str
@@ -146,6 +159,9 @@ class Community:
     longpoll: LongPollState = field(default_factory=LongPollState)
     # message_event event_id -> {"user_id", "peer_id", "payload", "time", "answer"}
     button_events: dict[str, Json] = field(default_factory=dict)
+    # The string a Callback API server must answer the confirmation request with.
+    confirmation_code: str = field(default_factory=lambda: random_key(8))
+    callback: CallbackServer | None = None
 
     def conversation(self, peer_id: int) -> Conversation:
         return self.conversations.setdefault(peer_id, Conversation(peer_id))
@@ -227,6 +243,10 @@ class Options:
     # admin_author_id, like those typed in the web inbox (unverified): on, a client can only
     # tell its own sends from an admin's by their random_id.
     admin_author_on_api_sends: bool = False
+    # Callback API: pauses before each retry of an event not answered "ok" (VK's schedule is
+    # unverified: it retries a few times, then drops the event), and how long it waits.
+    callback_retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0, 60.0)
+    callback_timeout: float = 25.0
 
 
 @dataclass
