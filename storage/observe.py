@@ -12,6 +12,16 @@ class ObservationStore(TortoiseBase):
     async def ping(self) -> None:
         await self._raw("SELECT 1", [])
 
+    async def scrape_counts(self) -> tuple[dict[str, int], int]:
+        """`outbox_pending()` and `sla_breaches()` in one statement: a scrape waits for one
+        round trip to the database instead of two."""
+        rows = await self._raw(
+            "SELECT target, COUNT(*) AS n FROM delivery WHERE status IN ('pending', 'sending')"
+            " GROUP BY target UNION ALL SELECT NULL, COUNT(*) FROM sla_breach", [])
+        pending = {str(r["target"]): int(r["n"]) for r in rows if r["target"] is not None}
+        breaches = sum(int(r["n"]) for r in rows if r["target"] is None)
+        return pending, breaches
+
     async def outbox_pending(self) -> dict[str, int]:
         """Rows waiting or being sent, per destination ("desk" or a channel)."""
         rows = await self._raw(

@@ -14,6 +14,7 @@ import pytest
 
 from bots.app import App
 from bots.health import OUTBOX_STUCK
+from bots.metrics import DB_VALUES_MAX_AGE
 from storage.observe import ObservationStore
 from tests.harness import Desk, StartRelay
 from tests.test_webhook import free_port, start_webhook_relay
@@ -63,7 +64,16 @@ async def test_metrics_move_as_messages_flow(desk: Desk, start_relay: StartRelay
     await desk.operator("Olga").says(topic, "hello Anna")
     await anna.receives("hello Anna")
 
-    _, after = await get(app, "/metrics", AUTH)
+    async def delivered_to_anna() -> str:
+        # The copy is in Anna's chat a moment before the outbox hears the answer and counts.
+        while True:
+            _, text = await get(app, "/metrics", AUTH)
+            if value(text, "relaydesk_deliveries_total", destination="telegram",
+                     outcome="delivered") >= 1:
+                return text
+            await asyncio.sleep(0.05)
+
+    after = await asyncio.wait_for(delivered_to_anna(), 10)
     assert value(after, "relaydesk_updates_total", channel="telegram") >= 3
     assert value(after, "relaydesk_deliveries_total", destination="desk",
                  outcome="delivered") >= 2  # two copies (and the card)
@@ -200,9 +210,14 @@ async def test_readiness_sees_a_stuck_outbox(desk: Desk, start_relay: StartRelay
               [int(2 * OUTBOX_STUCK.total_seconds() * 1_000_000)])
     body = await readiness(port, 503)
     assert re.search(r"outbox: [12] deliveries overdue by more than 300s", body), body
+    _, text = await get(app, "/metrics", AUTH)
+    assert value(text, "relaydesk_outbox_pending", destination="desk") >= 1
     await desk.wait(lambda: any(m.get("text") == "third, waiting behind it"
                                 for m in desk.bot_posts(topic)))
     await readiness(port, 200)
+    await asyncio.sleep(DB_VALUES_MAX_AGE)  # the database's values are read again
+    _, text = await get(app, "/metrics", AUTH)
+    assert value(text, "relaydesk_outbox_pending", destination="desk") == 0
 
 
 async def until_true(check: Callable[[], Awaitable[bool]]) -> None:
