@@ -51,6 +51,7 @@ from bench.common import (
     landed,
     log,
     pg_database,
+    summary_ms,
     world,
 )
 from bench.rate_limited import GROUP_COUNT, limits_for
@@ -70,6 +71,7 @@ class RoundRobin:
         self._next = 0
         self.port = 0
         self.forwarded: Counter[int] = Counter()
+        self.answers: list[tuple[float, float]] = []  # (answered at, seconds it took), 200s
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -89,12 +91,17 @@ class RoundRobin:
         self._next += 1
         headers = {k: v for k, v in request.headers.items()
                    if k.lower() in ("content-type", "x-telegram-bot-api-secret-token")}
+        body = await request.read()
+        started = time.monotonic()
         try:
             async with self._session.post(f"http://127.0.0.1:{port}{request.path}",
-                                          data=await request.read(), headers=headers) as got:
+                                          data=body, headers=headers) as got:
+                answer = await got.read()
                 if got.status == 200:
                     self.forwarded[port] += 1
-                return web.Response(status=got.status, body=await got.read())
+                    now = time.monotonic()
+                    self.answers.append((now, now - started))
+                return web.Response(status=got.status, body=answer)
         except aiohttp.ClientError:
             return web.Response(status=502)
 
@@ -245,13 +252,15 @@ def _check(w: World, tag: str, customers: int, per_customer: int) -> dict[str, i
             "customers_split_across_topics": split, "customers_out_of_order": disorder}
 
 
-async def _run_load(w: World, relays: Sequence[RelayProcess], db_url: str, tag: str,
-                    customers: int, per_customer: int, wait_s: float) -> dict[str, Any]:
+async def _run_load(w: World, relays: Sequence[RelayProcess], proxy: RoundRobin, db_url: str,
+                    tag: str, customers: int, per_customer: int, wait_s: float
+                    ) -> dict[str, Any]:
     index = CopyIndex(w.emu)
     index.scan()
     since = len(w.emu.requests)
     meter = CpuMeter(relays, db_url)
     meter.start()
+    answered = len(proxy.answers)
     t0 = time.monotonic()
     users, sent = await _send_all(w, customers, per_customer, tag)
     expected = [(w.group, users[i].id, mid) for i, ids in sent.items() for mid in ids]
@@ -270,8 +279,12 @@ async def _run_load(w: World, relays: Sequence[RelayProcess], db_url: str, tag: 
     records = [index.found[k] for k in expected if k in index.found]
     finished = max((landed(r) for r in records), default=time.monotonic())
     cpu = meter.stop(finished - t0)
+    answers = proxy.answers[answered:]
     await asyncio.sleep(0.5)  # a late duplicate would show up here
     return {"complete": complete, "total_s": round(finished - t0, 3),
+            # the last update taken (its 200 answer), and how long each webhook call took
+            "intake_done_s": round(max((a for a, _ in answers), default=t0) - t0, 3),
+            "webhook_answer": summary_ms([d for _, d in answers]),
             **_check(w, tag, customers, per_customer), **cpu,
             "responses_429": sum(1 for r in w.emu.requests[since:] if r.status == 429),
             "violations": len(w.emu.violations),
@@ -287,9 +300,9 @@ async def burst(count: int, customers: int, per_customer: int) -> dict[str, Any]
         relays, proxy = await stack.enter_async_context(
             cluster(w, count, OPEN_LIMITS, db_url, tmp))
         log(f"[processes] {count} process(es) ready; warm-up")
-        await _run_load(w, relays, db_url, "warm", 20, 2, 120)
+        await _run_load(w, relays, proxy, db_url, "warm", 20, 2, 120)
         log(f"[processes] {count}: burst of {customers} × {per_customer}")
-        result = await _run_load(w, relays, db_url, "b", customers, per_customer, 600)
+        result = await _run_load(w, relays, proxy, db_url, "b", customers, per_customer, 600)
         result["updates_per_process"] = sorted(proxy.forwarded.values())
         return result
 
@@ -304,11 +317,11 @@ async def paced(count: int, window: float, customers: int = 30,
         w.emu.options.webhook_allow_http = True
         w.emu.options.webhook_retry_delay = 0.1
         tmp = stack.enter_context(_tempdir())
-        relays, _ = await stack.enter_async_context(cluster(w, count, yaml, db_url, tmp))
+        relays, proxy = await stack.enter_async_context(cluster(w, count, yaml, db_url, tmp))
         w.emu.set_rate_limits(True, private=limits["private"], group=limits["group"],
                               bot=limits["bot"])
         log(f"[processes] {count}: paced {customers} × {per_customer}, minimum {minimum:.1f}s")
-        result = await _run_load(w, relays, db_url, "p", customers, per_customer,
+        result = await _run_load(w, relays, proxy, db_url, "p", customers, per_customer,
                                  minimum * 3 + 60)
         result["minimum_s"] = round(minimum, 3)
         result["ratio_to_minimum"] = round(result["total_s"] / minimum, 4)
