@@ -71,7 +71,10 @@ class RoundRobin:
         self._next = 0
         self.port = 0
         self.forwarded: Counter[int] = Counter()
-        self.answers: list[tuple[float, float]] = []  # (answered at, seconds it took), 200s
+        self.statuses: Counter[int] = Counter()  # webhook answers by HTTP status
+        # (answered at, seconds it took) of customers' updates taken (the group's service
+        # messages, e.g. a topic created, come as updates too: left out)
+        self.answers: list[tuple[float, float]] = []
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -97,10 +100,12 @@ class RoundRobin:
             async with self._session.post(f"http://127.0.0.1:{port}{request.path}",
                                           data=body, headers=headers) as got:
                 answer = await got.read()
+                self.statuses[got.status] += 1
                 if got.status == 200:
                     self.forwarded[port] += 1
                     now = time.monotonic()
-                    self.answers.append((now, now - started))
+                    if b'"type": "private"' in body or b'"type":"private"' in body:
+                        self.answers.append((now, now - started))
                 return web.Response(status=got.status, body=answer)
         except aiohttp.ClientError:
             return web.Response(status=502)
@@ -263,6 +268,7 @@ async def _run_load(w: World, relays: Sequence[RelayProcess], proxy: RoundRobin,
     answered = len(proxy.answers)
     t0 = time.monotonic()
     users, sent = await _send_all(w, customers, per_customer, tag)
+    all_sent = time.monotonic() - t0
     expected = [(w.group, users[i].id, mid) for i, ids in sent.items() for mid in ids]
 
     def all_copied() -> bool:
@@ -282,7 +288,8 @@ async def _run_load(w: World, relays: Sequence[RelayProcess], proxy: RoundRobin,
     answers = proxy.answers[answered:]
     await asyncio.sleep(0.5)  # a late duplicate would show up here
     return {"complete": complete, "total_s": round(finished - t0, 3),
-            # the last update taken (its 200 answer), and how long each webhook call took
+            "customers_done_sending_s": round(all_sent, 3),
+            # the last customer update taken (its 200), how long each webhook call took
             "intake_done_s": round(max((a for a, _ in answers), default=t0) - t0, 3),
             "webhook_answer": summary_ms([d for _, d in answers]),
             **_check(w, tag, customers, per_customer), **cpu,
@@ -304,6 +311,7 @@ async def burst(count: int, customers: int, per_customer: int) -> dict[str, Any]
         log(f"[processes] {count}: burst of {customers} × {per_customer}")
         result = await _run_load(w, relays, proxy, db_url, "b", customers, per_customer, 600)
         result["updates_per_process"] = sorted(proxy.forwarded.values())
+        result["webhook_statuses"] = dict(proxy.statuses)
         return result
 
 
@@ -323,6 +331,7 @@ async def paced(count: int, window: float, customers: int = 30,
         log(f"[processes] {count}: paced {customers} × {per_customer}, minimum {minimum:.1f}s")
         result = await _run_load(w, relays, proxy, db_url, "p", customers, per_customer,
                                  minimum * 3 + 60)
+        result["webhook_statuses"] = dict(proxy.statuses)
         result["minimum_s"] = round(minimum, 3)
         result["ratio_to_minimum"] = round(result["total_s"] / minimum, 4)
         return result
