@@ -60,6 +60,12 @@ SECRET = "bench-processes-secret"
 HOOK = "/tg"
 MAX_CONNECTIONS = 40  # Telegram's webhook concurrency, the same for every process count
 READY_TIMEOUT = 180.0
+# "Limits off" as bench.common's OPEN_LIMITS (1 000 per second) keeps up to a second of sends
+# in the shared limiter's `rate_slot` rows, and every send counts its keys' rows: ~760 rows
+# read per message in a 1 000-message burst. The same 1 000 per 10 ms is as open and keeps a
+# window of a few rows (`--open-limits wide` for bench.common's).
+NARROW_OPEN_LIMITS = ("{private_chat: {count: 1000, per: 10ms}, group: {count: 1000, per: 10ms}, "
+                      "bot: {count: 1000, per: 10ms}}")
 
 
 class RoundRobin:
@@ -217,6 +223,33 @@ def _backends(db_name: str) -> dict[int, float]:
     return found
 
 
+async def _db_stats(db_url: str) -> dict[str, int] | None:
+    """The database's transaction and row counters (pg_stat_database); None when the
+    shared server has no connection to spare."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(db_url.replace("postgres://", "postgresql://", 1))
+    except (OSError, asyncpg.PostgresError) as exc:
+        log(f"no database statistics: {exc}")
+        return None
+    try:
+        row = await conn.fetchrow(
+            "SELECT xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, "
+            "tup_updated, tup_deleted FROM pg_stat_database WHERE datname = "
+            "current_database()")
+        tables = await conn.fetch(
+            "SELECT relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n "
+            "FROM pg_stat_user_tables")
+    finally:
+        await conn.close()
+    if row is None:
+        return None
+    # rows read per table (sequential + index fetches): which statements walk many rows
+    return {**{k: int(v) for k, v in dict(row).items()},
+            **{f"read:{t['relname']}": int(t["n"]) for t in tables}}
+
+
 def _pid_cpu(pid: int) -> float:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -265,6 +298,7 @@ async def _run_load(w: World, relays: Sequence[RelayProcess], proxy: RoundRobin,
     since = len(w.emu.requests)
     meter = CpuMeter(relays, db_url)
     meter.start()
+    stats0 = await _db_stats(db_url)
     answered = len(proxy.answers)
     t0 = time.monotonic()
     users, sent = await _send_all(w, customers, per_customer, tag)
@@ -286,7 +320,12 @@ async def _run_load(w: World, relays: Sequence[RelayProcess], proxy: RoundRobin,
     finished = max((landed(r) for r in records), default=time.monotonic())
     cpu = meter.stop(finished - t0)
     answers = proxy.answers[answered:]
-    await asyncio.sleep(0.5)  # a late duplicate would show up here
+    await asyncio.sleep(1.0)  # a late duplicate would show up here; statistics are flushed
+    stats1 = await _db_stats(db_url)
+    if stats0 and stats1:
+        per = {k: round((stats1[k] - stats0.get(k, 0)) / len(expected), 2) for k in stats1}
+        cpu["database_per_message"] = {k: v for k, v in per.items()
+                                       if not k.startswith("read:") or v >= 1}
     return {"complete": complete, "total_s": round(finished - t0, 3),
             "customers_done_sending_s": round(all_sent, 3),
             # the last customer update taken (its 200), how long each webhook call took
@@ -298,14 +337,15 @@ async def _run_load(w: World, relays: Sequence[RelayProcess], proxy: RoundRobin,
             "bot_api_calls": calls_by_method(w.emu, since)}
 
 
-async def burst(count: int, customers: int, per_customer: int) -> dict[str, Any]:
+async def burst(count: int, customers: int, per_customer: int, limits: str
+                ) -> dict[str, Any]:
     """Limits off: a warm-up of 20 customers, then the burst."""
     async with world() as w, pg_database() as db_url, contextlib.AsyncExitStack() as stack:
         w.emu.options.webhook_allow_http = True
         w.emu.options.webhook_retry_delay = 0.1
         tmp = stack.enter_context(_tempdir())
         relays, proxy = await stack.enter_async_context(
-            cluster(w, count, OPEN_LIMITS, db_url, tmp))
+            cluster(w, count, limits, db_url, tmp))
         log(f"[processes] {count} process(es) ready; warm-up")
         await _run_load(w, relays, proxy, db_url, "warm", 20, 2, 120)
         log(f"[processes] {count}: burst of {customers} × {per_customer}")
@@ -346,14 +386,15 @@ def _tempdir() -> Any:
 
 
 async def run(counts: Sequence[int], customers: int, per_customer: int, only: str | None,
-              window: float) -> dict[str, Any]:
+              window: float, open_limits: str) -> dict[str, Any]:
     out: dict[str, Any] = {"params": {
         "processes": list(counts), "customers": customers, "messages_per_customer":
         per_customer, "mode": "webhook behind a round-robin proxy", "database": "postgres",
         "max_connections": MAX_CONNECTIONS, "paced_window_s": window,
-        "loadavg_before": list(os.getloadavg())}}
+        "open_limits": open_limits, "loadavg_before": list(os.getloadavg())}}
     if only in (None, "burst"):
-        runs = {str(n): await burst(n, customers, per_customer) for n in counts}
+        limits = NARROW_OPEN_LIMITS if open_limits == "narrow" else OPEN_LIMITS
+        runs = {str(n): await burst(n, customers, per_customer, limits) for n in counts}
         base = runs[str(counts[0])]["total_s"]
         for result in runs.values():
             result["speedup"] = round(base / result["total_s"], 3) if result["total_s"] else None
@@ -373,10 +414,13 @@ def main() -> None:
     parser.add_argument("--only", choices=["burst", "paced"])
     parser.add_argument("--window", type=float, default=3.0,
                         help="paced: the group window in seconds (20 sends per window)")
+    parser.add_argument("--open-limits", choices=["narrow", "wide"], default="narrow",
+                        help="burst: relaydesk's open limits, 1000 per 10 ms (narrow) or per "
+                             "1 s (wide, bench.common's)")
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
     emit("processes", asyncio.run(run(counts, args.customers, args.messages, args.only,
-                                      args.window)))
+                                      args.window, args.open_limits)))
 
 
 if __name__ == "__main__":
