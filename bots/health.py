@@ -26,8 +26,6 @@ logger = logging.getLogger(__name__)
 OUTBOX_STUCK = timedelta(minutes=5)
 DB_TIMEOUT = 2.0
 TELEGRAM_TIMEOUT = 2.0
-
-
 WEBHOOK_CHECK_EVERY = 5.0  # seconds between getWebhookInfo calls of the readiness probe
 
 
