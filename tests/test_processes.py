@@ -320,13 +320,15 @@ async def test_an_album_split_over_three_webhook_processes_is_one_album(
         anna, boris = desk.customer("Anna"), desk.customer("Boris")
         await anna.says("photos follow")
         topic = await desk.topic_with("photos follow", timeout=30)
+        # One album at a time: consecutive requests go to consecutive processes.
         albums = {anna.id: await emu.user_send_album(anna.user, anna.id, ["photo"] * 3,
-                                                     caption="anna's album"),
-                  # an album as the very first message: the conversation is opened by
-                  # whichever process gets the first part
-                  boris.id: await emu.user_send_album(boris.user, boris.id,
-                                                      ["photo", "video", "photo"],
-                                                      caption="boris's album")}
+                                                     caption="anna's album")}
+        await until(lambda: emu.pending_updates() == [], 60)
+        # an album as the very first message: the conversation is opened by whichever
+        # process gets the first part
+        albums[boris.id] = await emu.user_send_album(boris.user, boris.id,
+                                                     ["photo", "video", "photo"],
+                                                     caption="boris's album")
         await until(lambda: emu.pending_updates() == [], 60)
         await until(lambda: len(desk.topics()) == 2, 30)
         boris_topic = await desk.topic_with("boris's album", timeout=30)
@@ -337,7 +339,9 @@ async def test_an_album_split_over_three_webhook_processes_is_one_album(
         await proxy.stop()
     for customer, where in ((anna, topic), (boris, boris_topic)):
         parts = {p["message_id"] for p in albums[customer.id]}
-        assert len(takers(proxy, customer.id, parts)) == 3  # each part in another process
+        # the parts went to different processes (all three, unless the group's service
+        # message of Boris's new topic took a turn in between)
+        assert len(takers(proxy, customer.id, parts)) >= 2
         copies = album_copies(desk, where)
         assert len(copies) == 3 and len({c.get("media_group_id") for c in copies}) == 1
         calls = [r for r in emu.requests if r.method == "copyMessages" and r.ok
