@@ -1,7 +1,7 @@
 """`/healthz` (the process runs) and `/readyz` (it can do its work) on the `http:` server.
 
 Ready means: the database answers; intake is alive (the poller had a getUpdates answer
-within two poll timeouts, or the webhook is set); and the outbox is not stuck (no row due
+within two poll timeouts, or Telegram has our webhook); and the outbox is not stuck (no row due
 longer than `OUTBOX_STUCK` ago still waits). A load balancer sends webhooks only to ready
 processes; an orchestrator restarts a process whose `/healthz` stops answering.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,8 +22,11 @@ from adapters.telegram.webhook import TelegramWebhook
 from core.clock import Clock
 from storage.observe import ObservationStore
 
+logger = logging.getLogger(__name__)
 OUTBOX_STUCK = timedelta(minutes=5)
 DB_TIMEOUT = 2.0
+TELEGRAM_TIMEOUT = 2.0
+WEBHOOK_CHECK_EVERY = 5.0  # seconds between getWebhookInfo calls of the readiness probe
 
 
 @dataclass
@@ -31,10 +35,13 @@ class Intake:
 
     poller: DurablePoller | None = None
     webhook: TelegramWebhook | None = None
+    # Telegram's answer to getWebhookInfo, kept WEBHOOK_CHECK_EVERY seconds: probes come
+    # every few seconds from each process and need not each cost a call.
+    _registered: tuple[float, str] | None = None
 
-    def problem(self) -> str | None:
+    async def problem(self) -> str | None:
         if self.webhook is not None:
-            return None if self.webhook.is_set else "the webhook is not set"
+            return await self._webhook_problem(self.webhook)
         poller = self.poller
         if poller is None or poller.started is None:
             return None  # another process polls (or none is configured)
@@ -43,6 +50,26 @@ class Intake:
         if silent > 2 * poller.timeout:
             return f"getUpdates has not answered for {silent:.0f}s"
         return None
+
+    async def _webhook_problem(self, webhook: TelegramWebhook) -> str | None:
+        """Not set yet (start is still trying), or no longer ours at Telegram (deleted, or
+        replaced by another deployment with the same token): no update reaches us."""
+        if not webhook.is_set:
+            return "the webhook is not set"
+        now = time.monotonic()
+        if self._registered is None or now - self._registered[0] > WEBHOOK_CHECK_EVERY:
+            try:
+                url = await asyncio.wait_for(webhook.registered_url(), TELEGRAM_TIMEOUT)
+            except Exception as exc:  # Telegram unreachable: it can't push to anyone either
+                logger.warning("readiness: getWebhookInfo failed: %s", exc)
+                url = self._registered[1] if self._registered else webhook.url
+            self._registered = (now, url)
+        url = self._registered[1]
+        if url == webhook.url:
+            return None
+        if not url:
+            return f"the webhook is not set at Telegram (expected {webhook.url})"
+        return f"Telegram's webhook is {url}, not {webhook.url}"
 
 
 class HealthPart:
@@ -74,7 +101,7 @@ class HealthPart:
         except Exception as exc:  # any failure to answer is the same: not ready
             return [f"database: {type(exc).__name__}: {exc}"[:300]]
         found = []
-        intake = self._intake.problem()
+        intake = await self._intake.problem()
         if intake is not None:
             found.append(f"intake: {intake}")
         overdue = await self._store.overdue_pending(self._clock.now() - self._outbox_stuck)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import aiohttp
 import asyncpg
 import pytest
 
 from bots.app import App
+from bots.health import OUTBOX_STUCK
+from bots.metrics import DB_VALUES_MAX_AGE
+from storage.observe import ObservationStore
 from tests.harness import Desk, StartRelay
+from tests.test_webhook import free_port, start_webhook_relay
 
 HTTP = "http: {listen: '127.0.0.1:0', metrics_token: 'scrape-me'}"
 AUTH = {"Authorization": "Bearer scrape-me"}
@@ -57,7 +64,16 @@ async def test_metrics_move_as_messages_flow(desk: Desk, start_relay: StartRelay
     await desk.operator("Olga").says(topic, "hello Anna")
     await anna.receives("hello Anna")
 
-    _, after = await get(app, "/metrics", AUTH)
+    async def delivered_to_anna() -> str:
+        # The copy is in Anna's chat a moment before the outbox hears the answer and counts.
+        while True:
+            _, text = await get(app, "/metrics", AUTH)
+            if value(text, "relaydesk_deliveries_total", destination="telegram",
+                     outcome="delivered") >= 1:
+                return text
+            await asyncio.sleep(0.05)
+
+    after = await asyncio.wait_for(delivered_to_anna(), 10)
     assert value(after, "relaydesk_updates_total", channel="telegram") >= 3
     assert value(after, "relaydesk_deliveries_total", destination="desk",
                  outcome="delivered") >= 2  # two copies (and the card)
@@ -117,3 +133,94 @@ async def test_readiness_follows_the_database(db_url: str, desk: Desk,
             await asyncio.sleep(0.2)
 
     await asyncio.wait_for(ready(), 15)
+
+
+async def readiness(app_port: int, want: int, timeout: float = 20.0) -> str:
+    """/readyz's body once it answers `want` (polled: the probe's view changes with time)."""
+    async def poll() -> str:
+        async with aiohttp.ClientSession() as session:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"http://127.0.0.1:{app_port}/readyz") as answer:
+                        if answer.status == want:
+                            return await answer.text()
+                await asyncio.sleep(0.1)
+
+    return await asyncio.wait_for(poll(), timeout)
+
+
+@pytest.fixture
+def webhook_desk(desk: Desk) -> Desk:
+    desk.emu.options.webhook_allow_http = True
+    desk.emu.options.webhook_retry_delay = 0.05
+    return desk
+
+
+async def test_readiness_follows_the_webhook(webhook_desk: Desk,
+                                             start_relay: StartRelay) -> None:
+    """Not ready while the webhook is not set yet (start retrying setWebhook), nor when it
+    is deleted at Telegram behind our back; ready again once it is ours."""
+    desk, port = webhook_desk, free_port()
+    desk.emu.inject_fault("setWebhook", error_code=502, description="Bad Gateway", times=None)
+    starting = asyncio.create_task(start_webhook_relay(start_relay, port))
+    try:
+        body = await readiness(port, 503)
+        assert "the webhook is not set" in body
+        desk.emu.reset_faults()
+        app = await asyncio.wait_for(starting, 60)
+    finally:
+        if not starting.done():
+            starting.cancel()
+    await readiness(port, 200)
+    bot = desk.emu.state.bots[desk.bot_id]
+    ours = bot.webhook_url
+    bot.webhook_url = ""  # someone called deleteWebhook (a polling deployment, by hand)
+    body = await readiness(port, 503)
+    assert f"not set at Telegram (expected {ours})" in body
+    assert app.services is not None and app.services.webhook is not None
+    await app.services.webhook.set()
+    await readiness(port, 200)
+
+
+async def test_readiness_sees_a_stuck_outbox(desk: Desk, start_relay: StartRelay) -> None:
+    """A row due long ago that still waits (its lane blocked by a send that does not come
+    back) makes the process unready; it is ready again once the outbox moves."""
+    app = await start_relay(extra=HTTP)
+    assert app.services is not None and app.services.http is not None
+    port = app.services.http.port
+    assert port is not None
+    anna = desk.customer("Anna")
+    await anna.says("first")
+    topic = await desk.topic_with("first")
+    await readiness(port, 200)
+    # The next copy hangs in the emulator: the message after it waits in its lane.
+    desk.emu.inject_delay("copyMessage", 4, chat_id=desk.group)
+    await anna.says("second, hanging")
+    await anna.says("third, waiting behind it")
+    store = ObservationStore()
+    raw = store._raw  # noqa: SLF001 - the test ages a waiting row instead of waiting 5 minutes
+
+    async def waiting() -> bool:
+        rows = await raw("SELECT COUNT(*) AS n FROM delivery WHERE status = 'pending'", [])
+        return int(rows[0]["n"]) > 0
+
+    await asyncio.wait_for(until_true(waiting), 10)
+    assert not await store.overdue_pending(datetime.now(UTC) - OUTBOX_STUCK)
+    await raw("UPDATE delivery SET due_us = due_us - ? WHERE status = 'pending'",
+              [int(2 * OUTBOX_STUCK.total_seconds() * 1_000_000)])
+    body = await readiness(port, 503)
+    assert re.search(r"outbox: [12] deliveries overdue by more than 300s", body), body
+    _, text = await get(app, "/metrics", AUTH)
+    assert value(text, "relaydesk_outbox_pending", destination="desk") >= 1
+    await desk.wait(lambda: any(m.get("text") == "third, waiting behind it"
+                                for m in desk.bot_posts(topic)))
+    await readiness(port, 200)
+    await asyncio.sleep(DB_VALUES_MAX_AGE)  # the database's values are read again
+    _, text = await get(app, "/metrics", AUTH)
+    assert value(text, "relaydesk_outbox_pending", destination="desk") == 0
+
+
+async def until_true(check: Callable[[], Awaitable[bool]]) -> None:
+    """Polls the database (no event to wait on: another connection writes it)."""
+    while not await check():  # noqa: ASYNC110
+        await asyncio.sleep(0.05)

@@ -4,6 +4,8 @@ is killed another takes over and nothing is lost); on SQLite a second one is ref
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import re
 import signal
@@ -12,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -192,6 +195,8 @@ class RoundRobin:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        # (the port that answered 200, the update) of each update taken
+        self.accepted: list[tuple[int, dict[str, Any]]] = []
 
     async def start(self) -> str:
         app = web.Application()
@@ -208,11 +213,15 @@ class RoundRobin:
         assert self._session is not None
         port = self.ports[self._next % len(self.ports)]
         self._next += 1
+        body = await request.read()
         try:
             async with self._session.post(
-                    f"http://127.0.0.1:{port}{request.path}", data=await request.read(),
+                    f"http://127.0.0.1:{port}{request.path}", data=body,
                     headers={k: v for k, v in request.headers.items()
                              if k.lower() in ("content-type", SECRET_HEADER.lower())}) as answer:
+                if answer.status == 200:
+                    with contextlib.suppress(ValueError):
+                        self.accepted.append((port, json.loads(body)))
                 return web.Response(status=answer.status, body=await answer.read())
         except aiohttp.ClientError:
             return web.Response(status=502)
@@ -287,3 +296,65 @@ async def test_three_webhook_processes_behind_a_proxy_one_killed_in_a_burst(
     assert not emu.violations
     assert [r for r in emu.requests if r.status == 429] == []
     assert emu.pending_updates() == []
+
+
+async def test_an_album_split_over_three_webhook_processes_is_one_album(
+        pg_url: str, desk: Desk, tmp_path: Path, processes: list[Process]) -> None:
+    """Each part of an album reaches another process (round robin): the parts still go out
+    together, in one copyMessages call into the customer's topic."""
+    emu: TelegramEmulator = desk.emu
+    emu.options.webhook_allow_http = True
+    emu.options.webhook_retry_delay = 0.1
+    ports = _free_ports(3)
+    proxy = RoundRobin(ports)
+    public = await proxy.start()
+    try:
+        config = write_config(
+            tmp_path / "relaydesk.yaml", pg_url, emu.base_url, desk.group,
+            extra=f"http: {{listen: '127.0.0.1:${{RELAYDESK_PORT}}', public_url: '{public}'}}",
+            telegram="\n  mode: webhook\n  webhook: {path: /hook, secret: album-secret}")
+        for index, port in enumerate(ports):
+            processes.append(Process(config, f"a{index}", {"RELAYDESK_PORT": str(port)}))
+            processes[-1].start()
+        await until(lambda: all("relaydesk started" in p.text() for p in processes), 180)
+        anna, boris = desk.customer("Anna"), desk.customer("Boris")
+        await anna.says("photos follow")
+        topic = await desk.topic_with("photos follow", timeout=30)
+        # One album at a time: consecutive requests go to consecutive processes.
+        albums = {anna.id: await emu.user_send_album(anna.user, anna.id, ["photo"] * 3,
+                                                     caption="anna's album")}
+        await until(lambda: emu.pending_updates() == [], 60)
+        # an album as the very first message: the conversation is opened by whichever
+        # process gets the first part
+        albums[boris.id] = await emu.user_send_album(boris.user, boris.id,
+                                                     ["photo", "video", "photo"],
+                                                     caption="boris's album")
+        await until(lambda: emu.pending_updates() == [], 60)
+        await until(lambda: len(desk.topics()) == 2, 30)
+        boris_topic = await desk.topic_with("boris's album", timeout=30)
+        await until(lambda: all(len(album_copies(desk, t)) >= 3
+                                for t in (topic, boris_topic)), 30)
+        await asyncio.sleep(1)  # a stray part sent late and alone would show by now
+    finally:
+        await proxy.stop()
+    for customer, where in ((anna, topic), (boris, boris_topic)):
+        parts = {p["message_id"] for p in albums[customer.id]}
+        # the parts went to different processes (all three, unless the group's service
+        # message of Boris's new topic took a turn in between)
+        assert len(takers(proxy, customer.id, parts)) >= 2
+        copies = album_copies(desk, where)
+        assert len(copies) == 3 and len({c.get("media_group_id") for c in copies}) == 1
+        calls = [r for r in emu.requests if r.method == "copyMessages" and r.ok
+                 and r.params.get("message_thread_id") in (where, str(where))]
+        assert len(calls) == 1, [r.params for r in calls]
+
+
+def album_copies(desk: Desk, topic: int) -> list[dict[str, object]]:
+    return [m for m in desk.bot_posts(topic) if m.get("media_group_id")]
+
+
+def takers(proxy: RoundRobin, chat_id: int, message_ids: set[int]) -> set[int]:
+    """The ports of the processes that took these messages of a chat."""
+    return {port for port, update in proxy.accepted
+            if update.get("message", {}).get("chat", {}).get("id") == chat_id
+            and update["message"]["message_id"] in message_ids}

@@ -73,6 +73,12 @@ class TelegramWebhook:
         self.is_set = True
         logger.info("telegram: webhook set to %s", self.url)
 
+    async def registered_url(self) -> str:
+        """The URL Telegram pushes to now ("" when no webhook is set): someone may have
+        deleted ours or set another since we started (readiness asks)."""
+        info = await self._bot.get_webhook_info()
+        return info.url
+
     async def receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._secret):
