@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from core import texts
 from core.delivery.events import DeliveryEvents, NoEvents
 from core.delivery.queue import Queue
-from core.delivery.ratelimit import Interrupted
+from core.delivery.ratelimit import Interrupted, WaitTooLong
 from core.delivery.relay import Relayer, RelayStore, Step
 from core.errors import (
     DeliveryError,
@@ -78,6 +78,11 @@ class DeliveryPolicy:
         except Interrupted:
             await self._store.release([d.id for d in step.deliveries])
             return "interrupted"
+        except WaitTooLong as exc:
+            # Not a failure either: the lane gives its worker back until the window opens.
+            at = self._transactions.now() + timedelta(seconds=exc.seconds)
+            await self._reschedule(step, at, str(exc), count=False)
+            return "yielded"
         except RetryAfter as exc:
             # Not a failure: the platform set a pause. Nothing goes to that bucket before it
             # ends (the limiter blocks every lane that shares it).

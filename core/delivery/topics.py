@@ -43,7 +43,7 @@ class Topics:
     async def _limited(self, call: Callable[[], Awaitable[T]], desk: DeskPort | None = None
                        ) -> T:
         keys = (desk or self._desk).rate_keys()
-        recorded = await self._limiter.acquire(keys, 1)
+        recorded = await self._limiter.acquire(keys, 1, patience=self._desks.patience)
         try:
             return await call()
         finally:
