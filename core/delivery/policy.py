@@ -129,7 +129,8 @@ class DeliveryPolicy:
             await self._store.forget_topic(conversation.topic_id, conversation.desk_chat)
         else:
             logger.info("topic %s is closed; reopening it", conversation.topic_id)
-            await self._relayer.topics.reopen(conversation.topic_id)
+            await self._relayer.topics.reopen(conversation.topic_id,
+                                              self._relayer.desks.of(conversation))
 
     async def _transient(self, step: Step, exc: BaseException) -> str:
         attempts = max(d.attempts for d in step.deliveries) + 1

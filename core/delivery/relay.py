@@ -216,7 +216,7 @@ class Relayer:
             await self._bot_post(step)
             return
         if first.action is Action.DELETE_TOPIC:
-            await self.topics.delete_orphan(first.orphan_topic)
+            await self.topics.delete_orphan(first.orphan_topic, first.chat_id)
             await self.sends.finish(step)
             return
         assert first.conversation_id is not None
