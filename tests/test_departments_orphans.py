@@ -1,8 +1,8 @@
-"""Orphan topics in departments' groups (SQLite and PostgreSQL), as in the operator group
+"""Topics the bot made in departments' groups (SQLite and PostgreSQL). Orphans, as in the operator group
 (tests/test_topic_orphans.py): a topic the bot made in tech's group whose createForumTopic
 answer was lost is adopted there, or deleted there when the retry made another first. The
 same topic id in the operator group is never touched: a topic id is unique only within its
-group."""
+group. A topic an admin closed by hand is reopened in its own group too."""
 
 from __future__ import annotations
 
@@ -82,4 +82,20 @@ async def test_a_retry_before_the_lost_topics_update_deletes_it_in_its_own_group
     assert _posts(desk, tech, live[0]["message_thread_id"])[-1] == "hi there"
     assert _posts(desk, tech, gone["message_thread_id"]) == []
     # Nothing was deleted in the operator group, where topics have the same ids.
+    assert {t["message_thread_id"] for t in _live(desk, desk.group)} == people
+
+
+async def test_a_topic_closed_by_hand_in_a_departments_group_is_reopened_there(
+        desk: Desk, start_relay: StartRelay) -> None:
+    sales, tech = _groups(desk)
+    await start_relay(_departments(sales, tech))
+    people = _people_topics(desk)
+    anna, question = await _to_tech(desk, "Anna", "first")
+    await _choose(desk, anna, question, TECH)
+    await desk.wait(lambda: len(_live(desk, tech)) == 1)
+    [topic] = [t["message_thread_id"] for t in _live(desk, tech)]
+    await desk.wait(lambda: "first" in _posts(desk, tech, topic))
+    desk.emu.close_topic(tech, topic)  # an admin closed it, not /close
+    await anna.says("second")
+    await desk.wait(lambda: "second" in _posts(desk, tech, topic))
     assert {t["message_thread_id"] for t in _live(desk, desk.group)} == people

@@ -79,10 +79,7 @@ class DeliveryPolicy:
             await self._store.release([d.id for d in step.deliveries])
             return "interrupted"
         except WaitTooLong as exc:
-            # Not a failure either: the lane gives its worker back until the window opens.
-            at = self._transactions.now() + timedelta(seconds=exc.seconds)
-            await self._reschedule(step, at, str(exc), count=False)
-            return "yielded"
+            return await self._yield(step, exc)
         except RetryAfter as exc:
             # Not a failure: the platform set a pause. Nothing goes to that bucket before it
             # ends (the limiter blocks every lane that shares it).
@@ -101,7 +98,10 @@ class DeliveryPolicy:
                 return "dead"
             if retries_left <= 0:
                 return await self._transient(step, exc)
-            await self._repair_topic(step, exc)
+            try:
+                await self._repair_topic(step, exc)
+            except WaitTooLong as busy:  # reopening waits for the group's window too
+                return await self._yield(step, busy)
             return await self._attempt(step, retries_left - 1)
         except RecipientUnreachable as exc:
             await self._unreachable(step, exc)
@@ -115,6 +115,13 @@ class DeliveryPolicy:
             logger.exception("unexpected error delivering %s", [d.id for d in step.deliveries])
             return await self._transient(step, exc)
         return "delivered"
+
+    async def _yield(self, step: Step, exc: WaitTooLong) -> str:
+        """Not a failure either: the lane gives its worker back until the group's window
+        opens (see Desks.patience)."""
+        at = self._transactions.now() + timedelta(seconds=exc.seconds)
+        await self._reschedule(step, at, str(exc), count=False)
+        return "yielded"
 
     async def _repair_topic(self, step: Step, exc: Exception) -> None:
         first = step.deliveries[0]
