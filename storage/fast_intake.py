@@ -1,4 +1,5 @@
-"""Intake's common cases in one round trip, on PostgreSQL (the functions of migration 0004).
+"""Intake's common cases in one round trip, on PostgreSQL (the functions of migration 0004,
+scoped to departments' groups by 0021).
 
 On PostgreSQL every statement is a round trip to the server (~0.25 ms here), and intake's
 general path makes six (BEGIN, identity, conversation, message and link, delivery, COMMIT)
@@ -59,6 +60,7 @@ class FastIntakeRepository(DeliveryRepository):
             opened_at=r["opened_at"], first_response_at=r["first_response_at"],
             waiting_since=r["waiting_since"], closed_at=None, card_posted=r["card_posted"],
             acked_at=dt_out(r["acked_at"]), answered_at=dt_out(r["answered_at"]),
+            department=r["department"], desk_chat=r["desk_chat"],
         )
         message = m.Message(
             id=r["message_id"], conversation_id=conversation.id, kind=m.MessageKind.CUSTOMER,
@@ -73,18 +75,18 @@ class FastIntakeRepository(DeliveryRepository):
 
     async def fast_operator_message(
         self, inbound: m.InboundOperatorMessage, now: datetime, answered: bool,
-        lease_until: datetime | None,
+        lease_until: datetime | None, desk_chat: str | None = None,
     ) -> Handover | None:
         if not self._pg or inbound.content.media_group_id is not None:
             return None
         name = inbound.operator_name[:256] if inbound.operator_name else None
         r = await self._call(
             "SELECT * FROM relaydesk_operator_message(?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?,"
-            " ?)",
+            " ?, ?)",
             [inbound.platform, inbound.chat_id, inbound.message_id, inbound.thread_id,
              inbound.operator_id, name, json_in(content_json(inbound.content)),
              inbound.reply_to_message_id, now, to_us(now), answered,
-             to_us(lease_until) if lease_until else None],
+             to_us(lease_until) if lease_until else None, desk_chat],
         )
         if r is None:
             return None

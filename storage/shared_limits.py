@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
-from core.delivery.ratelimit import Interrupted, SlidingWindowLimiter
+from core.delivery.ratelimit import Interrupted, SlidingWindowLimiter, WaitTooLong
 from core.ports import RateKey
 from storage.base import TortoiseBase
 
@@ -52,12 +52,17 @@ class SharedLimiter(SlidingWindowLimiter):
         self._background: set[asyncio.Task[None]] = set()
 
     async def acquire(self, keys: Sequence[RateKey], n: int = 1,
-                      leave: Callable[[], int] | None = None) -> float:
+                      leave: Callable[[], int] | None = None,
+                      patience: float | None = None) -> float:
         # This process's own windows first, leaving the places fairness asks for (see
-        # core.delivery.fairness: it ranks this process's lanes only).
+        # core.delivery.fairness: it ranks this process's lanes only). `patience` is
+        # applied to them (the database's windows, shared with other processes, are waited
+        # for: a slot there is taken only once this process decided to send).
         while (wait := self.delay(keys, n + (leave() if leave else 0))) > 0:
             if self._interrupted.is_set():
                 raise Interrupted
+            if patience is not None and wait > patience:
+                raise WaitTooLong(wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._interrupted.wait(), wait)
         if self._interrupted.is_set():

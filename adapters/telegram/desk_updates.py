@@ -113,9 +113,8 @@ def desk_router(chat_id: int, groups: Collection[int] = ()) -> Router:
     # never ours to adopt or delete.
     async def own_topic_created(event: Message, bot: Bot) -> bool:
         user = event.from_user
-        # Orphan topics are looked after in the operator group only.
         return event.forum_topic_created is not None and user is not None \
-            and user.id == bot.id and event.chat.id == chat_id
+            and user.id == bot.id
 
     router.message.filter(in_desk)
     router.edited_message.filter(in_desk)
@@ -125,7 +124,7 @@ def desk_router(chat_id: int, groups: Collection[int] = ()) -> Router:
         created = message.forum_topic_created
         assert created is not None
         fate = await orphans.topic_created(message.message_thread_id or message.message_id,
-                                           created.name)
+                                           created.name, scope(message.chat.id))
         logger.debug("topic %s created by the bot: %s", message.message_thread_id, fate)
 
     @router.message()

@@ -13,6 +13,10 @@ from collections.abc import Callable, Mapping
 from core.model import Conversation
 from core.ports import DeskPort
 
+# Seconds a send into a group may wait for the group's budget, when there are several
+# groups, before its lane gives its worker back (see Desks.patience).
+YIELD_AFTER = 0.5
+
 
 class Desks:
     def __init__(self, main: DeskPort, groups: Mapping[str, DeskPort] | None = None,
@@ -36,6 +40,17 @@ class Desks:
     def several(self) -> bool:
         """Whether there are departments' groups besides the operator group."""
         return bool(self._groups)
+
+    @property
+    def patience(self) -> float | None:
+        """How long a send into any of the groups may wait for its group's budget (None:
+        as long as it takes). The outbox's desk workers serve every group: with several
+        groups, a lane that waits out one group's window, at any of its sends (the topic,
+        the card, a post), would keep a worker from the other groups' lanes, and a flood in
+        one department would hold the first posts of another back by a window. So it
+        gives its worker back instead (WaitTooLong): its rows are due again when the
+        window opens, and what it did so far (a topic made, a card posted) is kept."""
+        return YIELD_AFTER if self._groups else None
 
     def is_desk_chat(self, chat_id: str) -> bool:
         return chat_id in self._groups or chat_id == getattr(self.main, "chat_id", None)

@@ -12,8 +12,9 @@ from core.model import Delivery
 
 class DeliveryEvents(Protocol):
     def finished(self, deliveries: Sequence[Delivery], outcome: str, now: datetime) -> None:
-        """One step's rows ended an attempt: delivered, not_modified, flood_wait, retry,
-        unreachable, dead or interrupted (back to the queue as they were)."""
+        """One step's rows ended an attempt: delivered, not_modified, flood_wait, yielded
+        (their lane gave its worker back until a window opens), retry, unreachable, dead or
+        interrupted (back to the queue as they were)."""
 
     def flood_wait(self, target: str, seconds: float) -> None:
         """The platform asked `target` ("desk" or a channel) to pause this long."""

@@ -19,6 +19,11 @@ the adopted one and posts nothing into its own, which becomes an orphan when its
 So whatever the order of the retry and the updates, one topic stays and nothing was ever
 posted into the others. Topics people create, and titles naming no customer we know, are
 never touched.
+
+Departments' groups (core/departments) are looked after the same way, each topic within
+its own group (a topic id is unique only there): a lost answer's topic is adopted only by a
+conversation of that group, and a topic made in a group the conversation has left since
+(/transfer) is an orphan, deleted in its group.
 """
 
 from __future__ import annotations
@@ -48,20 +53,22 @@ class OrphanTopics:
         self._transactions = transactions
         self._queue = queue
 
-    async def topic_created(self, topic_id: int, title: str) -> TopicFate:
+    async def topic_created(self, topic_id: int, title: str, desk_chat: str | None = None
+                            ) -> TopicFate:
         """The bot created topic `topic_id` titled `title` (a `forum_topic_created` update
-        sent by the bot itself; the caller checks who created it)."""
+        sent by the bot itself; the caller checks who created it) in group `desk_chat`
+        (as `Conversation.desk_chat`: None for the operator group)."""
         customer_id = texts.topic_customer(title)
         if customer_id is None:
             return TopicFate.FOREIGN
         # The common case (every topic the bot makes reports in): one read, no transaction.
-        if await self._store.conversation_by_topic(topic_id) is not None:
+        if await self._store.conversation_by_topic(topic_id, desk_chat) is not None:
             return TopicFate.KNOWN
         return await self._transactions.run(
-            lambda unit: self._unknown_topic(unit, topic_id, customer_id, title))
+            lambda unit: self._unknown_topic(unit, topic_id, customer_id, title, desk_chat))
 
-    async def _unknown_topic(self, unit: Unit, topic_id: int, customer_id: int, title: str
-                             ) -> TopicFate:
+    async def _unknown_topic(self, unit: Unit, topic_id: int, customer_id: int, title: str,
+                             desk_chat: str | None) -> TopicFate:
         store = self._store
         # The customer's topic lives on their current conversation: the open one, or else
         # the latest (a new conversation takes its topic from there).
@@ -76,12 +83,14 @@ class OrphanTopics:
             logger.info("topic %s (%r): its customer is with the bot now; left alone",
                         topic_id, title)
             return TopicFate.FOREIGN
-        if await store.claim_topic(conversation.id, topic_id) == topic_id:
+        if conversation.desk_chat == desk_chat \
+                and await store.claim_topic(conversation.id, topic_id) == topic_id:
             # Its answer was lost, or is merely slower than this update: either way the
             # outbox now finds it stored (and stores the same id without harm).
             logger.info("topic %s adopted by conversation %s", topic_id, conversation.id)
             return TopicFate.ADOPTED
-        await self._queue.delete_orphan_topic(unit, conversation.id, topic_id)
-        logger.warning("topic %s is an orphan of conversation %s; deleting it", topic_id,
-                       conversation.id)
+        # It has another topic, or it works in another group now: this one is nobody's.
+        await self._queue.delete_orphan_topic(unit, conversation.id, topic_id, desk_chat)
+        logger.warning("topic %s%s is an orphan of conversation %s; deleting it", topic_id,
+                       f" (group {desk_chat})" if desk_chat else "", conversation.id)
         return TopicFate.ORPHAN

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from core import texts
 from core.delivery.events import DeliveryEvents, NoEvents
 from core.delivery.queue import Queue
-from core.delivery.ratelimit import Interrupted
+from core.delivery.ratelimit import Interrupted, WaitTooLong
 from core.delivery.relay import Relayer, RelayStore, Step
 from core.errors import (
     DeliveryError,
@@ -78,6 +78,8 @@ class DeliveryPolicy:
         except Interrupted:
             await self._store.release([d.id for d in step.deliveries])
             return "interrupted"
+        except WaitTooLong as exc:
+            return await self._yield(step, exc)
         except RetryAfter as exc:
             # Not a failure: the platform set a pause. Nothing goes to that bucket before it
             # ends (the limiter blocks every lane that shares it).
@@ -96,7 +98,10 @@ class DeliveryPolicy:
                 return "dead"
             if retries_left <= 0:
                 return await self._transient(step, exc)
-            await self._repair_topic(step, exc)
+            try:
+                await self._repair_topic(step, exc)
+            except WaitTooLong as busy:  # reopening waits for the group's window too
+                return await self._yield(step, busy)
             return await self._attempt(step, retries_left - 1)
         except RecipientUnreachable as exc:
             await self._unreachable(step, exc)
@@ -111,6 +116,13 @@ class DeliveryPolicy:
             return await self._transient(step, exc)
         return "delivered"
 
+    async def _yield(self, step: Step, exc: WaitTooLong) -> str:
+        """Not a failure either: the lane gives its worker back until the group's window
+        opens (see Desks.patience)."""
+        at = self._transactions.now() + timedelta(seconds=exc.seconds)
+        await self._reschedule(step, at, str(exc), count=False)
+        return "yielded"
+
     async def _repair_topic(self, step: Step, exc: Exception) -> None:
         first = step.deliveries[0]
         if first.conversation_id is None:
@@ -124,7 +136,8 @@ class DeliveryPolicy:
             await self._store.forget_topic(conversation.topic_id, conversation.desk_chat)
         else:
             logger.info("topic %s is closed; reopening it", conversation.topic_id)
-            await self._relayer.topics.reopen(conversation.topic_id)
+            await self._relayer.topics.reopen(conversation.topic_id,
+                                              self._relayer.desks.of(conversation))
 
     async def _transient(self, step: Step, exc: BaseException) -> str:
         attempts = max(d.attempts for d in step.deliveries) + 1

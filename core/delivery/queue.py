@@ -118,11 +118,15 @@ class Queue:
         topic would stay closed to operators who are not admins."""
         await self._desk_row(unit, conversation_id, Action.REOPEN_TOPIC)
 
-    async def delete_orphan_topic(self, unit: Unit, conversation_id: int, topic_id: int
-                                  ) -> None:
-        """Delete a topic the bot made that no conversation keeps (see delivery.orphans)."""
-        await self._desk_row(unit, conversation_id, Action.DELETE_TOPIC,
-                             body={"topic_id": topic_id})
+    async def delete_orphan_topic(self, unit: Unit, conversation_id: int, topic_id: int,
+                                  desk_chat: str | None = None) -> None:
+        """Delete a topic the bot made in group `desk_chat` (None: the operator group) that
+        no conversation keeps (see delivery.orphans), in the conversation's lane."""
+        unit.touched.add(DESK)
+        await self._store.enqueue(
+            lane=desk_lane(conversation_id), target=DESK, chat_id=desk_chat or self.desk_chat,
+            action=Action.DELETE_TOPIC, now=unit.now, conversation_id=conversation_id,
+            body={"topic_id": topic_id})
 
     async def edit(self, unit: Unit, *, lane: str, target: str, chat_id: str,
                    message_id: int, conversation_id: int, file_replaced: bool) -> None:

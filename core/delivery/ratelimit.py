@@ -9,12 +9,22 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from core.errors import RetryAfter
 from core.ports import RateKey
 
 
 class Interrupted(Exception):
     """A wait for a rate-limit window was cut short: the process is stopping, and a send
     that has not started goes back to the queue instead of waiting out the window."""
+
+
+class WaitTooLong(RetryAfter):
+    """The window would open later than the caller's `patience`: nothing was recorded, the
+    send goes back to the queue, due when the window opens (not a pause the platform asked
+    for). A lane gives its worker back this way (see core.delivery.desks.Desks.patience)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds, None, f"the budget is used up for {seconds:.1f}s")
 
 
 class SlidingWindowLimiter:
@@ -79,17 +89,21 @@ class SlidingWindowLimiter:
                 self._sent[rk.key] = deque(sorted(sent))
 
     async def acquire(self, keys: Sequence[RateKey], n: int = 1,
-                      leave: Callable[[], int] | None = None) -> float:
+                      leave: Callable[[], int] | None = None,
+                      patience: float | None = None) -> float:
         """Wait until `n` sends are allowed, then record them; returns the record time,
         to be passed to `settle` when the call has completed. Raises Interrupted once
         `interrupt()` was called. `leave`: how many places to leave free for others first
-        (asked again at every look; see core.delivery.fairness)."""
+        (asked again at every look; see core.delivery.fairness). `patience`: raise
+        WaitTooLong instead of waiting when, at any look, the wait is longer."""
         while True:
             if self._interrupted.is_set():
                 raise Interrupted
             wait = self.delay(keys, n + (leave() if leave else 0))
             if wait <= 0:
                 return self.record(keys, n)
+            if patience is not None and wait > patience:
+                raise WaitTooLong(wait)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._interrupted.wait(), wait)
 

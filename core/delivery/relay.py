@@ -27,7 +27,7 @@ from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
 from core.delivery.sends import Sends
 from core.delivery.surge_relay import SurgeRelay
 from core.delivery.topics import Topics
-from core.errors import NotModified, RecipientUnreachable, RetryAfter
+from core.errors import NotModified, RecipientUnreachable
 from core.model import DESK, Action, Conversation, Delivery, Identity, Message, Outgoing
 from core.ports import ChannelPort, DeskPort, RateKey, Store
 
@@ -41,7 +41,6 @@ class RelayStore(Store, DeliveryStore, Protocol):
 
 FRESH_MAX = 1024
 RECORDING_WAIT = 5.0  # seconds a reply waits for the link of the copy it answers
-YIELD_AFTER = 0.5  # seconds of a group's rate-limit wait after which a lane yields its worker
 
 
 @dataclass(slots=True)
@@ -217,14 +216,15 @@ class Relayer:
             await self._bot_post(step)
             return
         if first.action is Action.DELETE_TOPIC:
-            await self.topics.delete_orphan(first.orphan_topic)
+            await self.topics.delete_orphan(first.orphan_topic, first.chat_id)
             await self.sends.finish(step)
             return
         assert first.conversation_id is not None
         if first.action is Action.CLOSE_TOPIC and first.body.get("topic_id"):
             # A topic the conversation moved away from, in its own group.
             left, old = int(first.body["topic_id"]), self.desks.by_chat(first.chat_id)
-            await self.sends.limited(old.rate_keys(), 1, lambda: old.close_topic(left))
+            await self.sends.limited(old.rate_keys(), 1, lambda: old.close_topic(left),
+                                     self.desks.patience)
             await self.sends.finish(step)
             return
         known = self._context.pop(first.id, None)
@@ -232,13 +232,12 @@ class Relayer:
             await self._store.get_conversation(first.conversation_id)
         desk = self.desks.of(conversation)
         keys = desk.rate_keys()
-        self._yield_if_group_busy(keys)
         if first.action in (Action.CLOSE_TOPIC, Action.REOPEN_TOPIC):
             if conversation.topic_id is not None:
                 topic = conversation.topic_id
                 change = desk.close_topic if first.action is Action.CLOSE_TOPIC \
                     else desk.reopen_topic
-                await self.sends.limited(keys, 1, lambda: change(topic))
+                await self.sends.limited(keys, 1, lambda: change(topic), self.desks.patience)
             await self.sends.finish(step)
             return
         if first.action is Action.EDIT_CARD:
@@ -270,7 +269,8 @@ class Relayer:
             return
         with self.sends.recorded(desk.chat_id):
             ids = await self.sends.limited(keys, desk.sends_for(step.items),
-                                      lambda: desk.post(topic_id, step.items))
+                                           lambda: desk.post(topic_id, step.items),
+                                           self.desks.patience)
             await self.sends.finish(step, [(desk.platform, desk.chat_id, ids)])
 
     async def _bot_post(self, step: Step) -> None:
@@ -281,9 +281,11 @@ class Relayer:
         if post.png:  # a chart (the daily report): a base64 PNG, the HTML is its caption
             image = base64.b64decode(post.png)
             await self.sends.limited(keys, 1, lambda: desk.post_photo(post.topic_id, image,
-                                                                      post.html))
+                                                                      post.html),
+                                     self.desks.patience)
         else:
-            await self.sends.limited(keys, 1, lambda: desk.post_html(post.topic_id, post.html))
+            await self.sends.limited(keys, 1, lambda: desk.post_html(post.topic_id, post.html),
+                                     self.desks.patience)
         await self.sends.finish(step)
 
     async def _card_edit(self, step: Step, conversation: Conversation, desk: DeskPort,
@@ -291,21 +293,12 @@ class Relayer:
         """Render the card again (core.delivery.cards); a card sharing the first post: the
         step that edits that post as an edit of its message."""
         shared = None if self.cards is None else await self.cards.edit(
-            conversation, desk, lambda call: self.sends.limited(keys, 1, call))
+            conversation, desk,
+            lambda call: self.sends.limited(keys, 1, call, self.desks.patience))
         if shared is None:
             await self.sends.finish(step)
             return None
         return Step([replace(step.deliveries[0], action=Action.EDIT, message_id=shared)], [])
-
-    def _yield_if_group_busy(self, keys: Sequence[RateKey]) -> None:
-        """With departments' groups, a lane whose group has no budget left for a while gives
-        its worker back (its rows are due again when the window opens): the workers are
-        shared by every group, and waiting ones would hold the other groups' posts back."""
-        if not self.desks.several:
-            return
-        wait = self.limiter.delay(keys, 1)
-        if wait > YIELD_AFTER:
-            raise RetryAfter(wait, None, f"the group's budget is used up for {wait:.1f}s")
 
     def _surge(self) -> SurgeRelay:
         """Surge handling's posts (core.delivery.surge_relay), with what they share."""
@@ -365,12 +358,13 @@ class Relayer:
             # new version goes to the conversation's topic now.
             with self.sends.recorded(chat_id):
                 ids = await self.sends.limited(keys, 2, lambda: repost(
-                    Outgoing(message, None, first.id)))
+                    Outgoing(message, None, first.id)), self.desks.patience)
                 await self.sends.finish(step, [(platform, chat_id, ids[-1:])])
             return
         if copy is None:  # never relayed (e.g. it failed for good): nothing to edit
             await self.sends.finish(step)
             return
+        patience = self.desks.patience if self.desks.is_desk_chat(chat_id) else None
         if first.file_replaced:
             # No platform edits a copy into another file: the new version is posted as a
             # reply to the copy it replaces.
@@ -378,13 +372,14 @@ class Relayer:
             units = 1 + self._desk.sends_for([outgoing]) \
                 if self.desks.is_desk_chat(chat_id) else 1
             with self.sends.recorded(chat_id):
-                ids = await self.sends.limited(keys, units, lambda: repost(outgoing))
+                ids = await self.sends.limited(keys, units, lambda: repost(outgoing),
+                                               patience)
                 await self.sends.finish(step, [(platform, chat_id, ids[-1:])])
             return
         reply_to = await self._copy_in(await self._reply_target(message), chat_id)
         try:
             new_id = await self.sends.limited(
-                keys, 1, lambda: call(copy.platform_message_id, message, reply_to)
+                keys, 1, lambda: call(copy.platform_message_id, message, reply_to), patience
             )
         except NotModified:
             new_id = None

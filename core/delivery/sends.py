@@ -45,9 +45,12 @@ class Sends:
                 self.recording.pop(chat_id, None)
 
     async def limited(
-        self, keys: Sequence[RateKey], n: int, call: Callable[[], Awaitable[T]]
+        self, keys: Sequence[RateKey], n: int, call: Callable[[], Awaitable[T]],
+        patience: float | None = None,
     ) -> T:
-        recorded = await self.limiter.acquire(keys, n, fairness.leave())
+        """`call` once `n` sends to `keys` are allowed; `patience`: see
+        SlidingWindowLimiter.acquire (a desk send passes Desks.patience)."""
+        recorded = await self.limiter.acquire(keys, n, fairness.leave(), patience)
         try:
             return await call()
         finally:

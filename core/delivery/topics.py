@@ -37,31 +37,36 @@ class Topics:
         # Where posted cards are recorded, to render them again (core.delivery.cards).
         self.cards: CardPostRecord | None = None
         self._desks = desks
-        self._desk = desks.main  # orphan topics are the operator group's
+        self._desk = desks.main  # where a call names no group
         self._limiter = limiter
 
     async def _limited(self, call: Callable[[], Awaitable[T]], desk: DeskPort | None = None
                        ) -> T:
         keys = (desk or self._desk).rate_keys()
-        recorded = await self._limiter.acquire(keys, 1)
+        recorded = await self._limiter.acquire(keys, 1, patience=self._desks.patience)
         try:
             return await call()
         finally:
             self._limiter.settle(keys, 1, recorded)
 
-    async def reopen(self, topic_id: int) -> None:
-        await self._limited(lambda: self._desk.reopen_topic(topic_id))
+    async def reopen(self, topic_id: int, desk: DeskPort | None = None) -> None:
+        """Reopen a topic of `desk`'s group (None: the operator group)."""
+        target = desk or self._desk
+        await self._limited(lambda: target.reopen_topic(topic_id), target)
 
-    async def delete_orphan(self, topic: int) -> None:
-        """Delete a topic queued as an orphan (see delivery.orphans), unless a conversation
-        took it since: nothing is ever posted into a topic no conversation has, so it is
-        empty."""
+    async def delete_orphan(self, topic: int, chat_id: str | None = None) -> None:
+        """Delete a topic queued as an orphan (see delivery.orphans) in group `chat_id`
+        (None or the operator group's chat: the operator group), unless a conversation of
+        that group took it since: nothing is ever posted into a topic no conversation has,
+        so it is empty."""
+        desk = self._desks.by_chat(chat_id)
+        scope = None if desk is self._desks.main else chat_id
 
         async def delete() -> None:  # checked after the rate limiter's wait, right before
-            if await self._store.conversation_by_topic(topic) is None:
-                await self._desk.delete_topic(topic)
+            if await self._store.conversation_by_topic(topic, scope) is None:
+                await desk.delete_topic(topic)
 
-        await self._limited(delete)
+        await self._limited(delete, desk)
 
     async def ensure(self, conversation: Conversation) -> int:
         """Create the conversation's topic and post its customer card, once.

@@ -39,11 +39,8 @@ class CustomerIntakeStore(Store, FastIntake, Protocol):
 
 class CustomerIntake:
     def __init__(self, store: CustomerIntakeStore, transactions: Transactions,
-                 relays: Relays, queue: Queue, lifecycle: Lifecycle, *, fast: bool = True
-                 ) -> None:
+                 relays: Relays, queue: Queue, lifecycle: Lifecycle) -> None:
         self._store = store
-        # PostgreSQL's one statement reads no department: off with departments' groups.
-        self._fast = fast
         self._transactions = transactions
         self._relays = relays
         self._queue = queue
@@ -56,7 +53,7 @@ class CustomerIntake:
         if held:
             return await self._transactions.run(
                 lambda unit: self._store_message(unit, inbound, held=True))
-        if self._fast and self._store.fast_intake and not self._lifecycle.every_message:
+        if self._store.fast_intake and not self._lifecycle.every_message:
             desk_chat = self._queue.desk_chat
             done = await run_fast(self._transactions, lambda now, lease:
                                   self._store.fast_customer_message(inbound, now, desk_chat,

@@ -46,13 +46,14 @@ class OperatorIntake:
         self._lifecycle = lifecycle
 
     async def relay_operator_to_customer(self, inbound: InboundOperatorMessage) -> IntakeResult:
-        # The one statement finds a topic by its id alone: not with departments' groups.
-        if self._store.fast_intake and not self._lifecycle.every_message \
-                and not self._desk.groups:
+        if self._store.fast_intake and not self._lifecycle.every_message:
             # PostgreSQL's one statement for an answer in a conversation answered before:
-            # the wait ended already, nothing to tell listeners.
+            # the wait ended already, nothing to tell listeners. The topic is looked up
+            # within its group (a topic id is unique only there).
+            scope = self._desk.scope(inbound.chat_id)
             done = await run_fast(self._transactions, lambda now, lease:
-                                  self._store.fast_operator_message(inbound, now, True, lease))
+                                  self._store.fast_operator_message(inbound, now, True, lease,
+                                                                    scope))
             if done is not None:
                 return done
         return await self._transactions.run(

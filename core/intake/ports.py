@@ -26,5 +26,8 @@ class FastIntake(Protocol):
     ) -> Handover | None: ...
     async def fast_operator_message(
         self, inbound: InboundOperatorMessage, now: datetime, answered: bool,
-        lease_until: datetime | None,
-    ) -> Handover | None: ...
+        lease_until: datetime | None, desk_chat: str | None = None,
+    ) -> Handover | None:
+        """`desk_chat`: the group the topic is in, as `Conversation.desk_chat` (None: the
+        operator group): a topic id is unique only within its group."""
+        ...

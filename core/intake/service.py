@@ -43,8 +43,7 @@ class IntakeService:
     def __init__(self, store: IntakeStore, transactions: Transactions, queue: Queue,
                  lifecycle: Lifecycle, desk: DeskRef, album_wait: timedelta) -> None:
         relays = Relays(store, transactions, album_wait)
-        self.customers = CustomerIntake(store, transactions, relays, queue, lifecycle,
-                                        fast=not desk.groups)
+        self.customers = CustomerIntake(store, transactions, relays, queue, lifecycle)
         self.operators = OperatorIntake(store, transactions, relays, queue, lifecycle, desk)
         self.updates = UpdateIntake(store, transactions, queue, desk)
 
