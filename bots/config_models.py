@@ -363,15 +363,6 @@ class Config(Section):
         return self
 
     @model_validator(mode="after")
-    def _check_surge_without_departments(self) -> Config:
-        # Spare topics and coalesced posts are made in the operator group only so far.
-        if self.departments and (self.outbox.spare_topics or self.outbox.coalesce):
-            raise issue("outbox.spare_topics and outbox.coalesce work without departments only "
-                        "(so far)", "set spare_topics: 0 and coalesce: false, or remove "
-                        "departments", field_name="outbox")
-        return self
-
-    @model_validator(mode="after")
     def _check_web_has_http(self) -> Config:
         if self.web is not None and self.web.enabled and self.http is None:
             raise issue("needs the http: section (the widget is served there)",

@@ -11,49 +11,45 @@ from storage.base import TortoiseBase, from_us, to_us
 
 
 class TortoiseSurgeStore(TortoiseBase):
-    async def add_spare(self, topic_id: int, now: datetime) -> None:
-        await self._raw("INSERT INTO spare_topic (topic_id, conversation_id, made_us)"
-                        " VALUES (?, NULL, ?)", [topic_id, to_us(now)])
+    async def add_spare(self, chat: str, topic_id: int, now: datetime) -> None:
+        await self._raw("INSERT INTO group_spare (chat, topic_id, conversation_id, made_us)"
+                        " VALUES (?, ?, NULL, ?)", [chat, topic_id, to_us(now)])
 
-    async def free_spares(self) -> int:
-        rows = await self._raw(
-            "SELECT COUNT(*) AS n FROM spare_topic WHERE conversation_id IS NULL", [])
+    async def free_spares(self, chat: str) -> int:
+        rows = await self._raw("SELECT COUNT(*) AS n FROM group_spare WHERE chat = ?"
+                               " AND conversation_id IS NULL", [chat])
         return int(rows[0]["n"])
 
-    async def take_spare(self, conversation_id: int) -> int | None:
+    async def take_spare(self, chat: str, conversation_id: int) -> int | None:
         # Two processes may race for the oldest free spare: the loser's conditional update
         # matches nothing, and it looks again.
         for _ in range(5):
             free = await self._raw(
-                "SELECT id FROM spare_topic WHERE conversation_id IS NULL ORDER BY id LIMIT 1",
-                [])
+                "SELECT id FROM group_spare WHERE chat = ? AND conversation_id IS NULL"
+                " ORDER BY id LIMIT 1", [chat])
             if not free:
                 return None
             rows = await self._raw(
-                "UPDATE spare_topic SET conversation_id = ? WHERE id = ?"
+                "UPDATE group_spare SET conversation_id = ? WHERE id = ?"
                 " AND conversation_id IS NULL RETURNING topic_id",
                 [conversation_id, free[0]["id"]])
             if rows:
                 return int(rows[0]["topic_id"])
         return None
 
-    async def give_back_spare(self, topic_id: int) -> None:
-        await self._raw("UPDATE spare_topic SET conversation_id = NULL WHERE topic_id = ?",
-                        [topic_id])
+    async def give_back_spare(self, chat: str, topic_id: int) -> None:
+        await self._raw("UPDATE group_spare SET conversation_id = NULL WHERE chat = ?"
+                        " AND topic_id = ?", [chat, topic_id])
 
-    async def spares_to_title(self, limit: int) -> list[tuple[int, int]]:
+    async def spares_to_title(self, chat: str, limit: int) -> list[tuple[int, int]]:
         rows = await self._raw(
-            "SELECT topic_id, conversation_id FROM spare_topic"
-            " WHERE conversation_id IS NOT NULL ORDER BY id LIMIT ?", [limit])
+            "SELECT topic_id, conversation_id FROM group_spare WHERE chat = ?"
+            " AND conversation_id IS NOT NULL ORDER BY id LIMIT ?", [chat, limit])
         return [(int(r["topic_id"]), int(r["conversation_id"])) for r in rows]
 
-    async def spare_titled(self, topic_id: int) -> None:
-        await self._raw("DELETE FROM spare_topic WHERE topic_id = ?", [topic_id])
-
-    async def forget_spare(self, topic_id: int) -> None:
-        """A free spare that is gone from the group (deleted by a person)."""
-        await self._raw("DELETE FROM spare_topic WHERE topic_id = ? AND conversation_id"
-                        " IS NULL", [topic_id])
+    async def spare_titled(self, chat: str, topic_id: int) -> None:
+        await self._raw("DELETE FROM group_spare WHERE chat = ? AND topic_id = ?",
+                        [chat, topic_id])
 
     async def mark_first_post(self, conversation_id: int, message_id: int) -> None:
         if not await self.is_first_post(message_id):
@@ -78,9 +74,10 @@ class TortoiseSurgeStore(TortoiseBase):
                                " WHERE message_id = ?", [message_id])
         return (str(rows[0]["post_id"]), from_us(rows[0]["posted_us"])) if rows else None
 
-    async def post_parts(self, post_id: str) -> list[int]:
+    async def post_parts(self, conversation_id: int, post_id: str) -> list[int]:
         rows = await self._raw("SELECT message_id FROM coalesced_part WHERE post_id = ?"
-                               " ORDER BY message_id", [post_id])
+                               " AND conversation_id = ? ORDER BY message_id",
+                               [post_id, conversation_id])
         return [int(r["message_id"]) for r in rows]
 
     async def desk_backlog(self) -> int:

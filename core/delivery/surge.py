@@ -1,4 +1,5 @@
-"""Surge notices: the team learns why posts are late.
+"""Surge notices: the team learns why posts are late; and how a desk lane holds for its
+group's budget (`BudgetHold`, used by the outbox).
 
 The desk's limit is Telegram's budget for the group (about 20 posts a minute, all topics
 together). When more posts wait for it than one window lets through, the General topic
@@ -11,17 +12,23 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock
+from core.delivery.fairness import FairBudget
 from core.delivery.queue import Queue
-from core.model import DeskPost
+from core.delivery.ratelimit import Interrupted
+from core.model import DESK, Delivery, DeskPost
 from core.ports import RateKey
 from core.unit import Transactions, Unit
+
+if TYPE_CHECKING:
+    from core.delivery.policy import DeliveryPolicy
+    from core.delivery.relay import Relayer, RelayStore, Step
 
 logger = logging.getLogger(__name__)
 
@@ -126,3 +133,76 @@ class SurgeReport:
             lines.append(html.escape(f"• {start:%d.%m %H:%M}–{end} ({_minutes(took)}), "
                                      f"peak {p.peak} waiting", quote=False))
         return "\n".join(lines)
+
+
+class BudgetHold:
+    """Coalescing and fair order on the outbox's side (core.delivery.coalesce, fairness):
+    a desk lane that would only wait for its group's budget waits before planning, then
+    takes what its customer wrote meanwhile, so the texts can share a post; while the
+    group is pressed, a lane behind customers of a better rank holds for them first. Without
+    surge handling, or with budget to spare, lanes run as they are."""
+
+    def __init__(self, store: RelayStore, relayer: Relayer, now: Callable[[], datetime],
+                 lease_until: Callable[[], datetime | None], lanes: Callable[[], set[str]],
+                 stopping: Callable[[], bool], held: dict[str, list[int]],
+                 spin_guard: float) -> None:
+        self._store = store
+        self._relayer = relayer
+        self._now = now
+        self._lease_until = lease_until
+        self._lanes = lanes  # the lanes this process runs now
+        self._stopping = stopping
+        self._held = held  # lane -> rows it has claimed (the outbox renews their leases)
+        self._spin_guard = spin_guard
+
+    async def hold(self, lane: str, claimed: list[Delivery]) -> tuple[list[Delivery], bool]:
+        """The lane's rows once it may send, and True when it had to wait (its texts are
+        coalesced then); no rows: it gave its slot to a head waiting for one."""
+        fairs = self._relayer.fair
+        if self._relayer.coalescer is None or fairs is None or claimed[0].target != DESK:
+            return claimed, False
+        conversation_id = claimed[0].conversation_id
+        fair = await fairs.of(conversation_id)
+        if fair.delay(1) <= 0 and not (fair.pressed()
+                                       and await fair.gives_way(conversation_id)):
+            return claimed, False
+        while True:
+            if await self._yield_slot(fair, claimed):
+                return [], True
+            try:
+                await fair.wait(conversation_id)
+            except Interrupted:
+                return claimed, True  # the send is interrupted and goes back to the queue
+            more = await self._store.claim_next(
+                lane, self._now(), 100, self._lease_until(), claimed[-1].id,
+                held=[d.id for d in claimed])
+            claimed = claimed + more.rows
+            self._held[lane] = [d.id for d in claimed]
+            if self._stopping() or fair.delay(1) <= 0:
+                return claimed, True
+
+    async def _yield_slot(self, fair: FairBudget, claimed: list[Delivery]) -> bool:
+        """Under pressure, a lane of a customer operators already see gives its worker
+        slot to a head waiting for one (fairness's first rank may be among them): its rows
+        wait, due when the budget has room again, and go out together then."""
+        if await fair.rank(claimed[0].conversation_id) == 0:
+            return False
+        now = self._now()
+        due = await self._store.next_due_at(self._lanes(), [DESK])
+        if due is None or due > now:
+            return False
+        at = now + timedelta(seconds=fair.delay(1) + self._spin_guard)
+        for d in claimed:
+            await self._store.reschedule(d.id, at, None, d.attempts)
+        return True
+
+    async def run_step(self, policy: DeliveryPolicy, step: Step, pressed: bool) -> bool:
+        """One step through the policy; a desk step takes its turn at its group's budget
+        (core.delivery.fairness) when surge handling is on."""
+        fairs = self._relayer.fair
+        if fairs is None or step.deliveries[0].target != DESK:
+            return await policy.run(step)
+        conversation_id = step.deliveries[0].conversation_id
+        fair = await fairs.of(conversation_id)
+        async with fair.turn(conversation_id, max(len(step.items), 1), pressed):
+            return await policy.run(step)
