@@ -47,18 +47,19 @@ class FairBudget:
         self.waits = 0  # how often a lane waited here (the bench and tests look)
 
     @property
-    def _keys(self) -> Sequence[RateKey]:
-        return self._keys_of()
-
-    @property
     def keys(self) -> Sequence[RateKey]:
         return self._keys_of()
 
+    @property
+    def _group(self) -> RateKey:
+        """The group's own limit: the tightest of its keys (the others are the bot's)."""
+        return min(self.keys, key=lambda k: k.count / k.window)
+
     def delay(self, n: int = 1) -> float:
-        """Seconds until `n` sends fit the group's window; a full window marks the group
-        pressed (see `pressed`)."""
-        wait = self._limiter.delay(self._keys, n)
-        if wait > 0:
+        """Seconds until `n` sends fit the group's window; the group's own window full
+        marks the group pressed (see `pressed`)."""
+        wait = self._limiter.delay(self.keys, n)
+        if wait > 0 and self._limiter.delay([self._group], n) > 0:
             self._full_at = self._now()
         return wait
 
@@ -70,8 +71,7 @@ class FairBudget:
             return True
         if self._full_at is None:
             return False
-        window = max(k.window for k in self._keys)
-        return self._now() - self._full_at < window
+        return self._now() - self._full_at < self._group.window
 
     async def rank(self, conversation_id: int | None) -> int:
         """0: operators can't see the customer yet; 1: awaiting a first answer; 2: else."""
@@ -132,9 +132,9 @@ class FairBudget:
         try:
             while True:
                 need = n + ahead()
-                if self._limiter.delay(self._keys, need) <= 0:
+                if self._limiter.delay(self.keys, need) <= 0:
                     return
-                await self._limiter.wait(self._keys, need)
+                await self._limiter.wait(self.keys, need)
         finally:
             self._waiting[rank] -= 1
 
