@@ -1,8 +1,8 @@
 """Surge's parts for the composition root (bots/app.py): spare topics and the one-send
 first post, from `outbox.spare_topics` (0: neither, today's topic, card and message), and
 coalescing and fair order under pressure, from `outbox.coalesce`. Each group with its own
-budget (the operator group, departments' own groups) has its own spares and its own order;
-the surge notices watch the operator group's queue."""
+budget (the operator group, departments' own groups) has its own spares, its own order and
+its own surge notices."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class SurgeParts:
             coalescer = Coalescer(surge_store, desk_of, zone)
             relayer.coalescer = coalescer
             relayer.fair = FairBudgets(limiter, relayer.desks, store)
-            watch = SurgeWatch(surge_store, transactions, queue, desk.rate_keys(), clock)
+            watch = SurgeWatch(surge_store, transactions, queue, relayer.desks, clock)
             return cls(spares, first_posts, coalescer, watch, SurgeReport(surge_store, zone))
         return cls(spares, first_posts, coalescer)
 

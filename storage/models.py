@@ -375,6 +375,7 @@ class SurgePeriod(Model):
     # (core/delivery/surge.py); /report lists them.
 
     id = fields.BigIntField(primary_key=True)
+    chat = fields.CharField(max_length=32, default="")  # the group ('': the operator group)
     started_us = fields.BigIntField(db_index=True)
     ended_us = fields.BigIntField(null=True)
     peak = fields.IntField()

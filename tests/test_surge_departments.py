@@ -1,7 +1,8 @@
 """Surge handling with departments in their own forum groups (SQLite and PostgreSQL): every
 group with its own budget keeps its own spare topics, a new customer's first posts land in
 a spare of their department's group, and a chatty customer's texts are coalesced by the
-pressure on their own group's budget, not on another's."""
+pressure on their own group's budget, not on another's, and the surge notice goes to that
+group's General."""
 
 from __future__ import annotations
 
@@ -142,4 +143,12 @@ async def test_texts_are_coalesced_by_the_pressure_on_their_own_group(
         await boris.says(text)
         await desk.wait(lambda t=text: posts_in(desk, tech, t))  # type: ignore[misc]
     assert [_text(m) for m in posts_in(desk, tech, "boris ")] == ["boris one", "boris two"]
+    # The surge was sales' own: its General was told, the other groups' were not.
+    await desk.wait(lambda: general(desk, sales, "🌊 Surge"), timeout=30)
+    assert general(desk, desk.group, "Surge") == [] and general(desk, tech, "Surge") == []
     assert desk.emu.violations == []
+
+
+def general(desk: Desk, group: int, part: str) -> list[dict[str, Any]]:
+    return [m for m in desk.emu.messages(group) if m.get("from", {}).get("is_bot")
+            and not m.get("message_thread_id") and part in _text(m)]

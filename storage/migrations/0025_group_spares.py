@@ -1,7 +1,8 @@
 """Spare topics per group: with departments in their own forum groups every group with its
 own budget keeps its own spares. A topic id is unique only within its group, so the spares
 move to `group_spare`, keyed by (chat, topic_id); `chat` is '' for the operator group (as
-`conversation.desk_chat` NULL is), which is where every spare made so far lives."""
+`conversation.desk_chat` NULL is), which is where every spare made so far lives. Surge
+periods name their group the same way."""
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
@@ -33,4 +34,10 @@ class Migration(migrations.Migration):
             " SELECT topic_id, conversation_id, made_us FROM group_spare WHERE chat = ''"
             " ORDER BY id"),
         ops.DeleteModel(name='SpareTopic'),
+        # Surges per group too (every group has its own budget and its own notices).
+        ops.AddField(
+            model_name='SurgePeriod',
+            name='chat',
+            field=fields.CharField(max_length=32, default=''),
+        ),
     ]
