@@ -6,6 +6,7 @@ group's General."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -22,6 +23,8 @@ SPARES = 2
 # Telegram's shape, the window shrunk: 4 posts a second into each group.
 TIGHT = ("{private_chat: {count: 10, per: 1s}, group: {count: 4, per: 1s}, "
          "bot: {count: 30, per: 1s}}")
+FLOOD_LIMITS = ("{private_chat: {count: 5, per: 1s}, group: {count: 10, per: 1s}, "
+                "bot: {count: 30, per: 1s}}")
 LABEL = re.compile(r"^\d\d:\d\d:\d\d$")
 
 StartSurge = Callable[..., Awaitable[App]]
@@ -152,3 +155,22 @@ async def test_texts_are_coalesced_by_the_pressure_on_their_own_group(
 def general(desk: Desk, group: int, part: str) -> list[dict[str, Any]]:
     return [m for m in desk.emu.messages(group) if m.get("from", {}).get("is_bot")
             and not m.get("message_thread_id") and part in _text(m)]
+
+
+async def test_a_surge_in_sales_does_not_hold_tech_back(
+        desk: Desk, start_surge: StartSurge) -> None:
+    """Workers are shared by every group: lanes waiting for sales' budget give them back, so
+    tech's new customers are posted while sales' backlog lasts (10 posts a second each)."""
+    sales, tech = _groups(desk)
+    desk.emu.set_rate_limits(enabled=True, private=(5, 1.0), group=(10, 1.0), bot=(30, 1.0))
+    await start_surge(sales, tech, limits=FLOOD_LIMITS)
+
+    await asyncio.gather(*(arrives(desk, f"s{i:02d}", f"s{i:02d} needs help", SALES)
+                           for i in range(40)))
+    await asyncio.gather(*(arrives(desk, f"t{i}", f"t{i} needs help", TECH)
+                           for i in range(5)))
+    await desk.wait(lambda: len(posts_in(desk, tech, " needs help")) == 5, timeout=30)
+    assert len(posts_in(desk, sales, " needs help")) < 40, \
+        "tech's first posts went out while sales still had its backlog"
+    await desk.wait(lambda: len(posts_in(desk, sales, " needs help")) == 40, timeout=60)
+    assert desk.emu.violations == []

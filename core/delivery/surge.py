@@ -24,6 +24,7 @@ from core.delivery.desks import Desks
 from core.delivery.fairness import FairBudget
 from core.delivery.queue import Queue
 from core.delivery.ratelimit import Interrupted
+from core.delivery.relay import YIELD_AFTER
 from core.model import DESK, Delivery, DeskPost
 from core.ports import RateKey
 from core.unit import Transactions, Unit
@@ -182,9 +183,14 @@ class BudgetHold:
             return claimed, False
         conversation_id = claimed[0].conversation_id
         fair = await fairs.of(conversation_id)
-        if fair.delay(1) <= 0 and not (fair.pressed()
-                                       and await fair.gives_way(conversation_id)):
+        wait = fair.delay(1)
+        if wait <= 0 and not (fair.pressed() and await fair.gives_way(conversation_id)):
             return claimed, False
+        if self._relayer.desks.several and wait > YIELD_AFTER:
+            # Workers are shared by every group: a long wait for this group's budget is
+            # not waited here but in the queue (the relay gives the worker back), so the
+            # other groups' posts go on; the rows come back together, coalesced.
+            return claimed, True
         while True:
             if await self._yield_slot(fair, claimed):
                 return [], True
