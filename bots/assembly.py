@@ -202,7 +202,7 @@ class Assembly:
         # Cards rendered again (a ban, its end).
         relayer.cards = CardEdits(TortoiseCardPosts(), relayer.topics)
         outbox = self._outbox(store, transactions, queue, relayer, list(p.channels))
-        surge = SurgeParts.build(cfg, store, p.desk, p.limiter, self.clock, relayer,
+        surge = SurgeParts.build(cfg, store, p.desk, p.desks, p.limiter, self.clock, relayer,
                                  transactions, queue)
         policy = sla_policy(cfg.service, cfg.operators.admins,
                             {d.id: d for d in cfg.departments}) if cfg.service else None

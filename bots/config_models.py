@@ -306,10 +306,13 @@ class OutboxConfig(Section):
         default=timedelta(seconds=30), ge=timedelta(seconds=1), le=timedelta(minutes=10)
     )
     # Surge (core/delivery/spares.py, first_post.py): topics made ahead while the group's
-    # budget is idle, and a new conversation's first post carrying the card; 0: neither.
-    spare_topics: Int = Field(default=0, ge=0, le=500)
-    # A customer's texts held while the group's budget is spent go out as one post.
-    coalesce: bool = False
+    # budget is idle (in each group with its own budget), and a new conversation's first
+    # post carrying the card; 0: neither. A few by default: a burst of new customers costs
+    # one send each instead of two.
+    spare_topics: Int = Field(default=3, ge=0, le=500)
+    # A customer's texts held while the group's budget is spent go out as one post, and
+    # customers waiting for a first answer go first.
+    coalesce: bool = True
 
     @model_validator(mode="after")
     def _check_backoff(self) -> OutboxConfig:
@@ -373,15 +376,6 @@ class Config(Section):
                 raise issue(f"faq[{number}].department: {entry.department!r} is no department",
                             f"one of: {', '.join(sorted(known)) or 'none configured'}",
                             field_name="faq")
-        return self
-
-    @model_validator(mode="after")
-    def _check_surge_without_departments(self) -> Config:
-        # Spare topics and coalesced posts are made in the operator group only so far.
-        if self.departments and (self.outbox.spare_topics or self.outbox.coalesce):
-            raise issue("outbox.spare_topics and outbox.coalesce work without departments only "
-                        "(so far)", "set spare_topics: 0 and coalesce: false, or remove "
-                        "departments", field_name="outbox")
         return self
 
     @model_validator(mode="after")

@@ -330,17 +330,20 @@ class WebFile(Model):
 # --- surge (core/delivery/spares.py, core/delivery/first_post.py) ---------------------------
 
 
-class SpareTopic(Model):
-    # A topic made while the group's budget was idle. Free while conversation_id is NULL;
-    # once a conversation took it, the row waits for its title to be set, then goes.
+class GroupSpare(Model):
+    # A topic made while its group's budget was idle. Free while conversation_id is NULL;
+    # once a conversation took it, the row waits for its title to be set, then goes. `chat`
+    # is the group ('' the operator group, as conversation.desk_chat NULL is).
 
     id = fields.BigIntField(primary_key=True)
-    topic_id = fields.BigIntField(unique=True)
+    chat = fields.CharField(max_length=32, default="")
+    topic_id = fields.BigIntField()
     conversation_id = fields.IntField(null=True)
     made_us = fields.BigIntField()
 
     class Meta:
-        table = "spare_topic"
+        table = "group_spare"
+        unique_together = (("chat", "topic_id"),)
 
 
 class FirstPost(Model):
@@ -372,6 +375,7 @@ class SurgePeriod(Model):
     # (core/delivery/surge.py); /report lists them.
 
     id = fields.BigIntField(primary_key=True)
+    chat = fields.CharField(max_length=32, default="")  # the group ('': the operator group)
     started_us = fields.BigIntField(db_index=True)
     ended_us = fields.BigIntField(null=True)
     peak = fields.IntField()

@@ -11,49 +11,47 @@ from storage.base import TortoiseBase, from_us, to_us
 
 
 class TortoiseSurgeStore(TortoiseBase):
-    async def add_spare(self, topic_id: int, now: datetime) -> None:
-        await self._raw("INSERT INTO spare_topic (topic_id, conversation_id, made_us)"
-                        " VALUES (?, NULL, ?)", [topic_id, to_us(now)])
+    async def add_spare(self, chat: str, topic_id: int, now: datetime) -> None:
+        await self._raw("INSERT INTO group_spare (chat, topic_id, conversation_id, made_us)"
+                        " VALUES (?, ?, NULL, ?)", [chat, topic_id, to_us(now)])
 
-    async def free_spares(self) -> int:
-        rows = await self._raw(
-            "SELECT COUNT(*) AS n FROM spare_topic WHERE conversation_id IS NULL", [])
+    async def free_spares(self, chat: str) -> int:
+        rows = await self._raw("SELECT COUNT(*) AS n FROM group_spare WHERE chat = ?"
+                               " AND conversation_id IS NULL", [chat])
         return int(rows[0]["n"])
 
-    async def take_spare(self, conversation_id: int) -> int | None:
-        # Two processes may race for the oldest free spare: the loser's conditional update
-        # matches nothing, and it looks again.
+    async def take_spare(self, chat: str, conversation_id: int) -> int | None:
+        # Processes and lanes race for the oldest free spares: each tries the oldest few in
+        # turn (a conditional update: the loser's matches nothing), so a burst of new
+        # conversations spreads over them instead of every loser looking at the same one.
         for _ in range(5):
             free = await self._raw(
-                "SELECT id FROM spare_topic WHERE conversation_id IS NULL ORDER BY id LIMIT 1",
-                [])
+                "SELECT id FROM group_spare WHERE chat = ? AND conversation_id IS NULL"
+                " ORDER BY id LIMIT 16", [chat])
             if not free:
                 return None
-            rows = await self._raw(
-                "UPDATE spare_topic SET conversation_id = ? WHERE id = ?"
-                " AND conversation_id IS NULL RETURNING topic_id",
-                [conversation_id, free[0]["id"]])
-            if rows:
-                return int(rows[0]["topic_id"])
+            for row in free:
+                rows = await self._raw(
+                    "UPDATE group_spare SET conversation_id = ? WHERE id = ?"
+                    " AND conversation_id IS NULL RETURNING topic_id",
+                    [conversation_id, row["id"]])
+                if rows:
+                    return int(rows[0]["topic_id"])
         return None
 
-    async def give_back_spare(self, topic_id: int) -> None:
-        await self._raw("UPDATE spare_topic SET conversation_id = NULL WHERE topic_id = ?",
-                        [topic_id])
+    async def give_back_spare(self, chat: str, topic_id: int) -> None:
+        await self._raw("UPDATE group_spare SET conversation_id = NULL WHERE chat = ?"
+                        " AND topic_id = ?", [chat, topic_id])
 
-    async def spares_to_title(self, limit: int) -> list[tuple[int, int]]:
+    async def spares_to_title(self, chat: str, limit: int) -> list[tuple[int, int]]:
         rows = await self._raw(
-            "SELECT topic_id, conversation_id FROM spare_topic"
-            " WHERE conversation_id IS NOT NULL ORDER BY id LIMIT ?", [limit])
+            "SELECT topic_id, conversation_id FROM group_spare WHERE chat = ?"
+            " AND conversation_id IS NOT NULL ORDER BY id LIMIT ?", [chat, limit])
         return [(int(r["topic_id"]), int(r["conversation_id"])) for r in rows]
 
-    async def spare_titled(self, topic_id: int) -> None:
-        await self._raw("DELETE FROM spare_topic WHERE topic_id = ?", [topic_id])
-
-    async def forget_spare(self, topic_id: int) -> None:
-        """A free spare that is gone from the group (deleted by a person)."""
-        await self._raw("DELETE FROM spare_topic WHERE topic_id = ? AND conversation_id"
-                        " IS NULL", [topic_id])
+    async def spare_titled(self, chat: str, topic_id: int) -> None:
+        await self._raw("DELETE FROM group_spare WHERE chat = ? AND topic_id = ?",
+                        [chat, topic_id])
 
     async def mark_first_post(self, conversation_id: int, message_id: int) -> None:
         if not await self.is_first_post(message_id):
@@ -78,33 +76,43 @@ class TortoiseSurgeStore(TortoiseBase):
                                " WHERE message_id = ?", [message_id])
         return (str(rows[0]["post_id"]), from_us(rows[0]["posted_us"])) if rows else None
 
-    async def post_parts(self, post_id: str) -> list[int]:
+    async def post_parts(self, conversation_id: int, post_id: str) -> list[int]:
         rows = await self._raw("SELECT message_id FROM coalesced_part WHERE post_id = ?"
-                               " ORDER BY message_id", [post_id])
+                               " AND conversation_id = ? ORDER BY message_id",
+                               [post_id, conversation_id])
         return [int(r["message_id"]) for r in rows]
 
-    async def desk_backlog(self) -> int:
-        rows = await self._raw("SELECT COUNT(*) AS n FROM delivery WHERE target = 'desk'"
-                               " AND status IN ('pending', 'sending')", [])
-        return int(rows[0]["n"])
+    async def desk_backlogs(self, main_chat: str) -> dict[str, int]:
+        # A conversation's rows go to its topic's group (desk_chat NULL: the operator
+        # group); a post of no conversation names its group in the row.
+        rows = await self._raw(
+            "SELECT COALESCE(c.desk_chat, d.chat_id) AS grp, COUNT(*) AS n FROM delivery d"
+            " LEFT JOIN conversation c ON c.id = d.conversation_id WHERE d.target = 'desk'"
+            " AND d.status IN ('pending', 'sending') GROUP BY COALESCE(c.desk_chat, d.chat_id)",
+            [])
+        backlogs: dict[str, int] = {}
+        for row in rows:
+            group = "" if row["grp"] in (None, main_chat) else str(row["grp"])
+            backlogs[group] = backlogs.get(group, 0) + int(row["n"])
+        return backlogs
 
-    async def surge_started(self, at: datetime, waiting: int) -> None:
-        await self._raw("INSERT INTO surge_period (started_us, ended_us, peak)"
-                        " VALUES (?, NULL, ?)", [to_us(at), waiting])
+    async def surge_started(self, group: str, at: datetime, waiting: int) -> None:
+        await self._raw("INSERT INTO surge_period (chat, started_us, ended_us, peak)"
+                        " VALUES (?, ?, NULL, ?)", [group, to_us(at), waiting])
 
-    async def surge_peak(self, waiting: int) -> None:
-        await self._raw("UPDATE surge_period SET peak = ? WHERE ended_us IS NULL AND peak < ?",
-                        [waiting, waiting])
+    async def surge_peak(self, group: str, waiting: int) -> None:
+        await self._raw("UPDATE surge_period SET peak = ? WHERE chat = ? AND ended_us IS NULL"
+                        " AND peak < ?", [waiting, group, waiting])
 
-    async def surge_ended(self, at: datetime) -> None:
-        await self._raw("UPDATE surge_period SET ended_us = ? WHERE ended_us IS NULL",
-                        [to_us(at)])
+    async def surge_ended(self, group: str, at: datetime) -> None:
+        await self._raw("UPDATE surge_period SET ended_us = ? WHERE chat = ?"
+                        " AND ended_us IS NULL", [to_us(at), group])
 
-    async def open_surge(self) -> SurgePeriod | None:
+    async def open_surges(self) -> list[SurgePeriod]:
         rows = await self._raw("SELECT * FROM surge_period WHERE ended_us IS NULL"
-                               " ORDER BY id DESC LIMIT 1", [])
-        return SurgePeriod(from_us(rows[0]["started_us"]), None, int(rows[0]["peak"])) \
-            if rows else None
+                               " ORDER BY id", [])
+        return [SurgePeriod(from_us(r["started_us"]), None, int(r["peak"]), str(r["chat"]))
+                for r in rows]
 
     async def surges(self, since: datetime, until: datetime) -> list[SurgePeriod]:
         rows = await self._raw(
@@ -112,4 +120,4 @@ class TortoiseSurgeStore(TortoiseBase):
             " ended_us >= ?) ORDER BY started_us", [to_us(until), to_us(since)])
         return [SurgePeriod(from_us(r["started_us"]),
                             from_us(r["ended_us"]) if r["ended_us"] is not None else None,
-                            int(r["peak"])) for r in rows]
+                            int(r["peak"]), str(r["chat"])) for r in rows]

@@ -12,7 +12,7 @@ PG_URL = os.environ.get("RELAYDESK_TEST_PG_URL", "postgres://postgres@127.0.0.1:
 TABLES = ("delivery", "message_link", "message", "conversation", "identity", "customer",
           "sla_deadline", "sla_breach", "cursor", "faq_turn", "csat_survey",
           "customer_ban", "abuse_event", "department_wait", "web_event", "web_file",
-          "rate_slot", "rate_pause", "spare_topic", "first_post", "coalesced_part",
+          "rate_slot", "rate_pause", "group_spare", "first_post", "coalesced_part",
           "surge_period", "card_post")
 
 

@@ -58,6 +58,10 @@ outbox:
   album_wait: 300ms
   backoff_base: 100ms
   backoff_max: 1s
+  # Surge handling off (it is on by default): tests count topics, posts and Bot API
+  # calls exactly; the surge tests turn it on themselves.
+  spare_topics: 0
+  coalesce: false
 {extra}
 """
 

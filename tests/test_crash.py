@@ -25,7 +25,8 @@ telegram:
   poll_timeout: 1s
   limits: {FAST_LIMITS}
 operators: {{chat_id: {chat_id}}}
-outbox: {{album_wait: 200ms, backoff_base: 100ms, backoff_max: 1s, lease: 3s}}
+outbox: {{album_wait: 200ms, backoff_base: 100ms, backoff_max: 1s, lease: 3s,
+          spare_topics: 0, coalesce: false}}
 logging: {{level: WARNING}}
 {extra}""",
         encoding="utf-8",

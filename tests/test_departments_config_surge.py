@@ -1,16 +1,15 @@
-"""Surge handling (spare topics, coalescing) works in the operator group only so far:
-configured together with departments it is refused with the key and a way out."""
+"""Surge handling (spare topics, coalescing) works with departments too: each group with its
+own budget keeps its own spares and order, so the two are configured together."""
 
 from __future__ import annotations
 
-from tests.config_cases import make, only_problem
+from bots.config import load_config_text
+from tests.config_cases import make
 
 
-def test_surge_with_departments_is_refused_with_its_key() -> None:
-    text = make(
-        outbox={"spare_topics": 3},
+def test_surge_with_departments_is_accepted_and_on_by_default() -> None:
+    config = load_config_text(make(
         departments=[{"id": "sales", "names": {"en": "Sales"}, "chat_id": -1001111111111}],
-    )
-    problem = only_problem(text)
-    assert problem.path.startswith("outbox")
-    assert "departments" in problem.message and "spare_topics: 0" in (problem.hint or "")
+    ), source="test.yaml", env={})
+    assert (config.outbox.spare_topics, config.outbox.coalesce) == (3, True)
+    assert [d.chat_id for d in config.departments] == [-1001111111111]

@@ -87,6 +87,8 @@ outbox:
   album_wait: 300ms
   backoff_base: 100ms
   backoff_max: 1s
+  spare_topics: 0  # surge handling off: the tests count topics and sends exactly
+  coalesce: false
 {extra}""")
     return path
 

@@ -212,3 +212,46 @@ async def test_general_is_told_when_a_surge_starts_and_ends_and_report_lists_it(
     [report] = _general(desk, "🌊 Surges")
     assert "peak" in _text(report) and "waiting" in _text(report)
     assert desk.emu.violations == []
+
+
+async def test_past_the_48_hour_edit_window_an_edit_posts_a_marked_correction(
+        desk: Desk, start: StartRelay) -> None:
+    """Telegram lets a bot edit its message for 48 hours: an edit of a part of an older
+    coalesced post can't render the post again, so a marked correction answers it."""
+    await start()
+    anna = desk.customer("Anna")
+    await anna.says("hello")
+    topic = await desk.topic_with("hello")
+    burst = [await anna.says(f"part {i}") for i in range(8)]
+    await desk.wait(lambda: all(any(f"part {i}" in _text(m).split("\n")
+                                    for m in desk.bot_posts(topic)) for i in range(8)),
+                    timeout=30)
+    post = next(m for m in desk.bot_posts(topic)
+                if sum(t.startswith("part") for t in _text(m).split("\n")) > 1)
+    parts = [t for t in _text(post).split("\n") if t.startswith("part")]
+    middle = parts[0]
+    sent = next(m for m in burst if m["text"] == middle)
+    # The post was made 49 hours ago, as far as relaydesk knows (once it recorded the parts).
+    rows: list[db.CoalescedPart] = []
+    for _ in range(100):
+        rows = await db.CoalescedPart.filter(post_id=str(post["message_id"]))
+        if len(rows) == len(parts):
+            break
+        await asyncio.sleep(0.05)
+    assert len(rows) == len(parts)
+    for row in rows:
+        row.posted_us -= 49 * 3600 * 1_000_000
+        await row.save(update_fields=["posted_us"])
+    before = len(desk.bot_posts(topic))
+    await anna.edits(sent["message_id"], text=f"{middle} (fixed)")
+    await desk.wait(lambda: any(f"{middle} (fixed)" in _text(m).split("\n")
+                                for m in desk.bot_posts(topic)[before:]), timeout=30)
+    [correction] = desk.bot_posts(topic)[before:]
+    assert _text(correction).startswith("✏️ Anna edited a message:")
+    assert correction["reply_to_message"]["message_id"] == post["message_id"]
+    lines = _text(correction).split("\n")
+    assert LABEL.match(lines[lines.index(f"{middle} (fixed)") - 1]), "the part keeps its time"
+    # The combined post itself is left as it was (it can't be edited any more).
+    kept = _text(desk.emu.message(desk.group, post["message_id"]) or {}).split("\n")
+    assert middle in kept and f"{middle} (fixed)" not in kept
+    assert desk.emu.violations == []

@@ -11,12 +11,12 @@ spare nothing changes: each message is its own post.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from core.model import Action, Delivery, Message, MessageKind, Outgoing
+from core.model import Action, Conversation, Delivery, Message, MessageKind, Outgoing
 
 # Telegram lets a bot edit its message for 48 hours; past that a marked correction is posted.
 EDIT_WINDOW = timedelta(hours=48)
@@ -28,8 +28,9 @@ class CoalescedStore(Protocol):
     async def part_post(self, message_id: int) -> tuple[str, datetime] | None:
         """The post a coalesced message is part of, and when it was posted."""
         ...
-    async def post_parts(self, post_id: str) -> list[int]:
-        """The message ids of a coalesced post, in order."""
+    async def post_parts(self, conversation_id: int, post_id: str) -> list[int]:
+        """The message ids of a coalesced post, in order (a post id is unique per group
+        only: the conversation names the group)."""
         ...
 
 
@@ -66,9 +67,11 @@ def can_join(deliveries: Sequence[Delivery], items: Sequence[Outgoing]) -> bool:
 
 
 class Coalescer:
-    def __init__(self, store: CoalescedStore, desk: CoalescingDesk, zone: ZoneInfo) -> None:
+    def __init__(self, store: CoalescedStore, desk_of: Callable[[Conversation], CoalescingDesk],
+                 zone: ZoneInfo) -> None:
+        """`desk_of`: the group of a conversation's topic (each group posts its own)."""
         self.store = store
-        self.desk = desk
+        self.desk_of = desk_of
         self._zone = zone
         self.posts = 0  # coalesced posts made (the bench looks)
 

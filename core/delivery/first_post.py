@@ -11,7 +11,7 @@ reply to it answers that message; an edit of the message renders the card again
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,11 +55,13 @@ class FirstPost:
 
 
 class FirstPosts:
-    def __init__(self, store: Store, posts: FirstPostStore, desk: FirstPostDesk,
+    def __init__(self, store: Store, posts: FirstPostStore,
+                 desk_of: Callable[[Conversation], FirstPostDesk],
                  topics: Topics, spares: SpareTopics | None) -> None:
+        """`desk_of`: the group of a conversation's topic (each group posts its own)."""
         self._store = store
         self._posts = posts
-        self.desk = desk
+        self.desk_of = desk_of
         self._topics = topics
         self._spares = spares
 
@@ -75,7 +77,7 @@ class FirstPosts:
         if len(items) != 1:  # an album stays an album, after the card
             return conversation, None
         card = await self._topics.card(conversation)
-        sends = self.desk.first_sends(card, items[0])
+        sends = self.desk_of(conversation).first_sends(card, items[0])
         if sends is None:
             return conversation, None
         topic = conversation.topic_id
@@ -107,4 +109,5 @@ class FirstPosts:
     async def edit(self, topic_id: int, conversation: Conversation, post_id: str,
                    message: Message, reply_to: str | None) -> str | None:
         card = await self._topics.card(conversation)
-        return await self.desk.edit_first(topic_id, post_id, card, message, reply_to)
+        return await self.desk_of(conversation).edit_first(topic_id, post_id, card, message,
+                                                           reply_to)

@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.delivery.events import DeliveryEvents
-from core.delivery.fairness import FairBudget
 from core.delivery.policy import DeliveryPolicy, OutboxSettings
 from core.delivery.queue import Queue
-from core.delivery.ratelimit import Interrupted
-from core.delivery.relay import Relayer, RelayStore, Step
-from core.model import DESK, Delivery, Message
+from core.delivery.relay import Relayer, RelayStore
+from core.delivery.surge import BudgetHold
+from core.model import Delivery, Message
 from core.ports import Handover
 from core.unit import Transactions
 
@@ -59,6 +58,9 @@ class Outbox:
         # Deliveries born claimed (see adopt) for lanes this process was still running.
         self._adopted: dict[str, list[Delivery]] = {}
         self._policy = DeliveryPolicy(store, transactions, queue, relayer, settings)
+        self._hold = BudgetHold(store, relayer, self._now, self._lease_until,
+                                lambda: set(self._lanes), lambda: self._stopping, self._held,
+                                SPIN_GUARD)
         transactions.dispatch = self
         self.rescued = 0  # heads the safety net dispatched (a wake-up was missed)
 
@@ -278,7 +280,7 @@ class Outbox:
                     )
                     claimed += followers.rows
                 self._held[head.lane] = [d.id for d in claimed]
-                claimed, pressed = await self._hold_for_budget(head.lane, claimed)
+                claimed, pressed = await self._hold.hold(head.lane, claimed)
                 if not claimed:  # gave its slot to a customer operators can't see yet
                     break
                 if not await self._process(claimed, pressed) or self._stopping:
@@ -301,47 +303,6 @@ class Outbox:
             logger.exception("outbox lane %s crashed; its rows are retried later", head.lane)
         finally:
             self._end_lane(head, drained and left is None, seen)
-
-    async def _hold_for_budget(self, lane: str, claimed: list[Delivery]
-                               ) -> tuple[list[Delivery], bool]:
-        """Coalescing (core.delivery.coalesce): a desk lane that would only wait for the
-        group's budget waits before planning, then takes what its customer wrote meanwhile,
-        so the texts can share a post. Without coalescing, or with budget to spare, as is.
-        True with the rows when the lane had to wait (the texts are coalesced then)."""
-        relayer, fair = self._relayer, self._relayer.fair
-        if relayer.coalescer is None or fair is None or claimed[0].target != DESK:
-            return claimed, False
-        keys, waited = relayer.desk_keys(), False
-        while relayer.limiter.delay(keys, 1) > 0 and not self._stopping:
-            waited = True
-            if await self._yield_slot(fair, claimed):
-                return [], True
-            try:
-                await fair.wait(claimed[0].conversation_id)
-            except Interrupted:
-                return claimed, True  # the send is interrupted and goes back to the queue
-            more = await self._store.claim_next(
-                lane, self._now(), 100, self._lease_until(), claimed[-1].id,
-                held=[d.id for d in claimed])
-            claimed = claimed + more.rows
-            self._held[lane] = [d.id for d in claimed]
-        return claimed, waited
-
-    async def _yield_slot(self, fair: FairBudget, claimed: list[Delivery]) -> bool:
-        """Under pressure, a lane of a customer operators already see gives its worker
-        slot to a head waiting for one (fairness's first rank may be among them): its rows
-        wait, due when the budget has room again, and go out together then."""
-        if await fair.rank(claimed[0].conversation_id) == 0:
-            return False
-        now = self._now()
-        due = await self._store.next_due_at(set(self._lanes), [DESK])
-        if due is None or due > now:
-            return False
-        wait = self._relayer.limiter.delay(self._relayer.desk_keys(), 1)
-        at = now + timedelta(seconds=wait + SPIN_GUARD)
-        for d in claimed:
-            await self._store.reschedule(d.id, at, None, d.attempts)
-        return True
 
     def _end_lane(self, head: Delivery, empty: bool, seen: int) -> None:
         """The lane task is done: free its slot, and tell the dispatcher unless nothing can
@@ -367,23 +328,13 @@ class Outbox:
     async def _process(self, claimed: list[Delivery], pressed: bool = False) -> bool:
         """Run the claimed rows in order. False when the lane must pause (FIFO holds)."""
         steps = await self._relayer.plan(claimed, pressed)
-        fair = self._relayer.fair if claimed[0].target == DESK else None
         for index, step in enumerate(steps):
-            if not await self._run_step(step, fair, pressed):
+            if not await self._hold.run_step(self._policy, step, pressed):
                 rest = [d.id for s in steps[index + 1:] for d in s.deliveries]
                 if rest:
                     await self._store.release(rest)
                 return False
         return True
-
-    async def _run_step(self, step: Step, fair: FairBudget | None, pressed: bool) -> bool:
-        """One step through the policy; a desk step takes its turn at the group's budget
-        (core.delivery.fairness) when surge handling is on."""
-        if fair is None:
-            return await self._policy.run(step)
-        async with fair.turn(step.deliveries[0].conversation_id, max(len(step.items), 1),
-                             pressed):
-            return await self._policy.run(step)
 
     async def stop(self, grace: float = 10.0) -> int:
         """Stop claiming. A send waiting for a rate-limit window goes back to the queue at

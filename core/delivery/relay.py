@@ -20,7 +20,7 @@ from core.clock import Clock
 from core.delivery.cards import CardEdits
 from core.delivery.coalesce import Coalescer, can_join
 from core.delivery.desks import Desks
-from core.delivery.fairness import FairBudget
+from core.delivery.fairness import FairBudgets
 from core.delivery.first_post import FirstPosts
 from core.delivery.ports import DeliveryStore
 from core.delivery.ratelimit import SlidingWindowLimiter, batch_cap
@@ -73,11 +73,9 @@ class Relayer:
         self.first_posts: FirstPosts | None = None
         # Texts held while the group's budget is spent share a post, where the app sets it.
         self.coalescer: Coalescer | None = None
-        # First-timers first at the group's budget under pressure, where the app sets it.
-        self.fair: FairBudget | None = None
+        # First-timers first at each group's budget under pressure, where the app sets it.
+        self.fair: FairBudgets | None = None
         self.cards: CardEdits | None = None  # cards rendered again (EDIT_CARD), app-set
-        # Whether General was told of a surge (core.delivery.surge): pressure too.
-        self.surging: Callable[[], bool] | None = None
         self.sends = Sends(store, limiter)  # the limiter, sends in progress, outcomes
         # Messages intake just committed, so relaying one needs no read (bounded; a row
         # relayed by another process simply reads it).
@@ -120,23 +118,26 @@ class Relayer:
                 last.items.append(item)
                 continue
             steps.append(Step([delivery], [item] if item is not None else []))
-        return self._coalesce(steps, pressed) if self.coalescer is not None else steps
-
-    def _coalesce(self, steps: list[Step], pressed: bool) -> list[Step]:
-        """Under pressure (the lane waited for the group's budget, the budget can't take
-        these posts now, or a surge is under way), consecutive texts of the customer share
-        one post; with budget to spare, nothing changes."""
-        wanted = sum(len(s.items) for s in steps if s.deliveries[0].target == DESK)
+        if self.coalescer is None or self.fair is None or not claimed \
+                or claimed[0].target != DESK:
+            return steps
+        wanted = sum(len(s.items) for s in steps)
         if wanted < 2:
             return steps
-        pressed = pressed or (self.surging is not None and self.surging()) \
-            or self.limiter.delay(self._desk.rate_keys(), wanted) > 0
-        if not pressed:
-            return steps
+        fair = await self.fair.of(claimed[0].conversation_id)
+        # Under pressure (the lane waited for its group's budget, the group's window is or
+        # was just full, or can't take these posts now) the texts share a post.
+        if pressed or fair.pressed() or self.limiter.delay(fair.keys, wanted) > 0:
+            return self._coalesce(steps)
+        return steps
+
+    @staticmethod
+    def _coalesce(steps: list[Step]) -> list[Step]:
+        """Consecutive texts of the customer (a desk lane's steps) share one post."""
         joined: list[Step] = []
         for step in steps:
             last = joined[-1] if joined else None
-            if step.deliveries[0].target != DESK or not can_join(step.deliveries, step.items):
+            if not can_join(step.deliveries, step.items):
                 joined.append(step)
             elif last is not None and last.coalesced:
                 last.deliveries += step.deliveries
@@ -147,9 +148,6 @@ class Relayer:
             if step.coalesced and len(step.items) == 1:  # alone after all: as it was
                 joined[index] = Step(step.deliveries, step.items)
         return joined
-
-    def desk_keys(self) -> Sequence[RateKey]:
-        return self._desk.rate_keys()
 
     def _cap(self, delivery: Delivery) -> int:
         if delivery.target == DESK:
@@ -195,7 +193,7 @@ class Relayer:
         for link in await self._store.links_of(message_id):
             if link.chat_id == chat_id:
                 return link.platform_message_id
-        if self.coalescer is not None and chat_id == self._desk.chat_id:
+        if self.coalescer is not None and self.desks.is_desk_chat(chat_id):
             part = await self.coalescer.store.part_post(message_id)  # no link of its own
             return part[0] if part else None
         return None
@@ -302,7 +300,7 @@ class Relayer:
 
     def _surge(self) -> SurgeRelay:
         """Surge handling's posts (core.delivery.surge_relay), with what they share."""
-        return SurgeRelay(self._store, self._clock, self._desk, self.topics, self.sends,
+        return SurgeRelay(self._store, self._clock, self.desks, self.topics, self.sends,
                           self.first_posts, self.coalescer)
 
     async def _to_channel(self, step: Step) -> None:

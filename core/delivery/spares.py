@@ -6,6 +6,10 @@ at once, a topic made on the spot costs each of them a send before anyone sees a
 theirs; a spare made earlier costs nothing then. A conversation takes a spare as it is
 (its title neutral) and the title is set later, again only while the budget is idle: a
 title is a nicety, the customer's message is not.
+
+Every group with its own budget (the operator group, each department's own forum group)
+keeps its own spares: a conversation takes one in the group of its topic. A group is named
+by its key: '' for the operator group (as `Conversation.desk_chat` None is), else its chat.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -30,20 +34,22 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SPARE_TITLE = "💬 New conversation"
+MAIN = ""  # the operator group's key
 
 
 class SpareStore(Protocol):
-    async def add_spare(self, topic_id: int, now: datetime) -> None: ...
-    async def free_spares(self) -> int: ...
-    async def take_spare(self, conversation_id: int) -> int | None:
-        """The oldest free spare, now the conversation's (None: none is free)."""
+    """Spares per group (`chat`: the group's key; topic ids are unique per group only)."""
+
+    async def add_spare(self, chat: str, topic_id: int, now: datetime) -> None: ...
+    async def free_spares(self, chat: str) -> int: ...
+    async def take_spare(self, chat: str, conversation_id: int) -> int | None:
+        """The group's oldest free spare, now the conversation's (None: none is free)."""
         ...
-    async def give_back_spare(self, topic_id: int) -> None: ...
-    async def spares_to_title(self, limit: int) -> list[tuple[int, int]]:
+    async def give_back_spare(self, chat: str, topic_id: int) -> None: ...
+    async def spares_to_title(self, chat: str, limit: int) -> list[tuple[int, int]]:
         """Taken spares whose title is not set yet: (topic id, conversation id) each."""
         ...
-    async def spare_titled(self, topic_id: int) -> None: ...
-    async def forget_spare(self, topic_id: int) -> None: ...
+    async def spare_titled(self, chat: str, topic_id: int) -> None: ...
 
 
 class SpareDesk(Protocol):
@@ -60,28 +66,37 @@ def idle(limiter: SlidingWindowLimiter, keys: Sequence[RateKey]) -> bool:
 
 
 class SpareTopics:
-    def __init__(self, spares: SpareStore, store: Store, desk: SpareDesk,
+    def __init__(self, spares: SpareStore, store: Store, desks: Mapping[str, SpareDesk],
                  limiter: SlidingWindowLimiter, clock: Clock, wanted: int,
                  per_run: int = 3) -> None:
+        """`desks`: every group with its own budget, by key (MAIN: the operator group)."""
         self._spares = spares
         self._store = store
-        self._desk = desk
+        self._desks = dict(desks)
         self._limiter = limiter
         self._clock = clock
         self.wanted = wanted
         self._per_run = per_run
         self.made = 0  # spares created by this process (the bench and tests look)
 
+    def group_of(self, conversation: Conversation) -> str:
+        """The key of the group the conversation's topic lives in (a group no longer
+        configured: the operator group, as core.delivery.desks has it)."""
+        chat = conversation.desk_chat
+        return chat if chat is not None and chat in self._desks else MAIN
+
     async def take(self, conversation: Conversation) -> Conversation:
-        """The conversation with a spare topic when it has none and one is free."""
+        """The conversation with a spare topic of its group when it has none and one is
+        free."""
         if conversation.topic_id is not None or self.wanted <= 0:
             return conversation
-        topic = await self._spares.take_spare(conversation.id)
+        chat = self.group_of(conversation)
+        topic = await self._spares.take_spare(chat, conversation.id)
         if topic is None:
             return conversation
         kept = await self._store.claim_topic(conversation.id, topic)
         if kept != topic:  # a topic was adopted for it meanwhile (see delivery.orphans)
-            await self._spares.give_back_spare(topic)
+            await self._spares.give_back_spare(chat, topic)
         return await self._store.get_conversation(conversation.id)
 
     async def run(self, every: float) -> None:
@@ -94,23 +109,32 @@ class SpareTopics:
             await asyncio.sleep(every)
 
     async def run_once(self) -> int:
-        """Title taken spares, then make new ones up to `wanted`, while the budget is idle;
-        returns the sends made."""
-        keys = self._desk.rate_keys()
+        """In every group: title taken spares, then make new ones up to `wanted`, while
+        the group's budget is idle; returns the sends made."""
         sends = 0
-        for topic, conversation_id in await self._spares.spares_to_title(self._per_run):
+        for chat, desk in self._desks.items():
+            try:
+                sends += await self._run_group(chat, desk)
+            except Exception:  # one group's trouble (rights, a deleted group) is its own
+                logger.exception("spare topics: the run in group %s failed", chat or "main")
+        return sends
+
+    async def _run_group(self, chat: str, desk: SpareDesk) -> int:
+        keys = desk.rate_keys()
+        sends = 0
+        for topic, conversation_id in await self._spares.spares_to_title(chat, self._per_run):
             if not idle(self._limiter, keys):
                 return sends
             title = await self._title(conversation_id)
             # Nothing to change, or no topic to change: settled either way.
             with contextlib.suppress(NotModified, TopicMissing, TopicClosed):
-                await self._send(keys, functools.partial(self._desk.rename_topic, topic, title))
+                await self._send(keys, functools.partial(desk.rename_topic, topic, title))
             sends += 1
-            await self._spares.spare_titled(topic)
+            await self._spares.spare_titled(chat, topic)
         while sends < self._per_run and idle(self._limiter, keys) \
-                and await self._spares.free_spares() < self.wanted:
-            topic = await self._send(keys, lambda: self._desk.create_topic(SPARE_TITLE))
-            await self._spares.add_spare(topic, self._clock.now())
+                and await self._spares.free_spares(chat) < self.wanted:
+            topic = await self._send(keys, lambda: desk.create_topic(SPARE_TITLE))
+            await self._spares.add_spare(chat, topic, self._clock.now())
             self.made += 1
             sends += 1
         return sends

@@ -8,24 +8,26 @@ from typing import TYPE_CHECKING
 
 from core.clock import Clock
 from core.delivery.coalesce import EDIT_WINDOW, Coalescer
+from core.delivery.desks import Desks
 from core.delivery.first_post import FirstPost, FirstPosts
 from core.delivery.sends import Sends
 from core.delivery.topics import Topics
 from core.errors import NotModified
 from core.model import Conversation
-from core.ports import DeskPort, Store
+from core.ports import Store
 
 if TYPE_CHECKING:
     from core.delivery.relay import Step
 
 
 class SurgeRelay:
-    def __init__(self, store: Store, clock: Clock, desk: DeskPort, topics: Topics,
+    def __init__(self, store: Store, clock: Clock, desks: Desks, topics: Topics,
                  sends: Sends, first_posts: FirstPosts | None,
                  coalescer: Coalescer | None) -> None:
+        """Every post goes into the group of the conversation's topic (`desks.of`)."""
         self._store = store
         self._clock = clock
-        self._desk = desk
+        self._desks = desks
         self._topics = topics
         self._sends = sends
         self._first_posts = first_posts
@@ -34,17 +36,18 @@ class SurgeRelay:
     async def first_post(self, step: Step, conversation: Conversation, plan: FirstPost
                           ) -> None:
         """The card and the conversation's first message in one post (see first_post)."""
-        posts, desk = self._first_posts, self._desk
+        posts, desk = self._first_posts, self._desks.of(conversation)
         assert posts is not None
+        poster = posts.desk_of(conversation)
         with self._sends.recorded(desk.chat_id):
-            post_id = await self._sends.limited(desk.rate_keys(), plan.sends, lambda: posts.desk
+            post_id = await self._sends.limited(desk.rate_keys(), plan.sends, lambda: poster
                                           .post_first(plan.topic_id, plan.card, plan.item))
             await posts.posted(conversation, plan.item)
             await self._sends.finish(step, [(desk.platform, desk.chat_id, [post_id])])
 
     async def coalesced(self, step: Step, conversation: Conversation) -> None:
         """One post for a run of texts; the card on top when it is the topic's first."""
-        coalescer, desk, posts = self._coalescer, self._desk, self._first_posts
+        coalescer, posts = self._coalescer, self._first_posts
         assert coalescer is not None
         card = None
         if posts is not None and not conversation.card_posted:
@@ -52,11 +55,12 @@ class SurgeRelay:
             card = await self._topics.card(conversation)
         else:
             topic = await self._topics.ensure(conversation)
-        items = step.items
+        items, desk = step.items, self._desks.of(conversation)
+        poster = coalescer.desk_of(conversation)
         labels = coalescer.labels([i.message for i in items])
-        sends = coalescer.desk.coalesced_sends(card, items, labels) or len(items)
+        sends = poster.coalesced_sends(card, items, labels) or len(items)
         with self._sends.recorded(desk.chat_id):
-            ids = await self._sends.limited(desk.rate_keys(), sends, lambda: coalescer.desk
+            ids = await self._sends.limited(desk.rate_keys(), sends, lambda: poster
                                       .post_coalesced(topic, card, items, labels))
             if card is not None and posts is not None:
                 await posts.posted(conversation, items[0])
@@ -82,25 +86,24 @@ class SurgeRelay:
         if part is None:
             return False
         post_id, posted_at = part
-        ids = await coalescer.store.post_parts(post_id)
+        ids = await coalescer.store.post_parts(conversation.id, post_id)
         messages = [await self._store.get_message(i) for i in ids]
         card = None
         if self._first_posts is not None and ids and await self._first_posts.is_first(ids[0]):
             card = await self._topics.card(conversation)
         labels = coalescer.labels(messages)
-        keys, desk = self._desk.rate_keys(), self._desk
-        new_id = None
+        desk, poster = self._desks.of(conversation), coalescer.desk_of(conversation)
+        keys, new_id = desk.rate_keys(), None
         try:
             fits = self._clock.now() - posted_at < EDIT_WINDOW and await self._sends.limited(
-                keys, 1, lambda: coalescer.desk.edit_coalesced(post_id, card, messages,
-                                                               labels))
+                keys, 1, lambda: poster.edit_coalesced(post_id, card, messages, labels))
         except NotModified:
             fits = True
         if not fits:
             edited = messages[ids.index(first.message_id)]
             label = coalescer.labels([edited])[0]
             with self._sends.recorded(desk.chat_id):
-                new_id = await self._sends.limited(keys, 1, lambda: coalescer.desk.post_correction(
+                new_id = await self._sends.limited(keys, 1, lambda: poster.post_correction(
                     topic_id, post_id, edited, label))
         await self._sends.finish(step, [(desk.platform, desk.chat_id, [new_id])] if new_id else [])
         return True
