@@ -9,7 +9,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('relaydesk', '0020_card_post')]
+    dependencies = [('relaydesk', '0021_pg_intake_groups')]
 
     initial = False
 
