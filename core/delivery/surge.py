@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock
-from core.delivery.desks import Desks
+from core.delivery.desks import YIELD_AFTER, Desks
 from core.delivery.fairness import FairBudget
 from core.delivery.queue import Queue
 from core.delivery.ratelimit import Interrupted
-from core.delivery.relay import YIELD_AFTER
 from core.model import DESK, Delivery, DeskPost
 from core.ports import RateKey
 from core.unit import Transactions, Unit
