@@ -315,6 +315,13 @@ async def pg_settings() -> dict[str, str]:
 # ---- the relay under test -----------------------------------------------------------------
 
 
+# Surge handling (spare topics, a new customer's card and first message in one post,
+# coalescing) is on by default since issue 16; these benchmarks measure the relay one message
+# per post, as their earlier figures were taken and as an idle desk behaves, and wait for
+# each message's own copy. bench.surge swaps this block for its own.
+OUTBOX = "outbox:\n  album_wait: 200ms\n  spare_topics: 0\n  coalesce: false\n"
+
+
 def relaydesk_config(db_url: str, api: str, chat_id: int, limits: str = OPEN_LIMITS) -> str:
     return f"""storage:
   url: "{db_url}"
@@ -325,9 +332,7 @@ telegram:
   limits: {limits}
 operators:
   chat_id: {chat_id}
-outbox:
-  album_wait: 200ms
-logging:
+{OUTBOX}logging:
   level: WARNING
 """
 

@@ -113,7 +113,7 @@ async def run(relay_kind: str, mode: str, *, window: float = 60.0, customers: in
     original = common.relaydesk_config
 
     def config(*args: Any, **kw: Any) -> str:
-        return original(*args, **kw).replace("outbox:\n  album_wait: 200ms\n",
+        return original(*args, **kw).replace(common.OUTBOX,
                                              _outbox(customers if surge else 0, surge))
 
     common.relaydesk_config = config

@@ -61,6 +61,8 @@ http: {{listen: "127.0.0.1:0"}}
 # One visitor sends every sample back to back: far past the flood limit, which would combine
 # them instead of relaying each (the limit's own cost is measured by bench.feedback).
 abuse: {{enabled: false}}
+# Surge handling off: each visitor message is its own post, which the bench waits for.
+outbox: {{spare_topics: 0, coalesce: false}}
 web: {{secret: "{SECRET}", allowed_origins: ["{ORIGIN}"],
   visitor_rate: {{count: 100000, per: 1s}}, ip_rate: {{count: 100000, per: 1s}},
   max_sockets: 8}}
