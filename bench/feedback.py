@@ -96,6 +96,10 @@ async def _to_topics(w: World, relay: RelayProcess, customers: list[Any], rounds
         msg = await w.emu.user_send(c, c.id, text=f"c2t {n} from {c.first_name}")
         record = await index.wait(w.group, c.id, msg["message_id"], alive=relay.check_alive)
         out.append(landed(record) - t0)
+        import os
+        if os.environ.get("FLOOD_TRACE"):
+            with open(os.environ["FLOOD_TRACE"] + ".bench", "a") as f:
+                f.write(f"S t0={t0:.4f} lat={(landed(record) - t0)*1000:.1f}\n")
     return out
 
 
@@ -163,6 +167,10 @@ async def _flood(kind: str, extra: str, samples: int, warmup: int, customers: in
         flooder = w.customer("Flooder")
         await w.emu.user_send(flooder, flooder.id, text="flood start")
         started = time.monotonic()
+        import os
+        if os.environ.get("FLOOD_TRACE"):
+            with open(os.environ["FLOOD_TRACE"] + ".bench", "a") as f:
+                f.write(f"FLOODSTART {started:.4f}\n")
 
         async def flooding() -> None:
             for start in range(0, flood, 50):
@@ -172,6 +180,9 @@ async def _flood(kind: str, extra: str, samples: int, warmup: int, customers: in
         task = asyncio.create_task(flooding())
         during = await _to_topics(w, relay, warm, samples)
         await task
+        if os.environ.get("FLOOD_TRACE"):
+            with open(os.environ["FLOOD_TRACE"] + ".bench", "a") as f:
+                f.write(f"FLOODSENT {time.monotonic():.4f}\n")
         sent_in = time.monotonic() - started
         await asyncio.sleep(3)  # the combined posts
         posts = sum(_messages_posted(r) for r in w.emu.requests if r.ok and r.time >= started
@@ -184,10 +195,23 @@ async def _flood(kind: str, extra: str, samples: int, warmup: int, customers: in
 
 
 async def run(kind: str, samples: int, warmup: int, customers: int, first: int,
-              rounds: int, flood: int) -> dict[str, Any]:
+              rounds: int, flood: int, only_flood: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {"relay": kind, "params": {
         "samples_per_round": samples, "warmup": warmup, "customers": customers,
         "first": first, "rounds": rounds, "flood": flood, "rate_limits": "off"}}
+    if not only_flood:
+        await _latencies(result, kind, samples, warmup, customers, first, rounds)
+    for name, extra in (("on", ON), ("off", OFF)):
+        log(f"[feedback:{kind}] flood of {flood}, capabilities {name}")
+        # Enough customers that the samples themselves stay under the flood limit
+        # (20 per 10 s each): ~9 messages per customer over both phases.
+        result[f"flood_{name}"] = await _flood(kind, extra, samples, warmup,
+                                               max(customers, 50), flood)
+    return result
+
+
+async def _latencies(result: dict[str, Any], kind: str, samples: int, warmup: int,
+                     customers: int, first: int, rounds: int) -> None:
     pooled: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
     for r in range(rounds):
         for name, extra in (("off", OFF), ("on", ON)):
@@ -201,13 +225,6 @@ async def run(kind: str, samples: int, warmup: int, customers: int, first: int,
         key: round(result["latency"]["on"][key]["p50_ms"]
                    - result["latency"]["off"][key]["p50_ms"], 3)
         for key in ("customer_to_topic", "operator_to_customer", "first_message")}
-    for name, extra in (("on", ON), ("off", OFF)):
-        log(f"[feedback:{kind}] flood of {flood}, capabilities {name}")
-        # Enough customers that the samples themselves stay under the flood limit
-        # (20 per 10 s each): ~9 messages per customer over both phases.
-        result[f"flood_{name}"] = await _flood(kind, extra, samples, warmup,
-                                               max(customers, 50), flood)
-    return result
 
 
 def main() -> None:
@@ -219,10 +236,14 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--flood", type=int, default=1000)
+    parser.add_argument("--only-flood", action="store_true",
+                        help="skip the latency part: the flood runs only (kept apart, in "
+                             "bench/results/feedback-flood-<relay>.json)")
     args = parser.parse_args()
-    emit(f"feedback-{args.relay}", asyncio.run(run(
+    name = f"feedback-flood-{args.relay}" if args.only_flood else f"feedback-{args.relay}"
+    emit(name, asyncio.run(run(
         args.relay, args.samples, args.warmup, args.customers, args.first, args.rounds,
-        args.flood)))
+        args.flood, args.only_flood)))
 
 
 if __name__ == "__main__":
