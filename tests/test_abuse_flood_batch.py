@@ -1,8 +1,8 @@
 """A flood that reaches relaydesk in one batch (SQLite and PostgreSQL): the customer's 70
 messages, an edit between them and another customer's question wait in the Bot API's
 queue until relaydesk starts, so the first getUpdates answers them together. The poller
-keeps the held messages of the chat's run and stores them together (core/intake/held.py):
-before the edit is taken in, and at the end of the run. Every message is stored once, in
+keeps the held messages of the chat's run and stores them together, in one unit
+(core/intake/held.py): before the edit is taken in, and at the end of the run. Every message is stored once, in
 the order sent, each excess message with its held event in the same order; the edit reaches
 the held message; the topic shows the first 20 alone and the rest combined; the customer is
 told once to slow down; the other customer is relayed as usual."""
@@ -34,6 +34,9 @@ async def test_a_flood_in_one_batch_is_stored_in_order(desk: Desk,
     assert [m.source_message_id for m in stored] == [str(s["message_id"]) for s in sent]
     texts = [m.content["text"] for m in stored]
     assert texts == [EDITED if n == 45 else f"flood {n:03d}" for n in range(70)]
+    # Held together: the excess before the edit in one unit, the excess after it in one.
+    assert len({m.created_at for m in stored[20:60]}) == 1
+    assert len({m.created_at for m in stored[60:]}) == 1
     links = await db.MessageLink.filter(is_origin=True, chat_id=str(flo.id)).count()
     assert links == 70
     events = await db.AbuseEvent.filter(kind__in=["held", "combined"]).order_by("id")

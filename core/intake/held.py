@@ -17,6 +17,7 @@ run (webhooks, VK, MAX) a held message is stored at once, in its own unit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar, Token
@@ -54,10 +55,12 @@ class HeldRun:
         self._store_one = store_one
         self._kept: list[_Kept] = []
         self._token: Token[HeldRun | None] | None = None
+        self._task: asyncio.Task[object] | None = None
         self.tag: int | None = None
 
     def __enter__(self) -> HeldRun:
         self._token = _current.set(self)
+        self._task = asyncio.current_task()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,12 +103,14 @@ _current: ContextVar[HeldRun | None] = ContextVar("relaydesk_held_run", default=
 
 
 def current_run() -> HeldRun | None:
-    """The run the running update belongs to (None: outside a run)."""
-    return _current.get()
+    """The run the running update belongs to (None: outside a run). Only the task that
+    opened it takes part: a task started from a handler copies the context, not the run."""
+    run = _current.get()
+    return run if run is not None and run._task is asyncio.current_task() else None
 
 
 async def settle_current() -> None:
     """Before anything else of the run is taken in, its held messages are stored."""
-    run = _current.get()
+    run = current_run()
     if run is not None and run.pending:
         await run.settle()
