@@ -135,6 +135,10 @@ class DurablePoller:
                 await self._dp.feed_update(self._bot, update)
                 self.handled += 1
                 self._failures.pop(update.update_id, None)
+                # A held message is only kept in the run: no I/O, no await that waits. Let
+                # other chats' updates and the outbox in between, or a flood's 100 updates
+                # hold the event loop for all of their handling.
+                await asyncio.sleep(0)
             except Exception as exc:
                 # What earlier updates left in the run comes first.
                 unsettled = await self._settle(run, updates)
