@@ -313,7 +313,8 @@ class Assembly:
         dp["orphans"] = OrphanTopics(c.store, c.transactions, c.queue)
         dp.include_router(desk_router(cfg.operators.chat_id, groups))
         dp.include_router(customer_router())
-        poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()))
+        poller = DurablePoller(bot, dp, timeout=int(cfg.telegram.poll_timeout.total_seconds()),
+                               runs=c.intake.held_run)
         webhook = telegram_webhook(cfg, bot, dp, http)
         metrics = observe(http, self.clock, dp, c.outbox,
                           Intake(None if webhook else poller, webhook), p.vk)

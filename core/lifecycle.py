@@ -68,9 +68,10 @@ class LifecycleListener:
         `held` instead of being relayed."""
         return False
 
-    async def held(self, unit: Unit, conversation: Conversation, message: Message) -> None:
-        """A stored customer message `over_limit` kept off the desk (the listener posts it
-        later, e.g. combined with others)."""
+    async def held(self, unit: Unit, conversation: Conversation,
+                   messages: Sequence[Message]) -> None:
+        """Stored customer messages `over_limit` kept off the desk, in the order they came
+        (the listener posts them later, e.g. combined with others)."""
 
     async def absorbs(self, unit: Unit, customer: Customer, identity: Identity,
                       content: Content) -> Conversation | None:
@@ -159,10 +160,11 @@ class Lifecycle:
                 over = listener.over_limit(channel, user_id, now) or over
         return over
 
-    async def held(self, unit: Unit, conversation: Conversation, message: Message) -> None:
+    async def held(self, unit: Unit, conversation: Conversation,
+                   messages: Sequence[Message]) -> None:
         for listener in self._listeners:
             if listener.watches_senders:
-                await listener.held(unit, conversation, message)
+                await listener.held(unit, conversation, messages)
 
     @property
     def absorbs_messages(self) -> bool:

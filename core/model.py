@@ -318,6 +318,7 @@ def channel_lane(channel: str, chat_id: str) -> str:
 
 class Outcome(StrEnum):
     STORED = "stored"
+    PENDING = "pending"  # a held message of a poller's run: stored when the run settles
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
 

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from core.abuse.ports import AbuseStats, Ban, EventKind, Held
-from storage.base import TortoiseBase, from_us, json_out, to_us
+from storage.base import BULK_ROWS, TortoiseBase, chunks, from_us, json_out, to_us
 
 _IN_FORCE = "lifted_us IS NULL AND (until_us IS NULL OR until_us > ?)"
 
@@ -48,6 +49,16 @@ class TortoiseAbuseStore(TortoiseBase):
             "INSERT INTO abuse_event (customer_id, conversation_id, message_id, at_us, kind)"
             " VALUES (?, ?, ?, ?, ?)", [customer_id, conversation_id, message_id, to_us(at),
                                         str(kind)])
+
+    async def add_events(self, customer_id: int, conversation_id: int, at: datetime,
+                         kind: EventKind, message_ids: Sequence[int]) -> None:
+        at_us, kind_text = to_us(at), str(kind)
+        for chunk in chunks(message_ids, BULK_ROWS):
+            await self._raw(
+                "INSERT INTO abuse_event (customer_id, conversation_id, message_id, at_us, kind)"
+                " VALUES " + ", ".join("(?, ?, ?, ?, ?)" for _ in chunk),
+                [v for message_id in chunk
+                 for v in (customer_id, conversation_id, message_id, at_us, kind_text)])
 
     async def held(self, limit: int) -> list[Held]:
         rows = await self._raw(

@@ -10,6 +10,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from core import model as m
+from core.intake.ports import NewMessage
 from core.ports import DuplicateError, Link
 from storage import models as db
 from storage.base import BULK_ROWS, chunks, dt_out, json_in, json_out
@@ -219,6 +220,51 @@ class TortoiseStore(CustomerRepository, TopicRepository, FastIntakeRepository):
             author_name=name, content=content, source=source, reply_to_id=reply_to_id,
             created_at=now, edited_at=None, reply_ref=reply_ref,
         )
+
+    async def add_customer_messages(
+        self, conversation_id: int, items: Sequence[NewMessage], now: datetime
+    ) -> list[m.Message]:
+        """Customer messages of one conversation with their origin links, a statement or
+        two per `BULK_ROWS` (a flood's held messages); in the order of `items`."""
+        out: list[m.Message] = []
+        now_in = self.dt_in(now)
+        for chunk in chunks(items, BULK_ROWS):
+            names = [i.author_name[:256] if i.author_name else None for i in chunk]
+            insert = (
+                "INSERT INTO message (conversation_id, kind, author_id, author_name, content,"
+                " source_platform, source_chat_id, source_message_id, reply_to_id, reply_ref,"
+                " created_at) VALUES "
+                + ", ".join("(?, 'customer', ?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in chunk)
+                + " RETURNING id")
+            values = [v for i, name in zip(chunk, names, strict=True) for v in (
+                conversation_id, i.author_id, name, json_in(_content_json(i.content)),
+                i.source.platform, i.source.chat_id, i.source.message_id, i.reply_to_id,
+                i.reply_ref, now_in)]
+            links = ("INSERT INTO message_link (message_id, platform, chat_id,"
+                     " platform_message_id, is_origin)")
+            try:
+                if self._pg:  # the messages and their links in one round trip
+                    rows = await self._raw(
+                        f"WITH msg AS ({insert}, source_platform, source_chat_id,"
+                        f" source_message_id) {links} SELECT id, source_platform,"
+                        " source_chat_id, source_message_id, TRUE FROM msg"
+                        " RETURNING message_id AS id", values)
+                    ids = sorted(int(r["id"]) for r in rows)  # VALUES order (see below)
+                else:
+                    ids = sorted(int(r["id"]) for r in await self._raw(insert, values))
+                    await self._raw(
+                        f"{links} VALUES " + ", ".join("(?, ?, ?, ?, ?)" for _ in chunk),
+                        [v for id_, i in zip(ids, chunk, strict=True) for v in (
+                            id_, i.source.platform, i.source.chat_id, i.source.message_id,
+                            True)])
+            except IntegrityError as exc:
+                raise DuplicateError(str(exc)) from exc
+            out += [m.Message(
+                id=id_, conversation_id=conversation_id, kind=m.MessageKind.CUSTOMER,
+                author_id=i.author_id, author_name=name, content=i.content, source=i.source,
+                reply_to_id=i.reply_to_id, created_at=now, edited_at=None,
+                reply_ref=i.reply_ref) for id_, i, name in zip(ids, chunk, names, strict=True)]
+        return out
 
     async def add_system_messages(
         self, items: Sequence[tuple[int, m.Content]], now: datetime

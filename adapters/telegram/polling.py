@@ -5,6 +5,10 @@ aiogram's own `start_polling` with `handle_as_tasks=True` confirms a batch befor
 handlers finish, so a crash there loses messages. Here a batch is fetched, its updates are
 handled — one chat after another in order, different chats concurrently — and only then is
 the next `getUpdates` asked with the new offset.
+
+Each chat's updates of a batch run inside a run of intake's (`runs`, core/intake/held.py):
+messages held back by a flood limit are kept there and stored together, at the latest when
+the chat's updates are done, before the offset moves past them.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
+
+from core.intake.held import HeldRun, Unsettled
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +45,11 @@ def chat_key(update: Update) -> int | str:
 
 class DurablePoller:
     def __init__(self, bot: Bot, dispatcher: Dispatcher, *, timeout: int = 25,
-                 backoff_max: float = 30.0) -> None:
+                 backoff_max: float = 30.0, runs: Callable[[], HeldRun] | None = None
+                 ) -> None:
         self._bot = bot
         self._dp = dispatcher
+        self._runs = runs
         self._timeout = timeout
         self._backoff_max = backoff_max
         self._offset: int | None = None
@@ -110,25 +119,61 @@ class DurablePoller:
             self._offset = updates[-1].update_id + 1
 
     async def _handle_chat(self, updates: list[Update]) -> list[int]:
-        for index, update in enumerate(updates):
+        """The chat's updates in order; the update to fetch again from (empty: all are
+        committed)."""
+        if self._runs is None:
+            return await self._handle_in_order(updates, None)
+        with self._runs() as run:  # this task's own: chats run concurrently
+            return await self._handle_in_order(updates, run)
+
+    async def _handle_in_order(self, updates: list[Update], run: HeldRun | None
+                               ) -> list[int]:
+        for update in updates:
+            if run is not None:
+                run.tag = update.update_id
             try:
                 await self._dp.feed_update(self._bot, update)
                 self.handled += 1
                 self._failures.pop(update.update_id, None)
-            except Exception:
-                count = self._failures.get(update.update_id, 0) + 1
-                self._failures[update.update_id] = count
-                if count >= POISON_LIMIT:
-                    logger.exception("update %s failed %d times; skipping it: %s",
-                                     update.update_id, count,
-                                     update.model_dump_json(exclude_none=True))
-                    self._failures.pop(update.update_id, None)
+                # A held message is only kept in the run: no I/O, no await that waits. Let
+                # other chats' updates and the outbox in between, or a flood's 100 updates
+                # hold the event loop for all of their handling.
+                await asyncio.sleep(0)
+            except Exception as exc:
+                # What earlier updates left in the run comes first.
+                unsettled = await self._settle(run, updates)
+                if unsettled:
+                    return unsettled
+                if self._give_up(update, exc):
                     continue
-                logger.exception("update %s failed (attempt %d); it will be fetched again",
-                                 update.update_id, count)
                 # Keep this chat's order: nothing after a failed update is handled now.
-                return [u.update_id for u in updates[index:index + 1]]
+                return [update.update_id]
+        return await self._settle(run, updates)
+
+    async def _settle(self, run: HeldRun | None, updates: list[Update]) -> list[int]:
+        """Store what the run still holds; the update to fetch again from when it can't."""
+        while run is not None and run.pending:
+            try:
+                await run.settle()
+            except Unsettled as exc:
+                update = next(u for u in updates if u.update_id == exc.tag)
+                if not self._give_up(update, exc.__cause__ or exc):
+                    return [update.update_id]
+                run.drop(exc.tag)
         return []
+
+    def _give_up(self, update: Update, exc: BaseException) -> bool:
+        """Count a failure of `update`: True when it failed too often and is skipped."""
+        count = self._failures.get(update.update_id, 0) + 1
+        self._failures[update.update_id] = count
+        if count >= POISON_LIMIT:
+            logger.error("update %s failed %d times; skipping it: %s", update.update_id,
+                         count, update.model_dump_json(exclude_none=True), exc_info=exc)
+            self._failures.pop(update.update_id, None)
+            return True
+        logger.error("update %s failed (attempt %d); it will be fetched again",
+                     update.update_id, count, exc_info=exc)
+        return False
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -89,9 +89,13 @@ class Flood(LifecycleListener):
 
     # ---- in intake's unit --------------------------------------------------------------------
 
-    async def held(self, unit: Unit, conversation: Conversation, message: Message) -> None:
-        await self._store.add_event(conversation.customer_id, conversation.id, unit.now,
-                                    EventKind.HELD, message.id)
+    async def held(self, unit: Unit, conversation: Conversation,
+                   messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        await self._store.add_events(conversation.customer_id, conversation.id, unit.now,
+                                     EventKind.HELD, [message.id for message in messages])
+        message = messages[0]
         source = message.source
         if source is None or (source.platform, message.author_id or "") in self._told:
             return

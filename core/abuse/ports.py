@@ -3,6 +3,7 @@ and the close operation, handed over by the composition root."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -60,6 +61,10 @@ class AbuseStore(Protocol):
     async def move_bans(self, from_customer: int, to_customer: int) -> None: ...
     async def add_event(self, customer_id: int, conversation_id: int, at: datetime,
                         kind: EventKind, message_id: int | None = None) -> None: ...
+    async def add_events(self, customer_id: int, conversation_id: int, at: datetime,
+                         kind: EventKind, message_ids: Sequence[int]) -> None:
+        """One event per message, in the order of `message_ids` (their ids ascending)."""
+        ...
     async def held(self, limit: int) -> list[Held]:
         """Flood messages waiting for their combined post, oldest first."""
         ...

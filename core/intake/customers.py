@@ -12,7 +12,8 @@ from typing import Protocol
 from core import texts
 from core.delivery.queue import Queue
 from core.intake.fast import run_fast
-from core.intake.ports import FastIntake
+from core.intake.held import HeldRun, current_run
+from core.intake.ports import FastIntake, HeldMessageStore, NewMessage
 from core.intake.relays import Relays, group_key
 from core.lifecycle import Lifecycle
 from core.model import (
@@ -33,8 +34,15 @@ from core.ports import Store
 from core.unit import Transactions, Unit
 
 
-class CustomerIntakeStore(Store, FastIntake, Protocol):
+class CustomerIntakeStore(Store, FastIntake, HeldMessageStore, Protocol):
     pass
+
+
+def _same_sender(a: InboundCustomerMessage, b: InboundCustomerMessage) -> bool:
+    """The general path would find b's identity, customer and conversation as a's left
+    them (nothing to update: same identity, same profile)."""
+    return (a.channel, a.user_id, a.chat_id, a.profile) == (b.channel, b.user_id, b.chat_id,
+                                                              b.profile)
 
 
 class CustomerIntake:
@@ -47,12 +55,18 @@ class CustomerIntake:
         self._lifecycle = lifecycle
 
     async def relay_customer_to_desk(self, inbound: InboundCustomerMessage) -> IntakeResult:
-        # A sender over a flood limit: stored and handed to the lifecycle, not relayed.
+        # A sender over a flood limit: stored and handed to the lifecycle, not relayed;
+        # inside a poller's run, stored with the run's other held messages (held.py).
         held = self._lifecycle.watches_senders and self._lifecycle.over_limit(
             inbound.channel, inbound.user_id, self._transactions.now())
+        run = current_run()
+        if held and run is not None:
+            run.keep(inbound)
+            return IntakeResult(Outcome.PENDING)
+        if run is not None:
+            await run.settle()  # the chat's earlier messages first
         if held:
-            return await self._transactions.run(
-                lambda unit: self._store_message(unit, inbound, held=True))
+            return await self._store_one_held(inbound)
         if self._store.fast_intake and not self._lifecycle.every_message:
             desk_chat = self._queue.desk_chat
             done = await run_fast(self._transactions, lambda now, lease:
@@ -62,12 +76,74 @@ class CustomerIntake:
                 return done
         return await self._transactions.run(lambda unit: self._store_message(unit, inbound))
 
+    def held_run(self) -> HeldRun:
+        """A run for one chat's updates of a poller's batch (see held.py)."""
+        return HeldRun(self._store_all_held, self._store_one_held)
+
+    async def _store_one_held(self, inbound: InboundCustomerMessage) -> IntakeResult:
+        return await self._transactions.run(
+            lambda unit: self._store_message(unit, inbound, held=True))
+
+    async def _store_all_held(self, inbounds: Sequence[InboundCustomerMessage]) -> None:
+        await self._transactions.run(lambda unit: self._hold_all(unit, inbounds))
+
+    async def _hold_all(self, unit: Unit, inbounds: Sequence[InboundCustomerMessage]) -> None:
+        """Held messages in one unit. The first of a sender takes the general path; while
+        it leaves the sender's conversation open for the desk, the next ones of the same
+        sender and profile (what the general path would find again) are only added to it:
+        one statement for their messages and links, one for their events."""
+        if unit.retrying:  # some were stored before (a re-delivered batch)
+            inbounds = [i for i in inbounds if not await self._store.find_link(
+                i.channel, i.chat_id, i.message_id)]
+        lead: tuple[InboundCustomerMessage, Conversation] | None = None
+        batch: list[NewMessage] = []
+        for inbound in inbounds:
+            if lead is not None and _same_sender(lead[0], inbound):
+                if inbound.reply_to_message_id is not None:  # it may reply to the batch
+                    await self._hold_batch(unit, lead[1], batch)
+                    batch = []
+                batch.append(await self._new_message(inbound))
+                continue
+            if lead is not None:
+                await self._hold_batch(unit, lead[1], batch)
+                batch = []
+            _, conversation = await self._take_in(unit, inbound, held=True)
+            lead = (inbound, conversation) if conversation is not None else None
+        if lead is not None:
+            await self._hold_batch(unit, lead[1], batch)
+
+    async def _new_message(self, inbound: InboundCustomerMessage) -> NewMessage:
+        reply_to_id = await self._relays.replied(inbound.channel, inbound.chat_id,
+                                                 inbound.reply_to_message_id)
+        return NewMessage(inbound.user_id, inbound.profile.display_name, inbound.content,
+                          SourceRef(inbound.channel, inbound.chat_id, inbound.message_id),
+                          reply_to_id,
+                          None if reply_to_id else inbound.reply_to_message_id)
+
+    async def _hold_batch(self, unit: Unit, conversation: Conversation,
+                          batch: Sequence[NewMessage]) -> None:
+        if not batch:
+            return
+        if conversation.id in unit.changes:
+            conversation = unit.changes[conversation.id].applied_to(conversation)
+        messages = await self._store.add_customer_messages(conversation.id, batch, unit.now)
+        if self._lifecycle.every_message:
+            for message in messages:
+                await self._lifecycle.customer_wrote(unit, conversation, message)
+        await self._lifecycle.held(unit, conversation, messages)
+
     async def _store_message(self, unit: Unit, inbound: InboundCustomerMessage, *,
                              held: bool = False) -> IntakeResult:
+        return (await self._take_in(unit, inbound, held=held))[0]
+
+    async def _take_in(self, unit: Unit, inbound: InboundCustomerMessage, *, held: bool
+                       ) -> tuple[IntakeResult, Conversation | None]:
+        """The general path; with the result, the conversation the message went to when it
+        is open for the desk (relayed or held there), as the unit leaves it."""
         store = self._store
         if unit.retrying and await store.find_link(inbound.channel, inbound.chat_id,
                                                    inbound.message_id):
-            return IntakeResult(Outcome.DUPLICATE)
+            return IntakeResult(Outcome.DUPLICATE), None
         identity, customer, new = await store.upsert_identity(
             inbound.channel, inbound.user_id, inbound.chat_id, inbound.profile, unit.now
         )
@@ -80,7 +156,7 @@ class CustomerIntake:
             kept = await self._lifecycle.absorbs(unit, customer, identity, inbound.content)
             if kept is not None:  # stored in a closed conversation, not relayed
                 message = await self._add(unit, inbound, kept)
-                return IntakeResult(Outcome.STORED, message.id, kept.id)
+                return IntakeResult(Outcome.STORED, message.id, kept.id), None
         created = conversation is None
         if conversation is None:
             bot = self._lifecycle.takes_conversations and await self._lifecycle.claims(
@@ -93,20 +169,21 @@ class CustomerIntake:
             # A hand-over (a press) may have committed since it was read: take turns.
             conversation = await store.lock_conversation(conversation.id)
         if conversation.status is ConversationStatus.BOT:
-            return await self._to_bot(unit, inbound, conversation, customer, identity)
+            return await self._to_bot(unit, inbound, conversation, customer, identity), None
         if conversation.waiting_since is None:
             unit.change(conversation.id).waits_since(unit.now)
             await self._lifecycle.customer_waits(unit, conversation, customer, identity,
                                                  created=created)
         message = await self._add(unit, inbound, conversation)
+        result = IntakeResult(Outcome.STORED, message.id, conversation.id)
         if held and not created:
-            await self._lifecycle.held(unit, conversation, message)
-            return IntakeResult(Outcome.STORED, message.id, conversation.id)
+            await self._lifecycle.held(unit, conversation, [message])
+            return result, conversation
         # A conversation started in this unit has an empty lane, unless it reopens the
         # customer's topic (those rows come first): nobody else knows its id yet.
         await self._relay(unit, inbound, message, conversation,
                           lane_empty=created and conversation.topic_id is None)
-        return IntakeResult(Outcome.STORED, message.id, conversation.id)
+        return result, conversation
 
     async def _to_bot(self, unit: Unit, inbound: InboundCustomerMessage,
                       conversation: Conversation, customer: Customer, identity: Identity

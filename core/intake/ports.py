@@ -1,12 +1,36 @@
-"""What intake needs from storage beyond the shared stores: the one-statement path."""
+"""What intake needs from storage beyond the shared stores: the one-statement path, and
+many customer messages stored at once (a flood's held messages)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from core.model import InboundCustomerMessage, InboundOperatorMessage
+from core.model import Content, InboundCustomerMessage, InboundOperatorMessage, Message, SourceRef
 from core.ports import Handover
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A customer message to store (`add_customer_messages`)."""
+
+    author_id: str
+    author_name: str | None
+    content: Content
+    source: SourceRef
+    reply_to_id: int | None = None
+    reply_ref: str | None = None
+
+
+class HeldMessageStore(Protocol):
+    async def add_customer_messages(
+        self, conversation_id: int, items: Sequence[NewMessage], now: datetime
+    ) -> list[Message]:
+        """Customer messages of one conversation and their origin links, in a statement or
+        two; in the order of `items`. DuplicateError when one was stored before."""
+        ...
 
 
 class FastIntake(Protocol):

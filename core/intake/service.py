@@ -16,8 +16,9 @@ from typing import Protocol
 from core.delivery.queue import Queue
 from core.intake.customers import CustomerIntake
 from core.intake.deskref import DeskRef
+from core.intake.held import HeldRun, settle_current
 from core.intake.operators import OperatorIntake
-from core.intake.ports import FastIntake
+from core.intake.ports import FastIntake, HeldMessageStore
 from core.intake.relays import Relays, RelayStore
 from core.intake.updates import UpdateIntake
 from core.lifecycle import Lifecycle
@@ -35,7 +36,7 @@ from core.unit import Transactions
 __all__ = ["DeskRef", "IntakeService", "IntakeStore", "Outcome"]
 
 
-class IntakeStore(Store, RelayStore, FastIntake, Protocol):
+class IntakeStore(Store, RelayStore, FastIntake, HeldMessageStore, Protocol):
     pass
 
 
@@ -47,27 +48,40 @@ class IntakeService:
         self.operators = OperatorIntake(store, transactions, relays, queue, lifecycle, desk)
         self.updates = UpdateIntake(store, transactions, queue, desk)
 
+    def held_run(self) -> HeldRun:
+        """A poller's run of one chat's updates: held messages are stored together."""
+        return self.customers.held_run()
+
+    # Anything else of a run is taken in after the run's held messages are stored (order).
+
     async def relay_customer_to_desk(self, inbound: InboundCustomerMessage) -> IntakeResult:
         return await self.customers.relay_customer_to_desk(inbound)
 
     async def relay_operator_to_customer(self, inbound: InboundOperatorMessage) -> IntakeResult:
+        await settle_current()
         return await self.operators.relay_operator_to_customer(inbound)
 
     async def add_note(self, inbound: InboundOperatorMessage) -> IntakeResult:
+        await settle_current()
         return await self.operators.add_note(inbound)
 
     async def relay_channel_answer_to_desk(self, inbound: InboundChannelAnswer) -> IntakeResult:
+        await settle_current()
         return await self.operators.relay_channel_answer_to_desk(inbound)
 
     async def apply_edit(self, inbound: InboundEdit) -> IntakeResult:
+        await settle_current()
         return await self.updates.apply_edit(inbound)
 
     async def mark_removed(self, platform: str, chat_id: str, message_id: str,
                            at: datetime) -> IntakeResult:
+        await settle_current()
         return await self.updates.mark_removed(platform, chat_id, message_id, at)
 
     async def set_reachable(self, channel: str, user_id: str, reachable: bool) -> bool:
+        await settle_current()
         return await self.updates.set_reachable(channel, user_id, reachable)
 
     async def greet(self, channel: str, chat_id: str, text: str | None = None) -> None:
+        await settle_current()
         await self.updates.greet(channel, chat_id, text)
