@@ -16,7 +16,13 @@ Figures:
   first send, plus nothing for arrivals (they end long before);
 - violations (a send during an announced retry_after) and 429 answers;
 - at idle (after the surge, limits as set), customer → topic latency of a customer whose
-  topic exists, p50/p95 over sequential samples.
+  topic exists, p50/p95 over sequential samples;
+- `extra_sends`: every send before the last customer became visible that made nobody
+  visible, with what could be known when it went: the places its window had used, the
+  customers whose first message had arrived, and the customer messages written but not yet
+  in the group (an upper bound of any queue the relay could have seen). `demand_pressed`
+  says whether "queued + used > the window's count" held then, i.e. whether a rule on
+  known demand could have held that send back.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import re
 import statistics
 import time
 from typing import Any
@@ -49,11 +56,40 @@ def _units(record: Any) -> int:
     return 1 if record.method in GROUP_SEND else 0
 
 
+def _extra_sends(w: World, since: int, visible: dict[int, float], written: list[float],
+                 arrived: dict[int, float], window: float) -> list[dict[str, Any]]:
+    """The sends that made nobody visible before the last customer was, and what the
+    demand was when each went (see the module's docstring)."""
+    last, made = max(visible.values(), default=0.0), set(visible.values())
+    sends = [r for r in w.emu.requests[since:] if r.ok and r.chat_id == w.group and _units(r)]
+    t0 = min(written, default=0.0)
+    extras: list[dict[str, Any]] = []
+    posted, history = 0, list[tuple[float, int]]()  # the sends so far: (time, units)
+    for r in sends:
+        at = r.time + r.duration
+        if at > last:
+            break
+        used = sum(u for t, u in history if t > r.time - window)
+        text = str(r.params.get("text", "")) + str(r.params.get("caption", ""))
+        rows = len(re.findall(r"s\d{3}-m\d", text)) if r.method == "sendMessage" \
+            else _units(r)
+        if r.method != "createForumTopic" and at not in made:
+            queued = sum(1 for t in written if t <= r.time) - posted
+            extras.append({"t_s": round(r.time - t0, 3), "method": r.method,
+                           "window_used": used,
+                           "customers_arrived": sum(1 for t in arrived.values() if t <= r.time),
+                           "queued_upper_bound": queued,
+                           "demand_pressed": queued + used > GROUP_COUNT})
+        posted += rows
+        history.append((r.time, _units(r)))
+    return extras
+
+
 def _visible_at(w: World, since: int, markers: dict[int, tuple[int, int]]
                 ) -> dict[int, float]:
     """Customer index → when their first message became readable in the group: a copy of
     it, or a post whose text carries it (the card and the text in one)."""
-    emu, found = w.emu, {}
+    emu, found = w.emu, dict[int, float]()
     first_ids = {chat_mid: i for i, chat_mid in markers.items()}
     for r in emu.requests[since:]:
         if not r.ok or r.chat_id != w.group:
@@ -141,6 +177,8 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
         await asyncio.sleep(group_window + 0.5)  # their window has passed
     users = [w.customer(f"Surge{i}") for i in range(customers)]
     markers: dict[int, tuple[int, int]] = {}
+    written: list[float] = []  # when each customer message was sent to the emulator
+    arrived: dict[int, float] = {}  # customer index -> when their first message was
     since = len(emu.requests)
     violations0 = len(emu.violations)
     t0 = time.monotonic()
@@ -148,6 +186,9 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
     async def one(i: int) -> None:
         await asyncio.sleep(arrivals * i / customers)
         for j in range(per_customer):
+            written.append(time.monotonic())  # before: the relay can't see it earlier
+            if j == 0:
+                arrived[i] = written[-1]
             msg = await emu.user_send(users[i], users[i].id, text=f"s{i:03d}-m{j}")
             if j == 0:
                 markers[i] = (int(users[i].id), int(msg["message_id"]))
@@ -174,6 +215,7 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
               and r.time <= last]
     sends = sum(_units(r) for r in during)
     times = sorted(v - t0 for v in visible.values())
+    extras = _extra_sends(w, since, visible, written, arrived, group_window)
     await emu.wait_for(lambda: all(any(f"s{i:03d}-m{per_customer - 1}" in str(
         m.get("text", "")) for m in emu.messages(w.group)) for i in range(customers)),
         minimum * 30 + 300, "every message in the group")
@@ -203,6 +245,8 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
         "minimum_one_send_each_s": round(minimum, 3),
         "ratio_to_minimum": round((last - first_send) / minimum, 4) if minimum else None,
         "visible_p50_s": round(times[len(times) // 2], 3) if times else None,
+        "extra_sends": extras,
+        "extra_sends_demand_pressed": sum(e["demand_pressed"] for e in extras),
         "violations": len(emu.violations) - violations0,
         "responses_429": sum(1 for r in emu.requests[since:] if r.status == 429),
         "idle_customer_to_topic": idle,
