@@ -1,5 +1,6 @@
 """Rate limits shared through PostgreSQL: two limiters (two processes' worth) on one key
-never let more than the window's count through together."""
+never let more than the window's count through together — also when one of them was alone
+(deciding in memory) before the other came, and when a lone one starts after another left."""
 
 from __future__ import annotations
 
@@ -15,26 +16,77 @@ from storage.shared_limits import SharedLimiter
 KEY = RateKey("tg:chat:-100123", 3, 1.0)
 
 
+def assert_window_held(times: list[float], key: RateKey = KEY) -> None:
+    # Sliding check: any count+1 consecutive sends span at least the window (minus clock
+    # granularity and the event loop's lateness in noting a send).
+    times = sorted(times)
+    spans = [times[i + key.count] - times[i] for i in range(len(times) - key.count)]
+    assert spans and min(spans) >= key.window * 0.8, spans
+
+
+async def send(limiter: SharedLimiter, sent: list[tuple[float, str]], name: str,
+               key: RateKey = KEY) -> None:
+    recorded = await limiter.acquire([key])
+    sent.append((time.monotonic(), name))
+    limiter.settle([key], 1, recorded)
+
+
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_two_limiters_hold_one_window_together(db_url: str) -> None:
     db = await open_database(db_url, apply_migrations=False)
+    first, second = SharedLimiter(margin=0.0), SharedLimiter(margin=0.0)
     try:
-        first, second = SharedLimiter(margin=0.0), SharedLimiter(margin=0.0)
         sent: list[tuple[float, str]] = []
-
-        async def send(limiter: SharedLimiter, name: str) -> None:
-            recorded = await limiter.acquire([KEY])
-            sent.append((time.monotonic(), name))
-            limiter.settle([KEY], 1, recorded)
-
-        await asyncio.gather(*(send(first if i % 2 else second, "ab"[i % 2])
+        await asyncio.gather(*(send(first if i % 2 else second, sent, "ab"[i % 2])
                                for i in range(9)))
-        times = sorted(t for t, _ in sent)
-        # Sliding check: any 4 consecutive sends span at least the window (minus clock
-        # granularity and the event loop's lateness in noting a send).
-        spans = [times[i + KEY.count] - times[i] for i in range(len(times) - KEY.count)]
-        assert min(spans) >= KEY.window * 0.8, spans
+        assert_window_held([t for t, _ in sent])
         assert {name for _, name in sent} == {"a", "b"}
-        await asyncio.sleep(0.05)  # the settles land
     finally:
+        await first.drain()
+        await second.drain()
+        await close_database(db)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_lone_limiter_decides_in_memory_and_a_newcomer_still_sees_its_sends(
+        db_url: str) -> None:
+    db = await open_database(db_url, apply_migrations=False)
+    lone, newcomer = SharedLimiter(margin=0.0), SharedLimiter(margin=0.0)
+    try:
+        sent: list[tuple[float, str]] = []
+        for _ in range(KEY.count - 1):  # the lone limiter decides in memory
+            await send(lone, sent, "lone")
+            assert lone.presence.alone()
+        assert lone._background  # its slots are written in the background
+        # A newcomer sees the lone one and waits for it before its first slot, until the
+        # lone one has checked again and takes its slots in the database too (else the
+        # lone one's memory, not knowing the newcomer's send, would let a 4th through).
+        await asyncio.gather(send(newcomer, sent, "new"), send(newcomer, sent, "new"),
+                             send(lone, sent, "lone"), send(lone, sent, "lone"))
+        assert not newcomer.presence.alone() and not lone.presence.alone()
+        assert_window_held([t for t, _ in sent])
+        assert [n for _, n in sent].count("new") == 2
+    finally:
+        await lone.drain()
+        await newcomer.drain()
+        await close_database(db)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_limiter_alone_takes_over_the_slots_of_one_that_stopped(db_url: str) -> None:
+    key = RateKey("max:bot:abc", 2, 1.5)
+    db = await open_database(db_url, apply_migrations=False)
+    gone, later = SharedLimiter(margin=0.0), SharedLimiter(margin=0.0)
+    try:
+        sent: list[tuple[float, str]] = []
+        for _ in range(key.count):
+            await send(gone, sent, "gone", key)
+        await gone.drain()  # stopped: its slots stay in the database, its mark is gone
+        assert not gone.presence.alone()
+        await send(later, sent, "later", key)
+        assert later.presence.alone()
+        assert_window_held([t for t, _ in sent], key)
+    finally:
+        await gone.drain()
+        await later.drain()
         await close_database(db)
