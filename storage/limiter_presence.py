@@ -66,6 +66,7 @@ class Presence:
         self._load_due = True  # others may have sent since the windows last took over
         self._task: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
+        self.stopped = False
         self.checks = 0
 
     def alone(self) -> bool:
@@ -93,12 +94,16 @@ class Presence:
         if self._task is not None and not self._task.done():
             return
         async with self._starting:
-            if self._task is not None and not self._task.done():
+            if self.stopped or (self._task is not None and not self._task.done()):
                 return
             await self.check()
             self._task = asyncio.create_task(self._run(), name="limiter-presence")
 
     async def stop(self) -> None:
+        """For good: the checks end and the mark goes (a start under way finishes first)."""
+        self.stopped = True
+        async with self._starting:
+            pass
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

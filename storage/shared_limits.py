@@ -106,6 +106,8 @@ class SharedLimiter(SlidingWindowLimiter):
         core.delivery.fairness: it ranks this process's lanes only); the presence check
         runs meanwhile."""
         await self.presence.start()
+        if self.presence.stopped:  # drained: the process is stopping
+            raise Interrupted
         while (wait := self.delay(keys, n + (leave() if leave else 0))) > 0:
             await self._wait(wait)
         if self._interrupted.is_set():
