@@ -130,11 +130,14 @@ class SharedLimiter(SlidingWindowLimiter):
         task.add_done_callback(lambda _: self._written(recorded, task))
 
     def _written(self, recorded: float, task: asyncio.Task[list[int]]) -> None:
-        tasks = self._writing.get(recorded, [])
-        if task in tasks:
-            tasks.remove(task)
+        tasks = self._writing.get(recorded)
+        if tasks is None or task not in tasks:  # settled meanwhile: _settle_written moves it
+            return
+        tasks.remove(task)
         if not tasks:
-            self._writing.pop(recorded, None)
+            del self._writing[recorded]
+        if not task.cancelled() and task.exception() is None:  # the settle moves its rows
+            self._taken.setdefault(recorded, []).extend(task.result())
 
     async def _take_forced(self, keys: Sequence[RateKey], n: int) -> list[int]:
         _, ids = await self._slots.take(keys, n, self._margin)

@@ -90,3 +90,34 @@ async def test_a_limiter_alone_takes_over_the_slots_of_one_that_stopped(db_url: 
         await gone.drain()
         await later.drain()
         await close_database(db)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_lone_send_is_written_and_its_settle_moves_it(db_url: str) -> None:
+    """Decided in memory, a send's slot still reaches rate_slot, at the send's completion
+    once settled (as a slot taken in the database is moved)."""
+    from tortoise.connection import get_connection
+
+    db = await open_database(db_url, apply_migrations=False)
+    lone = SharedLimiter(margin=0.0)
+    try:
+        async def slot_times() -> list[int]:
+            rows = await get_connection("default").execute_query_dict(
+                "SELECT at_us FROM rate_slot WHERE key = $1", [KEY.key])
+            return [r["at_us"] for r in rows]
+
+        recorded = await lone.acquire([KEY])
+        assert lone.presence.alone()
+        for _ in range(100):  # written in the background
+            if await slot_times():
+                break
+            await asyncio.sleep(0.01)
+        [taken] = await slot_times()
+        await asyncio.sleep(0.3)  # the "call" takes 0.3 s
+        lone.settle([KEY], 1, recorded)
+        await lone.drain()
+        [settled] = await slot_times()
+        assert settled - taken >= 250_000
+    finally:
+        await lone.drain()
+        await close_database(db)
