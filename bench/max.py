@@ -175,6 +175,12 @@ def _four(m2t: list[float], o2m: list[float], t2t: list[float], o2t: list[float]
             "operator_to_telegram_customer": summary_ms(o2t)}
 
 
+def _per_message(before: float | None, after: float | None, messages: int) -> float | None:
+    if before is None or after is None:
+        return None
+    return round((after - before) * 1000 / messages, 3)
+
+
 async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, Any]:
     emu = MaxEmulator()
     await emu.start()
@@ -187,11 +193,19 @@ async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, A
             bench = _Latency(w, emu, relay, warm, gap)
             await bench.warm_up()
             log(f"[max:{kind}] {samples} samples each way, phased then alternating")
+            cpu = [relay.cpu_seconds()]
             phased = await bench.phased(samples, warmup=warm)
+            cpu.append(relay.cpu_seconds())
             alternating = await bench.alternating(samples)
+            cpu.append(relay.cpu_seconds())
             params = {"samples": samples, "warm_customers": warm, "gap_s": gap,
                       "rate_limits": "off"}
-            return {**phased, "alternating": alternating, "params": params}
+            return {**phased, "alternating": alternating, "params": params,
+                    # CPU the relay used per message (warm-up included): steadier than
+                    # latency on a shared machine.
+                    "relay_cpu_ms_per_message": {
+                        "phased": _per_message(cpu[0], cpu[1], 4 * (warm + samples)),
+                        "alternating": _per_message(cpu[1], cpu[2], 4 * samples)}}
     finally:
         await emu.stop()
 
