@@ -77,17 +77,21 @@ class _Latency:
         self.index = CopyIndex(w.emu)
         self.max_people = [emu.add_user(f"Max{i}", "Bench") for i in range(warm)]
         self.tg_people = [w.customer("Tg") for _ in range(warm)]
+        # The alternating samples' own customers: nobody goes over the flood limit
+        # (abuse.max_messages, 20 in 10 s), which would combine messages, not relay them.
+        self.max_others = [emu.add_user(f"MaxAlt{i}", "Bench") for i in range(warm)]
+        self.tg_others = [w.customer("TgAlt") for _ in range(warm)]
         self.topics: dict[int, int] = {}  # MAX user id → topic
         self.tg_topics: dict[int, int] = {}
         self.n = 0
 
     async def warm_up(self) -> None:
-        for person in self.max_people:
+        for person in self.max_people + self.max_others:
             self.emu.user_send(person, f"hello {person.user_id}")
             record = await self.w.emu.wait_for(
                 lambda p=person: _sent_to_desk(self.w, f"hello {p.user_id}"), 20)
             self.topics[person.user_id] = int(record.params["message_thread_id"])
-        for user in self.tg_people:
+        for user in self.tg_people + self.tg_others:
             msg = await self.w.emu.user_send(user, user.id, text=f"hello {user.id}")
             record = await self.index.wait(self.w.group, user.id, msg["message_id"], 20)
             self.tg_topics[user.id] = int(record.params["message_thread_id"])
@@ -153,18 +157,18 @@ class _Latency:
             o2t.append(await self.operator_to_telegram(user))
         return _four(m2t[warmup:], o2m[warmup:], t2t[warmup:], o2t[warmup:])
 
-    async def alternating(self, samples: int) -> dict[str, Any]:
+    async def alternating(self, samples: int, warmup: int) -> dict[str, Any]:
         """Each message answered at once: every customer message starts a wait and every
         answer ends one (intake's general path on PostgreSQL, for either platform)."""
         m2t, t2t, o2m, o2t = [], [], [], []
-        for k in range(samples):
-            person, user = self.max_people[k % len(self.max_people)], \
-                self.tg_people[k % len(self.tg_people)]
+        for k in range(warmup + samples):
+            person, user = self.max_others[k % len(self.max_others)], \
+                self.tg_others[k % len(self.tg_others)]
             m2t.append(await self.max_to_topic(person))
             o2m.append(await self.operator_to_max(person))
             t2t.append(await self.telegram_to_topic(user))
             o2t.append(await self.operator_to_telegram(user))
-        return _four(m2t, o2m, t2t, o2t)
+        return _four(m2t[warmup:], o2m[warmup:], t2t[warmup:], o2t[warmup:])
 
 
 def _four(m2t: list[float], o2m: list[float], t2t: list[float], o2t: list[float]
@@ -196,7 +200,7 @@ async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, A
             cpu = [relay.cpu_seconds()]
             phased = await bench.phased(samples, warmup=warm)
             cpu.append(relay.cpu_seconds())
-            alternating = await bench.alternating(samples)
+            alternating = await bench.alternating(samples, warmup=warm)
             cpu.append(relay.cpu_seconds())
             params = {"samples": samples, "warm_customers": warm, "gap_s": gap,
                       "rate_limits": "off"}
@@ -205,7 +209,7 @@ async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, A
                     # latency on a shared machine.
                     "relay_cpu_ms_per_message": {
                         "phased": _per_message(cpu[0], cpu[1], 4 * (warm + samples)),
-                        "alternating": _per_message(cpu[1], cpu[2], 4 * samples)}}
+                        "alternating": _per_message(cpu[1], cpu[2], 4 * (warm + samples))}}
     finally:
         await emu.stop()
 
