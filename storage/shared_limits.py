@@ -28,7 +28,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from core.delivery.ratelimit import Interrupted, SlidingWindowLimiter
@@ -41,10 +40,10 @@ T = TypeVar("T")
 
 # In the statement's own transaction: its commit does not wait for the WAL flush.
 _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true)"
-_NOW_US = "(extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT"
-# Lone decisions are written together, this often: one statement for many sends (a newcomer
-# waits longer than this before its first slot; see storage.limiter_presence).
-WRITE_EVERY = 0.05
+# A lone send's slot is written at once (off its path: a process killed right after a send
+# leaves at most the last milliseconds unwritten for the one that follows it); only a send
+# longer than this (a long poll) has its rows moved to its completion, as the windows are.
+LONE_SETTLE_AFTER = 0.02
 FORCED = 10**9  # a count no window reaches: the slot is recorded whatever the window holds
 
 
@@ -64,17 +63,6 @@ class _Slots(TortoiseBase):
                         "(extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT FROM s"
                         " WHERE id = ANY(?::bigint[])", [ids])
 
-    async def add(self, slots: Sequence[RateKey], margin: float) -> None:
-        """Slots of sends already made, one row each, at now; rows of those keys older than
-        their window go (as a take would remove them)."""
-        await self._raw(
-            f"WITH s AS (SELECT {_ASYNC_COMMIT}), w AS (SELECT * FROM unnest(?::text[],"
-            " ?::bigint[]) AS w(key, win_us)), gone AS (DELETE FROM rate_slot r USING"
-            " (SELECT key, max(win_us) AS win_us FROM w GROUP BY key) g WHERE r.key = g.key"
-            f" AND r.at_us <= {_NOW_US} - g.win_us) INSERT INTO rate_slot (key, at_us)"
-            f" SELECT w.key, {_NOW_US} FROM w, s",
-            [[k.key for k in slots], [int((k.window + margin) * 1_000_000) for k in slots]])
-
     async def pause(self, key: str, seconds: float) -> None:
         await self._raw(
             "INSERT INTO rate_pause (key, until_us) VALUES (?, (extract(epoch FROM "
@@ -89,11 +77,9 @@ class SharedLimiter(SlidingWindowLimiter):
         self._slots = _Slots()
         self.presence = presence or Presence(self._load, self._now)
         self._taken: dict[float, list[int]] = {}  # record time → its rows in rate_slot
-        # Lone decisions not written yet (the next write takes them), and by record time
-        # until their rows exist (a settle marks them done).
-        self._unwritten: list[_Lone] = []
-        self._lone: dict[float, list[_Lone]] = {}
-        self._write_timer: asyncio.TimerHandle | None = None
+        # Slots of lone decisions still being written: record time → those writes.
+        self._writing: dict[float, list[asyncio.Task[list[int]]]] = {}
+        self._lone_taken: dict[float, list[int]] = {}  # and once written, their rows
         self._background: set[asyncio.Task[object]] = set()
 
     async def acquire(self, keys: Sequence[RateKey], n: int = 1,
@@ -144,42 +130,42 @@ class SharedLimiter(SlidingWindowLimiter):
         counted = [RateKey(k.key, FORCED, k.window) for k in keys if k.count > 0]
         if not counted:
             return
-        lone = _Lone(recorded, counted, n)
-        self._unwritten.append(lone)
-        self._lone.setdefault(recorded, []).append(lone)
-        if self._write_timer is None:
-            self._write_timer = asyncio.get_running_loop().call_later(
-                WRITE_EVERY, lambda: self._spawn(self._write_unwritten()))
+        task = self._spawn(self._take_forced(counted, n))
+        self._writing.setdefault(recorded, []).append(task)
+        task.add_done_callback(lambda _: self._written(recorded, task))
 
-    async def _write_unwritten(self) -> None:
-        """The lone decisions since the last write: those already settled in one statement
-        (at now, no later than their completion); a send still on the wire (a long poll)
-        takes its rows one by one, to be moved by its settle."""
-        self._write_timer = None
-        batch, self._unwritten = self._unwritten, []
-        done = [k for lone in batch if lone.done for k in lone.keys for _ in range(lone.n)]
-        if done:
-            await self._slots.add(done, self._margin)
-        for lone in batch:
-            if lone.done:
-                continue
-            _, ids = await self._slots.take(lone.keys, lone.n, self._margin)
-            waiting = self._lone.get(lone.recorded, [])
-            if lone in waiting:  # not settled meanwhile: its settle moves the rows
-                waiting.remove(lone)
-                if not waiting:
-                    del self._lone[lone.recorded]
-                self._taken.setdefault(lone.recorded, []).extend(ids)
-            else:
-                await self._slots.settle(ids)
+    def _written(self, recorded: float, task: asyncio.Task[list[int]]) -> None:
+        tasks = self._writing.get(recorded)
+        if tasks is None or task not in tasks:  # settled meanwhile: _settle_written moves it
+            return
+        tasks.remove(task)
+        if not tasks:
+            del self._writing[recorded]
+        if not task.cancelled() and task.exception() is None:  # the settle moves its rows
+            self._lone_taken.setdefault(recorded, []).extend(task.result())
+
+    async def _take_forced(self, keys: Sequence[RateKey], n: int) -> list[int]:
+        _, ids = await self._slots.take(keys, n, self._margin)
+        return ids
 
     def settle(self, keys: Sequence[RateKey], n: int, recorded: float) -> None:
         super().settle(keys, n, recorded)
         ids = self._taken.pop(recorded, None)
         if ids:
             self._spawn(self._slots.settle(ids))
-        for lone in self._lone.pop(recorded, ()):
-            lone.done = True  # written at the write's time, or moved once its rows exist
+        writing = self._writing.pop(recorded, None)
+        lone = self._lone_taken.pop(recorded, None)
+        if self._now() - recorded < LONE_SETTLE_AFTER:
+            return  # a short lone send's rows keep its start: within every window's margin
+        if lone:
+            self._spawn(self._slots.settle(lone))
+        if writing:  # a lone decision's slots: moved once they are written
+            self._spawn(self._settle_written(writing))
+
+    async def _settle_written(self, writing: list[asyncio.Task[list[int]]]) -> None:
+        ids = [i for task in writing for i in await task]
+        if ids:
+            await self._slots.settle(ids)
 
     def record(self, keys: Sequence[RateKey], n: int = 1) -> float:
         recorded = super().record(keys, n)
@@ -210,12 +196,7 @@ class SharedLimiter(SlidingWindowLimiter):
         # Slots written, settled or recorded in the background write to the database: they
         # finish before it closes (after the close they would open a connection nobody
         # closes); then the presence check stops and its connection closes.
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
-        while self._background or self._unwritten:
-            if self._unwritten:
-                self._spawn(self._write_unwritten())
+        while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
         await self.presence.stop()
 
@@ -230,12 +211,3 @@ class SharedLimiter(SlidingWindowLimiter):
         if not task.cancelled() and task.exception() is not None:
             logger.warning("shared rate limits: %s", task.exception())
 
-
-@dataclass(eq=False)
-class _Lone:
-    """A send decided alone, until its slot's rows exist."""
-
-    recorded: float
-    keys: list[RateKey]
-    n: int
-    done: bool = False  # settled
