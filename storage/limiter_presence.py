@@ -65,7 +65,7 @@ class Presence:
         self._shared_from: float | None = None  # None: not checked since the mark was taken
         self._load_due = True  # others may have sent since the windows last took over
         self._task: asyncio.Task[None] | None = None
-        self._starting = asyncio.Lock()
+        self._first: asyncio.Future[None] | None = None  # the first check, under way or done
         self.stopped = False
         self.checks = 0
 
@@ -90,20 +90,27 @@ class Presence:
 
     async def start(self) -> None:
         """The first check (awaited: its answer decides the first send), then the checks in
-        the background. Raises what connecting raises."""
-        if self._task is not None and not self._task.done():
+        the background. Raises what connecting raises. The check runs as a task of its own:
+        a caller given up on (a send's timeout) neither cancels it midway (a connection
+        opened and never closed) nor starts another."""
+        if self.stopped or (self._task is not None and not self._task.done()):
             return
-        async with self._starting:
-            if self.stopped or (self._task is not None and not self._task.done()):
-                return
-            await self.check()
+        first = self._first
+        if first is None or (first.done() and (first.cancelled() or first.exception())):
+            first = self._first = asyncio.ensure_future(self._begin())
+        await asyncio.shield(first)
+
+    async def _begin(self) -> None:
+        await self.check()
+        if not self.stopped:
             self._task = asyncio.create_task(self._run(), name="limiter-presence")
 
     async def stop(self) -> None:
         """For good: the checks end and the mark goes (a start under way finishes first)."""
         self.stopped = True
-        async with self._starting:
-            pass
+        if self._first is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._first)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -160,8 +167,8 @@ class Presence:
                 await old.close()
         client = get_connection("default")
         assert isinstance(client, FastAsyncpgClient)
-        # tortoise connects lazily; a connection of the engine's own has its settings ready.
-        client.fast_release(await client.fast_acquire())
+        if not client._template:  # tortoise connects lazily: its first connection sets these
+            client.fast_release(await client.fast_acquire())
         conn = await asyncpg.connect(password=client.password, **client._connect_kwargs())
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", RATE_NS,
