@@ -3,11 +3,16 @@ to many MAX customers at the bot's 30 requests/s.
 
     .venv/bin/python -m bench.max --relay sqlite|postgres
 
-- latency (rate limits off in relaydesk and in both emulators): warmed-up MAX customers
-  write one message each (t0 just before the emulator queues the update, t1 the end of the
-  desk call that put it into its topic: sendMessage, MAX messages are rendered); then the
-  operator answers in a topic (t0 just before the Telegram emulator queues the operator's
-  message, t1 the end of the `POST /messages` that delivered it to MAX).
+- latency (rate limits off in relaydesk and in both emulators), MAX and Telegram customers
+  taking turns on one relay: a MAX customer's message to its topic (t0 just before the
+  emulator queues the update, t1 the end of the desk call that put it into its topic:
+  sendMessage, MAX messages are rendered); the operator's answer in a topic to MAX (t0 just
+  before the Telegram emulator queues the operator's message, t1 the end of the
+  `POST /messages` that delivered it to MAX); the same two for Telegram customers.
+  Phased (the headline figures), as bench.relay_latency measures Telegram: first every
+  customer writes (warm-up, then samples: a customer already waiting writes again), then
+  the operator answers each (a conversation answered before). `alternating`: each message
+  answered at once, so every message starts or ends a wait (intake's general path).
 - answers: `--customers` MAX customers with a topic each; the operator answers each once, as
   fast as the Telegram emulator takes it; relaydesk runs with MAX's budget (30/s, every
   request: sends and long polls) and the MAX emulator enforces it. Reported: the time from
@@ -23,7 +28,16 @@ import math
 import time
 from typing import Any
 
-from bench.common import emit, landed, log, relay_arg, running_relay, summary_ms, world
+from bench.common import (
+    CopyIndex,
+    emit,
+    landed,
+    log,
+    relay_arg,
+    running_relay,
+    summary_ms,
+    world,
+)
 from sandbox.max import MaxEmulator
 
 OPEN_RATE = "{count: 1000, per: 1s}"
@@ -54,6 +68,123 @@ def _sent_to_max(emu: MaxEmulator, text: str) -> Any:
     return None
 
 
+class _Latency:
+    """One relay with warmed-up MAX and Telegram customers (topic and card exist), and the
+    four one-message measurements on it."""
+
+    def __init__(self, w: Any, emu: MaxEmulator, relay: Any, warm: int, gap: float) -> None:
+        self.w, self.emu, self.relay, self.gap = w, emu, relay, gap
+        self.index = CopyIndex(w.emu)
+        self.max_people = [emu.add_user(f"Max{i}", "Bench") for i in range(warm)]
+        self.tg_people = [w.customer("Tg") for _ in range(warm)]
+        # The alternating samples' own customers: nobody goes over the flood limit
+        # (abuse.max_messages, 20 in 10 s), which would combine messages, not relay them.
+        self.max_others = [emu.add_user(f"MaxAlt{i}", "Bench") for i in range(warm)]
+        self.tg_others = [w.customer("TgAlt") for _ in range(warm)]
+        self.topics: dict[int, int] = {}  # MAX user id → topic
+        self.tg_topics: dict[int, int] = {}
+        self.n = 0
+
+    async def warm_up(self) -> None:
+        for person in self.max_people + self.max_others:
+            self.emu.user_send(person, f"hello {person.user_id}")
+            record = await self.w.emu.wait_for(
+                lambda p=person: _sent_to_desk(self.w, f"hello {p.user_id}"), 20)
+            self.topics[person.user_id] = int(record.params["message_thread_id"])
+        for user in self.tg_people + self.tg_others:
+            msg = await self.w.emu.user_send(user, user.id, text=f"hello {user.id}")
+            record = await self.index.wait(self.w.group, user.id, msg["message_id"], 20)
+            self.tg_topics[user.id] = int(record.params["message_thread_id"])
+
+    async def max_to_topic(self, person: Any) -> float:
+        self.n += 1
+        text = f"max {self.n} from {person.user_id}"
+        await asyncio.sleep(self.gap)
+        t0 = time.monotonic()
+        self.emu.user_send(person, text)
+        record = await self.w.emu.wait_for(lambda: _sent_to_desk(self.w, text), 10, text)
+        return landed(record) - t0
+
+    async def operator_to_max(self, person: Any) -> float:
+        self.n += 1
+        answer = f"answer {self.n} to {person.user_id}"
+        await asyncio.sleep(self.gap)
+        t0 = time.monotonic()
+        await self.w.emu.user_send(self.w.operator, self.w.group, text=answer,
+                                   thread_id=self.topics[person.user_id])
+
+        def sent() -> Any:
+            self.relay.check_alive()
+            return _sent_to_max(self.emu, answer)
+
+        record = await self.emu.wait_for(sent, 10, answer)
+        return landed(record) - t0
+
+    async def telegram_to_topic(self, user: Any) -> float:
+        self.n += 1
+        await asyncio.sleep(self.gap)
+        t0 = time.monotonic()
+        msg = await self.w.emu.user_send(user, user.id, text=f"tg {self.n} from {user.id}")
+        record = await self.index.wait(self.w.group, user.id, msg["message_id"],
+                                       alive=self.relay.check_alive)
+        return landed(record) - t0
+
+    async def operator_to_telegram(self, user: Any) -> float:
+        self.n += 1
+        await asyncio.sleep(self.gap)
+        t0 = time.monotonic()
+        msg = await self.w.emu.user_send(self.w.operator, self.w.group,
+                                         text=f"answer {self.n} to {user.id}",
+                                         thread_id=self.tg_topics[user.id])
+        record = await self.index.wait(user.id, self.w.group, msg["message_id"],
+                                       alive=self.relay.check_alive)
+        return landed(record) - t0
+
+    async def phased(self, samples: int, warmup: int) -> dict[str, Any]:
+        """As bench.relay_latency measures Telegram: every customer writes (a customer
+        already waiting writes again), then the operator answers (a conversation answered
+        before): intake's common cases. A MAX and a Telegram message take turns."""
+        m2t, t2t, o2m, o2t = [], [], [], []
+        for k in range(warmup + samples):
+            person, user = self.max_people[k % len(self.max_people)], \
+                self.tg_people[k % len(self.tg_people)]
+            m2t.append(await self.max_to_topic(person))
+            t2t.append(await self.telegram_to_topic(user))
+        for k in range(warmup + samples):
+            person, user = self.max_people[k % len(self.max_people)], \
+                self.tg_people[k % len(self.tg_people)]
+            o2m.append(await self.operator_to_max(person))
+            o2t.append(await self.operator_to_telegram(user))
+        return _four(m2t[warmup:], o2m[warmup:], t2t[warmup:], o2t[warmup:])
+
+    async def alternating(self, samples: int, warmup: int) -> dict[str, Any]:
+        """Each message answered at once: every customer message starts a wait and every
+        answer ends one (intake's general path on PostgreSQL, for either platform)."""
+        m2t, t2t, o2m, o2t = [], [], [], []
+        for k in range(warmup + samples):
+            person, user = self.max_others[k % len(self.max_others)], \
+                self.tg_others[k % len(self.tg_others)]
+            m2t.append(await self.max_to_topic(person))
+            o2m.append(await self.operator_to_max(person))
+            t2t.append(await self.telegram_to_topic(user))
+            o2t.append(await self.operator_to_telegram(user))
+        return _four(m2t[warmup:], o2m[warmup:], t2t[warmup:], o2t[warmup:])
+
+
+def _four(m2t: list[float], o2m: list[float], t2t: list[float], o2t: list[float]
+          ) -> dict[str, Any]:
+    return {"max_customer_to_topic": summary_ms(m2t),
+            "operator_to_max_customer": summary_ms(o2m),
+            "telegram_customer_to_topic": summary_ms(t2t),
+            "operator_to_telegram_customer": summary_ms(o2t)}
+
+
+def _per_message(before: float | None, after: float | None, messages: int) -> float | None:
+    if before is None or after is None:
+        return None
+    return round((after - before) * 1000 / messages, 3)
+
+
 async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, Any]:
     emu = MaxEmulator()
     await emu.start()
@@ -63,41 +194,22 @@ async def latency(kind: str, samples: int, warm: int, gap: float) -> dict[str, A
         async with world() as w, running_relay(
             kind, w, extra_config=max_section(emu, bot.token, OPEN_RATE)
         ) as relay:
-            people = [emu.add_user(f"Max{i}", "Bench") for i in range(warm)]
-            topics: dict[int, int] = {}
-            for person in people:  # warm up: topic and card exist
-                emu.user_send(person, f"hello {person.user_id}")
-                record = await w.emu.wait_for(
-                    lambda p=person: _sent_to_desk(w, f"hello {p.user_id}"), 20)
-                topics[person.user_id] = int(record.params["message_thread_id"])
-            log(f"[max:{kind}] {samples} samples each way")
-            inbound, outbound = [], []
-            for n in range(samples):
-                person = people[n % warm]
-                text = f"max {n} from {person.user_id}"
-                await asyncio.sleep(gap)
-                t0 = time.monotonic()
-                emu.user_send(person, text)
-                record = await w.emu.wait_for(lambda t=text: _sent_to_desk(w, t), 10, text)
-                inbound.append(landed(record) - t0)
-                answer = f"answer {n} to {person.user_id}"
-                await asyncio.sleep(gap)
-                t0 = time.monotonic()
-                await w.emu.user_send(w.operator, w.group, text=answer,
-                                      thread_id=topics[person.user_id])
-
-                def sent(a: str = answer) -> Any:
-                    relay.check_alive()
-                    return _sent_to_max(emu, a)
-
-                record = await emu.wait_for(sent, 10, answer)
-                outbound.append(landed(record) - t0)
-            return {
-                "max_customer_to_topic": summary_ms(inbound),
-                "operator_to_max_customer": summary_ms(outbound),
-                "params": {"samples": samples, "warm_customers": warm, "gap_s": gap,
-                           "rate_limits": "off"},
-            }
+            bench = _Latency(w, emu, relay, warm, gap)
+            await bench.warm_up()
+            log(f"[max:{kind}] {samples} samples each way, phased then alternating")
+            cpu = [relay.cpu_seconds()]
+            phased = await bench.phased(samples, warmup=warm)
+            cpu.append(relay.cpu_seconds())
+            alternating = await bench.alternating(samples, warmup=warm)
+            cpu.append(relay.cpu_seconds())
+            params = {"samples": samples, "warm_customers": warm, "gap_s": gap,
+                      "rate_limits": "off"}
+            return {**phased, "alternating": alternating, "params": params,
+                    # CPU the relay used per message (warm-up included): steadier than
+                    # latency on a shared machine.
+                    "relay_cpu_ms_per_message": {
+                        "phased": _per_message(cpu[0], cpu[1], 4 * (warm + samples)),
+                        "alternating": _per_message(cpu[1], cpu[2], 4 * (warm + samples))}}
     finally:
         await emu.stop()
 

@@ -131,6 +131,7 @@ class Assembly:
         # Several processes on one PostgreSQL hold every platform limit together.
         limiter = SharedLimiter() if self.config.storage.kind == "postgres" \
             else SlidingWindowLimiter()
+        opened.push_async_callback(limiter.drain)  # a failed start: its presence mark goes
         files = Files()
         files.register(TelegramFiles(bot))
         desk, channels, desks = self._telegram(bot, files)

@@ -80,9 +80,8 @@ class MaxParts:
         name = f"max:{self.bot_id}:marker"
         self.store, self.marker_name = store, name
 
-        async def save(marker: int) -> None:
-            async with store.transaction():
-                await store.save_cursor(name, str(marker), clock.now())
+        async def save(marker: int) -> None:  # one statement: no transaction around it
+            await store.save_cursor(name, str(marker), clock.now())
 
         saved = await store.load_cursor(name)
         self.polling = MaxPolling(self.api, marker=int(saved) if saved else None, save=save,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from adapters.plain import plain_text
 from core.files import Files
 from core.model import Attachment, Choice, Message, Outgoing
 from core.ports import RateKey
@@ -32,18 +33,6 @@ GROUPABLE = frozenset({"image", "video"})  # a file or audio must be a message's
 _TAG = re.compile(r"<[^>]+>")
 # Telegram HTML the bot's own texts use that MAX would strip with its content.
 _TG_ONLY = re.compile(r"</?(blockquote|tg-spoiler|span)[^>]*>")
-
-
-def plain_text(message: Message) -> str:
-    """What a MAX customer reads for a core message (plain; escaped when sent)."""
-    content = message.content
-    if not content.copyable and content.summary:
-        icon, what, detail = (content.summary.split("|", 2) + ["", ""])[:3]
-        line = f"{icon} {what}" + (f": {detail}" if detail else "")
-        return f"{content.text}\n{line}" if content.text else line
-    if content.text or content.attachments:
-        return content.text
-    return f"[{content.content_type}]"
 
 
 class MaxChannel:

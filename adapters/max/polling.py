@@ -3,7 +3,12 @@
 The marker is sent on every request (without one MAX now returns only the latest update)
 and moves on only after the handler has stored the batch: asking again with the same marker
 after a lost answer, a failing handler or a crash gets the same updates again
-(at-least-once; intake deduplicates). Failures back off with a capped, jittered delay.
+(at-least-once; intake deduplicates). The moved marker is saved in the background, the
+latest one at a time, while the next request already waits: its writes were on every
+update's way (on PostgreSQL a round trip each, ≈ 0.3 ms here, beside the message's own).
+A crash before the save lands gets those updates again after the restart, as a crash
+before the handler finished always did; a stop waits for the save. Failures back off with a
+capped, jittered delay.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class MaxPolling:
         self.handler_failures = 0
         self._primed: list[dict[str, Any]] = []
         self._primed_marker: int | None = None
+        self._unsaved: int | None = None  # the marker the saver is to write next
+        self._saver: asyncio.Task[None] | None = None
 
     async def prime(self) -> None:
         """Without a stored marker (the first start), get one now, before the start is
@@ -62,7 +69,8 @@ class MaxPolling:
             return
         self._primed = list(answer.get("updates") or [])
         if not self._primed:
-            await self._confirm(0, int(marker))
+            self._confirm(0, int(marker))
+            await self.saved()
         else:
             self._primed_marker = int(marker)
 
@@ -84,6 +92,13 @@ class MaxPolling:
             self._inflight.cancel()
 
     async def run(self, handler: Handler) -> None:
+        try:
+            await self._poll(handler)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.saved())
+
+    async def _poll(self, handler: Handler) -> None:
         failures = 0
         while not self._stopping.is_set():
             answer = await self._fetch()
@@ -107,18 +122,29 @@ class MaxPolling:
                     await self._sleep(delay)
                     continue
             failures = 0
-            await self._confirm(len(updates), marker)
+            self._confirm(len(updates), marker)
 
-    async def _confirm(self, count: int, marker: int | None) -> None:
+    def _confirm(self, count: int, marker: int | None) -> None:
         self._primed = []
         self.updates += count
         if marker is None or marker == self.marker:
             return
-        self.marker = marker
-        try:
-            await self._save(marker)
-        except Exception:  # the updates are stored; at worst they come again after a restart
-            logger.exception("MAX: saving marker %s failed", marker)
+        self.marker = self._unsaved = marker
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_latest(), name="max-marker")
+
+    async def saved(self) -> None:
+        """Return once the last moved marker is saved (or its save failed)."""
+        while self._saver is not None and not self._saver.done():
+            await self._saver
+
+    async def _save_latest(self) -> None:
+        while (marker := self._unsaved) is not None:
+            self._unsaved = None
+            try:
+                await self._save(marker)
+            except Exception:  # the updates are stored; at worst they come again after a restart
+                logger.exception("MAX: saving marker %s failed", marker)
 
     async def _fetch(self) -> tuple[list[dict[str, Any]], int | None] | None:
         if self._primed:  # until handled: a failing handler gets it again

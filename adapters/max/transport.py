@@ -12,13 +12,14 @@ import asyncio
 import hashlib
 import html
 import logging
-import random
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
 
+from adapters import plain
+from adapters.plain import backoff_delay
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.ports import RateKey
 
@@ -45,40 +46,8 @@ def escaped_len(text: str) -> int:
 def split_text(text: str, limit: int = TEXT_LIMIT,
                measure: Callable[[str], int] = escaped_len) -> list[str]:
     """Cut `text` into parts whose `measure` (by default: the length once HTML-escaped, as
-    sent with format html) is at most `limit`, preferring a line break, then a space, in
-    the second half of a part. Joining the parts gives the text back."""
-    parts: list[str] = []
-    rest = text
-    while measure(rest) > limit:
-        fit = _prefix_fitting(rest, limit, measure)
-        cut = fit
-        for sep in ("\n", " "):
-            at = rest.rfind(sep, 0, fit)
-            if at >= fit // 2:
-                cut = at + 1
-                break
-        parts.append(rest[:cut])
-        rest = rest[cut:]
-    if rest.strip() or not parts:
-        parts.append(rest)
-    return parts
-
-
-def _prefix_fitting(text: str, limit: int, measure: Callable[[str], int]) -> int:
-    low, high = 1, len(text)  # the longest prefix that fits, by bisection
-    while low < high:
-        mid = (low + high + 1) // 2
-        if measure(text[:mid]) <= limit:
-            low = mid
-        else:
-            high = mid - 1
-    return low
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with jitter, between half and all of ``base * 2**attempt``."""
-    ceiling = min(cap, base * (2 ** min(attempt, 30)))
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+    sent with format html) is at most `limit`; see adapters.plain.split_text."""
+    return plain.split_text(text, limit, measure)
 
 
 def ssl_context(ca_file: str | None) -> ssl.SSLContext:

@@ -15,6 +15,7 @@ from functools import partial
 
 import aiohttp
 
+from adapters.plain import plain_text
 from core.files import Files
 from core.model import Attachment, Choice, Message, Outgoing
 from core.ports import RateKey
@@ -27,18 +28,6 @@ from .uploads import upload_doc, upload_photo
 
 CHANNEL = "vk"
 _TAG = re.compile(r"<[^>]+>")
-
-
-def plain_text(message: Message) -> str:
-    """What a VK customer reads for a core message (VK messages are plain text)."""
-    content = message.content
-    if not content.copyable and content.summary:
-        icon, what, detail = (content.summary.split("|", 2) + ["", ""])[:3]
-        line = f"{icon} {what}" + (f": {detail}" if detail else "")
-        return f"{content.text}\n{line}" if content.text else line
-    if content.text or content.attachments:
-        return content.text
-    return f"[{content.content_type}]"
 
 
 class VkChannel:

@@ -11,12 +11,13 @@ import asyncio
 import hashlib
 import json
 import logging
-import random
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
+from adapters import plain
+from adapters.plain import backoff_delay
 from core.delivery.ratelimit import SlidingWindowLimiter
 from core.ports import RateKey
 
@@ -61,44 +62,9 @@ def part_random_id(random_id: int, part: int) -> int:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut `text` into parts of at most `limit` UTF-16 code units (the stricter way to count),
-    preferring a line break, then a space, in the second half of each part. Joining the parts
-    gives the text back; whitespace-only tails are dropped."""
-    parts: list[str] = []
-    rest = text
-    while _utf16_len(rest) > limit:
-        fit = _prefix_fitting(rest, limit)
-        cut = fit
-        for sep in ("\n", " "):
-            at = rest.rfind(sep, 0, fit)
-            if at >= fit // 2:
-                cut = at + 1
-                break
-        parts.append(rest[:cut])
-        rest = rest[cut:]
-    if rest.strip() or not parts:
-        parts.append(rest)
-    return parts
-
-
-def _utf16_len(text: str) -> int:
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-
-
-def _prefix_fitting(text: str, limit: int) -> int:
-    units = 0
-    for count, ch in enumerate(text):
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            return max(count, 1)
-    return len(text)
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with jitter: between half and all of ``base * 2**attempt``, capped.
-    Never near zero, so a failing peer never sees a tight loop."""
-    ceiling = min(cap, base * (2 ** min(attempt, 30)))
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+    """Cut `text` into parts of at most `limit` UTF-16 code units (the stricter way to count);
+    see adapters.plain.split_text."""
+    return plain.split_text(text, limit, plain.utf16_len)
 
 
 def is_idempotent(method: str, params: Mapping[str, Any]) -> bool:
