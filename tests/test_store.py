@@ -250,6 +250,40 @@ async def test_postgres_connections_go_to_waiters_first_come_first_served(
         await close_database(handle)
 
 
+async def test_a_burst_of_first_users_opens_the_fast_connections_once(
+    pg_database: PgDatabase,
+) -> None:
+    """Forty callers at once, before any connection exists (a burst of new customers right
+    after the start): they share one opening of the six, instead of six each (which once
+    ran the server out of connections)."""
+    from tortoise.connection import get_connection
+
+    from storage import pg_engine
+
+    handle = await open_database(await pg_database.fresh(), apply_migrations=False)
+    try:
+        client: Any = get_connection("default")
+        opened: list[int] = []
+        real_open = client._open
+
+        async def counting_open(n: int) -> None:
+            opened.append(n)
+            await real_open(n)
+
+        client._open = counting_open
+
+        async def caller() -> None:
+            conn = await client.fast_acquire()
+            await conn.fetchval("SELECT 1")
+            client.fast_release(conn)
+
+        await asyncio.gather(*(caller() for _ in range(40)))
+        assert opened == [pg_engine.FAST_CONNECTIONS]
+        assert len(client._fast_all) == pg_engine.FAST_CONNECTIONS
+    finally:
+        await close_database(handle)
+
+
 async def test_sqlite_checkpoints_run_beside_the_loop(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Automatic checkpoints (an fsync inside some commit, on the loop thread) are off; the
