@@ -149,12 +149,30 @@ class FastAsyncpgClient(AsyncpgDBClient):
             kwargs = self._connect_kwargs()
             kwargs["server_settings"] = {**(kwargs.get("server_settings") or {}),
                                          "relaydesk.owner": str(await self.hold_owner())}
-            conns = await asyncio.gather(
+            opening = asyncio.ensure_future(asyncio.gather(
                 *(asyncpg.connect(password=self.password, **kwargs) for _ in range(n)),
                 return_exceptions=True,
-            )
+            ))
+            try:
+                conns = await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                # The caller gave up (a stop, a timeout), the connections still arrive:
+                # kept or closed when they do. Cancelling the gather instead would drop
+                # those already made, open and owned by nobody.
+                opening.add_done_callback(lambda done: self._adopt_late(done, closes))
+                raise
         finally:
             self._fast_opening -= n
+        await self._keep(conns, closes)
+
+    def _adopt_late(self, done: asyncio.Future[list[Any]], closes: int) -> None:
+        if done.cancelled():
+            return
+        task = asyncio.ensure_future(self._keep(done.result(), closes))
+        # Nobody awaits this one: its ConnectionError (closed meanwhile) is expected.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _keep(self, conns: list[Any], closes: int) -> None:
         if closes != self._closes:  # closed meanwhile: nobody would ever close these
             for conn in conns:
                 if isinstance(conn, asyncpg.Connection):
