@@ -43,6 +43,7 @@ class FastAsyncpgClient(AsyncpgDBClient):
         self._fast_all: list[asyncpg.Connection] = []
         self._fast_opening = 0
         self._closes = 0  # connections opened across a close() are closed, not kept
+        self._openings: set[asyncio.Future[list[Any]]] = set()  # connects still under way
         # This process's number while it lives: a session-level advisory lock held on a
         # connection of its own, and the `relaydesk.owner` setting of the connections that
         # claim deliveries (migration 0007). PostgreSQL drops the lock when the process
@@ -153,6 +154,8 @@ class FastAsyncpgClient(AsyncpgDBClient):
                 *(asyncpg.connect(password=self.password, **kwargs) for _ in range(n)),
                 return_exceptions=True,
             ))
+            self._openings.add(opening)
+            opening.add_done_callback(self._openings.discard)
             try:
                 conns = await asyncio.shield(opening)
             except asyncio.CancelledError:
@@ -208,6 +211,13 @@ class FastAsyncpgClient(AsyncpgDBClient):
 
     async def close(self) -> None:
         self._closes += 1
+        # Connects a given-up caller left under way finish here and are closed now: after
+        # this the loop may end (a test's, a stopping process's) before anyone adopts them.
+        for opening in list(self._openings):
+            for conn in await asyncio.gather(opening, return_exceptions=True):
+                for made in conn if isinstance(conn, list) else []:
+                    if isinstance(made, asyncpg.Connection) and not made.is_closed():
+                        await made.close()
         for conn in self._fast_all:
             if not conn.is_closed():
                 await conn.close()

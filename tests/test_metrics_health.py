@@ -65,11 +65,14 @@ async def test_metrics_move_as_messages_flow(desk: Desk, start_relay: StartRelay
     await anna.receives("hello Anna")
 
     async def delivered_to_anna() -> str:
-        # The copy is in Anna's chat a moment before the outbox hears the answer and counts.
+        # The copy is in Anna's chat a moment before the outbox hears the answer and counts;
+        # the database's gauges (pending rows) are read at most once a second, so a scrape
+        # may still show the last row pending: wait for the read after it left.
         while True:
             _, text = await get(app, "/metrics", AUTH)
             if value(text, "relaydesk_deliveries_total", destination="telegram",
-                     outcome="delivered") >= 1:
+                     outcome="delivered") >= 1 \
+                    and value(text, "relaydesk_outbox_pending", destination="desk") == 0:
                 return text
             await asyncio.sleep(0.05)
 
