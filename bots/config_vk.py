@@ -20,6 +20,7 @@ from pydantic import SecretStr, field_validator
 
 from bots.config_errors import issue
 from bots.config_types import Section
+from bots.config_webhook import url_path
 
 MODE_HINT = ("long_poll (the default) needs no public address; callback needs vk.callback "
              "and http.public_url")
@@ -30,7 +31,6 @@ CONFIRMATION_HINT = ("the string VK shows under \"String to be returned\" in the
 PATH_HINT = "a path on the http server starting with /, e.g. /vk/callback"
 _SECRET = re.compile(r"[A-Za-z0-9]{1,50}")
 _CONFIRMATION = re.compile(r"[A-Za-z0-9]{1,64}")
-_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 
 
 def normal_vk_mode(value: object) -> object:
@@ -51,9 +51,7 @@ class VkCallbackConfig(Section):
     @field_validator("path")
     @classmethod
     def _check_path(cls, value: str) -> str:
-        if not _PATH.fullmatch(value.strip()):
-            raise issue(f"must be a URL path, got {value!r}", PATH_HINT)
-        return value.strip()
+        return url_path(value, PATH_HINT)
 
     @field_validator("secret")
     @classmethod

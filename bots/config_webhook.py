@@ -27,6 +27,13 @@ _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 
 
+def url_path(value: str, hint: str) -> str:
+    """A route on the http server (the Telegram webhook's, VK's callback)."""
+    if not _PATH.fullmatch(value.strip()):
+        raise issue(f"must be a URL path, got {value!r}", hint)
+    return value.strip()
+
+
 class TelegramWebhookConfig(Section):
     """The webhook route, the secret Telegram proves itself with, and its parallelism."""
 
@@ -37,9 +44,7 @@ class TelegramWebhookConfig(Section):
     @field_validator("path")
     @classmethod
     def _check_path(cls, value: str) -> str:
-        if not _PATH.fullmatch(value.strip()):
-            raise issue(f"must be a URL path, got {value!r}", PATH_HINT)
-        return value.strip()
+        return url_path(value, PATH_HINT)
 
     @field_validator("secret")
     @classmethod
