@@ -175,7 +175,7 @@ class Presence:
                                           self._id):
                 self._id = random.randint(1, 2**31 - 1)  # noqa: S311 - taken: another
         except BaseException:
-            await conn.close()
+            conn.terminate()  # no await: a cancelled caller may not get to finish one
             raise
         self._conn, self._granted = conn, self._now()
         self._alone_until, self._shared_from, self._load_due = 0.0, None, True

@@ -126,7 +126,22 @@ class FastAsyncpgClient(AsyncpgDBClient):
             return await self._take_owner()
 
     async def _take_owner(self) -> int:
+        closes = self._closes
         conn = await asyncpg.connect(password=self.password, **self._connect_kwargs())
+        try:
+            owner = await self._lock_owner(conn)
+        except BaseException:
+            # A caller given up on (a stop cancels the outbox mid-query) leaves nobody to
+            # close it: 'unclosed connection' when the loop ends. terminate() needs no await.
+            conn.terminate()
+            raise
+        if closes != self._closes:  # closed meanwhile: close() has already run
+            conn.terminate()
+            self._owner_conn = None
+            raise ConnectionError("the database was closed while its number was taken")
+        return owner
+
+    async def _lock_owner(self, conn: asyncpg.Connection) -> int:
         for _ in range(100):
             owner = self.owner or random.randint(1, 2**31 - 1)  # noqa: S311 - an id
             if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", LIVENESS_NS, owner):
@@ -140,7 +155,6 @@ class FastAsyncpgClient(AsyncpgDBClient):
                              "claims now rely on their lease", self.owner)
                 self._owner_conn = conn
                 return self.owner
-        await conn.close()
         raise RuntimeError("no free process number")
 
     async def _open(self, n: int) -> None:

@@ -284,6 +284,43 @@ async def test_a_burst_of_first_users_opens_the_fast_connections_once(
         await close_database(handle)
 
 
+async def test_a_first_user_given_up_while_the_number_is_taken_leaves_nothing_open(
+    pg_database: PgDatabase, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first fast_acquire opens the connection holding the process number, then asks
+    for the lock on it. A stop cancels that caller between the two (the outbox's first pass
+    at the stop of a short-lived app): the connection is closed, not left to the garbage
+    collector ('unclosed connection' in a later test)."""
+    import asyncpg
+    from tortoise.connection import get_connection
+
+    handle = await open_database(await pg_database.fresh(), apply_migrations=False)
+    made: list[asyncpg.Connection] = []
+    real_connect = asyncpg.connect
+    first: asyncio.Task[Any] | None = None
+
+    async def connect_then_give_up(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+        conn = await real_connect(*args, **kwargs)
+        made.append(conn)
+        if len(made) == 1 and first is not None:
+            first.cancel()  # lands in the lock query that follows
+        return conn
+
+    monkeypatch.setattr(asyncpg, "connect", connect_then_give_up)
+    try:
+        client: Any = get_connection("default")
+        first = asyncio.ensure_future(client.fast_acquire())
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert made and made[0].is_closed()
+        monkeypatch.setattr(asyncpg, "connect", real_connect)
+        conn = await client.fast_acquire()  # the next user takes a number afresh
+        assert await conn.fetchval("SELECT 1") == 1
+        client.fast_release(conn)
+    finally:
+        await close_database(handle)
+
+
 async def test_sqlite_checkpoints_run_beside_the_loop(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Automatic checkpoints (an fsync inside some commit, on the loop thread) are off; the
