@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock
-from core.delivery.desks import YIELD_AFTER, Desks
+from core.delivery.desks import Desks
 from core.delivery.fairness import FairBudget
 from core.delivery.queue import Queue
 from core.delivery.ratelimit import Interrupted
@@ -185,10 +185,12 @@ class BudgetHold:
         wait = fair.delay(1)
         if wait <= 0 and not (fair.pressed() and await fair.gives_way(conversation_id)):
             return claimed, False
-        if self._relayer.desks.several and wait > YIELD_AFTER:
-            # Workers are shared by every group: a long wait for this group's budget is
-            # not waited here but in the queue (the relay gives the worker back), so the
-            # other groups' posts go on; the rows come back together, coalesced.
+        patience = self._relayer.desks.patience
+        if patience is not None and wait > patience:
+            # The desks' patience (core.delivery.desks): a longer wait for this group's
+            # budget is not waited here but in the queue (the send raises WaitTooLong and
+            # the worker goes back), so the other groups' posts go on; the rows come back
+            # together, coalesced.
             return claimed, True
         while True:
             if await self._yield_slot(fair, claimed):
