@@ -196,8 +196,9 @@ async def test_readiness_sees_a_stuck_outbox(desk: Desk, start_relay: StartRelay
     await anna.says("first")
     topic = await desk.topic_with("first")
     await readiness(port, 200)
-    # The next copy hangs in the emulator: the message after it waits in its lane.
-    desk.emu.inject_delay("copyMessage", 4, chat_id=desk.group)
+    # The next copy hangs in the emulator: the message after it waits in its lane. Long
+    # enough that a loaded machine still sees the aged row before the copy comes back.
+    desk.emu.inject_delay("copyMessage", 8, chat_id=desk.group)
     await anna.says("second, hanging")
     await anna.says("third, waiting behind it")
     store = ObservationStore()
@@ -216,7 +217,7 @@ async def test_readiness_sees_a_stuck_outbox(desk: Desk, start_relay: StartRelay
     _, text = await get(app, "/metrics", AUTH)
     assert value(text, "relaydesk_outbox_pending", destination="desk") >= 1
     await desk.wait(lambda: any(m.get("text") == "third, waiting behind it"
-                                for m in desk.bot_posts(topic)))
+                                for m in desk.bot_posts(topic)), timeout=20)
     await readiness(port, 200)
     await asyncio.sleep(DB_VALUES_MAX_AGE)  # the database's values are read again
     _, text = await get(app, "/metrics", AUTH)
