@@ -41,29 +41,20 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.common import (
-    OPEN_LIMITS,
-    CopyIndex,
-    RelayProcess,
-    World,
-    calls_by_method,
-    emit,
-    landed,
-    log,
-    pg_database,
-    summary_ms,
-    world,
-)
+from bench.databases import pg_database
 from bench.rate_limited import GROUP_COUNT, limits_for
+from bench.relays import OPEN_LIMITS, RelayProcess
+from bench.report import emit, log, summary_ms
+from bench.world import CopyIndex, World, calls_by_method, landed, world
 
 SECRET = "bench-processes-secret"
 HOOK = "/tg"
 MAX_CONNECTIONS = 40  # Telegram's webhook concurrency, the same for every process count
 READY_TIMEOUT = 180.0
-# "Limits off" as bench.common's OPEN_LIMITS (1 000 per second) keeps up to a second of sends
+# "Limits off" as bench.relays' OPEN_LIMITS (1 000 per second) keeps up to a second of sends
 # in the shared limiter's `rate_slot` rows, and every send counts its keys' rows: ~760 rows
 # read per message in a 1 000-message burst. The same 1 000 per 10 ms is as open and keeps a
-# window of a few rows (`--open-limits wide` for bench.common's).
+# window of a few rows (`--open-limits wide` for bench.relays').
 NARROW_OPEN_LIMITS = ("{private_chat: {count: 1000, per: 10ms}, group: {count: 1000, per: 10ms}, "
                       "bot: {count: 1000, per: 10ms}}")
 
@@ -417,7 +408,7 @@ def main() -> None:
                         help="paced: the group window in seconds (20 sends per window)")
     parser.add_argument("--open-limits", choices=["narrow", "wide"], default="narrow",
                         help="burst: relaydesk's open limits, 1000 per 10 ms (narrow) or per "
-                             "1 s (wide, bench.common's)")
+                             "1 s (wide, bench.relays')")
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
     emit("processes", asyncio.run(run(counts, args.customers, args.messages, args.only,
