@@ -19,7 +19,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, emit, log, wait_quiet
+from bench.common import ROOT
+from bench.report import emit, log, wait_quiet
 
 DBS = ("sqlite", "postgres")
 

@@ -26,8 +26,10 @@ import math
 import time
 from typing import Any
 
-from bench.common import emit, landed, log, peak_mb, relay_arg, running_relay, world
 from bench.rate_limited import GROUP_COUNT, limits_for
+from bench.relays import peak_mb, relay_arg, running_relay
+from bench.report import emit, log
+from bench.world import landed, world
 
 NAMES = ("sales", "tech", "billing")
 UNITS_PER_CUSTOMER = 4  # topic + card + department line + the first message

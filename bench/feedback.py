@@ -22,17 +22,9 @@ import json
 import time
 from typing import Any
 
-from bench.common import (
-    CopyIndex,
-    RelayProcess,
-    World,
-    emit,
-    landed,
-    log,
-    running_relay,
-    summary_ms,
-    world,
-)
+from bench.relays import RelayProcess, running_relay
+from bench.report import emit, log, summary_ms
+from bench.world import CopyIndex, World, landed, world
 from sandbox.telegram import RequestRecord
 
 OFF = "\ncsat: {enabled: false}\nabuse: {enabled: false}\n"

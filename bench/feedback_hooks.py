@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import emit, summary_ms
+from bench.databases import open_database_in_process
+from bench.report import emit, summary_ms
 from core.abuse.bans import Bans
 from core.abuse.flood import Flood, FloodSettings
 from core.canned.templates import SAMPLE, render
@@ -36,10 +36,8 @@ from core.lifecycle import CloseReason, Closure, Lifecycle
 from core.model import Content, Profile
 from core.unit import Transactions, Unit
 from storage.abuse import TortoiseAbuseStore
-from storage.database import close_database, migrate, open_database
 from storage.feedback import TortoiseSurveyStore
 from storage.store import TortoiseStore
-from tests.dbs import PgDatabase
 
 TEMPLATE = "Hello {{ customer.first_name }}! I'm {{ operator.first_name }}. How can I help?"
 
@@ -81,15 +79,7 @@ async def _customers(store: TortoiseStore, transactions: Transactions, count: in
 
 
 async def run(db: str, samples: int) -> dict[str, Any]:
-    pg = None
-    if db == "sqlite":
-        url = f"sqlite://{tempfile.mkdtemp()}/hooks.sqlite3"
-        await migrate(url)
-    else:
-        pg = PgDatabase()
-        url = await pg.fresh()
-    handle = await open_database(url, apply_migrations=False)
-    try:
+    async with open_database_in_process(db, "hooks.sqlite3"):
         store, clock = TortoiseStore(), SystemClock()
         transactions = Transactions(store, clock)
         queue = Queue(store, "-1001")
@@ -143,18 +133,13 @@ async def run(db: str, samples: int) -> dict[str, Any]:
 
         for _ in range(50):  # warm-up
             one_count()
-        result = {
+        return {
             "db": db, "samples": samples,
             "flood_count_per_message": summary_ms(_timed(one_count, samples)),
             "absorbs_checks_per_new_conversation": summary_ms(await absorbs_in_one_unit()),
             "survey_on_close": summary_ms(await _timed_async(survey, samples)),
             "canned_render": summary_ms(_timed(lambda: render(TEMPLATE, SAMPLE), samples)),
         }
-    finally:
-        await close_database(handle)
-        if pg is not None:
-            await pg.drop()
-    return result
 
 
 def main() -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from datetime import timedelta
 from typing import Any
 
-from bench.common import emit, summary_ms
+from bench.databases import open_database_in_process
+from bench.report import emit, summary_ms
 from core.abuse.flood import Flood, FloodSettings
 from core.clock import SystemClock
 from core.delivery.queue import Queue
@@ -26,9 +26,7 @@ from core.intake.service import IntakeService
 from core.model import Content, InboundCustomerMessage, Profile
 from core.unit import Transactions
 from storage.abuse import TortoiseAbuseStore
-from storage.database import close_database, migrate, open_database
 from storage.store import TortoiseStore
-from tests.dbs import PgDatabase
 from tests.parts import Recorder, core_parts
 
 
@@ -58,15 +56,7 @@ class Flooder:
 
 
 async def run(db: str, batch: int, rounds: int) -> dict[str, Any]:
-    pg = None
-    if db == "sqlite":
-        url = f"sqlite://{tempfile.mkdtemp()}/flood.sqlite3"
-        await migrate(url)
-    else:
-        pg = PgDatabase()
-        url = await pg.fresh()
-    handle = await open_database(url, apply_migrations=False)
-    try:
+    async with open_database_in_process(db, "flood.sqlite3"):
         store, clock = TortoiseStore(), SystemClock()
         transactions = Transactions(store, clock, Recorder())
         queue = Queue(store, "-1001")
@@ -86,10 +76,6 @@ async def run(db: str, batch: int, rounds: int) -> dict[str, Any]:
         return {"db": db, "batch": batch, "rounds": rounds,
                 "one_unit_each_per_batch": summary_ms(alone),
                 "in_a_run_per_batch": summary_ms(together)}
-    finally:
-        await close_database(handle)
-        if pg is not None:
-            await pg.drop()
 
 
 def main() -> None:

@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import emit, log, pg_database, pg_settings, summary_ms
+from bench.databases import pg_database, pg_settings
+from bench.report import emit, log, summary_ms
 from core.clock import SystemClock
 from core.delivery.queue import Queue
 from core.intake.service import DeskRef, IntakeService, Outcome

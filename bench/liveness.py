@@ -21,15 +21,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.common import (
-    CopyIndex,
-    emit,
-    landed,
-    log,
-    relay_arg,
-    running_relay,
-    world,
-)
+from bench.relays import relay_arg, running_relay
+from bench.report import emit, log
+from bench.world import CopyIndex, landed, world
 
 TELEGRAM_LIMITS = ("{private_chat: {count: 1, per: 1s}, group: {count: 20, per: 1m}, "
                    "bot: {count: 30, per: 1s}}")

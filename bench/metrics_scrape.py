@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import emit, pg_database, relay_arg, summary_ms
+from bench.databases import pg_database
+from bench.relays import relay_arg
+from bench.report import emit, summary_ms
 from bots.metrics import Metrics
 from storage.base import to_us
 from storage.database import close_database, migrate, open_database

@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import math
 import os
-import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -39,98 +38,40 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from bench.common import (
-    OPEN_LIMITS,
-    CopyIndex,
-    RelayProcess,
-    World,
-    calls_by_method,
-    emit,
-    landed,
-    log,
-    pg_database,
-    summary_ms,
-    world,
-)
+from bench.databases import pg_database
 from bench.rate_limited import GROUP_COUNT, limits_for
+from bench.relays import OPEN_LIMITS, RelayProcess
+from bench.report import emit, log, summary_ms
+from bench.webhook_proxy import RoundRobin, free_ports
+from bench.world import CopyIndex, World, calls_by_method, landed, world
 
 SECRET = "bench-processes-secret"
 HOOK = "/tg"
 MAX_CONNECTIONS = 40  # Telegram's webhook concurrency, the same for every process count
 READY_TIMEOUT = 180.0
-# "Limits off" as bench.common's OPEN_LIMITS (1 000 per second) keeps up to a second of sends
+# "Limits off" as bench.relays' OPEN_LIMITS (1 000 per second) keeps up to a second of sends
 # in the shared limiter's `rate_slot` rows, and every send counts its keys' rows: ~760 rows
 # read per message in a 1 000-message burst. The same 1 000 per 10 ms is as open and keeps a
-# window of a few rows (`--open-limits wide` for bench.common's).
+# window of a few rows (`--open-limits wide` for bench.relays').
 NARROW_OPEN_LIMITS = ("{private_chat: {count: 1000, per: 10ms}, group: {count: 1000, per: 10ms}, "
                       "bot: {count: 1000, per: 10ms}}")
 
 
-class RoundRobin:
-    """Each webhook request to the next process in turn; no answer makes it 502, so the
-    emulator sends the update again (as a reverse proxy in front of the processes would)."""
+class TimedRoundRobin(RoundRobin):
+    """The proxy, keeping when each customer update was taken and how long its webhook call
+    took."""
 
     def __init__(self, ports: Sequence[int]) -> None:
-        self.ports = list(ports)
-        self._next = 0
-        self.port = 0
-        self.forwarded: Counter[int] = Counter()
-        self.statuses: Counter[int] = Counter()  # webhook answers by HTTP status
+        super().__init__(ports)
         # (answered at, seconds it took) of customers' updates taken (the group's service
         # messages, e.g. a topic created, come as updates too: left out)
         self.answers: list[tuple[float, float]] = []
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/{path:.*}", self._forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        return f"http://127.0.0.1:{self.port}"
-
-    async def _forward(self, request: web.Request) -> web.Response:
-        assert self._session is not None
-        port = self.ports[self._next % len(self.ports)]
-        self._next += 1
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() in ("content-type", "x-telegram-bot-api-secret-token")}
-        body = await request.read()
-        started = time.monotonic()
-        try:
-            async with self._session.post(f"http://127.0.0.1:{port}{request.path}",
-                                          data=body, headers=headers) as got:
-                answer = await got.read()
-                self.statuses[got.status] += 1
-                if got.status == 200:
-                    self.forwarded[port] += 1
-                    now = time.monotonic()
-                    if b'"type": "private"' in body or b'"type":"private"' in body:
-                        self.answers.append((now, now - started))
-                return web.Response(status=got.status, body=answer)
-        except aiohttp.ClientError:
-            return web.Response(status=502)
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [int(sock.getsockname()[1]) for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports
+    def taken(self, port: int, body: bytes, started: float) -> None:
+        now = time.monotonic()
+        if b'"type": "private"' in body or b'"type":"private"' in body:
+            self.answers.append((now, now - started))
 
 
 async def _ready(port: int, relay: RelayProcess) -> None:
@@ -150,10 +91,10 @@ async def _ready(port: int, relay: RelayProcess) -> None:
 
 @contextlib.asynccontextmanager
 async def cluster(w: World, count: int, limits: str, db_url: str, workdir: Path
-                  ) -> AsyncIterator[tuple[list[RelayProcess], RoundRobin]]:
+                  ) -> AsyncIterator[tuple[list[RelayProcess], TimedRoundRobin]]:
     """`count` webhook-mode relaydesk processes on `db_url` behind a round-robin proxy."""
-    ports = _free_ports(count)
-    proxy = RoundRobin(ports)
+    ports = free_ports(count)
+    proxy = TimedRoundRobin(ports)
     public = await proxy.start()
     relays = []
     for index, port in enumerate(ports):
@@ -291,8 +232,8 @@ def _check(w: World, tag: str, customers: int, per_customer: int) -> dict[str, i
             "customers_split_across_topics": split, "customers_out_of_order": disorder}
 
 
-async def _run_load(w: World, relays: Sequence[RelayProcess], proxy: RoundRobin, db_url: str,
-                    tag: str, customers: int, per_customer: int, wait_s: float
+async def _run_load(w: World, relays: Sequence[RelayProcess], proxy: TimedRoundRobin,
+                    db_url: str, tag: str, customers: int, per_customer: int, wait_s: float
                     ) -> dict[str, Any]:
     index = CopyIndex(w.emu)
     index.scan()
@@ -417,7 +358,7 @@ def main() -> None:
                         help="paced: the group window in seconds (20 sends per window)")
     parser.add_argument("--open-limits", choices=["narrow", "wide"], default="narrow",
                         help="burst: relaydesk's open limits, 1000 per 10 ms (narrow) or per "
-                             "1 s (wide, bench.common's)")
+                             "1 s (wide, bench.relays')")
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
     emit("processes", asyncio.run(run(counts, args.customers, args.messages, args.only,

@@ -37,19 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    RESULTS,
-    CopyIndex,
-    World,
-    emit,
-    landed,
-    pg_database,
-    relay_arg,
-    relaydesk_config,
-    running_relay,
-    summary_ms,
-    world,
-)
+from bench.common import RESULTS
+from bench.databases import pg_database
+from bench.relays import relay_arg, relaydesk_config, running_relay
+from bench.report import emit, summary_ms
+from bench.world import CopyIndex, World, landed, world
 
 # ---- sql: metering tortoise in-process -------------------------------------------------------
 

@@ -23,17 +23,9 @@ import math
 import time
 from typing import Any
 
-from bench.common import (
-    CopyIndex,
-    calls_by_method,
-    emit,
-    landed,
-    log,
-    peak_mb,
-    relay_arg,
-    running_relay,
-    world,
-)
+from bench.relays import peak_mb, relay_arg, running_relay
+from bench.report import emit, log
+from bench.world import CopyIndex, calls_by_method, landed, world
 
 GROUP_COUNT = 20
 

@@ -34,20 +34,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import (
-    CopyIndex,
-    RelayProcess,
-    World,
-    calls_by_method,
-    emit,
-    landed,
-    log,
-    peak_mb,
-    relay_arg,
-    running_relay,
-    summary_ms,
-    world,
-)
+from bench.relays import RelayProcess, peak_mb, relay_arg, running_relay
+from bench.report import emit, log, summary_ms
+from bench.world import CopyIndex, World, calls_by_method, landed, world
 from sandbox.telegram import RequestRecord
 
 

@@ -17,7 +17,8 @@ import subprocess
 import time
 from typing import Any
 
-from bench.common import PYTHON, RESULTS, ROOT, emit, log, wait_quiet
+from bench.common import PYTHON, RESULTS, ROOT
+from bench.report import emit, log, wait_quiet
 
 DBS = ("sqlite", "postgres")
 

@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import emit, log, pg_database, summary_ms
+from bench.databases import pg_database
+from bench.report import emit, log, summary_ms
 from core.clock import FrozenClock
 from core.delivery.queue import Queue
 from core.sla.hours import WorkingHours

@@ -35,9 +35,10 @@ import statistics
 import time
 from typing import Any
 
-from bench import common
-from bench.common import World, emit, log, peak_mb, relay_arg, running_relay, world
 from bench.rate_limited import limits_for
+from bench.relays import peak_mb, relay_arg, running_relay
+from bench.report import emit, log
+from bench.world import World, world
 
 GROUP_COUNT = 20
 GROUP_SEND = ("createForumTopic", "sendMessage", "copyMessage", "sendPhoto")
@@ -146,22 +147,13 @@ async def run(relay_kind: str, mode: str, *, window: float = 60.0, customers: in
     arrivals = spread * window / 60
     surge = mode == "after"
     minimum = (math.ceil(customers / GROUP_COUNT) - 1) * group_window
-    original = common.relaydesk_config
-
-    def config(*args: Any, **kw: Any) -> str:
-        return original(*args, **kw).replace(common.OUTBOX,
-                                             _outbox(customers if surge else 0, surge))
-
-    common.relaydesk_config = config
-    try:
-        async with world() as w:
-            w.emu.set_rate_limits(True, private=limits["private"], group=limits["group"],
-                                  bot=limits["bot"])
-            async with running_relay(relay_kind, w, limits=yaml) as relay:
-                return await _surge(relay, w, mode, customers, per_customer, arrivals,
-                                    group_window, minimum, idle_samples, yaml, limits)
-    finally:
-        common.relaydesk_config = original
+    outbox = _outbox(customers if surge else 0, surge)
+    async with world() as w:
+        w.emu.set_rate_limits(True, private=limits["private"], group=limits["group"],
+                              bot=limits["bot"])
+        async with running_relay(relay_kind, w, limits=yaml, outbox=outbox) as relay:
+            return await _surge(relay, w, mode, customers, per_customer, arrivals,
+                                group_window, minimum, idle_samples, yaml, limits)
 
 
 async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: int,

@@ -27,16 +27,9 @@ import socket
 import time
 from typing import Any
 
-from bench.common import (
-    CopyIndex,
-    emit,
-    landed,
-    log,
-    relay_arg,
-    running_relay,
-    summary_ms,
-    world,
-)
+from bench.relays import relay_arg, running_relay
+from bench.report import emit, log, summary_ms
+from bench.world import CopyIndex, landed, world
 from sandbox.vk import ControlError, VkEmulator
 
 OPEN_VK_RATE = "{count: 1000, per: 1s}"

@@ -31,7 +31,9 @@ from typing import Any
 import aiohttp
 
 from adapters.web.tokens import VisitorTokens
-from bench.common import PYTHON, ROOT, emit, log, pg_database, summary_ms
+from bench.common import PYTHON, ROOT
+from bench.databases import pg_database
+from bench.report import emit, log, summary_ms
 from bots.app import App
 from bots.config import load_config_text
 from sandbox.telegram import TelegramEmulator

@@ -20,8 +20,10 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import CopyIndex, World, emit, log, relay_arg, running_relay, summary_ms, world
 from bench.relay_latency import _customer_to_topic
+from bench.relays import relay_arg, running_relay
+from bench.report import emit, log, summary_ms
+from bench.world import CopyIndex, World, world
 
 SECRET = "bench-webhook-secret"
 

@@ -21,12 +21,12 @@ from bots.config_models import (
     Config,
     LoggingConfig,
     OperatorsConfig,
-    OutboxConfig,
     RateLimit,
     StorageConfig,
     TelegramConfig,
     TelegramLimits,
 )
+from bots.config_outbox import OutboxConfig
 from bots.config_secrets import redact_url
 from bots.config_validation import issues_from_validation
 from bots.config_yaml import read_yaml

@@ -1,7 +1,7 @@
 """The config file's sections as frozen pydantic models (unknown keys are rejected).
 
-The `service` section is in ``bots.config_service``, the shared field types in
-``bots.config_types``.
+The `service` section is in ``bots.config_service``, the `outbox` section in
+``bots.config_outbox``, the shared field types in ``bots.config_types``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bots.config_feedback import (
 )
 from bots.config_http import HttpConfig
 from bots.config_max import MaxConfig
+from bots.config_outbox import OutboxConfig
 from bots.config_secrets import echo
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
@@ -45,7 +46,6 @@ from bots.config_vk import (
 )
 from bots.config_web import WebConfig
 from bots.config_webhook import TelegramWebhookConfig, public_url_problem, webhook_problem
-from bots.durations import format_duration
 
 TOKEN_HINT = (
     "get a token from @BotFather in Telegram, or run `relaydesk sandbox --demo` to try "
@@ -261,7 +261,7 @@ class VkConfig(Section):
         return self.token.get_secret_value().strip()
 
 
-# --- operators, outbox, logging ------------------------------------------------------------
+# --- operators, logging ---------------------------------------------------------------------
 
 
 class OperatorsConfig(Section):
@@ -284,45 +284,6 @@ class OperatorsConfig(Section):
                 "makes it a supergroup with a new id starting with -100) and use that id"
             )
         raise issue("must be a supergroup id (starts with -100)", hint)
-
-
-class OutboxConfig(Section):
-    """Delivery workers: retries, backoff and album buffering."""
-
-    max_attempts: Int = Field(default=10, ge=1, le=100)
-    album_wait: Duration = Field(
-        default=timedelta(seconds=1), ge=timedelta(0), le=timedelta(minutes=1)
-    )
-    workers: Int = Field(default=8, ge=1, le=64)
-    backoff_base: Duration = Field(
-        default=timedelta(seconds=1), gt=timedelta(0), le=timedelta(hours=1)
-    )
-    backoff_max: Duration = Field(
-        default=timedelta(minutes=5), gt=timedelta(0), le=timedelta(days=1)
-    )
-    # How long a claimed delivery belongs to this process without a heartbeat; after a
-    # crash its rows are due again this long after the last heartbeat (PostgreSQL).
-    lease: Duration = Field(
-        default=timedelta(seconds=30), ge=timedelta(seconds=1), le=timedelta(minutes=10)
-    )
-    # Surge (core/delivery/spares.py, first_post.py): topics made ahead while the group's
-    # budget is idle (in each group with its own budget), and a new conversation's first
-    # post carrying the card; 0: neither. A few by default: a burst of new customers costs
-    # one send each instead of two.
-    spare_topics: Int = Field(default=3, ge=0, le=500)
-    # A customer's texts held while the group's budget is spent go out as one post, and
-    # customers waiting for a first answer go first.
-    coalesce: bool = True
-
-    @model_validator(mode="after")
-    def _check_backoff(self) -> OutboxConfig:
-        if self.backoff_base > self.backoff_max:
-            raise issue(
-                f"must not be longer than backoff_max ({format_duration(self.backoff_max)})",
-                "backoff starts at backoff_base and doubles up to backoff_max",
-                field_name="backoff_base",
-            )
-        return self
 
 
 class LoggingConfig(Section):

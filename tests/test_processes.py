@@ -9,19 +9,16 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
 
+from bench.webhook_proxy import RoundRobin, free_ports
 from sandbox.telegram import TelegramEmulator
-from sandbox.telegram.webhooks import SECRET_HEADER
 from tests.dbs import PgDatabase
 from tests.harness import FAST_LIMITS, TOKEN, Desk
 
@@ -187,62 +184,17 @@ async def test_a_second_process_on_one_sqlite_file_is_refused(
     assert "PostgreSQL" in second.stderr
 
 
-class RoundRobin:
-    """A small reverse proxy: each webhook request to the next process in turn; a process
-    that does not answer makes it 502, so Telegram sends the update again."""
+class UpdateKeepingRoundRobin(RoundRobin):
+    """The proxy, keeping each update taken with the port of the process that took it."""
 
     def __init__(self, ports: list[int]) -> None:
-        self.ports = ports
-        self._next = 0
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
+        super().__init__(ports)
         # (the port that answered 200, the update) of each update taken
         self.accepted: list[tuple[int, dict[str, Any]]] = []
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/{path:.*}", self.forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._session = aiohttp.ClientSession()
-        return f"http://127.0.0.1:{self.port}"
-
-    async def forward(self, request: web.Request) -> web.Response:
-        assert self._session is not None
-        port = self.ports[self._next % len(self.ports)]
-        self._next += 1
-        body = await request.read()
-        try:
-            async with self._session.post(
-                    f"http://127.0.0.1:{port}{request.path}", data=body,
-                    headers={k: v for k, v in request.headers.items()
-                             if k.lower() in ("content-type", SECRET_HEADER.lower())}) as answer:
-                if answer.status == 200:
-                    with contextlib.suppress(ValueError):
-                        self.accepted.append((port, json.loads(body)))
-                return web.Response(status=answer.status, body=await answer.read())
-        except aiohttp.ClientError:
-            return web.Response(status=502)
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [int(sock.getsockname()[1]) for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports
+    def taken(self, port: int, body: bytes, started: float) -> None:
+        with contextlib.suppress(ValueError):
+            self.accepted.append((port, json.loads(body)))
 
 
 async def test_three_webhook_processes_behind_a_proxy_one_killed_in_a_burst(
@@ -251,8 +203,8 @@ async def test_three_webhook_processes_behind_a_proxy_one_killed_in_a_burst(
     emu.options.webhook_allow_http = True
     emu.options.webhook_retry_delay = 0.1
     emu.set_rate_limits(enabled=True, private=(5, 0.5), group=(10, 1.0), bot=(30, 1.0))
-    ports = _free_ports(3)
-    proxy = RoundRobin(ports)
+    ports = free_ports(3)
+    proxy = UpdateKeepingRoundRobin(ports)
     public = await proxy.start()
     try:
         config = write_config(
@@ -307,8 +259,8 @@ async def test_an_album_split_over_three_webhook_processes_is_one_album(
     emu: TelegramEmulator = desk.emu
     emu.options.webhook_allow_http = True
     emu.options.webhook_retry_delay = 0.1
-    ports = _free_ports(3)
-    proxy = RoundRobin(ports)
+    ports = free_ports(3)
+    proxy = UpdateKeepingRoundRobin(ports)
     public = await proxy.start()
     try:
         config = write_config(
@@ -355,7 +307,7 @@ def album_copies(desk: Desk, topic: int) -> list[dict[str, object]]:
     return [m for m in desk.bot_posts(topic) if m.get("media_group_id")]
 
 
-def takers(proxy: RoundRobin, chat_id: int, message_ids: set[int]) -> set[int]:
+def takers(proxy: UpdateKeepingRoundRobin, chat_id: int, message_ids: set[int]) -> set[int]:
     """The ports of the processes that took these messages of a chat."""
     return {port for port, update in proxy.accepted
             if update.get("message", {}).get("chat", {}).get("id") == chat_id

@@ -1,5 +1,5 @@
 """A large FAQ for the speed benchmark: the two labelled FAQs plus generated entries (kept
-apart from bench.common, so the memory probe's process imports nothing else)."""
+apart from bench.report, so the memory probe's process imports nothing else)."""
 
 from __future__ import annotations
 

@@ -22,19 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    CopyIndex,
-    RelayProcess,
-    World,
-    emit,
-    landed,
-    log,
-    peak_mb,
-    running_relay,
-    summary_ms,
-    world,
-)
 from bench.faq import HERE
+from bench.relays import RelayProcess, peak_mb, running_relay
+from bench.report import emit, log, summary_ms
+from bench.world import CopyIndex, World, landed, world
 from sandbox.telegram import RequestRecord
 
 QUESTIONS = ("парковка?", "сколько стоит абонемент на месяц", "какой пароль от wifi?",

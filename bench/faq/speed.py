@@ -17,9 +17,9 @@ import sys
 import time
 from typing import Any
 
-from bench.common import emit, summary_ms
 from bench.faq import HERE, load_messages
 from bench.faq.generated import big_faq
+from bench.report import emit, summary_ms
 
 
 def _memory_probe(size: int) -> dict[str, float]:
