@@ -40,10 +40,11 @@ from typing import Any
 import aiohttp
 
 from bench.databases import pg_database
+from bench.ports import free_ports
 from bench.rate_limited import GROUP_COUNT, limits_for
 from bench.relays import OPEN_LIMITS, RelayProcess
 from bench.report import emit, log, summary_ms
-from bench.webhook_proxy import RoundRobin, free_ports
+from bench.webhook_proxy import RoundRobin
 from bench.world import CopyIndex, World, calls_by_method, landed, world
 
 SECRET = "bench-processes-secret"

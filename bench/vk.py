@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import time
 from typing import Any
 
+from bench.ports import free_port
 from bench.relays import relay_arg, running_relay
 from bench.report import emit, log, summary_ms
 from bench.world import CopyIndex, landed, world
@@ -56,12 +56,6 @@ def callback_section(club: Any, port: int) -> str:
              confirmation: {club.confirmation_code}}}
 http: {{listen: "127.0.0.1:{port}", public_url: "http://127.0.0.1:{port}"}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _sent_to_desk(w: Any, text: str) -> Any:

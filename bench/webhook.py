@@ -14,24 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import time
 from typing import Any
 
 import aiohttp
 
+from bench.ports import free_port
 from bench.relay_latency import _customer_to_topic
 from bench.relays import relay_arg, running_relay
 from bench.report import emit, log, summary_ms
 from bench.world import CopyIndex, World, world
 
 SECRET = "bench-webhook-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _scrape_forever(port: int, times: list[float]) -> None:
@@ -47,7 +41,7 @@ async def _scrape_forever(port: int, times: list[float]) -> None:
 
 
 async def _one(kind: str, mode: str, samples: int, warmup: int) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     http = "" if mode == "polling" else \
         f"http: {{listen: '127.0.0.1:{port}', public_url: 'http://127.0.0.1:{port}'}}\n"
     telegram = "" if mode != "webhook" else (

@@ -5,7 +5,6 @@ handler (bench.common)."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -74,14 +73,3 @@ class RoundRobin:
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` local ports nothing listens on (yet), all different."""
-    socks = [socket.socket() for _ in range(count)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [int(sock.getsockname()[1]) for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import pytest
 
@@ -12,13 +11,6 @@ from bots.startup import StartupRetry
 
 # Pauses of a few tens of milliseconds: the tests see several tries without waiting long.
 FAST_RETRY = StartupRetry(base=0.02, cap=0.1)
-
-
-def free_port() -> int:
-    """A local port nothing listens on (yet)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def retry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -12,12 +12,13 @@ import aiohttp
 import asyncpg
 import pytest
 
+from bench.ports import free_port
 from bots.app import App
 from bots.health import OUTBOX_STUCK
 from bots.metrics import DB_VALUES_MAX_AGE
 from storage.observe import ObservationStore
 from tests.harness import Desk, StartRelay
-from tests.test_webhook import free_port, start_webhook_relay
+from tests.test_webhook import start_webhook_relay
 
 HTTP = "http: {listen: '127.0.0.1:0', metrics_token: 'scrape-me'}"
 AUTH = {"Authorization": "Bearer scrape-me"}

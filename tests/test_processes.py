@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from bench.webhook_proxy import RoundRobin, free_ports
+from bench.ports import free_ports
+from bench.webhook_proxy import RoundRobin
 from sandbox.telegram import TelegramEmulator
 from tests.dbs import PgDatabase
 from tests.harness import FAST_LIMITS, TOKEN, Desk

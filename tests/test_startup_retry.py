@@ -22,11 +22,12 @@ from aiohttp import web
 from adapters.telegram.session import BotApiSession
 from adapters.telegram.startup import DeskSetupError, check_desk
 from adapters.unreachable import ServerUnreachable
+from bench.ports import free_port
 from bots.app import App
 from bots.startup import StartupRetry
 from sandbox.telegram import TelegramEmulator
 from tests.harness import TOKEN, WAIT, Desk, relay_config
-from tests.late_start import FAST_RETRY, free_port, retry_lines, until_retried
+from tests.late_start import FAST_RETRY, retry_lines, until_retried
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,6 @@ committed, and an event VK sends again is stored once."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import aiohttp
 import pytest
 
 from adapters.vk.callback import VkCallback
+from bench.ports import free_port
 from bots.app import App, StartupError
 from bots.leading import VK_POLLING
 from sandbox.vk import ControlError
@@ -26,12 +26,6 @@ __all__ = ["pg_url", "processes"]  # fixtures used below
 SECRET = "relaydeskVkCallbackSecret42"
 PATH = "/vk/hook"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def callback_config(vk: VkSide, port: int, confirmation: str | None = None) -> str:

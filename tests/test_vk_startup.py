@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bench.ports import free_port
 from bots.app import App, StartupError
 from sandbox.vk import Community, VkEmulator
 from tests.harness import WAIT, Desk, relay_config
-from tests.late_start import FAST_RETRY, free_port, retry_lines, until_retried
+from tests.late_start import FAST_RETRY, retry_lines, until_retried
 from tests.vk_harness import VK_TOKEN, VkSide
 
 

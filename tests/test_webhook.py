@@ -3,24 +3,18 @@ server with the secret header and pushes again whatever was not answered 200."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import aiohttp
 import pytest
 
+from bench.ports import free_port
 from bots.app import App
 from tests.config_cases import load, make, only_problem
 from tests.harness import Desk, StartRelay
 
 SECRET = "s3cret-Token_for-tests"
 HOOK = "/telegram/hook"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
