@@ -36,34 +36,39 @@ def relay_config(db_url: str, api: str, chat_id: int, admins: list[int] | None =
     return load_config_text(text, source="test-config.yaml", env={})
 
 
+# The `outbox:` keys of every test relay, as YAML text. Surge handling is off (it is on by
+# default): tests count topics, posts and Bot API calls exactly; the surge tests turn it on
+# themselves.
+TEST_OUTBOX = {"album_wait": "300ms", "backoff_base": "100ms", "backoff_max": "1s",
+               "spare_topics": "0", "coalesce": "false"}
+
+
 def relay_config_text(db_url: str, api: str, chat_id: int, admins: list[int] | None = None,
                       extra: str = "", limits: str = FAST_LIMITS,
-                      telegram: dict[str, Any] | None = None) -> str:
-    # More `telegram:` keys (e.g. webhook mode), written as JSON, which YAML reads.
-    more_telegram = "".join(f"\n  {key}: {json.dumps(value)}"
-                            for key, value in (telegram or {}).items())
+                      telegram: dict[str, Any] | None = None,
+                      outbox: dict[str, Any] | None = None) -> str:
+    """A test relay's config file; `telegram` and `outbox` change or add keys of those
+    sections (e.g. webhook mode), `extra` adds sections."""
+    telegram_keys = {"poll_timeout": "1s", "request_timeout": "10s", "limits": limits}
     return f"""
 storage:
   url: "{db_url}"
 telegram:
   token: "{TOKEN}"
-  api_server: "{api}"
-  poll_timeout: 1s
-  request_timeout: 10s
-  limits: {limits}{more_telegram}
+  api_server: "{api}"{_section_keys(telegram_keys, telegram)}
 operators:
   chat_id: {chat_id}
   admins: {admins or []}
-outbox:
-  album_wait: 300ms
-  backoff_base: 100ms
-  backoff_max: 1s
-  # Surge handling off (it is on by default): tests count topics, posts and Bot API
-  # calls exactly; the surge tests turn it on themselves.
-  spare_topics: 0
-  coalesce: false
+outbox:{_section_keys(TEST_OUTBOX, outbox)}
 {extra}
 """
+
+
+def _section_keys(defaults: dict[str, str], changes: dict[str, Any] | None) -> str:
+    """A section's key lines: `defaults` (YAML text) with `changes` over them or added,
+    written as JSON, which YAML reads."""
+    keys = {**defaults, **{key: json.dumps(value) for key, value in (changes or {}).items()}}
+    return "".join(f"\n  {key}: {value}" for key, value in keys.items())
 
 
 @dataclass

@@ -11,26 +11,19 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.harness import FAST_LIMITS, TOKEN, Desk
+from tests.harness import Desk, relay_config_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _write_config(path: Path, db_url: str, api: str, chat_id: int, extra: str = "") -> None:
-    path.write_text(
-        f"""storage: {{url: "{db_url}"}}
-telegram:
-  token: "{TOKEN}"
-  api_server: "{api}"
-  poll_timeout: 1s
-  limits: {FAST_LIMITS}
-operators: {{chat_id: {chat_id}}}
-outbox: {{album_wait: 200ms, backoff_base: 100ms, backoff_max: 1s, lease: 3s,
-          spare_topics: 0, coalesce: false}}
-logging: {{level: WARNING}}
-{extra}""",
-        encoding="utf-8",
-    )
+def _write_config(path: Path, db_url: str, api: str, chat_id: int, extra: str = "",
+                  lease: str = "3s") -> None:
+    """The config of a relay run as a subprocess: a short lease (rows a killed process
+    claimed are sent again soon), the default request timeout, warnings only in its log."""
+    path.write_text(relay_config_text(db_url, api, chat_id, extra="logging: {level: WARNING}\n"
+                                      + extra, telegram={"request_timeout": "30s"},
+                                      outbox={"album_wait": "200ms", "lease": lease}),
+                    encoding="utf-8")
 
 
 async def _start(config: Path, log: Path) -> asyncio.subprocess.Process:

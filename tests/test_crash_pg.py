@@ -40,8 +40,7 @@ async def test_a_killed_process_rows_are_sent_by_the_other_within_seconds(
 ) -> None:
     url = await pg_database.fresh()
     config, log = tmp_path / "config.yaml", tmp_path / "relaydesk.log"
-    _write_config(config, url, desk.emu.base_url, desk.group)
-    config.write_text(config.read_text().replace("lease: 3s", "lease: 30s"))
+    _write_config(config, url, desk.emu.base_url, desk.group, lease="30s")
     # Every post into the group takes 300 ms: sends are on the wire when A is killed.
     desk.emu.inject_delay("*", 0.3, None, chat_id=desk.group)
     b = App(relay_config(url, desk.emu.base_url, desk.group))  # the default lease: 30 s

@@ -21,7 +21,7 @@ from bench.ports import free_ports
 from bench.webhook_proxy import RoundRobin
 from sandbox.telegram import TelegramEmulator
 from tests.dbs import PgDatabase
-from tests.harness import FAST_LIMITS, TOKEN, Desk
+from tests.harness import FAST_LIMITS, Desk, relay_config_text
 
 ROOT = Path(__file__).resolve().parents[1]
 LEADS_POLLING = "now leads telegram-polling"
@@ -69,25 +69,9 @@ TIGHT = ("{private_chat: {count: 5, per: 500ms}, group: {count: 10, per: 1s}, "
 
 
 def write_config(path: Path, db_url: str, api: str, group: int, limits: str = FAST_LIMITS,
-                 extra: str = "", telegram: str = "") -> Path:
-    path.write_text(f"""
-storage:
-  url: "{db_url}"
-telegram:
-  token: "{TOKEN}"
-  api_server: "{api}"
-  poll_timeout: 1s
-  request_timeout: 10s
-  limits: {limits}{telegram}
-operators:
-  chat_id: {group}
-outbox:
-  album_wait: 300ms
-  backoff_base: 100ms
-  backoff_max: 1s
-  spare_topics: 0  # surge handling off: the tests count topics and sends exactly
-  coalesce: false
-{extra}""")
+                 extra: str = "", telegram: dict[str, Any] | None = None) -> Path:
+    path.write_text(relay_config_text(db_url, api, group, extra=extra, limits=limits,
+                                      telegram=telegram))
     return path
 
 
@@ -211,8 +195,8 @@ async def test_three_webhook_processes_behind_a_proxy_one_killed_in_a_burst(
         config = write_config(
             tmp_path / "relaydesk.yaml", pg_url, emu.base_url, desk.group, TIGHT,
             extra=f"http: {{listen: '127.0.0.1:${{RELAYDESK_PORT}}', public_url: '{public}'}}",
-            telegram="\n  mode: webhook\n  webhook: {path: /hook, secret: burst-secret, "
-                     "max_connections: 8}")
+            telegram={"mode": "webhook", "webhook": {"path": "/hook", "secret": "burst-secret",
+                                                     "max_connections": 8}})
         for index, port in enumerate(ports):
             processes.append(Process(config, f"w{index}", {"RELAYDESK_PORT": str(port)}))
             processes[-1].start()
@@ -267,7 +251,7 @@ async def test_an_album_split_over_three_webhook_processes_is_one_album(
         config = write_config(
             tmp_path / "relaydesk.yaml", pg_url, emu.base_url, desk.group,
             extra=f"http: {{listen: '127.0.0.1:${{RELAYDESK_PORT}}', public_url: '{public}'}}",
-            telegram="\n  mode: webhook\n  webhook: {path: /hook, secret: album-secret}")
+            telegram={"mode": "webhook", "webhook": {"path": "/hook", "secret": "album-secret"}})
         for index, port in enumerate(ports):
             processes.append(Process(config, f"a{index}", {"RELAYDESK_PORT": str(port)}))
             processes[-1].start()
