@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from bots.config_errors import issue
-from bots.config_secrets import echo
-from bots.config_types import Duration, Section, reject_bool
+from bots.config_types import Duration, RateLimit, Section, api_server_url
 
 TOKEN_HINT = ("the bot's token from the MAX partner platform (business.max.ru → Chat bots → "
               "Integration → Get token); e.g. token: ${MAX_TOKEN}")
@@ -34,13 +32,6 @@ CA_HINT = ("the PEM file of the Russian Trusted Root CA (MAX's certificate chain
            "e.g. /etc/ssl/certs/russian_trusted_root_ca.pem")
 SECRET_HINT = "5-256 characters of a-z, A-Z, 0-9, _ and -, e.g. secret: ${MAX_WEBHOOK_SECRET}"
 REFUSED_HOSTS = frozenset({"platform-api.max.ru", "botapi.max.ru"})
-
-
-class MaxRate(Section):
-    """At most ``count`` requests per ``per`` window."""
-
-    count: Annotated[int, BeforeValidator(reject_bool), Field(gt=0)]
-    per: Duration = Field(gt=timedelta(0))
 
 
 class MaxWebhookConfig(Section):
@@ -74,7 +65,7 @@ class MaxConfig(Section):
     api_server: str = "https://platform-api2.max.ru"
     mode: Literal["polling", "webhook"] = "polling"
     webhook: MaxWebhookConfig = MaxWebhookConfig()
-    rate: MaxRate = MaxRate(count=30, per=timedelta(seconds=1))
+    rate: RateLimit = RateLimit(count=30, per=timedelta(seconds=1))
     poll_timeout: Duration = Field(
         default=timedelta(seconds=30), ge=timedelta(0), le=timedelta(seconds=90))
     request_timeout: Duration = Field(
@@ -86,11 +77,7 @@ class MaxConfig(Section):
     @field_validator("api_server")
     @classmethod
     def _check_api_server(cls, value: str) -> str:
-        server = value.strip().rstrip("/")
-        parts = urlsplit(server)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise issue(f"must be an http:// or https:// URL, got "
-                        f"{echo(('max', 'api_server'), value)}", SERVER_HINT)
+        server, parts = api_server_url(value, "max", SERVER_HINT)
         if (parts.hostname or "") in REFUSED_HOSTS:
             raise issue(f"{parts.hostname} is refused by MAX", SERVER_HINT)
         return server

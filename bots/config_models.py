@@ -30,22 +30,25 @@ from bots.config_feedback import (
 from bots.config_http import HttpConfig
 from bots.config_max import MaxConfig
 from bots.config_outbox import OutboxConfig
-from bots.config_secrets import echo
 from bots.config_selfservice import FaqEntryConfig, SelfServiceConfig, check_unique_ids
 from bots.config_service import ServiceConfig
 from bots.config_storage import STORAGE_HINT, StorageConfig
-from bots.config_types import Duration, Int, Section, UserId, reject_bool
+from bots.config_types import Duration, Int, RateLimit, Section, UserId, api_server_url
+from bots.config_vk import (
+    CALLBACK_HINT,
+    VkCallbackConfig,
+    normal_vk_mode,
+)
 from bots.config_vk import (
     MODE_HINT as VK_MODE_HINT,
 )
-from bots.config_vk import (
-    VkCallbackConfig,
-    callback_problem,
-    normal_vk_mode,
-    vk_public_url_problem,
-)
 from bots.config_web import WebConfig
-from bots.config_webhook import TelegramWebhookConfig, public_url_problem, webhook_problem
+from bots.config_webhook import (
+    WEBHOOK_HINT,
+    TelegramWebhookConfig,
+    public_url_problem,
+    route_problem,
+)
 
 TOKEN_HINT = (
     "get a token from @BotFather in Telegram, or run `relaydesk sandbox --demo` to try "
@@ -108,13 +111,6 @@ def _check_mode(value: object) -> object:
     return _lower(value)
 
 
-class RateLimit(Section):
-    """At most ``count`` requests per ``per`` window."""
-
-    count: Annotated[int, BeforeValidator(reject_bool), Field(gt=0)]
-    per: Duration = Field(gt=timedelta(0))
-
-
 class TelegramLimits(Section):
     """Telegram's documented send limits; tests shrink the windows."""
 
@@ -156,22 +152,18 @@ class TelegramConfig(Section):
     @field_validator("api_server")
     @classmethod
     def _check_api_server(cls, value: str) -> str:
-        server = value.strip().rstrip("/")
-        parts = urlsplit(server)
-        if _TOKEN_IN_PATH.search(parts.path):
+        # Checked first: the URL of a pasted request may be no URL at all ("http//…").
+        if _TOKEN_IN_PATH.search(urlsplit(value.strip()).path):
             raise issue(
                 "must not contain the bot token",
                 "put only the server address here, e.g. https://api.telegram.org; "
                 "the token goes in telegram.token",
             )
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            shown = echo(("telegram", "api_server"), value)
-            raise issue(f"must be an http:// or https:// URL, got {shown}")
-        return server
+        return api_server_url(value, "telegram")[0]
 
     @model_validator(mode="after")
     def _check_webhook(self) -> TelegramConfig:
-        problem = webhook_problem(self.mode, self.webhook)
+        problem = route_problem("telegram", "webhook", self.mode, self.webhook, WEBHOOK_HINT)
         if problem is not None:
             raise problem
         return self
@@ -217,11 +209,7 @@ class VkConfig(Section):
     @field_validator("api_server")
     @classmethod
     def _check_api_server(cls, value: str) -> str:
-        server = value.strip().rstrip("/")
-        parts = urlsplit(server)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            shown = echo(("vk", "api_server"), value)
-            raise issue(f"must be an http:// or https:// URL, got {shown}")
+        server, parts = api_server_url(value, "vk")
         if parts.path.rstrip("/").endswith("/method"):
             raise issue("must be the server only, without /method", "e.g. https://api.vk.ru")
         return server
@@ -243,7 +231,7 @@ class VkConfig(Section):
         if self.group_id is None:
             raise issue("is required when vk is enabled", PATH_HINTS["vk.group_id"],
                         field_name="group_id")
-        problem = callback_problem(self.mode, self.callback)
+        problem = route_problem("vk", "callback", self.mode, self.callback, CALLBACK_HINT)
         if problem is not None:
             raise problem
         return self
@@ -349,13 +337,12 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _check_public_url(self) -> Config:
-        problem = public_url_problem(self.telegram.mode,
-                                     self.http is not None and self.http.public_url is not None)
-        if problem is not None:
-            raise problem
+        has_public_url = self.http is not None and self.http.public_url is not None
         vk_mode = self.vk.mode if self.vk is not None and self.vk.enabled else None
-        problem = vk_public_url_problem(
-            vk_mode, self.http is not None and self.http.public_url is not None)
+        problem = (public_url_problem("webhook mode", self.telegram.mode, "webhook",
+                                      has_public_url)
+                   or public_url_problem("vk.mode callback", vk_mode, "callback",
+                                         has_public_url))
         if problem is not None:
             raise problem
         return self

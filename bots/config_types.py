@@ -1,15 +1,18 @@
-"""What every config section shares: the ``Section`` base and strict field types (whole
-numbers that refuse true/false, Telegram user ids, human-written durations).
+"""What every config section shares: the ``Section`` base, strict field types (whole
+numbers that refuse true/false, Telegram user ids, human-written durations), a rate limit
+and the check of a platform's API server address.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import SplitResult, urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from bots.config_errors import issue, kind_of
+from bots.config_secrets import echo
 from bots.durations import DURATION_HINT, DurationError, parse_duration
 
 
@@ -47,3 +50,20 @@ class Section(BaseModel):
     """A config section: unknown keys are refused, and the loaded values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateLimit(Section):
+    """At most ``count`` requests per ``per`` window."""
+
+    count: Annotated[int, BeforeValidator(reject_bool), Field(gt=0)]
+    per: Duration = Field(gt=timedelta(0))
+
+
+def api_server_url(value: str, section: str, hint: str | None = None) -> tuple[str, SplitResult]:
+    """`<section>.api_server` without a trailing slash, and its parts: an http(s) URL."""
+    server = value.strip().rstrip("/")
+    parts = urlsplit(server)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise issue(f"must be an http:// or https:// URL, got "
+                    f"{echo((section, 'api_server'), value)}", hint)
+    return server, parts

@@ -18,9 +18,8 @@ import re
 
 from pydantic import SecretStr, field_validator
 
-from bots.config_errors import issue
 from bots.config_types import Section
-from bots.config_webhook import url_path
+from bots.config_webhook import matched_secret, url_path
 
 MODE_HINT = ("long_poll (the default) needs no public address; callback needs vk.callback "
              "and http.public_url")
@@ -29,6 +28,7 @@ SECRET_HINT = ("1-50 characters of A-Z, a-z and 0-9 (VK's limit for the secret k
 CONFIRMATION_HINT = ("the string VK shows under \"String to be returned\" in the community's "
                      "Manage → API usage → Callback API (e.g. 1a2b3c4d)")
 PATH_HINT = "a path on the http server starting with /, e.g. /vk/callback"
+CALLBACK_HINT = "add vk.callback with `secret:` and `confirmation:`"
 _SECRET = re.compile(r"[A-Za-z0-9]{1,50}")
 _CONFIRMATION = re.compile(r"[A-Za-z0-9]{1,64}")
 
@@ -56,34 +56,10 @@ class VkCallbackConfig(Section):
     @field_validator("secret")
     @classmethod
     def _check_secret(cls, value: SecretStr) -> SecretStr:
-        secret = value.get_secret_value().strip()
-        if not _SECRET.fullmatch(secret):
-            raise issue("is not a secret key VK accepts", SECRET_HINT)
-        return SecretStr(secret)
+        return matched_secret(value, _SECRET, "is not a secret key VK accepts", SECRET_HINT)
 
     @field_validator("confirmation")
     @classmethod
     def _check_confirmation(cls, value: SecretStr) -> SecretStr:
-        code = value.get_secret_value().strip()
-        if not _CONFIRMATION.fullmatch(code):
-            raise issue("does not look like VK's confirmation string", CONFIRMATION_HINT)
-        return SecretStr(code)
-
-
-def callback_problem(mode: str, callback: VkCallbackConfig | None) -> Exception | None:
-    """`vk.callback` is required in callback mode (the secret has no safe default)."""
-    if mode == "callback" and callback is None:
-        return issue("is required when vk.mode is callback",
-                     "add vk.callback with `secret:` and `confirmation:`",
-                     field_name="callback")
-    return None
-
-
-def vk_public_url_problem(mode: str | None, has_public_url: bool) -> Exception | None:
-    """VK needs the address it reaches us at: `http.public_url`."""
-    if mode == "callback" and not has_public_url:
-        return issue("vk.mode callback needs http.listen and http.public_url",
-                     "add an `http:` section with public_url, the https address your "
-                     "reverse proxy serves (e.g. https://support.example.com)",
-                     field_name="http")
-    return None
+        return matched_secret(value, _CONFIRMATION, "does not look like VK's confirmation string",
+                              CONFIRMATION_HINT)

@@ -1,5 +1,7 @@
 """config.yaml's `telegram.webhook:`: how Telegram pushes updates when `telegram.mode` is
-`webhook` (the route lives on the shared `http:` server).
+`webhook` (the route lives on the shared `http:` server). The rules every pushed route
+shares (its path, its secret's shape, the sections it needs) are here too; VK's callback
+(``bots.config_vk``) uses them.
 
 ```yaml
 telegram:
@@ -23,6 +25,7 @@ from bots.config_types import Int, Section
 SECRET_HINT = ("1-256 characters of A-Z, a-z, 0-9, _ and -; e.g. the output of "
                "`openssl rand -hex 32`, kept in an environment variable")
 PATH_HINT = "a path on the http server starting with /, e.g. /telegram/webhook"
+WEBHOOK_HINT = "add telegram.webhook with at least `secret:`"
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
 
@@ -32,6 +35,15 @@ def url_path(value: str, hint: str) -> str:
     if not _PATH.fullmatch(value.strip()):
         raise issue(f"must be a URL path, got {value!r}", hint)
     return value.strip()
+
+
+def matched_secret(value: SecretStr, pattern: re.Pattern[str], message: str,
+                   hint: str) -> SecretStr:
+    """A secret the platform accepts (stripped): `message` when it does not fit `pattern`."""
+    secret = value.get_secret_value().strip()
+    if not pattern.fullmatch(secret):
+        raise issue(message, hint)
+    return SecretStr(secret)
 
 
 class TelegramWebhookConfig(Section):
@@ -49,24 +61,25 @@ class TelegramWebhookConfig(Section):
     @field_validator("secret")
     @classmethod
     def _check_secret(cls, value: SecretStr) -> SecretStr:
-        secret = value.get_secret_value().strip()
-        if not _SECRET.fullmatch(secret):
-            raise issue("is not a valid webhook secret", SECRET_HINT)
-        return SecretStr(secret)
+        return matched_secret(value, _SECRET, "is not a valid webhook secret", SECRET_HINT)
 
 
-def webhook_problem(mode: str, webhook: TelegramWebhookConfig | None) -> Exception | None:
-    """`telegram.webhook` is required in webhook mode (the secret has no safe default)."""
-    if mode == "webhook" and webhook is None:
-        return issue("is required when telegram.mode is webhook",
-                     "add telegram.webhook with at least `secret:`", field_name="webhook")
+def route_problem(platform: str, push_mode: str, mode: str | None, route: Section | None,
+                  hint: str) -> Exception | None:
+    """In push mode (`telegram.mode: webhook`, `vk.mode: callback`) the route's section of
+    that name is required: its secret has no safe default."""
+    if mode == push_mode and route is None:
+        return issue(f"is required when {platform}.mode is {push_mode}", hint,
+                     field_name=push_mode)
     return None
 
 
-def public_url_problem(mode: str, has_public_url: bool) -> Exception | None:
-    """Telegram needs the address it reaches us at: `http.public_url`."""
-    if mode == "webhook" and not has_public_url:
-        return issue("webhook mode needs http.listen and http.public_url",
+def public_url_problem(pushed: str, mode: str | None, push_mode: str,
+                       has_public_url: bool) -> Exception | None:
+    """A platform pushing to us (`pushed`: how the message names its mode) needs the address
+    it reaches us at: `http.public_url`."""
+    if mode == push_mode and not has_public_url:
+        return issue(f"{pushed} needs http.listen and http.public_url",
                      "add an `http:` section with public_url, the https address your "
                      "reverse proxy serves (e.g. https://support.example.com)",
                      field_name="http")
