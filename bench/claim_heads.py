@@ -20,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import emit, pg_database, relay_arg, summary_ms
+from bench.databases import pg_database
+from bench.relays import relay_arg
+from bench.report import emit, summary_ms
 from core.model import DESK
 from storage.base import to_us
 from storage.database import close_database, migrate, open_database
