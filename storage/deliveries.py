@@ -175,15 +175,18 @@ class DeliveryRepository(TortoiseBase):
             # Select and mark in one statement. The candidates are fenced off by their
             # LIMIT, then each lane's advisory lock is tried: a lane whose lock another
             # claimer holds is skipped (see migration 0005), and a head claimed meanwhile
-            # fails the UPDATE's own `status = 'pending'` recheck. The CTE (volatile: run
-            # once) keeps the planner from running the candidates' look once per pending
-            # row, as it did for `id IN (…)` when its statistics were behind a burst.
+            # fails the UPDATE's own `status = 'pending'` recheck. Planned from statistics
+            # that say pending rows are few (a new database, an ANALYZE at a quiet time),
+            # `id IN (…)` ran the candidates' look once per pending row, and a plain
+            # recheck walked `delivery_due_idx` through every pending row: the CTE
+            # (volatile, so run once) and `IS TRUE` (not indexable) leave the primary key.
             heads = query.replace(f"SELECT d.*, {_MORE} AS more", "SELECT d.id, d.lane", 1)
             rows = await self._raw(
                 f"WITH locked AS (SELECT h.id FROM ({heads}) h"
                 " WHERE pg_try_advisory_xact_lock(hashtextextended(h.lane, 0)))"
                 f" UPDATE delivery SET status = 'sending', lease_us = ?, owner = {OWNER}"
-                " FROM locked WHERE delivery.id = locked.id AND delivery.status = 'pending'"
+                " FROM locked WHERE delivery.id = locked.id"
+                " AND (delivery.status = 'pending') IS TRUE"
                 f" RETURNING delivery.*, {_MORE.replace('d.', 'delivery.')} AS more",
                 [*values, to_us(lease_until)],
             )
