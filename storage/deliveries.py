@@ -46,11 +46,15 @@ _MORE = ("EXISTS (SELECT 1 FROM delivery f WHERE f.lane = d.lane AND f.status = 
          " AND f.id > d.id)")
 
 
-# A row ahead of delivery `d` in its lane: an earlier pending one, or one in flight anywhere
-# in the lane (a row born claimed by intake can be in flight while an earlier row, committed
+# Delivery `d` is its lane's head: no earlier pending row and no row in flight anywhere in
+# the lane (a row born claimed by intake can be in flight while an earlier row, committed
 # later by a concurrent transaction, is pending: the lane is somebody's until it is done).
-_AHEAD = ("SELECT 1 FROM delivery e WHERE e.lane = d.lane AND (e.status = 'sending'"
-          " OR (e.status = 'pending' AND e.id < d.id))")
+# Two probes, each bounded by `delivery_lane_idx` (lane, status, id): one `OR` of the two
+# read every row of the lane, its delivered history included.
+_HEAD = (" AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
+         " AND e.status = 'sending')"
+         " AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.lane = d.lane"
+         " AND e.status = 'pending' AND e.id < d.id)")
 
 
 # PostgreSQL: the claiming process's number, from its connection (migration 0007).
@@ -150,19 +154,20 @@ class DeliveryRepository(TortoiseBase):
         """Claim the due first rows of lanes nobody works on (FIFO per lane, across
         processes: a lane whose first row is `sending` is somebody's)."""
         values: list[Any] = [target, to_us(now)]
+        # The target's pending rows in id order (`delivery_queue_idx`, 0026) until `limit`
+        # heads are found: a look reads the rows queued ahead of them, not the whole
+        # backlog. `+` keeps SQLite's planner off `delivery_due_idx`, whose range it would
+        # read in full and sort.
         query = (
             f"SELECT d.*, {_MORE} AS more FROM delivery d WHERE d.target = ? AND"
-            " d.status = 'pending' AND d.due_us <= ?"
+            " d.status = 'pending' AND +d.due_us <= ?"
         )
         if exclude_lanes:
             # Excluded in SQL, not after: a row locked here (and then not taken) would make
             # this process's own lane task skip it and overtake it.
             query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
             values += sorted(exclude_lanes)
-        query += (
-            f" AND NOT EXISTS ({_AHEAD})"
-            " ORDER BY d.id LIMIT ?"
-        )
+        query += f"{_HEAD} ORDER BY d.id LIMIT ?"
         values.append(limit)
         if lease_until is None:  # the only process on this database: nothing to mark
             return [_delivery_raw(r) for r in await self._raw(query, values)]
@@ -170,15 +175,20 @@ class DeliveryRepository(TortoiseBase):
             # Select and mark in one statement. The candidates are fenced off by their
             # LIMIT, then each lane's advisory lock is tried: a lane whose lock another
             # claimer holds is skipped (see migration 0005), and a head claimed meanwhile
-            # fails the UPDATE's own `status = 'pending'` recheck.
+            # fails the UPDATE's own `status = 'pending'` recheck. Planned from statistics
+            # that say pending rows are few (a new database, an ANALYZE at a quiet time),
+            # `id IN (…)` ran the candidates' look once per pending row, and a plain
+            # recheck walked `delivery_due_idx` through every pending row: the CTE
+            # (volatile, so run once) and `IS TRUE` (not indexable) leave the primary key.
             heads = query.replace(f"SELECT d.*, {_MORE} AS more", "SELECT d.id, d.lane", 1)
             rows = await self._raw(
-                f"UPDATE delivery SET status = 'sending', lease_us = ?, owner = {OWNER}"
-                " WHERE status = 'pending'"
-                f" AND id IN (SELECT h.id FROM ({heads}) h"
+                f"WITH locked AS (SELECT h.id FROM ({heads}) h"
                 " WHERE pg_try_advisory_xact_lock(hashtextextended(h.lane, 0)))"
-                f" RETURNING *, {_MORE.replace('d.', 'delivery.')} AS more",
-                [to_us(lease_until), *values],
+                f" UPDATE delivery SET status = 'sending', lease_us = ?, owner = {OWNER}"
+                " FROM locked WHERE delivery.id = locked.id"
+                " AND (delivery.status = 'pending') IS TRUE"
+                f" RETURNING delivery.*, {_MORE.replace('d.', 'delivery.')} AS more",
+                [*values, to_us(lease_until)],
             )
             return sorted((_delivery_raw(r) for r in rows), key=lambda d: d.id)
         async with self.transaction():
@@ -315,19 +325,23 @@ class DeliveryRepository(TortoiseBase):
         in lanes in flight, do not count: waking for them would spin), among `targets`
         (None: all)."""
         values: list[Any] = []
-        query = "SELECT MIN(d.due_us) AS due FROM delivery d WHERE d.status = 'pending'"
-        if targets is not None:
-            if not targets:
-                return None
-            query += f" AND d.target IN ({_marks(targets)})"
+        if targets is None:
+            names = "SELECT DISTINCT target FROM delivery WHERE status = 'pending'"
+        elif not targets:
+            return None
+        else:
+            names = " UNION ALL ".join("SELECT CAST(? AS TEXT) AS target" for _ in targets)
             values += list(targets)
+        excluded = ""
         if exclude_lanes:
-            query += f" AND d.lane NOT IN ({', '.join('?' for _ in exclude_lanes)})"
-            values += sorted(exclude_lanes)
-        query += (
-            f" AND NOT EXISTS ({_AHEAD})"
+            excluded = f" AND d.lane NOT IN ({_marks(sorted(exclude_lanes))})"
+        # Per target, its pending rows in due order (`delivery_due_idx`) until the first
+        # head: a look reads the rows due before it, not the whole backlog.
+        rows = await self._raw(
+            "SELECT MIN((SELECT d.due_us FROM delivery d WHERE d.status = 'pending'"
+            f" AND d.target = t.target{excluded}{_HEAD} ORDER BY d.due_us LIMIT 1)) AS due"
+            f" FROM ({names}) t", [*sorted(exclude_lanes or ()), *values],
         )
-        rows = await self._raw(query, values)
         due = rows[0]["due"] if rows else None
         return from_us(due) if due is not None else None
 
@@ -343,7 +357,7 @@ class DeliveryRepository(TortoiseBase):
         if exclude_lanes:
             query += f" AND d.lane NOT IN ({_marks(sorted(exclude_lanes))})"
             values += sorted(exclude_lanes)
-        query += f" AND NOT EXISTS ({_AHEAD}) ORDER BY d.due_us LIMIT ?"
+        query += f"{_HEAD} ORDER BY d.due_us LIMIT ?"
         values.append(limit)
         return [_delivery_raw(r) for r in await self._raw(query, values)]
 
