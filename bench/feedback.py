@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from bench.common import (
@@ -42,8 +43,31 @@ from sandbox.telegram import RequestRecord
 
 # The separate flood sender's connections: enough to keep the emulator taking messages
 # back to back, few enough that relaydesk's calls are served between them.
-SENDER_CONNECTIONS = 4
+SENDER_CONNECTIONS = 2
+# Messages per request: an HTTP request costs the emulator ~5x what making the message does,
+# so one a request would spread the flood over ~0.2 s instead of queueing it at once.
+SENDER_BATCH = 10
 SENDERS = ("process", "in_process")
+
+
+@dataclass(frozen=True)
+class FloodSender:
+    """Where the flood is made ("process" or "in_process"); the separate process's
+    connections and messages per request."""
+
+    where: str = "process"
+    connections: int = SENDER_CONNECTIONS
+    batch: int = SENDER_BATCH
+
+    def describe(self) -> str:
+        if self.where == "in_process":
+            return "the emulator's own process (in-process user_send, 50 at a time)"
+        each = ("POST /_control/user_send, one message a request" if self.batch <= 1 else
+                f"POST /_control/user_send_many, {self.batch} messages a request")
+        return (f"a separate process, {each}, over {self.connections} keep-alive "
+                "connections, each sending its next as soon as the last is taken")
+
+
 OFF = "\ncsat: {enabled: false}\nabuse: {enabled: false}\n"
 ON = """
 canned:
@@ -168,17 +192,16 @@ async def _latency(kind: str, extra: str, samples: int, warmup: int, customers: 
 
 
 async def _flood(kind: str, extra: str, samples: int, warmup: int, customers: int,
-                 flood: int, sender: tuple[str, int]) -> dict[str, Any]:
-    """`sender`: where the flood is made ("process" or "in_process"), and the separate
-    process's connections."""
+                 flood: int, sender: FloodSender) -> dict[str, Any]:
     async with world() as w, running_relay(kind, w, extra_config=extra) as relay:
         warm, _ = await _opened(w, relay, customers)
         quiet = (await _to_topics(w, relay, warm, warmup + samples))[warmup:]
         flooder = w.customer("Flooder")
         await w.emu.user_send(flooder, flooder.id, text="flood start")
         process = None
-        if sender[0] == "process":
-            process = await FloodProcess.ready(w.emu.base_url, flooder.id, flood, sender[1])
+        if sender.where == "process":
+            process = await FloodProcess.ready(w.emu.base_url, flooder.id, flood,
+                                               sender.connections, sender.batch)
         try:
             started = time.monotonic()
             task = asyncio.create_task(
@@ -195,7 +218,7 @@ async def _flood(kind: str, extra: str, samples: int, warmup: int, customers: in
         posts = sum(_messages_posted(r) for r in w.emu.requests if r.ok and r.time >= started
                     and str(r.chat_id) == str(w.group))
         return _flood_result(quiet, during, starts, started, {
-            "flood_messages": flood, "flood_sent_by": _sent_by(sender),
+            "flood_messages": flood, "flood_sent_by": sender.describe(),
             "flood_sent_in_s": round(sent_in, 3),
             "flood_confirmed_in_s": round(confirmed_in, 3),
             "group_messages_after_flood_start": posts,
@@ -213,13 +236,6 @@ def _flood_result(quiet: list[float], during: list[float], starts: list[float],
                 for t0, s in zip(starts, during, strict=True)
                 if s * 1000 > 2 * quiet_ms["p99_ms"]],
             "p99_ratio": round(during_ms["p99_ms"] / quiet_ms["p99_ms"], 2)}
-
-
-def _sent_by(sender: tuple[str, int]) -> str:
-    if sender[0] == "process":
-        return (f"a separate process, POST /_control/user_send over {sender[1]} keep-alive "
-                "connections, each sending its next as soon as the last is taken")
-    return "the emulator's own process (in-process user_send, 50 at a time)"
 
 
 async def _flood_by(process: FloodProcess, flood: int) -> float:
@@ -255,11 +271,12 @@ async def _all_confirmed(w: World, relay: RelayProcess, flooding: asyncio.Task[f
 
 async def run(kind: str, samples: int, warmup: int, customers: int, first: int,
               rounds: int, flood: int, only_flood: bool = False,
-              sender: tuple[str, int] = ("process", SENDER_CONNECTIONS)) -> dict[str, Any]:
+              sender: FloodSender = FloodSender()) -> dict[str, Any]:
     result: dict[str, Any] = {"relay": kind, "params": {
         "samples_per_round": samples, "warmup": warmup, "customers": customers,
         "first": first, "rounds": rounds, "flood": flood, "rate_limits": "off",
-        "flood_sender": sender[0], "flood_sender_connections": sender[1]}}
+        "flood_sender": sender.where, "flood_sender_connections": sender.connections,
+        "flood_sender_batch": sender.batch}}
     if not only_flood:
         await _latencies(result, kind, samples, warmup, customers, first, rounds)
     for name, extra in (("on", ON), ("off", OFF)):
@@ -306,11 +323,14 @@ def main() -> None:
                              "(the bench before, for comparison)")
     parser.add_argument("--flood-connections", type=int, default=SENDER_CONNECTIONS,
                         help="the separate sender's connections")
+    parser.add_argument("--flood-batch", type=int, default=SENDER_BATCH,
+                        help="the separate sender's messages per request")
     args = parser.parse_args()
     name = f"feedback-flood-{args.relay}" if args.only_flood else f"feedback-{args.relay}"
     emit(name, asyncio.run(run(
         args.relay, args.samples, args.warmup, args.customers, args.first, args.rounds,
-        args.flood, args.only_flood, (args.flood_sender, args.flood_connections))))
+        args.flood, args.only_flood,
+        FloodSender(args.flood_sender, args.flood_connections, args.flood_batch))))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ customer's messages to the Telegram emulator over HTTP."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.flood_sender import FloodProcess
 from sandbox.telegram import TelegramEmulator
 
@@ -12,11 +14,13 @@ def _texts_from(emu: TelegramEmulator, user: int) -> list[str]:
             if u.get("message", {}).get("chat", {}).get("id") == user]
 
 
-async def test_every_message_reaches_the_bot_api_queue_once(tg: TelegramEmulator) -> None:
+@pytest.mark.parametrize("batch", [1, 7])  # 7: user_send_many, the last request short
+async def test_every_message_reaches_the_bot_api_queue_once(tg: TelegramEmulator,
+                                                            batch: int) -> None:
     emu = tg
     emu.add_bot("1:flood-sender-token", username="flood_bot")
     flooder = emu.add_user(first_name="Flooder")
-    sender = await FloodProcess.ready(emu.base_url, int(flooder.id), 60, 3)
+    sender = await FloodProcess.ready(emu.base_url, int(flooder.id), 60, 3, batch)
     try:
         result = await sender.go()
     finally:
