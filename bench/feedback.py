@@ -11,7 +11,11 @@ survey-comment checks run there), and with them on, `/t hello` → the customer'
 
 Flood (capabilities on, and off for comparison): other customers' customer → topic latency
 while one customer sends `--flood` messages as fast as the emulator takes them, against the
-same samples without the flood. Prints JSON and keeps it in bench/results/feedback-<relay>.json.
+same samples without the flood. The flood comes from its own process over HTTP
+(bench/flood_sender.py), as a customer's client would send it: made in the benchmark's
+process, where the emulator lives, it kept the emulator from answering relaydesk while the
+flood was being made (`--flood-sender in_process` keeps that way, for comparison). Prints JSON
+and keeps it in bench/results/feedback-<relay>.json.
 """
 
 from __future__ import annotations
@@ -20,12 +24,41 @@ import argparse
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from bench.flood_sender import FloodProcess
 from bench.relays import RelayProcess, running_relay
 from bench.report import emit, log, summary_ms
 from bench.world import CopyIndex, World, landed, world
 from sandbox.telegram import RequestRecord
+
+# The separate flood sender's connections: enough to keep the emulator taking messages
+# back to back, few enough that relaydesk's calls are served between them.
+SENDER_CONNECTIONS = 2
+# Messages per request: an HTTP request costs the emulator ~5x what making the message does,
+# so one a request would spread the flood over ~0.2 s instead of queueing it at once.
+SENDER_BATCH = 10
+SENDERS = ("process", "in_process")
+
+
+@dataclass(frozen=True)
+class FloodSender:
+    """Where the flood is made ("process" or "in_process"); the separate process's
+    connections and messages per request."""
+
+    where: str = "process"
+    connections: int = SENDER_CONNECTIONS
+    batch: int = SENDER_BATCH
+
+    def describe(self) -> str:
+        if self.where == "in_process":
+            return "the emulator's own process (in-process user_send, 50 at a time)"
+        each = ("POST /_control/user_send, one message a request" if self.batch <= 1 else
+                f"POST /_control/user_send_many, {self.batch} messages a request")
+        return (f"a separate process, {each}, over {self.connections} keep-alive "
+                "connections, each sending its next as soon as the last is taken")
+
 
 OFF = "\ncsat: {enabled: false}\nabuse: {enabled: false}\n"
 ON = """
@@ -151,41 +184,67 @@ async def _latency(kind: str, extra: str, samples: int, warmup: int, customers: 
 
 
 async def _flood(kind: str, extra: str, samples: int, warmup: int, customers: int,
-                 flood: int) -> dict[str, Any]:
+                 flood: int, sender: FloodSender) -> dict[str, Any]:
     async with world() as w, running_relay(kind, w, extra_config=extra) as relay:
         warm, _ = await _opened(w, relay, customers)
         quiet = (await _to_topics(w, relay, warm, warmup + samples))[warmup:]
         flooder = w.customer("Flooder")
         await w.emu.user_send(flooder, flooder.id, text="flood start")
-        started = time.monotonic()
-
-        async def flooding() -> float:
-            for start in range(0, flood, 50):
-                await asyncio.gather(*(w.emu.user_send(flooder, flooder.id, text=f"f {n}")
-                                       for n in range(start, min(start + 50, flood))))
-            return time.monotonic()
-
-        task = asyncio.create_task(flooding())
-        confirmed = asyncio.create_task(_all_confirmed(w, relay, task, flooder.id))
-        starts: list[float] = []
-        during = await _to_topics(w, relay, warm, samples, starts)
-        sent_in = await task - started
-        confirmed_in = await confirmed - started
+        process = None
+        if sender.where == "process":
+            process = await FloodProcess.ready(w.emu.base_url, flooder.id, flood,
+                                               sender.connections, sender.batch)
+        try:
+            started = time.monotonic()
+            task = asyncio.create_task(
+                _flood_by(process, flood) if process else _flood_in_process(w, flooder, flood))
+            confirmed = asyncio.create_task(_all_confirmed(w, relay, task, flooder.id))
+            starts: list[float] = []
+            during = await _to_topics(w, relay, warm, samples, starts)
+            sent_in = await task - started
+            confirmed_in = await confirmed - started
+        finally:
+            if process:
+                await process.close()
         await asyncio.sleep(3)  # the combined posts
         posts = sum(_messages_posted(r) for r in w.emu.requests if r.ok and r.time >= started
                     and str(r.chat_id) == str(w.group))
-        quiet_ms, during_ms = summary_ms(quiet), summary_ms(during)
-        return {"quiet": quiet_ms, "during_flood": during_ms,
-                "flood_messages": flood, "flood_sent_in_s": round(sent_in, 2),
-                "flood_confirmed_in_s": round(confirmed_in, 3),
-                # (start after the flood began in s, latency in ms) of each sample over 2x
-                # the quiet p99: what the flood costs others, and when.
-                "samples_over_2x_quiet_p99": [
-                    [round(t0 - started, 3), round(s * 1000, 1)]
-                    for t0, s in zip(starts, during, strict=True)
-                    if s * 1000 > 2 * quiet_ms["p99_ms"]],
-                "group_messages_after_flood_start": posts,
-                "p99_ratio": round(during_ms["p99_ms"] / quiet_ms["p99_ms"], 2)}
+        return _flood_result(quiet, during, starts, started, {
+            "flood_messages": flood, "flood_sent_by": sender.describe(),
+            "flood_sent_in_s": round(sent_in, 3),
+            "flood_confirmed_in_s": round(confirmed_in, 3),
+            "group_messages_after_flood_start": posts,
+            **({"flood_sender_cpu_s": round(process.result["cpu_s"], 3)} if process else {})})
+
+
+def _flood_result(quiet: list[float], during: list[float], starts: list[float],
+                  started: float, flood: dict[str, Any]) -> dict[str, Any]:
+    quiet_ms, during_ms = summary_ms(quiet), summary_ms(during)
+    return {"quiet": quiet_ms, "during_flood": during_ms, **flood,
+            # (start after the flood began in s, latency in ms) of each sample over 2x
+            # the quiet p99: what the flood costs others, and when.
+            "samples_over_2x_quiet_p99": [
+                [round(t0 - started, 3), round(s * 1000, 1)]
+                for t0, s in zip(starts, during, strict=True)
+                if s * 1000 > 2 * quiet_ms["p99_ms"]],
+            "p99_ratio": round(during_ms["p99_ms"] / quiet_ms["p99_ms"], 2)}
+
+
+async def _flood_by(process: FloodProcess, flood: int) -> float:
+    """The separate sender's flood; when its last message was taken (monotonic)."""
+    result = await process.go()
+    if result["sent"] != flood:
+        raise RuntimeError(f"the flood sender sent {result['sent']} of {flood}")
+    return result["last_answer"]
+
+
+async def _flood_in_process(w: World, flooder: Any, flood: int) -> float:
+    """The flood made by the emulator's own process, 50 sends at a time (the bench before
+    the separate sender: that process is busy making it while relaydesk waits on it)."""
+    for start in range(0, flood, 50):
+        await asyncio.gather(*(w.emu.user_send(flooder, flooder.id, text=f"f {n}")
+                               for n in range(start, min(start + 50, flood))))
+    return time.monotonic()
 
 
 async def _all_confirmed(w: World, relay: RelayProcess, flooding: asyncio.Task[float],
@@ -203,10 +262,13 @@ async def _all_confirmed(w: World, relay: RelayProcess, flooding: asyncio.Task[f
 
 
 async def run(kind: str, samples: int, warmup: int, customers: int, first: int,
-              rounds: int, flood: int, only_flood: bool = False) -> dict[str, Any]:
+              rounds: int, flood: int, only_flood: bool = False,
+              sender: FloodSender = FloodSender()) -> dict[str, Any]:
     result: dict[str, Any] = {"relay": kind, "params": {
         "samples_per_round": samples, "warmup": warmup, "customers": customers,
-        "first": first, "rounds": rounds, "flood": flood, "rate_limits": "off"}}
+        "first": first, "rounds": rounds, "flood": flood, "rate_limits": "off",
+        "flood_sender": sender.where, "flood_sender_connections": sender.connections,
+        "flood_sender_batch": sender.batch}}
     if not only_flood:
         await _latencies(result, kind, samples, warmup, customers, first, rounds)
     for name, extra in (("on", ON), ("off", OFF)):
@@ -214,7 +276,7 @@ async def run(kind: str, samples: int, warmup: int, customers: int, first: int,
         # Enough customers that the samples themselves stay under the flood limit
         # (20 per 10 s each): ~9 messages per customer over both phases.
         result[f"flood_{name}"] = await _flood(kind, extra, samples, warmup,
-                                               max(customers, 50), flood)
+                                               max(customers, 50), flood, sender)
     return result
 
 
@@ -247,11 +309,20 @@ def main() -> None:
     parser.add_argument("--only-flood", action="store_true",
                         help="skip the latency part: the flood runs only (kept apart, in "
                              "bench/results/feedback-flood-<relay>.json)")
+    parser.add_argument("--flood-sender", choices=SENDERS, default="process",
+                        help="where the flood is made: a separate process posting to the "
+                             "emulator over HTTP (default), or the emulator's own process "
+                             "(the bench before, for comparison)")
+    parser.add_argument("--flood-connections", type=int, default=SENDER_CONNECTIONS,
+                        help="the separate sender's connections")
+    parser.add_argument("--flood-batch", type=int, default=SENDER_BATCH,
+                        help="the separate sender's messages per request")
     args = parser.parse_args()
     name = f"feedback-flood-{args.relay}" if args.only_flood else f"feedback-{args.relay}"
     emit(name, asyncio.run(run(
         args.relay, args.samples, args.warmup, args.customers, args.first, args.rounds,
-        args.flood, args.only_flood)))
+        args.flood, args.only_flood,
+        FloodSender(args.flood_sender, args.flood_connections, args.flood_batch))))
 
 
 if __name__ == "__main__":

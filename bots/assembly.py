@@ -309,7 +309,9 @@ class Assembly:
         http = self._http(p, c)
         if p.max is not None:
             await p.max.prepare(c.store, c.intake, self.clock, c.presses, http)
-        dp = Dispatcher()
+        # No handler keeps FSM state; aiogram's FSM middleware would still resolve a state
+        # context for every update (~20 us of its ~90 us dispatch, in process).
+        dp = Dispatcher(disable_fsm=True)
         dp["intake"], dp["commands"], dp["presses"] = c.intake, c.commands, c.presses
         dp["orphans"] = OrphanTopics(c.store, c.transactions, c.queue)
         dp.include_router(desk_router(cfg.operators.chat_id, groups))

@@ -32,6 +32,7 @@ class ControlApi(ControlRoutes):
             "create_supergroup": self._create_supergroup,
             "add_member": self._add_member,
             "user_send": self._user_send,
+            "user_send_many": self._user_send_many,
             "user_send_media": self._user_send_media,
             "user_edit": self._user_edit,
             "user_delete": self._user_delete,
@@ -135,6 +136,16 @@ class ControlApi(ControlRoutes):
             body.get("entities"),
             bot=self._bot(body),
         )
+
+    async def _user_send_many(self, body: dict[str, Any]) -> Any:
+        """One person's texts, one message each, in order: a flood from another process
+        without an HTTP request per message; other requests are served between them."""
+        texts = body["texts"]
+        if not isinstance(texts, list):
+            raise ValueError("texts must be a list")
+        user, chat, bot = int(body["user_id"]), int(body["chat_id"]), self._bot(body)
+        sent = [await self.emu.user_send(user, chat, str(text), bot=bot) for text in texts]
+        return {"message_ids": [msg["message_id"] for msg in sent]}
 
     async def _user_send_media(self, body: dict[str, Any]) -> Any:
         known = {"user_id", "chat_id", "kind", "caption", "media_group_id", "thread_id"}

@@ -840,6 +840,22 @@ async def test_http_control_mirror(
     assert status == 400 and "missing field" in body["error"]
 
 
+async def test_http_control_user_send_many(emu: TelegramEmulator, bot: Bot) -> None:
+    status, body = await raw_post(emu, "/_control/add_user", json={"first_name": "Flooder"})
+    user_id = body["result"]["id"]
+    status, body = await raw_post(emu, "/_control/user_send_many", json={
+        "user_id": user_id, "chat_id": user_id, "texts": ["one", "two", "three"]})
+    assert status == 200 and len(body["result"]["message_ids"]) == 3
+    updates = await bot.get_updates(timeout=0)
+    assert [u.message.text for u in updates if u.message] == ["one", "two", "three"]
+    assert [u.message.message_id for u in updates if u.message] == \
+        body["result"]["message_ids"]
+
+    status, body = await raw_post(emu, "/_control/user_send_many", json={
+        "user_id": user_id, "chat_id": user_id, "texts": "one"})
+    assert status == 400 and "texts must be a list" in body["error"]
+
+
 async def test_wait_for_reports_recent_calls_on_timeout(
     emu: TelegramEmulator, bot: Bot, group: int
 ) -> None:
