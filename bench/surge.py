@@ -108,7 +108,7 @@ def _visible_at(w: World, since: int, markers: dict[int, tuple[int, int]]
     return found
 
 
-async def _idle_latency(w: World, samples: int) -> dict[str, float]:
+async def _idle_latency(w: World, samples: int, window: float) -> dict[str, float]:
     emu = w.emu
     user = w.customer("Idle")
     await emu.user_send(user, user.id, text="idle-warm")
@@ -129,7 +129,9 @@ async def _idle_latency(w: World, samples: int) -> dict[str, float]:
                     return r.time + r.duration
             return None
 
-        await emu.wait_for(lambda: landed() is not None, 30, "idle copy")
+        # 40 posts in a second are over the group's 20 a window: a sample may wait a
+        # window (a minute at full size) for its place.
+        await emu.wait_for(lambda: landed() is not None, 30 + 2 * window, "idle copy")
         at = landed()
         assert at is not None
         latencies.append((at - t0) * 1000)
@@ -219,7 +221,7 @@ async def _surge(relay: Any, w: World, mode: str, customers: int, per_customer: 
         await emu.wait_for(settled, customers * group_window * 2 + 120, "spares settled")
         await asyncio.sleep(group_window + 0.5)
     log(f"[surge:{mode}] every message in the group; idle latency next")
-    idle = await _idle_latency(w, idle_samples)
+    idle = await _idle_latency(w, idle_samples, group_window)
     return {
         "relay": relay.kind, "mode": mode,
         "params": {"customers": customers, "messages_per_customer": per_customer,
