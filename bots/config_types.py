@@ -63,7 +63,7 @@ def api_server_url(value: str, section: str, hint: str | None = None) -> tuple[s
     """`<section>.api_server` without a trailing slash, and its parts: an http(s) URL."""
     server = value.strip().rstrip("/")
     parts = urlsplit(server)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    if parts.scheme not in {"http", "https"} or not parts.hostname:  # "https://u:p@/x": none
         raise issue(f"must be an http:// or https:// URL, got "
                     f"{echo((section, 'api_server'), value)}", hint)
     return server, parts

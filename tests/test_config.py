@@ -169,6 +169,7 @@ def test_other_mode_lists_the_choices() -> None:
     [
         ("api.telegram.org", "must be an http:// or https:// URL"),
         ("ftp://api.telegram.org", "must be an http:// or https:// URL"),
+        ("https://user:pw@/bot-api", "must be an http:// or https:// URL"),  # no host
         (f"https://api.telegram.org/bot{TOKEN}/", "must not contain the bot token"),
     ],
 )
