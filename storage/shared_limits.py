@@ -106,6 +106,32 @@ class SharedLimiter(SlidingWindowLimiter):
             await self._wait(wait)
         return recorded
 
+    async def take_if_idle(self, keys: Sequence[RateKey], headroom: int) -> float | None:
+        """As the in-memory limiter's, checked against the database's windows too, in
+        the statement that writes the slot: this process's memory does not hold the
+        others' sends, and a spare topic made on that view alone once went into a window
+        they had filled (a 429, then another process's send inside its retry_after)."""
+        if self.delay(keys, headroom) > 0:
+            return None
+        await self.presence.start()
+        if self.presence.stopped or self._interrupted.is_set():
+            return None
+        if self.presence.alone():  # this process's memory is the whole picture
+            recorded = SlidingWindowLimiter.record(self, keys, 1)
+            self._write_lone(keys, 1, recorded)
+            return recorded
+        if not self.presence.may_share():  # a lone one's memory may not know us yet
+            return None
+        # One place taken only while `headroom` are free: the count lowered to match.
+        idle = [RateKey(k.key, k.count - headroom + 1, k.window) for k in keys if k.count > 0]
+        wait, ids = await self._slots.take(idle, 1, self._margin) if idle else (0.0, [])
+        if wait > 0:
+            return None
+        recorded = SlidingWindowLimiter.record(self, keys, 1)
+        if ids:
+            self._taken.setdefault(recorded, []).extend(ids)
+        return recorded
+
     async def _local_window(self, keys: Sequence[RateKey], n: int,
                             leave: Callable[[], int] | None, patience: float | None) -> None:
         """This process's own windows first, leaving the places fairness asks for (see

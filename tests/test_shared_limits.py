@@ -157,3 +157,36 @@ async def test_a_short_lone_send_is_written_once(db_url: str) -> None:
     finally:
         await lone.drain()
         await close_database(db)
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_idle_work_sees_the_other_processes_sends(db_url: str) -> None:
+    """Spare topics and title marks go only while a quarter of the window is free. The
+    others' sends are not in this process's memory: the database's window decides (a
+    spare made on memory alone went into a window the others had filled)."""
+    key = RateKey("tg:chat:-100124", 8, 1.0)
+    headroom = 3  # a quarter of 8, plus one
+    db = await open_database(db_url, apply_migrations=False)
+    busy, idle = SharedLimiter(margin=0.0), SharedLimiter(margin=0.0)
+    try:
+        await busy.presence.start()
+        await idle.presence.start()
+
+        async def sharing() -> None:  # each has seen the other at a background check
+            while not (busy.presence.may_share() and idle.presence.may_share()):  # noqa: ASYNC110 - no event: set by their background checks
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(sharing(), 10)
+        sent: list[tuple[float, str]] = []
+        for _ in range(key.count - headroom + 1):  # 6 of 8: 2 places free, 3 asked
+            await send(busy, sent, "busy", key)
+        assert idle.delay([key], headroom) <= 0  # its own memory says idle
+        assert await idle.take_if_idle([key], headroom) is None
+        await asyncio.sleep(key.window + 0.2)  # the busy window has passed
+        recorded = await idle.take_if_idle([key], headroom)
+        assert recorded is not None
+        idle.settle([key], 1, recorded)
+    finally:
+        await busy.drain()
+        await idle.drain()
+        await close_database(db)

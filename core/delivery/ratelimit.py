@@ -107,6 +107,14 @@ class SlidingWindowLimiter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._interrupted.wait(), wait)
 
+    async def take_if_idle(self, keys: Sequence[RateKey], headroom: int) -> float | None:
+        """Record one send only while `headroom` places are free in every window: work
+        that waits for a quiet budget (spare topics, title marks) and never waits for a
+        place. Returns the record time for `settle`; None: not now."""
+        if self._interrupted.is_set() or self.delay(keys, headroom) > 0:
+            return None
+        return self.record(keys, 1)
+
     async def wait(self, keys: Sequence[RateKey], n: int = 1) -> None:
         """Wait until `n` sends are allowed, recording none (see core.delivery.coalesce).
         Raises Interrupted as `acquire` does."""

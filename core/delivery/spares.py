@@ -58,11 +58,10 @@ class SpareDesk(Protocol):
     async def rename_topic(self, topic_id: int, title: str) -> None: ...
 
 
-def idle(limiter: SlidingWindowLimiter, keys: Sequence[RateKey]) -> bool:
+def headroom(keys: Sequence[RateKey]) -> int:
     """The budget is idle while a quarter of its tightest window is still free (the same
     headroom the SLA title marks leave to deliveries)."""
-    headroom = max(1, min(k.count for k in keys) // 4 + 1)
-    return limiter.delay(keys, headroom) <= 0
+    return max(1, min(k.count for k in keys) // 4 + 1)
 
 
 class SpareTopics:
@@ -123,24 +122,28 @@ class SpareTopics:
         keys = desk.rate_keys()
         sends = 0
         for topic, conversation_id in await self._spares.spares_to_title(chat, self._per_run):
-            if not idle(self._limiter, keys):
+            recorded = await self._limiter.take_if_idle(keys, headroom(keys))
+            if recorded is None:
                 return sends
             title = await self._title(conversation_id)
             # Nothing to change, or no topic to change: settled either way.
             with contextlib.suppress(NotModified, TopicMissing, TopicClosed):
-                await self._send(keys, functools.partial(desk.rename_topic, topic, title))
+                await self._send(keys, recorded,
+                                 functools.partial(desk.rename_topic, topic, title))
             sends += 1
             await self._spares.spare_titled(chat, topic)
-        while sends < self._per_run and idle(self._limiter, keys) \
-                and await self._spares.free_spares(chat) < self.wanted:
-            topic = await self._send(keys, lambda: desk.create_topic(SPARE_TITLE))
+        while sends < self._per_run and await self._spares.free_spares(chat) < self.wanted:
+            recorded = await self._limiter.take_if_idle(keys, headroom(keys))
+            if recorded is None:
+                break
+            topic = await self._send(keys, recorded, lambda: desk.create_topic(SPARE_TITLE))
             await self._spares.add_spare(chat, topic, self._clock.now())
             self.made += 1
             sends += 1
         return sends
 
-    async def _send(self, keys: Sequence[RateKey], call: Callable[[], Awaitable[T]]) -> T:
-        recorded = self._limiter.record(keys, 1)
+    async def _send(self, keys: Sequence[RateKey], recorded: float,
+                    call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
         finally:

@@ -46,10 +46,10 @@ class TitleKeeper:
         for work in await self._sla.titles_due(self._clock.now(), self._per_run):
             desk = self._desks.by_chat(work.desk_chat)  # the group of the topic
             keys = desk.rate_keys()
-            if self._limiter.delay(keys, self._headroom()) > 0:
+            recorded = await self._limiter.take_if_idle(keys, self._headroom())
+            if recorded is None:
                 break  # deliveries first; the title waits for the next run
             title = marked_title(work.want, work.name, work.channel, work.customer_id)
-            recorded = self._limiter.record(keys, 1)
             try:
                 await desk.rename_topic(work.topic_id, title)
                 done += 1
